@@ -1,0 +1,28 @@
+//! Runtime configuration. Every setting has a default, a flag and a `GRANTD_*` environment
+//! variable (clap reads both, flags win); see the README's configuration table.
+
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub policies_dir: PathBuf,
+    /// Largest accepted request body, in bytes.
+    pub body_limit_bytes: usize,
+    /// Decision events that may wait for the group-commit writer before callers block.
+    pub audit_queue_capacity: usize,
+    /// Most events in one group commit.
+    pub audit_batch_max: usize,
+}
+
+impl Config {
+    pub fn new(database_url: impl Into<String>, policies_dir: impl Into<PathBuf>) -> Self {
+        Config {
+            database_url: database_url.into(),
+            policies_dir: policies_dir.into(),
+            body_limit_bytes: 1024 * 1024,
+            audit_queue_capacity: 4096,
+            audit_batch_max: 512,
+        }
+    }
+}

@@ -1,0 +1,495 @@
+//! Audit events and their hash chain. Pure: the canonical form and the hash live here so
+//! the store (which appends) and verification (which recomputes) cannot disagree.
+
+use super::ids::EventId;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// The `prev_hash` of a tenant's first event.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum EventKind {
+    #[serde(rename = "authorize")]
+    Authorize,
+    #[serde(rename = "grant.request")]
+    GrantRequest,
+    #[serde(rename = "grant.extend")]
+    GrantExtend,
+    #[serde(rename = "grant.update")]
+    GrantUpdate,
+    #[serde(rename = "grant.revoke")]
+    GrantRevoke,
+    #[serde(rename = "grant.expire")]
+    GrantExpire,
+    #[serde(rename = "policy.create")]
+    PolicyCreate,
+    #[serde(rename = "policy.update")]
+    PolicyUpdate,
+    #[serde(rename = "policy.delete")]
+    PolicyDelete,
+    #[serde(rename = "schema.update")]
+    SchemaUpdate,
+    #[serde(rename = "entities.update")]
+    EntitiesUpdate,
+    #[serde(rename = "entities.delete")]
+    EntitiesDelete,
+    #[serde(rename = "key.create")]
+    KeyCreate,
+    #[serde(rename = "key.revoke")]
+    KeyRevoke,
+    #[serde(rename = "auth.tenant_mismatch")]
+    AuthTenantMismatch,
+}
+
+impl EventKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            EventKind::Authorize => "authorize",
+            EventKind::GrantRequest => "grant.request",
+            EventKind::GrantExtend => "grant.extend",
+            EventKind::GrantUpdate => "grant.update",
+            EventKind::GrantRevoke => "grant.revoke",
+            EventKind::GrantExpire => "grant.expire",
+            EventKind::PolicyCreate => "policy.create",
+            EventKind::PolicyUpdate => "policy.update",
+            EventKind::PolicyDelete => "policy.delete",
+            EventKind::SchemaUpdate => "schema.update",
+            EventKind::EntitiesUpdate => "entities.update",
+            EventKind::EntitiesDelete => "entities.delete",
+            EventKind::KeyCreate => "key.create",
+            EventKind::KeyRevoke => "key.revoke",
+            EventKind::AuthTenantMismatch => "auth.tenant_mismatch",
+        }
+    }
+}
+
+/// Who did it. `key_id` is the API key's id, or `"cli"` for the command line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Actor {
+    pub key_id: String,
+    pub role: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<String>,
+}
+
+impl Actor {
+    pub fn cli() -> Self {
+        Actor {
+            key_id: "cli".into(),
+            role: "admin".into(),
+            on_behalf_of: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Subject {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: String,
+}
+
+impl Subject {
+    pub fn new(kind: &str, id: impl ToString) -> Self {
+        Subject {
+            kind: kind.to_string(),
+            id: id.to_string(),
+        }
+    }
+}
+
+/// One rule that determined a decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Determining {
+    pub policy_id: String,
+    pub rule_id: String,
+    pub effect: String,
+}
+
+/// An event before it is placed in the chain (no id, seq or hash yet).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    pub kind: EventKind,
+    pub subject: Subject,
+    pub decision: Option<String>,
+    pub deny_reason: Option<String>,
+    pub determining: Option<Vec<Determining>>,
+    pub notices: Option<Vec<String>>,
+    pub policy_set_version: Option<i64>,
+    pub request: Option<Value>,
+}
+
+impl NewEvent {
+    pub fn new(at: DateTime<Utc>, actor: Actor, kind: EventKind, subject: Subject) -> Self {
+        NewEvent {
+            at,
+            actor,
+            kind,
+            subject,
+            decision: None,
+            deny_reason: None,
+            determining: None,
+            notices: None,
+            policy_set_version: None,
+            request: None,
+        }
+    }
+
+    pub fn with_request(mut self, request: Value) -> Self {
+        self.request = Some(request);
+        self
+    }
+}
+
+/// The hashed content of an event: everything but the hashes themselves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EventContent {
+    #[schema(value_type = String, format = Uuid)]
+    pub id: EventId,
+    pub seq: i64,
+    #[serde(with = "crate::clock::ts")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    pub kind: EventKind,
+    pub subject: Subject,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deny_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub determining: Option<Vec<Determining>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notices: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_set_version: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Object)]
+    pub request: Option<Value>,
+}
+
+impl EventContent {
+    pub fn place(event: NewEvent, id: EventId, seq: i64) -> Self {
+        EventContent {
+            id,
+            seq,
+            at: event.at,
+            actor: event.actor,
+            kind: event.kind,
+            subject: event.subject,
+            decision: event.decision,
+            deny_reason: event.deny_reason,
+            determining: event.determining,
+            notices: event.notices,
+            policy_set_version: event.policy_set_version,
+            request: event.request,
+        }
+    }
+
+    /// Canonical JSON: keys sorted at every level, no whitespace, timestamps at microseconds.
+    pub fn canonical(&self) -> String {
+        canonical_json(&serde_json::to_value(self).expect("event content serializes"))
+    }
+}
+
+/// A stored event as the API returns it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AuditEvent {
+    #[serde(flatten)]
+    pub content: EventContent,
+    /// SHA-256 (hex) of the previous event's `hash` followed by this event's canonical form.
+    pub hash: String,
+    pub prev_hash: String,
+}
+
+/// `hash = SHA-256(prev_hash || canonical)`, hex encoded.
+pub fn chain_hash(prev_hash: &str, canonical: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(prev_hash.as_bytes());
+    h.update(canonical.as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// Serialises a JSON value with object keys sorted (byte order) and no whitespace.
+pub fn canonical_json(v: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(v, &mut out);
+    out
+}
+
+fn write_canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                write_canonical(&map[k], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+/// The outcome of checking a tenant's chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct VerifyReport {
+    pub ok: bool,
+    /// Events checked.
+    pub events: i64,
+    pub head_seq: i64,
+    pub head_hash: String,
+    /// The first event that was altered or whose predecessor is missing.
+    pub first_bad: Option<String>,
+    /// Why verification failed, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// Stored rows as verification sees them: the indexed columns and the hashed body.
+pub struct StoredRow {
+    pub id: String,
+    pub seq: i64,
+    pub kind: String,
+    pub at: String,
+    pub subject_id: String,
+    pub decision: Option<String>,
+    pub body: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// Walks a chain in `seq` order from an anchor (seq 0 and the genesis hash for an unpruned
+/// chain) and names the first event that does not fit. `head` is the head the store
+/// recorded, so a truncated tail is caught too.
+pub struct ChainVerifier {
+    expected_seq: i64,
+    prev_hash: String,
+    events: i64,
+    first_bad: Option<String>,
+    problem: Option<String>,
+}
+
+impl ChainVerifier {
+    pub fn new(anchor_seq: i64, anchor_hash: &str) -> Self {
+        ChainVerifier {
+            expected_seq: anchor_seq + 1,
+            prev_hash: anchor_hash.to_string(),
+            events: 0,
+            first_bad: None,
+            problem: None,
+        }
+    }
+
+    pub fn failed(&self) -> bool {
+        self.first_bad.is_some() || self.problem.is_some()
+    }
+
+    fn fail(&mut self, row: &StoredRow, problem: String) {
+        self.first_bad = Some(row.id.clone());
+        self.problem = Some(problem);
+    }
+
+    pub fn check(&mut self, row: &StoredRow) {
+        if self.failed() {
+            return;
+        }
+        self.events += 1;
+        if row.seq != self.expected_seq {
+            return self.fail(
+                row,
+                format!(
+                    "event seq {} follows seq {}: its predecessor is missing",
+                    row.seq,
+                    self.expected_seq - 1
+                ),
+            );
+        }
+        if row.prev_hash != self.prev_hash {
+            return self.fail(
+                row,
+                format!("event seq {} does not chain to its predecessor", row.seq),
+            );
+        }
+        let recomputed = chain_hash(&self.prev_hash, &row.body);
+        if recomputed != row.hash {
+            return self.fail(row, format!("event seq {} was altered", row.seq));
+        }
+        // The body is what is hashed; the columns used for filtering must agree with it, or
+        // an edited column could hide an event from a filtered read.
+        let content: Result<EventContent, _> = serde_json::from_str(&row.body);
+        let consistent = match &content {
+            Ok(c) => {
+                c.canonical() == row.body
+                    && c.id.to_string() == row.id
+                    && c.seq == row.seq
+                    && c.kind.as_str() == row.kind
+                    && crate::clock::format_ts(&c.at) == row.at
+                    && c.subject.id == row.subject_id
+                    && c.decision == row.decision
+            }
+            Err(_) => false,
+        };
+        if !consistent {
+            return self.fail(row, format!("event seq {} was altered", row.seq));
+        }
+        self.prev_hash = row.hash.clone();
+        self.expected_seq += 1;
+    }
+
+    /// Finishes against the head the store recorded.
+    pub fn finish(mut self, head_seq: i64, head_hash: &str) -> VerifyReport {
+        if !self.failed() && (self.expected_seq - 1 != head_seq || self.prev_hash != head_hash) {
+            self.problem = Some(format!(
+                "the chain ends at seq {} but the recorded head is seq {}: events are missing from the tail",
+                self.expected_seq - 1,
+                head_seq
+            ));
+        }
+        VerifyReport {
+            ok: !self.failed(),
+            events: self.events,
+            head_seq,
+            head_hash: head_hash.to_string(),
+            first_bad: self.first_bad,
+            problem: self.problem,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn canonical_sorts_keys_without_whitespace() {
+        let v = json!({"b": 1, "a": {"z": [1, {"y": "x", "c": null}], "m": "q\"s"}});
+        assert_eq!(
+            canonical_json(&v),
+            r#"{"a":{"m":"q\"s","z":[1,{"c":null,"y":"x"}]},"b":1}"#
+        );
+    }
+
+    fn event(seq: i64) -> EventContent {
+        EventContent::place(
+            NewEvent::new(
+                crate::clock::parse_ts("2024-01-01T00:00:00.5Z").unwrap(),
+                Actor::cli(),
+                EventKind::KeyCreate,
+                Subject::new("key", "k1"),
+            ),
+            EventId::new(),
+            seq,
+        )
+    }
+
+    fn rows(n: i64) -> Vec<StoredRow> {
+        let mut prev = GENESIS_HASH.to_string();
+        (1..=n)
+            .map(|seq| {
+                let c = event(seq);
+                let body = c.canonical();
+                let hash = chain_hash(&prev, &body);
+                let row = StoredRow {
+                    id: c.id.to_string(),
+                    seq,
+                    kind: c.kind.as_str().into(),
+                    at: crate::clock::format_ts(&c.at),
+                    subject_id: c.subject.id.clone(),
+                    decision: None,
+                    body,
+                    prev_hash: prev.clone(),
+                    hash: hash.clone(),
+                };
+                prev = hash;
+                row
+            })
+            .collect()
+    }
+
+    fn verify(rows: &[StoredRow], head_seq: i64, head_hash: &str) -> VerifyReport {
+        let mut v = ChainVerifier::new(0, GENESIS_HASH);
+        for r in rows {
+            v.check(r);
+        }
+        v.finish(head_seq, head_hash)
+    }
+
+    #[test]
+    fn canonical_timestamps_have_microseconds() {
+        assert!(event(1)
+            .canonical()
+            .contains(r#""at":"2024-01-01T00:00:00.500000Z""#));
+    }
+
+    #[test]
+    fn intact_chain_verifies() {
+        let r = rows(5);
+        let head = r[4].hash.clone();
+        let rep = verify(&r, 5, &head);
+        assert!(rep.ok, "{rep:?}");
+        assert_eq!(rep.events, 5);
+    }
+
+    #[test]
+    fn edited_body_is_caught() {
+        let mut r = rows(3);
+        let head = r[2].hash.clone();
+        r[1].body = r[1].body.replace("k1", "k2");
+        let rep = verify(&r, 3, &head);
+        assert!(!rep.ok);
+        assert_eq!(rep.first_bad.as_deref(), Some(r[1].id.as_str()));
+    }
+
+    #[test]
+    fn edited_index_column_is_caught() {
+        let mut r = rows(3);
+        let head = r[2].hash.clone();
+        r[2].kind = "grant.revoke".into();
+        let rep = verify(&r, 3, &head);
+        assert_eq!(rep.first_bad.as_deref(), Some(r[2].id.as_str()));
+    }
+
+    #[test]
+    fn missing_event_is_caught() {
+        let mut r = rows(4);
+        let head = r[3].hash.clone();
+        let removed = r.remove(1);
+        let rep = verify(&r, 4, &head);
+        assert!(!rep.ok);
+        assert_ne!(rep.first_bad.as_deref(), Some(removed.id.as_str()));
+        assert_eq!(rep.first_bad.as_deref(), Some(r[1].id.as_str()));
+    }
+
+    #[test]
+    fn truncated_tail_is_caught() {
+        let mut r = rows(4);
+        let head = r[3].hash.clone();
+        r.pop();
+        let rep = verify(&r, 4, &head);
+        assert!(!rep.ok);
+        assert!(rep.problem.unwrap().contains("tail"));
+    }
+}

@@ -1,0 +1,8 @@
+//! Plain types and the rules of the system: no I/O, no axum, no sqlx. Values here are
+//! parsed at the boundary ("parse, don't validate"), so the rest of the code never sees an
+//! unchecked string.
+
+pub mod audit;
+pub mod ids;
+pub mod key;
+pub mod role;

@@ -1,0 +1,218 @@
+//! One error type for the whole service. Every failure a request can meet becomes an
+//! [`Error`] with a stable machine-readable `code`; `IntoResponse` renders the contract's
+//! envelope `{code, message, details?, notices?}`. 5xx bodies never carry internal detail:
+//! the cause goes to the log instead.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{message}")]
+    InvalidInput {
+        message: String,
+        details: Option<Value>,
+        notices: Vec<String>,
+    },
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    TenantMismatch(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{message}")]
+    AccessDenied {
+        message: String,
+        details: Option<Value>,
+        notices: Vec<String>,
+    },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    RateLimited(String),
+    /// The database could not be reached; the request had no effect.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] anyhow::Error),
+    /// A bug or an unexpected failure. The source is logged, never shown.
+    #[error("internal error: {0}")]
+    Internal(#[source] anyhow::Error),
+}
+
+/// The wire shape of every error response.
+#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable machine-readable code, e.g. `invalid_input`, `tenant_mismatch`.
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<Value>,
+    /// User-facing notices (Cedar diagnostics, policy notices).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notices: Option<Vec<String>>,
+}
+
+impl Error {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            message: message.into(),
+            details: None,
+            notices: Vec::new(),
+        }
+    }
+
+    pub fn invalid_with_notices(message: impl Into<String>, notices: Vec<String>) -> Self {
+        Error::InvalidInput {
+            message: message.into(),
+            details: None,
+            notices,
+        }
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Error::NotFound(what.into())
+    }
+
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        Error::Internal(e.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::InvalidInput { .. } => StatusCode::BAD_REQUEST,
+            Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Error::TenantMismatch(_) | Error::Forbidden(_) | Error::AccessDenied { .. } => {
+                StatusCode::FORBIDDEN
+            }
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidInput { .. } => "invalid_input",
+            Error::Unauthenticated(_) => "unauthenticated",
+            Error::TenantMismatch(_) => "tenant_mismatch",
+            Error::Forbidden(_) => "forbidden",
+            Error::AccessDenied { .. } => "access_denied",
+            Error::NotFound(_) => "not_found",
+            Error::Conflict(_) => "conflict",
+            Error::MethodNotAllowed(_) => "method_not_allowed",
+            Error::PayloadTooLarge(_) => "payload_too_large",
+            Error::UnsupportedMediaType(_) => "unsupported_media_type",
+            Error::RateLimited(_) => "rate_limited",
+            Error::Unavailable(_) => "unavailable",
+            Error::Internal(_) => "internal",
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        let (details, notices) = match self {
+            Error::InvalidInput {
+                details, notices, ..
+            }
+            | Error::AccessDenied {
+                details, notices, ..
+            } => (
+                details.clone(),
+                (!notices.is_empty()).then(|| notices.clone()),
+            ),
+            _ => (None, None),
+        };
+        let message = match self {
+            Error::Unavailable(_) => {
+                "the database is unavailable; the request had no effect".into()
+            }
+            Error::Internal(_) => "internal error; the server log has the details".into(),
+            other => other.to_string(),
+        };
+        ErrorBody {
+            code: self.code().to_string(),
+            message,
+            details,
+            notices,
+        }
+    }
+}
+
+/// Errors from the database: connectivity problems are `unavailable` (503), constraint
+/// violations a `conflict` (409) — mapped here once, not at each call site.
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                Error::Unavailable(e.into())
+            }
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                Error::Conflict("an object with the same unique value already exists".into())
+            }
+            sqlx::Error::Database(db) if is_unavailable_code(db.code().as_deref()) => {
+                Error::Unavailable(e.into())
+            }
+            _ => Error::Internal(e.into()),
+        }
+    }
+}
+
+/// SQLite's BUSY/LOCKED/CANTOPEN/IOERR families (primary codes 5, 6, 14, 10): the database
+/// could not be used right now, which is not a bug.
+fn is_unavailable_code(code: Option<&str>) -> bool {
+    let Some(code) = code.and_then(|c| c.parse::<i64>().ok()) else {
+        return false;
+    };
+    matches!(code & 0xff, 5 | 6 | 10 | 14)
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        match &self {
+            Error::Internal(e) => tracing::error!(error = ?e, "internal error"),
+            Error::Unavailable(e) => tracing::warn!(error = ?e, "database unavailable"),
+            _ => {}
+        }
+        (status, axum::Json(self.body())).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_reveal_nothing() {
+        let e = Error::internal(anyhow::anyhow!("secret path /var/lib/x"));
+        let body = e.body();
+        assert_eq!(body.code, "internal");
+        assert!(!body.message.contains("secret"));
+        let e = Error::Unavailable(anyhow::anyhow!("db at /secret"));
+        assert!(!e.body().message.contains("secret"));
+    }
+
+    #[test]
+    fn sqlite_busy_is_unavailable() {
+        assert!(is_unavailable_code(Some("5")));
+        assert!(is_unavailable_code(Some("261"))); // SQLITE_BUSY_RECOVERY
+        assert!(!is_unavailable_code(Some("19"))); // constraint
+        assert!(!is_unavailable_code(None));
+    }
+}

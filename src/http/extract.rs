@@ -1,0 +1,194 @@
+//! Extractors. Authentication happens here, before any body is read, so a caller without
+//! the right role learns nothing from validation errors; and every rejection (bad JSON,
+//! wrong content type, oversized body, bad query) is turned into the error envelope.
+
+use super::AppState;
+use crate::domain::audit::{EventKind, NewEvent, Subject};
+use crate::domain::ids::TenantId;
+use crate::domain::key::PresentedKey;
+use crate::domain::role::Permission;
+use crate::error::Error;
+use crate::service::keys::{self, Authn};
+use crate::service::Caller;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use std::marker::PhantomData;
+
+pub const API_KEY_HEADER: &str = "x-api-key";
+pub const TENANT_HEADER: &str = "x-tenant-id";
+pub const ON_BEHALF_OF_HEADER: &str = "x-on-behalf-of";
+const MAX_ON_BEHALF_OF: usize = 320;
+
+/// A permission a route requires, as a type so the check runs in the extractor.
+pub trait Required: Send + Sync + 'static {
+    const PERMISSION: Permission;
+}
+
+macro_rules! permission_markers {
+    ($($name:ident),*) => {$(
+        #[doc = concat!("Route marker for [`Permission::", stringify!($name), "`].")]
+        pub struct $name;
+        impl Required for $name {
+            const PERMISSION: Permission = Permission::$name;
+        }
+    )*};
+}
+
+pub mod perm {
+    use super::{Permission, Required};
+    permission_markers!(
+        ManageKeys,
+        ReadPolicies,
+        WritePolicies,
+        Authorize,
+        WriteGrants,
+        ReadGrants,
+        AccessCheck,
+        AdminGrants,
+        ReadAudit
+    );
+}
+
+/// An authenticated caller whose role holds permission `P`.
+pub struct Auth<P: Required>(pub Caller, pub PhantomData<P>);
+
+impl<P: Required> FromRequestParts<AppState> for Auth<P> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let caller = authenticate(parts, state).await?;
+        if !P::PERMISSION.allows(caller.role) {
+            return Err(Error::Forbidden(format!(
+                "the {} role may not call this endpoint",
+                caller.role
+            )));
+        }
+        Ok(Auth(caller, PhantomData))
+    }
+}
+
+fn header<'a>(parts: &'a Parts, name: &str) -> Option<Result<&'a str, ()>> {
+    parts
+        .headers
+        .get(name)
+        .map(|v| v.to_str().map(str::trim).map_err(|_| ()))
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, Error> {
+    let presented = match header(parts, API_KEY_HEADER) {
+        None => return Err(Error::Unauthenticated("missing X-API-Key header".into())),
+        Some(Ok(v)) => PresentedKey::parse(v)
+            .ok_or_else(|| Error::Unauthenticated("malformed X-API-Key".into()))?,
+        Some(Err(())) => return Err(Error::Unauthenticated("malformed X-API-Key".into())),
+    };
+    let tenant: TenantId = match header(parts, TENANT_HEADER) {
+        None => return Err(Error::invalid("missing X-Tenant-ID header")),
+        Some(Ok(v)) => v
+            .parse()
+            .map_err(|_| Error::invalid("X-Tenant-ID must be a UUID"))?,
+        Some(Err(())) => return Err(Error::invalid("X-Tenant-ID must be a UUID")),
+    };
+    let on_behalf_of = match header(parts, ON_BEHALF_OF_HEADER) {
+        None => None,
+        Some(Ok("")) => None,
+        Some(Ok(v)) if v.chars().count() <= MAX_ON_BEHALF_OF => Some(v.to_string()),
+        Some(_) => {
+            return Err(Error::invalid(format!(
+                "X-On-Behalf-Of must be visible text of at most {MAX_ON_BEHALF_OF} characters"
+            )))
+        }
+    };
+    match keys::authenticate(
+        &state.services.store,
+        &presented,
+        tenant,
+        on_behalf_of.clone(),
+    )
+    .await?
+    {
+        Authn::Ok(caller) => Ok(caller),
+        Authn::TenantMismatch { key } => {
+            // Recorded in the key's own tenant: that tenant's auditors should learn that
+            // one of their keys knocked on another tenant's door. The 403 leaves only once
+            // the event is durable.
+            let actor = crate::domain::audit::Actor {
+                key_id: key.id.to_string(),
+                role: key.role.as_str().to_string(),
+                on_behalf_of,
+            };
+            let event = NewEvent::new(
+                state.services.clock.now(),
+                actor,
+                EventKind::AuthTenantMismatch,
+                Subject::new("key", key.id),
+            )
+            .with_request(json!({
+                "method": parts.method.as_str(),
+                "path": parts.uri.path(),
+                "tenant_id": tenant.to_string(),
+            }));
+            state.services.audit.append(key.tenant_id, event).await?;
+            Err(Error::TenantMismatch(
+                "the API key does not belong to the tenant in X-Tenant-ID".into(),
+            ))
+        }
+    }
+}
+
+/// `axum::Json` with every rejection mapped into the envelope: 415 for a body that is not
+/// JSON, 413 over the limit, 400 for syntax, types and unknown fields (never 422).
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rej) => Err(json_rejection(rej)),
+        }
+    }
+}
+
+pub fn json_rejection(rej: JsonRejection) -> Error {
+    match rej {
+        JsonRejection::MissingJsonContentType(_) => Error::UnsupportedMediaType(
+            "expected a JSON body with Content-Type: application/json".into(),
+        ),
+        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Error::PayloadTooLarge("the request body is larger than the configured limit".into())
+        }
+        JsonRejection::JsonDataError(e) => Error::invalid(strip_axum_prefix(&e.body_text())),
+        JsonRejection::JsonSyntaxError(e) => Error::invalid(strip_axum_prefix(&e.body_text())),
+        other => Error::invalid(other.body_text()),
+    }
+}
+
+fn strip_axum_prefix(s: &str) -> String {
+    s.strip_prefix("Failed to deserialize the JSON body into the target type: ")
+        .or_else(|| s.strip_prefix("Failed to parse the request body as JSON: "))
+        .map(|rest| format!("invalid JSON body: {rest}"))
+        .unwrap_or_else(|| s.to_string())
+}
+
+/// `axum::extract::Query` with rejections as 400 `invalid_input`.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(Error::invalid(
+                e.body_text()
+                    .replace("Failed to deserialize query string: ", "invalid query: "),
+            )),
+            Err(other) => Err(Error::invalid(other.body_text())),
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! The HTTP surface. Each resource has its own file of thin handlers: extract (auth first,
+//! then the body), call a service, map the result to JSON. Status codes live here and in
+//! `error.rs` only. The router is built with utoipa-axum so `/openapi.json` is generated
+//! from the same handlers that serve the routes.
+
+pub mod audit;
+pub mod extract;
+pub mod keys;
+mod openapi;
+pub mod ops;
+
+use crate::error::Error;
+use crate::service::Services;
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{header, HeaderValue, Response, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::IntoResponse;
+use axum::Router;
+use std::sync::Arc;
+use std::time::Instant;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_scalar::Servable;
+
+/// Shared by every handler; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub services: Services,
+    pub config: Arc<crate::config::Config>,
+}
+
+/// All API routes with their OpenAPI description.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(keys::create_key, keys::list_keys))
+        .routes(routes!(keys::revoke_key))
+        .routes(routes!(audit::verify))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+}
+
+/// The OpenAPI document, with the shared parameters and error responses filled in.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut api) = api_routes().split_for_parts();
+    openapi::finish(&mut api);
+    api
+}
+
+pub fn router(state: AppState) -> Router {
+    let (routes, mut api) = api_routes().split_for_parts();
+    openapi::finish(&mut api);
+    let spec = Arc::new(api.to_pretty_json().expect("OpenAPI document serializes"));
+    let body_limit = state.config.body_limit_bytes;
+    // Install the recorder before the first request is counted.
+    ops::prometheus();
+
+    routes
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let spec = spec.clone();
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, "application/json")],
+                        (*spec).clone(),
+                    )
+                }
+            }),
+        )
+        .merge(utoipa_scalar::Scalar::with_url("/docs", api))
+        .route_layer(middleware::from_fn(track_metrics))
+        .fallback(|| async { Error::NotFound("no such route".into()) })
+        .method_not_allowed_fallback(|| async {
+            Error::MethodNotAllowed("this method is not allowed on this route".into())
+        })
+        .with_state(state)
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(middleware::map_response(ensure_envelope))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a handler panicked");
+            Error::Internal(anyhow::anyhow!("handler panicked")).into_response()
+        }))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let request_id = req
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!(
+                "request",
+                request_id = %request_id,
+                method = %req.method(),
+                path = %req.uri().path(),
+            )
+        }))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// Counts requests and their latency by route and status, for `/metrics`.
+async fn track_metrics(req: Request, next: Next) -> axum::response::Response {
+    let start = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let res = next.run(req).await;
+    let status = res.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("grantd_http_requests_total", &labels).increment(1);
+    metrics::histogram!("grantd_http_request_duration_seconds", &labels)
+        .record(start.elapsed().as_secs_f64());
+    res
+}
+
+/// The last line of defence for the envelope: any error response that did not come from
+/// [`Error`] (a rejection of an extractor we do not wrap, a layer's own answer) is rewritten
+/// into `{code, message}`; 422 becomes 400. 4xx texts are kept as the message (they describe
+/// the request); 5xx texts are dropped.
+async fn ensure_envelope(res: Response<Body>) -> Response<Body> {
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return res;
+    }
+    let allow = res.headers().get(header::ALLOW).cloned();
+    let text = match axum::body::to_bytes(res.into_body(), 4096).await {
+        Ok(b) => String::from_utf8_lossy(&b).trim().to_string(),
+        Err(_) => String::new(),
+    };
+    let msg = |default: &str| {
+        if text.is_empty() {
+            default.to_string()
+        } else {
+            text.clone()
+        }
+    };
+    let err = match status {
+        StatusCode::UNAUTHORIZED => Error::Unauthenticated(msg("unauthenticated")),
+        StatusCode::FORBIDDEN => Error::Forbidden(msg("forbidden")),
+        StatusCode::NOT_FOUND => Error::NotFound(msg("no such route")),
+        StatusCode::METHOD_NOT_ALLOWED => Error::MethodNotAllowed(msg("method not allowed")),
+        StatusCode::CONFLICT => Error::Conflict(msg("conflict")),
+        StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge(msg("payload too large")),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            Error::UnsupportedMediaType(msg("unsupported media type"))
+        }
+        StatusCode::TOO_MANY_REQUESTS => Error::RateLimited(msg("rate limited")),
+        StatusCode::SERVICE_UNAVAILABLE => {
+            Error::Unavailable(anyhow::anyhow!("unavailable: {text}"))
+        }
+        s if s.is_server_error() => Error::Internal(anyhow::anyhow!("{s}: {text}")),
+        _ => Error::invalid(msg("invalid request")),
+    };
+    let mut out = err.into_response();
+    if let Some(allow) = allow {
+        out.headers_mut().insert(header::ALLOW, allow);
+    }
+    out
+}
+
+/// `ETag`-style quoting helper shared by handlers that version resources.
+pub fn etag(version: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).expect("digits are a valid header value")
+}

@@ -1,0 +1,164 @@
+//! The parts of the OpenAPI document that are the same for every route: the API-key
+//! security scheme, the `X-Tenant-ID` / `X-On-Behalf-Of` headers and the error responses.
+//! Filling them in here keeps each handler's annotation about what is particular to it.
+
+use crate::error::ErrorBody;
+use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{
+    schema, Content, ObjectBuilder, OpenApi, Ref, RefOr, Required, ResponseBuilder, Type,
+};
+use utoipa::{OpenApi as _, PartialSchema};
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "grantd",
+        description = "Multi-tenant Cedar policy decision point with a grant lifecycle. \
+            Every /v1 call carries `X-API-Key` and `X-Tenant-ID`; errors share one envelope \
+            `{code, message, details?, notices?}`. Unknown JSON fields are rejected (400); \
+            a body that is not `application/json` gets 415, one over the size limit 413.",
+        license(name = "Apache-2.0")
+    ),
+    components(schemas(ErrorBody)),
+    tags(
+        (name = "keys", description = "API keys (admin)"),
+        (name = "audit", description = "The tamper-evident audit log"),
+        (name = "operations", description = "Health, readiness, metrics (no authentication)"),
+    )
+)]
+struct ApiDoc;
+
+pub fn base() -> OpenApi {
+    ApiDoc::openapi()
+}
+
+fn header_param(name: &str, required: bool, description: &str, uuid: bool) -> Parameter {
+    let mut schema = ObjectBuilder::new().schema_type(Type::String);
+    if uuid {
+        schema = schema.format(Some(schema::SchemaFormat::KnownFormat(
+            schema::KnownFormat::Uuid,
+        )));
+    }
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Header)
+        .required(if required {
+            Required::True
+        } else {
+            Required::False
+        })
+        .description(Some(description))
+        .schema(Some(schema))
+        .build()
+}
+
+fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+            )
+            .build(),
+    )
+}
+
+fn add_errors(op: &mut Operation, errors: &[(&str, &str)]) {
+    for (status, description) in errors {
+        op.responses
+            .responses
+            .entry((*status).to_string())
+            .or_insert_with(|| error_response(description));
+    }
+}
+
+/// Completes the generated document: security, headers and error responses on every
+/// operation, so "every route, body and error" is documented from one place.
+pub fn finish(api: &mut OpenApi) {
+    let components = api.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "api_key",
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+            "X-API-Key",
+            "The API key (shown once at creation). Its role decides which routes it may call.",
+        ))),
+    );
+    // Keep the envelope schema's description in the document even if no handler names it.
+    components
+        .schemas
+        .entry("ErrorBody".into())
+        .or_insert_with(ErrorBody::schema);
+
+    for (path, item) in api.paths.paths.iter_mut() {
+        let authenticated = path.starts_with("/v1/");
+        let ops = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for op in ops.into_iter().flatten() {
+            let has_body = op.request_body.is_some();
+            if authenticated {
+                op.security = Some(vec![SecurityRequirement::new::<_, _, String>(
+                    "api_key",
+                    [],
+                )]);
+                let params = op.parameters.get_or_insert_with(Vec::new);
+                params.push(header_param(
+                    "X-Tenant-ID",
+                    true,
+                    "The tenant the call is for; must be the API key's tenant.",
+                    true,
+                ));
+                params.push(header_param(
+                    "X-On-Behalf-Of",
+                    false,
+                    "The human a portal acts for (free text), recorded on audit events and grants.",
+                    false,
+                ));
+                add_errors(
+                    op,
+                    &[
+                        ("400", "invalid_input: malformed input, unknown fields, missing or invalid X-Tenant-ID"),
+                        ("401", "unauthenticated: missing, unknown, malformed or revoked X-API-Key"),
+                        ("403", "tenant_mismatch (the key belongs to another tenant) or forbidden (the key's role may not call this route)"),
+                        ("404", "not_found: no such object in this tenant, or no such route"),
+                        ("405", "method_not_allowed: the route exists, the method does not"),
+                    ],
+                );
+                if has_body {
+                    add_errors(
+                        op,
+                        &[
+                            (
+                                "413",
+                                "payload_too_large: the body is over the configured limit",
+                            ),
+                            (
+                                "415",
+                                "unsupported_media_type: the body is not application/json",
+                            ),
+                        ],
+                    );
+                }
+            }
+            add_errors(
+                op,
+                &[
+                    (
+                        "500",
+                        "internal: a bug; the message reveals nothing, the log has the cause",
+                    ),
+                    (
+                        "503",
+                        "unavailable: the database is unreachable; the request had no effect",
+                    ),
+                ],
+            );
+        }
+    }
+}

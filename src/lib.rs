@@ -1,0 +1,115 @@
+//! grantd: a multi-tenant Cedar policy decision point with a grant lifecycle.
+//!
+//! `lib.rs` wires configuration → store → services → router; the binary (`main.rs`) and the
+//! black-box tests both start the server through [`App`], so tests run the real thing.
+
+pub mod audit;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod service;
+pub mod store;
+
+use clock::SharedClock;
+use config::Config;
+use error::Result;
+use http::AppState;
+use service::Services;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// A configured grantd: store opened and migrated, audit writer running.
+pub struct App {
+    pub state: AppState,
+    writer: JoinHandle<()>,
+}
+
+/// Where `serve` writes the bootstrap tenant's id and admin key.
+pub const BOOTSTRAP_FILE: &str = "grantd-bootstrap.json";
+
+impl App {
+    pub async fn open(config: Config, clock: SharedClock) -> Result<App> {
+        let store = store::open(&config.database_url).await?;
+        let (audit, writer) = audit::AuditWriter::spawn(
+            store.clone(),
+            config.audit_queue_capacity,
+            config.audit_batch_max,
+        );
+        Ok(App {
+            state: AppState {
+                services: Services {
+                    store,
+                    clock,
+                    audit,
+                },
+                config: Arc::new(config),
+            },
+            writer,
+        })
+    }
+
+    pub fn router(&self) -> axum::Router {
+        http::router(self.state.clone())
+    }
+
+    /// On a database without any tenant, creates tenant `default` from the policies
+    /// directory and writes its id and admin key to `dir/grantd-bootstrap.json` (mode 0600).
+    /// Returns the file's path when it bootstrapped.
+    pub async fn bootstrap_if_empty(&self, dir: &Path) -> Result<Option<PathBuf>> {
+        let s = &self.state.services;
+        if s.store.count_tenants().await? > 0 {
+            return Ok(None);
+        }
+        let schema = service::tenants::load_default_schema(&self.state.config.policies_dir)?;
+        let (tenant, key) =
+            service::tenants::create(&s.store, "default", schema, s.clock.now()).await?;
+        let path = dir.join(BOOTSTRAP_FILE);
+        let body = serde_json::json!({"tenant_id": tenant.to_string(), "api_key": key});
+        write_private(&path, &format!("{body}\n")).map_err(error::Error::internal)?;
+        Ok(Some(path))
+    }
+
+    /// Serves until `shutdown` resolves, then drains in-flight requests and the audit queue.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let router = self.router();
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        let App { state, writer } = self;
+        let store = state.services.store.clone();
+        // The writer stops once every queue handle is gone, after committing what is queued.
+        drop(state);
+        let _ = writer.await;
+        store.close().await;
+        Ok(())
+    }
+}
+
+/// Creates (or replaces) a file readable by its owner only.
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    f.write_all(contents.as_bytes())?;
+    f.sync_all()
+}

@@ -1,0 +1,279 @@
+//! The `grantd` command line: `serve`, `migrate`, `tenant create`, `key create|revoke`.
+//! Exit codes: 0 success, 2 usage error, 1 anything else, with a one-line reason on stderr.
+
+use clap::{Args, Parser, Subcommand};
+use grantd::clock::{Clock, SystemClock};
+use grantd::config::Config;
+use grantd::domain::audit::Actor;
+use grantd::domain::ids::{KeyId, TenantId};
+use grantd::domain::role::Role;
+use grantd::service::{keys, tenants};
+use grantd::store;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "grantd",
+    version,
+    about = "Multi-tenant Cedar policy decision point with a grant lifecycle"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Global {
+    /// Database URL (`sqlite://PATH`, created if missing).
+    #[arg(
+        long,
+        global = true,
+        env = "GRANTD_DATABASE_URL",
+        default_value = "sqlite://grantd.db"
+    )]
+    database_url: String,
+    /// Directory holding `schema.cedarschema` and the example policies.
+    #[arg(
+        long,
+        global = true,
+        env = "GRANTD_POLICIES_DIR",
+        default_value = "./policies"
+    )]
+    policies_dir: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCmd),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Key(KeyCmd),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "GRANTD_BIND", default_value = "127.0.0.1:8080")]
+    bind: String,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "GRANTD_BODY_LIMIT_BYTES", default_value_t = 1024 * 1024)]
+    body_limit_bytes: usize,
+    /// Decision audit events that may queue for the group-commit writer before callers wait.
+    #[arg(long, env = "GRANTD_AUDIT_QUEUE_CAPACITY", default_value_t = 4096)]
+    audit_queue_capacity: usize,
+    /// Log output: `pretty` or `json` (the filter is `GRANTD_LOG`, e.g. `info,grantd=debug`).
+    #[arg(long, env = "GRANTD_LOG_FORMAT", default_value = "pretty", value_parser = ["pretty", "json"])]
+    log_format: String,
+}
+
+#[derive(Subcommand)]
+enum TenantCmd {
+    /// Create a tenant with the default schema and print its id and first admin key.
+    Create {
+        name: String,
+        /// Print exactly one JSON line `{"tenant_id", "api_key"}`.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCmd {
+    /// Create an API key and print it (shown once).
+    Create {
+        #[arg(long)]
+        tenant: TenantId,
+        #[arg(long)]
+        role: Role,
+        #[arg(long)]
+        name: Option<String>,
+        /// Print exactly one JSON line `{"key_id", "api_key", "role"}`.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an API key; it fails on the very next request.
+    Revoke {
+        #[arg(long)]
+        tenant: TenantId,
+        key_id: KeyId,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                eprintln!("grantd: a subcommand is required (see grantd --help)");
+                return ExitCode::from(2);
+            }
+            let text = e.render().to_string();
+            let line = text.lines().next().unwrap_or("invalid usage");
+            eprintln!("grantd: {}", line.trim_start_matches("error: "));
+            return ExitCode::from(2);
+        }
+    };
+    let log_format = match &cli.command {
+        Command::Serve(a) => a.log_format.clone(),
+        _ => "pretty".into(),
+    };
+    init_logging(&log_format, matches!(cli.command, Command::Serve(_)));
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("grantd: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("grantd: {}", one_line(&e));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn one_line(e: &anyhow::Error) -> String {
+    format!("{e:#}").replace('\n', " ")
+}
+
+fn init_logging(format: &str, serving: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if serving { "info" } else { "warn" };
+    let filter = EnvFilter::try_from_env("GRANTD_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let Global {
+        database_url,
+        policies_dir,
+    } = cli.global;
+    let clock = SystemClock;
+    match cli.command {
+        Command::Serve(args) => {
+            let mut config = Config::new(database_url, policies_dir);
+            config.body_limit_bytes = args.body_limit_bytes;
+            config.audit_queue_capacity = args.audit_queue_capacity;
+            serve(config, &args.bind).await
+        }
+        Command::Migrate => {
+            store::open(&database_url).await?;
+            eprintln!(
+                "grantd: migrations applied to {}",
+                store::redact_url(&database_url)
+            );
+            Ok(())
+        }
+        Command::Tenant(TenantCmd::Create { name, json }) => {
+            let store = store::open(&database_url).await?;
+            let schema = tenants::load_default_schema(&policies_dir)?;
+            let (id, key) = tenants::create(&store, &name, schema, clock.now()).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"tenant_id": id.to_string(), "api_key": key})
+                );
+            } else {
+                println!("tenant_id: {id}\napi_key:   {key}\n(the key is shown only once)");
+            }
+            Ok(())
+        }
+        Command::Key(KeyCmd::Create {
+            tenant,
+            role,
+            name,
+            json,
+        }) => {
+            let store = store::open(&database_url).await?;
+            let (rec, key) = keys::create(&store, tenant, Actor::cli(), role, name, clock.now())
+                .await
+                .map_err(|e| match e {
+                    grantd::error::Error::NotFound(_) => anyhow::anyhow!("no such tenant {tenant}"),
+                    e => e.into(),
+                })?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"key_id": rec.id.to_string(), "api_key": key, "role": role})
+                );
+            } else {
+                println!(
+                    "key_id:  {}\nrole:    {role}\napi_key: {key}\n(the key is shown only once)",
+                    rec.id
+                );
+            }
+            Ok(())
+        }
+        Command::Key(KeyCmd::Revoke { tenant, key_id }) => {
+            let store = store::open(&database_url).await?;
+            keys::revoke(&store, tenant, Actor::cli(), key_id, clock.now()).await?;
+            eprintln!("grantd: key {key_id} revoked");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config, bind: &str) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {bind}: {e}"))?;
+    let app = grantd::App::open(config, Arc::new(SystemClock)).await?;
+    let cwd = std::env::current_dir()?;
+    if let Some(path) = app.bootstrap_if_empty(&cwd).await? {
+        tracing::info!(path = %path.display(), "bootstrapped tenant \"default\"; its id and admin key are in this file (mode 0600)");
+    }
+    tracing::info!(addr = %listener.local_addr()?, "grantd listening");
+    app.serve(listener, shutdown_signal()).await?;
+    tracing::info!("grantd stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested; draining in-flight requests");
+}

@@ -1,0 +1,119 @@
+//! API keys: create (shown once), list (never the secret), revoke, and authenticate.
+
+use super::Caller;
+use crate::domain::audit::{Actor, EventKind, NewEvent, Subject};
+use crate::domain::ids::{KeyId, TenantId};
+use crate::domain::key::{self, PresentedKey};
+use crate::domain::role::Role;
+use crate::error::{Error, Result};
+use crate::store::{DynStore, KeyRecord};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+pub const MAX_KEY_NAME: usize = 200;
+
+pub fn check_name(name: Option<&str>) -> Result<()> {
+    match name {
+        Some(n) if n.chars().count() > MAX_KEY_NAME => Err(Error::invalid(format!(
+            "name: at most {MAX_KEY_NAME} characters"
+        ))),
+        Some(n) if n.chars().any(char::is_control) => {
+            Err(Error::invalid("name: control characters are not allowed"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Builds a new key record and the plaintext that is shown once.
+pub fn new_key(role: Role, name: Option<String>, now: DateTime<Utc>) -> (KeyRecord, String) {
+    let k = key::generate();
+    let rec = KeyRecord {
+        id: k.id,
+        tenant_id: TenantId(uuid::Uuid::nil()),
+        role,
+        name,
+        secret_hash: k.hash,
+        created_at: now,
+        revoked_at: None,
+    };
+    (rec, k.plaintext)
+}
+
+pub fn create_event(actor: Actor, key: &KeyRecord) -> NewEvent {
+    NewEvent::new(
+        key.created_at,
+        actor,
+        EventKind::KeyCreate,
+        Subject::new("key", key.id),
+    )
+    .with_request(json!({"role": key.role, "name": key.name}))
+}
+
+/// Creates a key in `tenant`. Returns the stored record and the plaintext key.
+pub async fn create(
+    store: &DynStore,
+    tenant: TenantId,
+    actor: Actor,
+    role: Role,
+    name: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<(KeyRecord, String)> {
+    check_name(name.as_deref())?;
+    let (mut rec, plaintext) = new_key(role, name, now);
+    rec.tenant_id = tenant;
+    store
+        .create_key(tenant, &rec, create_event(actor, &rec))
+        .await?;
+    Ok((rec, plaintext))
+}
+
+pub async fn revoke(
+    store: &DynStore,
+    tenant: TenantId,
+    actor: Actor,
+    id: KeyId,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let event = NewEvent::new(now, actor, EventKind::KeyRevoke, Subject::new("key", id));
+    if store.revoke_key(tenant, id, now, event).await? {
+        Ok(())
+    } else {
+        Err(Error::not_found("no such key"))
+    }
+}
+
+/// The outcome of checking the presented credentials, before the role is considered.
+pub enum Authn {
+    Ok(Caller),
+    /// A valid key used with another tenant id; the key's own tenant gets the audit event.
+    TenantMismatch {
+        key: KeyRecord,
+    },
+}
+
+/// Checks a presented key against the store. `Err(Unauthenticated)` for anything that is not
+/// a live key: unknown, wrong secret, revoked. All of them get the same message.
+pub async fn authenticate(
+    store: &DynStore,
+    presented: &PresentedKey,
+    tenant: TenantId,
+    on_behalf_of: Option<String>,
+) -> Result<Authn> {
+    let unauthenticated = || Error::Unauthenticated("unknown or revoked API key".into());
+    let key = store
+        .find_key(presented.id)
+        .await?
+        .ok_or_else(unauthenticated)?;
+    if !presented.matches(&key.secret_hash) || key.revoked_at.is_some() {
+        return Err(unauthenticated());
+    }
+    if key.tenant_id != tenant {
+        return Ok(Authn::TenantMismatch { key });
+    }
+    Ok(Authn::Ok(Caller {
+        tenant_id: tenant,
+        key_id: key.id,
+        role: key.role,
+        on_behalf_of,
+    }))
+}

@@ -1,0 +1,202 @@
+//! Test harness: a real grantd on 127.0.0.1:0 over a fresh SQLite file, a settable clock, and
+//! helpers to create tenants and keys and to call the API.
+#![allow(dead_code)]
+
+use chrono::Utc;
+use grantd::clock::ManualClock;
+use grantd::config::Config;
+use grantd::http::AppState;
+use grantd::App;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub fn policies_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies")
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub state: AppState,
+    pub clock: Arc<ManualClock>,
+    pub client: reqwest::Client,
+    pub db_path: std::path::PathBuf,
+    pub db_url: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    pub task: Option<JoinHandle<std::io::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+#[derive(Clone, Debug)]
+pub struct Tenant {
+    pub id: String,
+    pub admin_key: String,
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+    /// Asserts the contract's error envelope.
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
+        assert_eq!(self.code(), code, "body: {}", self.text);
+        assert!(
+            self.body["message"].is_string(),
+            "no message: {}",
+            self.text
+        );
+    }
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db_path = dir.path().join("grantd.db");
+        let db_url = format!("sqlite://{}", db_path.display());
+        let mut config = Config::new(db_url.clone(), policies_dir());
+        tweak(&mut config);
+        let clock = Arc::new(ManualClock::new(Utc::now()));
+        let app = App::open(config, clock.clone()).await.expect("app opens");
+        let state = app.state.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.serve(listener, async {
+            let _ = rx.await;
+        }));
+        TestServer {
+            base: format!("http://{addr}"),
+            state,
+            clock,
+            client: reqwest::Client::new(),
+            db_path,
+            db_url,
+            shutdown: Some(tx),
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    /// Asks the server to stop (graceful shutdown).
+    pub fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// A fresh tenant with the default schema and its first admin key.
+    pub async fn tenant(&self) -> Tenant {
+        let s = &self.state.services;
+        let schema = grantd::service::tenants::load_default_schema(&policies_dir()).unwrap();
+        let (id, key) = grantd::service::tenants::create(&s.store, "test", schema, s.clock.now())
+            .await
+            .expect("tenant");
+        Tenant {
+            id: id.to_string(),
+            admin_key: key,
+        }
+    }
+
+    /// A key with `role` in `t`, created through the API.
+    pub async fn key(&self, t: &Tenant, role: &str) -> String {
+        let r = self
+            .call(
+                Method::POST,
+                "/v1/keys",
+                Some(&t.admin_key),
+                Some(&t.id),
+                Some(serde_json::json!({"role": role, "name": format!("{role} key")})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body["key"].as_str().unwrap().to_string()
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        tenant: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
+        if let Some(k) = key {
+            req = req.header("X-API-Key", k);
+        }
+        if let Some(t) = tenant {
+            req = req.header("X-Tenant-ID", t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        Self::read(req.send().await.expect("request sent")).await
+    }
+
+    /// GET with the tenant's admin key.
+    pub async fn admin_get(&self, t: &Tenant, path: &str) -> Resp {
+        self.call(Method::GET, path, Some(&t.admin_key), Some(&t.id), None)
+            .await
+    }
+
+    pub async fn read(resp: reqwest::Response) -> Resp {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    /// A second connection to the database file, for tampering and inspection.
+    pub async fn db(&self) -> sqlx::SqlitePool {
+        sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect(&self.db_url)
+            .await
+            .expect("test db connection")
+    }
+
+    /// `(kind, body)` of a tenant's audit events in seq order.
+    pub async fn events(&self, tenant: &str) -> Vec<(String, Value)> {
+        let db = self.db().await;
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT kind, body FROM audit_events WHERE tenant_id = $1 ORDER BY seq")
+                .bind(tenant)
+                .fetch_all(&db)
+                .await
+                .unwrap();
+        db.close().await;
+        rows.into_iter()
+            .map(|(k, b)| (k, serde_json::from_str(&b).unwrap()))
+            .collect()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

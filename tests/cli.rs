@@ -1,0 +1,252 @@
+//! The command line, run as the real binary.
+
+mod common;
+
+use common::policies_dir;
+use grantd::clock::SystemClock;
+use grantd::config::Config;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+fn grantd() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_grantd"));
+    c.env_remove("GRANTD_DATABASE_URL")
+        .env_remove("GRANTD_POLICIES_DIR")
+        .env_remove("GRANTD_BIND")
+        .env_remove("GRANTD_LOG");
+    c
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(cmd: &mut Command) -> Run {
+    let out = cmd.output().expect("grantd runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    }
+}
+
+/// Serves the database at `url` in-process, to check what the CLI wrote.
+async fn serve(url: &str) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let app = grantd::App::open(Config::new(url, policies_dir()), Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.serve(listener, async {
+        let _ = rx.await;
+    }));
+    (base, tx)
+}
+
+async fn get_keys(base: &str, key: &str, tenant: &str) -> u16 {
+    reqwest::Client::new()
+        .get(format!("{base}/v1/keys"))
+        .header("X-API-Key", key)
+        .header("X-Tenant-ID", tenant)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn tenant_create_json_prints_one_line_whose_key_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("g.db").display());
+    let r = run(grantd()
+        .args([
+            "tenant",
+            "create",
+            "acme",
+            "--json",
+            "--database-url",
+            &url,
+            "--policies-dir",
+        ])
+        .arg(policies_dir()));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout.lines().count(), 1, "{}", r.stdout);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let tenant = v["tenant_id"].as_str().unwrap();
+    let key = v["api_key"].as_str().unwrap();
+    assert_eq!(v.as_object().unwrap().len(), 2);
+
+    // global options before the subcommand work too
+    let r2 = run(grantd()
+        .args(["--database-url", &url, "--policies-dir"])
+        .arg(policies_dir())
+        .args([
+            "key", "create", "--tenant", tenant, "--role", "auditor", "--json",
+        ]));
+    assert_eq!(r2.code, 0, "{}", r2.stderr);
+    let k2: serde_json::Value = serde_json::from_str(r2.stdout.trim()).unwrap();
+    let auditor_key = k2["api_key"].as_str().unwrap();
+
+    let (base, _stop) = serve(&url).await;
+    assert_eq!(get_keys(&base, key, tenant).await, 200);
+    assert_eq!(get_keys(&base, auditor_key, tenant).await, 403);
+
+    // revoke from the CLI: the next request fails
+    let r3 = run(grantd().env("GRANTD_DATABASE_URL", &url).args([
+        "key",
+        "revoke",
+        "--tenant",
+        tenant,
+        k2["key_id"].as_str().unwrap(),
+    ]));
+    assert_eq!(r3.code, 0, "{}", r3.stderr);
+    assert_eq!(get_keys(&base, auditor_key, tenant).await, 401);
+    // revoking a key of no such tenant is an error with one line
+    let r4 = run(grantd().env("GRANTD_DATABASE_URL", &url).args([
+        "key",
+        "revoke",
+        "--tenant",
+        "0190a5e0-0000-7000-8000-000000000001",
+        k2["key_id"].as_str().unwrap(),
+    ]));
+    assert_eq!(r4.code, 1);
+    assert_eq!(r4.stderr.trim().lines().count(), 1, "{}", r4.stderr);
+}
+
+#[test]
+fn usage_errors_exit_2_with_one_line() {
+    for args in [
+        vec!["frobnicate"],
+        vec![],
+        vec!["tenant"],
+        vec!["key", "create", "--tenant", "not-a-uuid", "--role", "admin"],
+        vec![
+            "key",
+            "create",
+            "--tenant",
+            "0190a5e0-0000-7000-8000-000000000001",
+            "--role",
+            "root",
+        ],
+        vec!["serve", "--log-format", "xml"],
+    ] {
+        let r = run(grantd().args(&args));
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert_eq!(r.stderr.trim().lines().count(), 1, "{args:?}: {}", r.stderr);
+        assert!(r.stdout.is_empty());
+    }
+    let help = run(grantd().arg("--help"));
+    assert_eq!(help.code, 0);
+    assert!(help.stdout.contains("serve"));
+}
+
+#[test]
+fn other_failures_exit_1_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(grantd().args(["migrate", "--database-url", "postgres://u:pw@localhost/db"]));
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("PostgreSQL"), "{}", r.stderr);
+    assert_eq!(r.stderr.trim().lines().count(), 1);
+    let r = run(grantd().args(["migrate", "--database-url", "mysql://x"]));
+    assert_eq!(r.code, 1);
+    // a missing policies directory
+    let url = format!("sqlite://{}", dir.path().join("g.db").display());
+    let r = run(grantd().args([
+        "tenant",
+        "create",
+        "x",
+        "--database-url",
+        &url,
+        "--policies-dir",
+        "/nonexistent",
+    ]));
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("schema"), "{}", r.stderr);
+    assert_eq!(r.stderr.trim().lines().count(), 1);
+    let r = run(grantd().args(["migrate", "--database-url", &url]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+#[tokio::test]
+async fn serve_bootstraps_logs_the_path_not_the_key_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = grantd()
+        .current_dir(dir.path())
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--policies-dir",
+        ])
+        .arg(policies_dir())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut log = Vec::new();
+    let addr = loop {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("server logs its address");
+        log.push(line.clone());
+        let v: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
+        if v["fields"]["message"] == "grantd listening" {
+            break v["fields"]["addr"].as_str().unwrap().to_string();
+        }
+    };
+    let path = dir.path().join("grantd-bootstrap.json");
+    let boot: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let key = boot["api_key"].as_str().unwrap();
+    let tenant = boot["tenant_id"].as_str().unwrap();
+    assert!(log.iter().any(|l| l.contains("grantd-bootstrap.json")));
+    assert!(log.iter().all(|l| !l.contains(key)));
+    let base = format!("http://{addr}");
+    assert_eq!(get_keys(&base, key, tenant).await, 200);
+    // the request id is on the response and on the log line of that request
+    let resp = reqwest::Client::new()
+        .get(format!("{base}/v1/keys"))
+        .header("X-API-Key", key)
+        .header("X-Tenant-ID", "0190a5e0-0000-7000-8000-000000000001")
+        .header("x-request-id", "req-abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert_eq!(resp.headers()["x-request-id"], "req-abc-123");
+
+    let st = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(2)) {
+        log.push(line);
+    }
+    assert!(log.iter().any(|l| l.contains("req-abc-123")), "{log:#?}");
+    assert!(log.iter().all(|l| !l.contains(key)));
+}

@@ -4,6 +4,7 @@
 //! black-box tests both start the server through [`App`], so tests run the real thing.
 
 pub mod audit;
+pub mod cedar;
 pub mod clock;
 pub mod config;
 pub mod domain;
@@ -35,6 +36,7 @@ pub const BOOTSTRAP_FILE: &str = "grantd-bootstrap.json";
 impl App {
     pub async fn open(config: Config, clock: SharedClock) -> Result<App> {
         let store = store::open(&config.database_url).await?;
+        let cursors = domain::page::CursorCodec::new(&store.cursor_secret().await?);
         let (audit, writer) = audit::AuditWriter::spawn(
             store.clone(),
             config.audit_queue_capacity,
@@ -46,6 +48,7 @@ impl App {
                     store,
                     clock,
                     audit,
+                    cursors,
                 },
                 config: Arc::new(config),
             },
@@ -71,7 +74,45 @@ impl App {
         let path = dir.join(BOOTSTRAP_FILE);
         let body = serde_json::json!({"tenant_id": tenant.to_string(), "api_key": key});
         write_private(&path, &format!("{body}\n")).map_err(error::Error::internal)?;
+        // The key is safe in the file before anything else can fail.
+        self.load_examples(tenant).await.map_err(|e| {
+            error::Error::invalid(format!(
+                "tenant \"default\" was created ({}), but its example policies could not be loaded: {e}",
+                path.display()
+            ))
+        })?;
         Ok(Some(path))
+    }
+
+    /// Loads the policies directory's example policies and `entities/*.json` into a tenant.
+    async fn load_examples(&self, tenant: domain::ids::TenantId) -> Result<()> {
+        let s = &self.state.services;
+        let dir = &self.state.config.policies_dir;
+        let actor = domain::audit::Actor::cli();
+        let examples = service::import::read_dir(dir)?;
+        service::import::import(&s.store, tenant, actor.clone(), &examples, s.clock.now()).await?;
+        let entities_dir = dir.join("entities");
+        if let Ok(read) = std::fs::read_dir(&entities_dir) {
+            let mut files: Vec<PathBuf> = read.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            files.sort();
+            for f in files
+                .iter()
+                .filter(|f| f.extension().is_some_and(|e| e == "json"))
+            {
+                let text = std::fs::read_to_string(f).map_err(error::Error::internal)?;
+                let value: serde_json::Value = serde_json::from_str(&text)
+                    .map_err(|e| error::Error::invalid(format!("{}: {e}", f.display())))?;
+                service::catalog::put_entities(
+                    &s.store,
+                    tenant,
+                    actor.clone(),
+                    value,
+                    s.clock.now(),
+                )
+                .await?;
+            }
+        }
+        Ok(())
     }
 
     /// Serves until `shutdown` resolves, then drains in-flight requests and the audit queue.

@@ -7,7 +7,7 @@ use grantd::config::Config;
 use grantd::domain::audit::Actor;
 use grantd::domain::ids::{KeyId, TenantId};
 use grantd::domain::role::Role;
-use grantd::service::{keys, tenants};
+use grantd::service::{import, keys, tenants};
 use grantd::store;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -58,6 +58,25 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Key(KeyCmd),
+    /// Policies as code: import or export a `policies/` directory.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
+}
+
+#[derive(Subcommand)]
+enum PolicyCmd {
+    /// Import `schema.cedarschema` and `<key>.json` policy files; upserts by key, all-or-nothing.
+    Import {
+        #[arg(long)]
+        tenant: TenantId,
+        dir: PathBuf,
+    },
+    /// Write the tenant's schema and policies (one `<key>.json` each) into a directory.
+    Export {
+        #[arg(long)]
+        tenant: TenantId,
+        dir: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -228,6 +247,47 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!(
                     "key_id:  {}\nrole:    {role}\napi_key: {key}\n(the key is shown only once)",
                     rec.id
+                );
+            }
+            Ok(())
+        }
+        Command::Policy(PolicyCmd::Import { tenant, dir }) => {
+            let store = store::open(&database_url).await?;
+            let files = import::read_dir(&dir)?;
+            let r = import::import(&store, tenant, Actor::cli(), &files, clock.now())
+                .await
+                .map_err(|e| match e {
+                    grantd::error::Error::NotFound(_) => anyhow::anyhow!("no such tenant {tenant}"),
+                    e => e.into(),
+                })?;
+            println!(
+                "imported {}: {} created, {} updated, {} unchanged{}",
+                dir.display(),
+                r.created,
+                r.updated,
+                r.unchanged,
+                if r.schema_changed {
+                    ", schema replaced"
+                } else {
+                    ""
+                }
+            );
+            Ok(())
+        }
+        Command::Policy(PolicyCmd::Export { tenant, dir }) => {
+            let store = store::open(&database_url).await?;
+            let (n, skipped) = import::export(&store, tenant, &dir)
+                .await
+                .map_err(|e| match e {
+                    grantd::error::Error::NotFound(_) => anyhow::anyhow!("no such tenant {tenant}"),
+                    e => e.into(),
+                })?;
+            println!("exported the schema and {n} policies to {}", dir.display());
+            if !skipped.is_empty() {
+                eprintln!(
+                    "grantd: {} policies without a key were not exported (give them a key): {}",
+                    skipped.len(),
+                    skipped.join(", ")
                 );
             }
             Ok(())

@@ -5,4 +5,7 @@
 pub mod audit;
 pub mod ids;
 pub mod key;
+pub mod page;
+pub mod patch;
+pub mod policy;
 pub mod role;

@@ -192,3 +192,47 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         }
     }
 }
+
+/// `If-Match: "3"` (or `3`, or `W/"3"`); `*` and absence mean "any version".
+pub fn if_match(headers: &axum::http::HeaderMap) -> Result<Option<i64>, Error> {
+    let Some(v) = headers.get(axum::http::header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let s = v
+        .to_str()
+        .map_err(|_| Error::invalid("If-Match must be a version such as \"3\""))?
+        .trim();
+    if s == "*" {
+        return Ok(None);
+    }
+    let s = s.strip_prefix("W/").unwrap_or(s);
+    let s = s
+        .strip_prefix('"')
+        .and_then(|x| x.strip_suffix('"'))
+        .unwrap_or(s);
+    s.parse::<i64>()
+        .map(Some)
+        .map_err(|_| Error::invalid("If-Match must be a version such as \"3\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::{HeaderMap, HeaderValue};
+
+    fn hm(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("if-match", HeaderValue::from_str(v).unwrap());
+        h
+    }
+
+    #[test]
+    fn if_match_forms() {
+        assert_eq!(if_match(&HeaderMap::new()).unwrap(), None);
+        assert_eq!(if_match(&hm("\"3\"")).unwrap(), Some(3));
+        assert_eq!(if_match(&hm("3")).unwrap(), Some(3));
+        assert_eq!(if_match(&hm("W/\"12\"")).unwrap(), Some(12));
+        assert_eq!(if_match(&hm("*")).unwrap(), None);
+        assert!(if_match(&hm("\"abc\"")).is_err());
+    }
+}

@@ -4,10 +4,12 @@
 //! from the same handlers that serve the routes.
 
 pub mod audit;
+pub mod catalog;
 pub mod extract;
 pub mod keys;
 mod openapi;
 pub mod ops;
+pub mod policies;
 
 use crate::error::Error;
 use crate::service::Services;
@@ -38,6 +40,15 @@ fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::base())
         .routes(routes!(keys::create_key, keys::list_keys))
         .routes(routes!(keys::revoke_key))
+        .routes(routes!(policies::create_policy, policies::list_policies))
+        .routes(routes!(
+            policies::get_policy,
+            policies::patch_policy,
+            policies::delete_policy
+        ))
+        .routes(routes!(catalog::get_schema, catalog::put_schema))
+        .routes(routes!(catalog::put_entities, catalog::list_entities))
+        .routes(routes!(catalog::delete_entity))
         .routes(routes!(audit::verify))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))

@@ -23,6 +23,9 @@ use utoipa::{OpenApi as _, PartialSchema};
     components(schemas(ErrorBody)),
     tags(
         (name = "keys", description = "API keys (admin)"),
+        (name = "policies", description = "Policies of rules, assembled into Cedar"),
+        (name = "schema", description = "The tenant's Cedar schema"),
+        (name = "entities", description = "The tenant's Cedar entities"),
         (name = "audit", description = "The tamper-evident audit log"),
         (name = "operations", description = "Health, readiness, metrics (no authentication)"),
     )

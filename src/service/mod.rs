@@ -1,7 +1,10 @@
 //! Use cases. Handlers and the CLI call these; they own the rules (what is allowed, what is
 //! audited) and talk to the store, never to HTTP.
 
+pub mod catalog;
+pub mod import;
 pub mod keys;
+pub mod policies;
 pub mod tenants;
 
 use crate::clock::SharedClock;
@@ -35,4 +38,5 @@ pub struct Services {
     pub store: crate::store::DynStore,
     pub clock: SharedClock,
     pub audit: crate::audit::AuditWriter,
+    pub cursors: crate::domain::page::CursorCodec,
 }

@@ -7,6 +7,7 @@ pub mod sqlite;
 
 use crate::domain::audit::{AuditEvent, NewEvent, VerifyReport};
 use crate::domain::ids::{KeyId, TenantId};
+use crate::domain::policy::{Policy, PolicyRef};
 use crate::domain::role::Role;
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
@@ -31,6 +32,43 @@ pub struct NewTenant {
     pub name: String,
     pub cedarschema: String,
     pub created_at: DateTime<Utc>,
+}
+
+/// What tenant configuration writes validate against: the schema, and the revision that
+/// must still be current when they commit.
+#[derive(Debug, Clone)]
+pub struct ConfigSnapshot {
+    pub revision: i64,
+    pub cedarschema: String,
+}
+
+/// How a guarded write ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    Done,
+    /// The tenant's configuration changed since the snapshot: validate again and retry.
+    StaleRevision,
+    /// The object's `version` is not the expected one (`If-Match`).
+    VersionConflict,
+    NotFound,
+}
+
+/// One stored entity: its uid and its Cedar JSON (`{"uid", "attrs", "parents"}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityRow {
+    pub etype: String,
+    pub id: String,
+    pub body: String,
+}
+
+/// A whole `policy import`, applied in one transaction.
+#[derive(Debug, Clone, Default)]
+pub struct ImportBatch {
+    pub cedarschema: Option<String>,
+    pub create: Vec<Policy>,
+    /// New state of existing policies, with the version each replaces.
+    pub update: Vec<(Policy, i64)>,
+    pub events: Vec<NewEvent>,
 }
 
 #[async_trait::async_trait]
@@ -72,6 +110,84 @@ pub trait Store: Send + Sync + 'static {
     async fn verify_chain(&self, tenant: TenantId) -> Result<VerifyReport>;
 
     async fn get_schema(&self, tenant: TenantId) -> Result<String>;
+
+    /// The secret that signs pagination cursors (created on first use).
+    async fn cursor_secret(&self) -> Result<Vec<u8>>;
+
+    async fn config_snapshot(&self, tenant: TenantId) -> Result<ConfigSnapshot>;
+    async fn put_schema(
+        &self,
+        tenant: TenantId,
+        revision: i64,
+        cedarschema: &str,
+        event: NewEvent,
+    ) -> Result<WriteOutcome>;
+
+    async fn insert_policy(
+        &self,
+        tenant: TenantId,
+        revision: i64,
+        policy: &Policy,
+        event: NewEvent,
+    ) -> Result<WriteOutcome>;
+    /// Replaces a policy whose stored version is `expected_version`.
+    async fn update_policy(
+        &self,
+        tenant: TenantId,
+        revision: i64,
+        policy: &Policy,
+        expected_version: i64,
+        event: NewEvent,
+    ) -> Result<WriteOutcome>;
+    async fn delete_policy(
+        &self,
+        tenant: TenantId,
+        id: uuid::Uuid,
+        expected_version: Option<i64>,
+        event: NewEvent,
+    ) -> Result<WriteOutcome>;
+    async fn get_policy(&self, tenant: TenantId, policy: &PolicyRef) -> Result<Option<Policy>>;
+    /// Policies in id (creation) order after `after`, skipping `offset`; and the total.
+    async fn list_policies(
+        &self,
+        tenant: TenantId,
+        after: Option<uuid::Uuid>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<Policy>, i64)>;
+    async fn all_policies(&self, tenant: TenantId) -> Result<Vec<Policy>>;
+    async fn import(
+        &self,
+        tenant: TenantId,
+        revision: i64,
+        batch: ImportBatch,
+    ) -> Result<WriteOutcome>;
+
+    /// Inserts or replaces entities, one event each.
+    async fn upsert_entities(
+        &self,
+        tenant: TenantId,
+        revision: i64,
+        rows: &[EntityRow],
+        events: Vec<NewEvent>,
+    ) -> Result<WriteOutcome>;
+    async fn delete_entity(
+        &self,
+        tenant: TenantId,
+        etype: &str,
+        id: &str,
+        event: NewEvent,
+    ) -> Result<WriteOutcome>;
+    /// Entities in (type, id) order, optionally of one type, after a (type, id) position.
+    async fn list_entities(
+        &self,
+        tenant: TenantId,
+        etype: Option<&str>,
+        after: Option<(String, String)>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<EntityRow>, i64)>;
+    async fn all_entities(&self, tenant: TenantId) -> Result<Vec<EntityRow>>;
 }
 
 /// Opens the store a database URL names, and migrates it.

@@ -1,13 +1,14 @@
 //! The SQLite backend: WAL, foreign keys on, a busy timeout, and `BEGIN IMMEDIATE` for every
 //! write so writers queue on SQLite's lock instead of failing half-way through.
 
-use super::{KeyRecord, NewTenant, Store};
+use super::{ConfigSnapshot, EntityRow, ImportBatch, KeyRecord, NewTenant, Store, WriteOutcome};
 use crate::clock::{format_ts, parse_ts};
 use crate::domain::audit::{
     chain_hash, AuditEvent, ChainVerifier, EventContent, NewEvent, StoredRow, VerifyReport,
     GENESIS_HASH,
 };
 use crate::domain::ids::{EventId, KeyId, TenantId};
+use crate::domain::policy::{Policy, PolicyRef};
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
@@ -143,6 +144,86 @@ async fn insert_key(conn: &mut SqliteConnection, tenant: TenantId, key: &KeyReco
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// Advances the tenant's configuration revision if it is still `revision`.
+async fn bump_revision(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    revision: i64,
+) -> Result<bool> {
+    let r =
+        sqlx::query("UPDATE tenants SET revision = revision + 1 WHERE id = $1 AND revision = $2")
+            .bind(tenant.to_string())
+            .bind(revision)
+            .execute(&mut *conn)
+            .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+fn policy_doc(p: &Policy) -> Result<String> {
+    serde_json::to_string(p).map_err(Error::internal)
+}
+
+fn policy_from_row(row: &SqliteRow) -> Result<Policy> {
+    let doc: String = row.try_get("doc")?;
+    serde_json::from_str(&doc).map_err(|_| corrupt("policies.doc"))
+}
+
+async fn insert_policy_row(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    p: &Policy,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO policies (tenant_id, id, key, enabled, priority, version, created_at, \
+         updated_at, doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(tenant.to_string())
+    .bind(p.id.to_string())
+    .bind(&p.key)
+    .bind(p.enabled)
+    .bind(p.priority)
+    .bind(p.version)
+    .bind(format_ts(&p.created_at))
+    .bind(format_ts(&p.updated_at))
+    .bind(policy_doc(p)?)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Replaces a policy if its version is still `expected`; `false` otherwise.
+async fn update_policy_row(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    p: &Policy,
+    expected: i64,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE policies SET key = $1, enabled = $2, priority = $3, version = $4, \
+         updated_at = $5, doc = $6 WHERE tenant_id = $7 AND id = $8 AND version = $9",
+    )
+    .bind(&p.key)
+    .bind(p.enabled)
+    .bind(p.priority)
+    .bind(p.version)
+    .bind(format_ts(&p.updated_at))
+    .bind(policy_doc(p)?)
+    .bind(tenant.to_string())
+    .bind(p.id.to_string())
+    .bind(expected)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+fn entity_from_row(row: &SqliteRow) -> Result<EntityRow> {
+    Ok(EntityRow {
+        etype: row.try_get("type")?,
+        id: row.try_get("id")?,
+        body: row.try_get("body")?,
+    })
 }
 
 #[async_trait::async_trait]
@@ -330,5 +411,327 @@ impl Store for SqliteStore {
             .await?
             .ok_or_else(|| Error::not_found("tenant"))?;
         Ok(row.try_get("cedarschema")?)
+    }
+
+    async fn cursor_secret(&self) -> Result<Vec<u8>> {
+        let mut fresh = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut fresh);
+        let mut tx = self.write_tx().await?;
+        sqlx::query("INSERT OR IGNORE INTO settings (name, value) VALUES ('cursor_key', $1)")
+            .bind(hex::encode(fresh))
+            .execute(&mut *tx)
+            .await?;
+        let row = sqlx::query("SELECT value FROM settings WHERE name = 'cursor_key'")
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let v: String = row.try_get("value")?;
+        hex::decode(v).map_err(|_| corrupt("settings.cursor_key"))
+    }
+
+    async fn config_snapshot(&self, tenant: TenantId) -> Result<ConfigSnapshot> {
+        let row = sqlx::query(
+            "SELECT t.revision, s.cedarschema FROM tenants t \
+             JOIN tenant_schemas s ON s.tenant_id = t.id WHERE t.id = $1",
+        )
+        .bind(tenant.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| Error::not_found("tenant"))?;
+        Ok(ConfigSnapshot {
+            revision: row.try_get("revision")?,
+            cedarschema: row.try_get("cedarschema")?,
+        })
+    }
+
+    async fn put_schema(
+        &self,
+        tenant: TenantId,
+        revision: i64,
+        cedarschema: &str,
+        event: NewEvent,
+    ) -> Result<WriteOutcome> {
+        let mut tx = self.write_tx().await?;
+        if !bump_revision(&mut tx, tenant, revision).await? {
+            return Ok(WriteOutcome::StaleRevision);
+        }
+        sqlx::query(
+            "UPDATE tenant_schemas SET cedarschema = $1, updated_at = $2 WHERE tenant_id = $3",
+        )
+        .bind(cedarschema)
+        .bind(format_ts(&event.at))
+        .bind(tenant.to_string())
+        .execute(&mut *tx)
+        .await?;
+        append_in_tx(&mut tx, vec![(tenant, event)]).await?;
+        tx.commit().await?;
+        Ok(WriteOutcome::Done)
+    }
+
+    async fn insert_policy(
+        &self,
+        tenant: TenantId,
+        revision: i64,
+        policy: &Policy,
+        event: NewEvent,
+    ) -> Result<WriteOutcome> {
+        let mut tx = self.write_tx().await?;
+        if !bump_revision(&mut tx, tenant, revision).await? {
+            return Ok(WriteOutcome::StaleRevision);
+        }
+        insert_policy_row(&mut tx, tenant, policy).await?;
+        append_in_tx(&mut tx, vec![(tenant, event)]).await?;
+        tx.commit().await?;
+        Ok(WriteOutcome::Done)
+    }
+
+    async fn update_policy(
+        &self,
+        tenant: TenantId,
+        revision: i64,
+        policy: &Policy,
+        expected_version: i64,
+        event: NewEvent,
+    ) -> Result<WriteOutcome> {
+        let mut tx = self.write_tx().await?;
+        if !bump_revision(&mut tx, tenant, revision).await? {
+            return Ok(WriteOutcome::StaleRevision);
+        }
+        if !update_policy_row(&mut tx, tenant, policy, expected_version).await? {
+            return Ok(WriteOutcome::VersionConflict);
+        }
+        append_in_tx(&mut tx, vec![(tenant, event)]).await?;
+        tx.commit().await?;
+        Ok(WriteOutcome::Done)
+    }
+
+    async fn delete_policy(
+        &self,
+        tenant: TenantId,
+        id: uuid::Uuid,
+        expected_version: Option<i64>,
+        event: NewEvent,
+    ) -> Result<WriteOutcome> {
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query("SELECT version FROM policies WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else {
+            return Ok(WriteOutcome::NotFound);
+        };
+        let version: i64 = row.try_get("version")?;
+        if expected_version.is_some_and(|v| v != version) {
+            return Ok(WriteOutcome::VersionConflict);
+        }
+        sqlx::query("UPDATE tenants SET revision = revision + 1 WHERE id = $1")
+            .bind(tenant.to_string())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM policies WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        append_in_tx(&mut tx, vec![(tenant, event)]).await?;
+        tx.commit().await?;
+        Ok(WriteOutcome::Done)
+    }
+
+    async fn get_policy(&self, tenant: TenantId, policy: &PolicyRef) -> Result<Option<Policy>> {
+        let q = match policy {
+            PolicyRef::Id(id) => {
+                sqlx::query("SELECT doc FROM policies WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.to_string())
+                    .bind(id.to_string())
+            }
+            PolicyRef::Key(k) => {
+                sqlx::query("SELECT doc FROM policies WHERE tenant_id = $1 AND key = $2")
+                    .bind(tenant.to_string())
+                    .bind(k.clone())
+            }
+        };
+        q.fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(policy_from_row)
+            .transpose()
+    }
+
+    async fn list_policies(
+        &self,
+        tenant: TenantId,
+        after: Option<uuid::Uuid>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<Policy>, i64)> {
+        let t = tenant.to_string();
+        let rows = sqlx::query(
+            "SELECT doc FROM policies WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) \
+             ORDER BY id LIMIT $3 OFFSET $4",
+        )
+        .bind(&t)
+        .bind(after.map(|a| a.to_string()))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM policies WHERE tenant_id = $1")
+            .bind(&t)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        Ok((
+            rows.iter().map(policy_from_row).collect::<Result<_>>()?,
+            total,
+        ))
+    }
+
+    async fn all_policies(&self, tenant: TenantId) -> Result<Vec<Policy>> {
+        let rows = sqlx::query("SELECT doc FROM policies WHERE tenant_id = $1 ORDER BY id")
+            .bind(tenant.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(policy_from_row).collect()
+    }
+
+    async fn import(
+        &self,
+        tenant: TenantId,
+        revision: i64,
+        batch: ImportBatch,
+    ) -> Result<WriteOutcome> {
+        let mut tx = self.write_tx().await?;
+        if !bump_revision(&mut tx, tenant, revision).await? {
+            return Ok(WriteOutcome::StaleRevision);
+        }
+        if let Some(schema) = &batch.cedarschema {
+            sqlx::query("UPDATE tenant_schemas SET cedarschema = $1 WHERE tenant_id = $2")
+                .bind(schema)
+                .bind(tenant.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        for p in &batch.create {
+            insert_policy_row(&mut tx, tenant, p).await?;
+        }
+        for (p, expected) in &batch.update {
+            if !update_policy_row(&mut tx, tenant, p, *expected).await? {
+                return Ok(WriteOutcome::VersionConflict);
+            }
+        }
+        append_in_tx(
+            &mut tx,
+            batch.events.into_iter().map(|e| (tenant, e)).collect(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(WriteOutcome::Done)
+    }
+
+    async fn upsert_entities(
+        &self,
+        tenant: TenantId,
+        revision: i64,
+        rows: &[EntityRow],
+        events: Vec<NewEvent>,
+    ) -> Result<WriteOutcome> {
+        let mut tx = self.write_tx().await?;
+        if !bump_revision(&mut tx, tenant, revision).await? {
+            return Ok(WriteOutcome::StaleRevision);
+        }
+        let at = events.first().map(|e| format_ts(&e.at)).unwrap_or_default();
+        for r in rows {
+            sqlx::query(
+                "INSERT INTO entities (tenant_id, type, id, body, updated_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (tenant_id, type, id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+            )
+            .bind(tenant.to_string())
+            .bind(&r.etype)
+            .bind(&r.id)
+            .bind(&r.body)
+            .bind(&at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        append_in_tx(&mut tx, events.into_iter().map(|e| (tenant, e)).collect()).await?;
+        tx.commit().await?;
+        Ok(WriteOutcome::Done)
+    }
+
+    async fn delete_entity(
+        &self,
+        tenant: TenantId,
+        etype: &str,
+        id: &str,
+        event: NewEvent,
+    ) -> Result<WriteOutcome> {
+        let mut tx = self.write_tx().await?;
+        let r = sqlx::query("DELETE FROM entities WHERE tenant_id = $1 AND type = $2 AND id = $3")
+            .bind(tenant.to_string())
+            .bind(etype)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Ok(WriteOutcome::NotFound);
+        }
+        sqlx::query("UPDATE tenants SET revision = revision + 1 WHERE id = $1")
+            .bind(tenant.to_string())
+            .execute(&mut *tx)
+            .await?;
+        append_in_tx(&mut tx, vec![(tenant, event)]).await?;
+        tx.commit().await?;
+        Ok(WriteOutcome::Done)
+    }
+
+    async fn list_entities(
+        &self,
+        tenant: TenantId,
+        etype: Option<&str>,
+        after: Option<(String, String)>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<EntityRow>, i64)> {
+        let t = tenant.to_string();
+        let (after_type, after_id) = match after {
+            Some((a, b)) => (Some(a), Some(b)),
+            None => (None, None),
+        };
+        let rows = sqlx::query(
+            "SELECT type, id, body FROM entities WHERE tenant_id = $1 AND ($2 IS NULL OR type = $2) \
+             AND ($3 IS NULL OR (type, id) > ($3, $4)) ORDER BY type, id LIMIT $5 OFFSET $6",
+        )
+        .bind(&t)
+        .bind(etype)
+        .bind(after_type)
+        .bind(after_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM entities WHERE tenant_id = $1 AND ($2 IS NULL OR type = $2)",
+        )
+        .bind(&t)
+        .bind(etype)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("n")?;
+        Ok((
+            rows.iter().map(entity_from_row).collect::<Result<_>>()?,
+            total,
+        ))
+    }
+
+    async fn all_entities(&self, tenant: TenantId) -> Result<Vec<EntityRow>> {
+        let rows = sqlx::query(
+            "SELECT type, id, body FROM entities WHERE tenant_id = $1 ORDER BY type, id",
+        )
+        .bind(tenant.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(entity_from_row).collect()
     }
 }

@@ -1,0 +1,147 @@
+//! A tenant's schema: parsing it with every diagnostic, and checking that it still offers
+//! what grantd itself relies on (the `request`/`extend` actions on users and apps or
+//! entitlements, and the `GrantContext` fields grantd fills in).
+
+use cedar_policy::{Context, EntityUid, Request, Schema};
+use serde_json::json;
+use std::str::FromStr;
+
+/// Parses Cedar schema text; on failure, one message per Cedar diagnostic.
+pub fn parse(text: &str) -> Result<Schema, Vec<String>> {
+    match Schema::from_cedarschema_str(text) {
+        Ok((schema, _warnings)) => Ok(schema),
+        Err(e) => {
+            let d = cedar_policy::ffi::DetailedError::from(&e);
+            let mut msgs = vec![format!("schema: {}", d.message)];
+            if let Some(help) = d.help {
+                msgs[0].push_str(&format!("; help: {help}"));
+            }
+            for l in d.source_locations {
+                let start = l.loc.start;
+                let (line, col) = line_col(text, start);
+                msgs.push(format!(
+                    "schema: at line {line}, column {col}{}",
+                    l.label.map(|s| format!(": {s}")).unwrap_or_default()
+                ));
+            }
+            Err(msgs)
+        }
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset.min(text.len())).unwrap_or("");
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    (line, col)
+}
+
+/// The contexts grantd builds: with and without the asked-for durations.
+fn grant_contexts() -> [serde_json::Value; 2] {
+    [
+        json!({"duration_seconds": 3600, "total_duration_seconds": 3600,
+               "scopes": ["read"], "reason": "r", "extension_count": 0}),
+        json!({"scopes": [], "reason": "", "extension_count": 0}),
+    ]
+}
+
+/// Everything in `schema` that would break grantd's own requests, as messages.
+pub fn check_grantd_requirements(schema: &Schema) -> Vec<String> {
+    let mut problems = Vec::new();
+    let principal = EntityUid::from_str(r#"User::"grantd-check""#).expect("static uid");
+    for action in ["request", "extend"] {
+        let action_uid =
+            EntityUid::from_str(&format!(r#"Action::"{action}""#)).expect("static uid");
+        for resource_type in ["App", "Entitlement"] {
+            let resource = EntityUid::from_str(&format!(r#"{resource_type}::"grantd-check""#))
+                .expect("static uid");
+            for ctx in grant_contexts() {
+                let outcome = Context::from_json_value(ctx.clone(), Some((schema, &action_uid)))
+                    .map_err(|e| e.to_string())
+                    .and_then(|c| {
+                        Request::new(
+                            principal.clone(),
+                            action_uid.clone(),
+                            resource.clone(),
+                            c,
+                            Some(schema),
+                        )
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                    });
+                if let Err(e) = outcome {
+                    problems.push(format!(
+                        "schema: action \"{action}\" must apply to principal User and resource \
+                         {resource_type} with the GrantContext grantd fills in \
+                         (duration_seconds?: Long, total_duration_seconds?: Long, \
+                         scopes: Set<String>, reason: String, extension_count: Long): {e}"
+                    ));
+                    break;
+                }
+            }
+        }
+    }
+    problems.dedup();
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn default_schema() -> String {
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/policies/schema.cedarschema"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_default_schema_meets_the_requirements() {
+        let s = parse(&default_schema()).unwrap();
+        assert_eq!(check_grantd_requirements(&s), Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_extended_schema_still_does() {
+        let text = default_schema().replace(
+            "entity App;",
+            "entity App { owner?: String };\nentity Device;",
+        ) + "\naction read appliesTo { principal: [User], resource: [App] };\n";
+        let s = parse(&text).unwrap();
+        assert!(check_grantd_requirements(&s).is_empty());
+    }
+
+    #[test]
+    fn dropping_what_grantd_fills_in_is_reported() {
+        let cases = [
+            (
+                "  extension_count: Long,         // extensions granted so far; 0 on request\n",
+                "",
+            ),
+            (
+                "action request, extend appliesTo",
+                "action request appliesTo",
+            ),
+            ("  reason: String,", "  reason: Long,"),
+            ("  duration_seconds?: Long,", "  duration_seconds: Long,"),
+            ("resource: [App, Entitlement]", "resource: [App]"),
+        ];
+        for (from, to) in cases {
+            let text = default_schema().replace(from, to);
+            assert_ne!(text, default_schema(), "{from}");
+            let problems = match parse(&text) {
+                Ok(s) => check_grantd_requirements(&s),
+                Err(e) => e,
+            };
+            assert!(!problems.is_empty(), "{from} -> {to} was accepted");
+        }
+    }
+
+    #[test]
+    fn syntax_errors_have_a_location() {
+        let e = parse("entity User in [;").unwrap_err();
+        assert!(e.iter().any(|m| m.contains("line 1")), "{e:?}");
+    }
+}

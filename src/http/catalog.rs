@@ -1,0 +1,139 @@
+//! `/v1/schema` and `/v1/entities`: the tenant's Cedar schema and entity store.
+
+use super::extract::{perm, ApiJson, ApiQuery, Auth};
+use super::AppState;
+use crate::error::{Error, Result};
+use crate::service::catalog;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaBody {
+    /// Cedar schema text (the human-readable format).
+    pub cedarschema: String,
+}
+
+/// The tenant's Cedar schema.
+#[utoipa::path(get, path = "/v1/schema", tag = "schema",
+    responses((status = 200, description = "the schema", body = SchemaBody)))]
+pub async fn get_schema(
+    State(state): State<AppState>,
+    Auth(caller, _): Auth<perm::ReadPolicies>,
+) -> Result<Json<SchemaBody>> {
+    Ok(Json(SchemaBody {
+        cedarschema: catalog::get_schema(&state.services.store, caller.tenant_id).await?,
+    }))
+}
+
+/// Replace the tenant's schema. Refused (400, naming what breaks in `notices`) when a stored
+/// rule or entity would no longer validate, or when it drops the `request`/`extend` actions
+/// or a `GrantContext` field grantd fills in.
+#[utoipa::path(put, path = "/v1/schema", tag = "schema", request_body = SchemaBody,
+    responses((status = 200, description = "stored", body = SchemaBody)))]
+pub async fn put_schema(
+    State(state): State<AppState>,
+    Auth(caller, _): Auth<perm::WritePolicies>,
+    ApiJson(body): ApiJson<SchemaBody>,
+) -> Result<Json<SchemaBody>> {
+    let s = &state.services;
+    catalog::put_schema(&s.store, &caller, body.cedarschema.clone(), s.clock.now()).await?;
+    Ok(Json(body))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Upserted {
+    /// How many entities were inserted or replaced.
+    pub upserted: usize,
+}
+
+/// Insert or replace entities (Cedar JSON: `[{"uid": {"type", "id"}, "attrs": {}, "parents": [...]}]`,
+/// at most 1000 per call), validated against the schema. One audit event per entity.
+#[utoipa::path(put, path = "/v1/entities", tag = "entities",
+    request_body(content = Vec<Object>, description = "Cedar JSON entities"),
+    responses((status = 200, description = "stored", body = Upserted)))]
+pub async fn put_entities(
+    State(state): State<AppState>,
+    Auth(caller, _): Auth<perm::WritePolicies>,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Json<Upserted>> {
+    let s = &state.services;
+    let n = catalog::put_entities(
+        &s.store,
+        caller.tenant_id,
+        caller.actor(),
+        body,
+        s.clock.now(),
+    )
+    .await?;
+    Ok(Json(Upserted { upserted: n }))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EntityQuery {
+    /// Only entities of this type (e.g. `User`).
+    #[serde(rename = "type")]
+    pub etype: Option<String>,
+    pub per_page: Option<String>,
+    pub page: Option<String>,
+    pub next_page_token: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EntityList {
+    /// Cedar JSON entities in (type, id) order.
+    pub items: Vec<Value>,
+    pub page: i64,
+    pub per_page: i64,
+    pub total: i64,
+    pub next_page_token: Option<String>,
+}
+
+/// List entities, optionally of one type.
+#[utoipa::path(get, path = "/v1/entities", tag = "entities", params(EntityQuery),
+    responses((status = 200, description = "a page of entities", body = EntityList)))]
+pub async fn list_entities(
+    State(state): State<AppState>,
+    Auth(caller, _): Auth<perm::ReadPolicies>,
+    ApiQuery(q): ApiQuery<EntityQuery>,
+) -> Result<Json<EntityList>> {
+    let s = &state.services;
+    let scope = format!("entities:{}", q.etype.as_deref().unwrap_or(""));
+    let page = s
+        .cursors
+        .page_request(
+            &scope,
+            q.per_page.as_deref(),
+            q.page.as_deref(),
+            q.next_page_token.as_deref(),
+        )
+        .map_err(Error::invalid)?;
+    let (items, total, next) =
+        catalog::list_entities(&s.store, caller.tenant_id, q.etype.as_deref(), &page).await?;
+    Ok(Json(EntityList {
+        items,
+        page: page.page,
+        per_page: page.per_page,
+        total,
+        next_page_token: next.map(|after| s.cursors.encode(&scope, &after, page.page + 1)),
+    }))
+}
+
+/// Delete one entity.
+#[utoipa::path(delete, path = "/v1/entities/{type}/{id}", tag = "entities",
+    params(("type" = String, Path, description = "entity type, e.g. User"),
+           ("id" = String, Path, description = "entity id (URL-encoded)")),
+    responses((status = 204, description = "deleted")))]
+pub async fn delete_entity(
+    State(state): State<AppState>,
+    Auth(caller, _): Auth<perm::WritePolicies>,
+    Path((etype, id)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    let s = &state.services;
+    catalog::delete_entity(&s.store, &caller, &etype, &id, s.clock.now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

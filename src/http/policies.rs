@@ -1,0 +1,165 @@
+//! `/v1/policies`: authoring policies of rules. Responses carry `ETag: "<version>"`;
+//! `If-Match` is honoured on PATCH and DELETE.
+
+use super::extract::{if_match, perm, ApiJson, ApiQuery, Auth};
+use super::{etag, AppState};
+use crate::domain::policy::{Policy, PolicyCreate, PolicyPatch, PolicyRef};
+use crate::error::{Error, Result};
+use crate::service::policies;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+/// Shared list parameters.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// 1..=100, default 25.
+    pub per_page: Option<String>,
+    /// 1-based page number (ignored when `next_page_token` is given).
+    pub page: Option<String>,
+    /// Opaque cursor from the previous response.
+    pub next_page_token: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PolicyList {
+    pub items: Vec<Policy>,
+    pub page: i64,
+    pub per_page: i64,
+    pub total: i64,
+    pub next_page_token: Option<String>,
+}
+
+const SCOPE: &str = "policies";
+
+fn with_etag(status: StatusCode, p: Policy) -> Response {
+    (status, [(header::ETAG, etag(p.version))], Json(p)).into_response()
+}
+
+/// Create a policy. Its rules are assembled into Cedar and validated against the tenant's
+/// schema before anything is stored; on failure every diagnostic is in `notices`.
+#[utoipa::path(post, path = "/v1/policies", tag = "policies", request_body = PolicyCreate,
+    responses(
+        (status = 201, description = "created", body = Policy, headers(("ETag" = String, description = "\"<version>\""))),
+        (status = 409, description = "conflict: the key is already used", body = crate::error::ErrorBody),
+    ))]
+pub async fn create_policy(
+    State(state): State<AppState>,
+    Auth(caller, _): Auth<perm::WritePolicies>,
+    ApiJson(body): ApiJson<PolicyCreate>,
+) -> Result<Response> {
+    let s = &state.services;
+    let p = policies::create(&s.store, &caller, body, s.clock.now()).await?;
+    Ok(with_etag(StatusCode::CREATED, p))
+}
+
+/// List policies in creation order.
+#[utoipa::path(get, path = "/v1/policies", tag = "policies", params(PageQuery),
+    responses((status = 200, description = "a page of policies", body = PolicyList)))]
+pub async fn list_policies(
+    State(state): State<AppState>,
+    Auth(caller, _): Auth<perm::ReadPolicies>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Json<PolicyList>> {
+    let s = &state.services;
+    let page = s
+        .cursors
+        .page_request(
+            SCOPE,
+            q.per_page.as_deref(),
+            q.page.as_deref(),
+            q.next_page_token.as_deref(),
+        )
+        .map_err(Error::invalid)?;
+    let (items, total, more) = policies::list(&s.store, caller.tenant_id, &page).await?;
+    let next_page_token = more.then(|| items.last()).flatten().map(|p| {
+        s.cursors
+            .encode(SCOPE, &serde_json::json!(p.id), page.page + 1)
+    });
+    Ok(Json(PolicyList {
+        items,
+        page: page.page,
+        per_page: page.per_page,
+        total,
+        next_page_token,
+    }))
+}
+
+/// Read a policy by id or key.
+#[utoipa::path(get, path = "/v1/policies/{id}", tag = "policies",
+    params(("id" = String, Path, description = "policy id or key")),
+    responses((status = 200, description = "the policy", body = Policy, headers(("ETag" = String)))))]
+pub async fn get_policy(
+    State(state): State<AppState>,
+    Auth(caller, _): Auth<perm::ReadPolicies>,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let p = policies::get(
+        &state.services.store,
+        caller.tenant_id,
+        &PolicyRef::parse(&id),
+    )
+    .await?;
+    Ok(with_etag(StatusCode::OK, p))
+}
+
+/// Update the given fields of a policy; `rules`, when given, replaces the list (a rule sent
+/// with its `id` keeps it); `null` clears an optional field. Read-only fields sent back are
+/// ignored.
+#[utoipa::path(patch, path = "/v1/policies/{id}", tag = "policies", request_body = PolicyPatch,
+    params(("id" = String, Path, description = "policy id or key"),
+           ("If-Match" = Option<String>, Header, description = "the version the change is based on")),
+    responses(
+        (status = 200, description = "updated", body = Policy, headers(("ETag" = String))),
+        (status = 409, description = "conflict: stale If-Match or duplicate key", body = crate::error::ErrorBody),
+    ))]
+pub async fn patch_policy(
+    State(state): State<AppState>,
+    Auth(caller, _): Auth<perm::WritePolicies>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<PolicyPatch>,
+) -> Result<Response> {
+    let s = &state.services;
+    let expected = if_match(&headers)?;
+    let p = policies::patch(
+        &s.store,
+        &caller,
+        &PolicyRef::parse(&id),
+        body,
+        expected,
+        s.clock.now(),
+    )
+    .await?;
+    Ok(with_etag(StatusCode::OK, p))
+}
+
+/// Delete a policy. 409 while active grants are governed by it (disable it instead).
+#[utoipa::path(delete, path = "/v1/policies/{id}", tag = "policies",
+    params(("id" = String, Path, description = "policy id or key"),
+           ("If-Match" = Option<String>, Header, description = "the version the change is based on")),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 409, description = "conflict: stale If-Match", body = crate::error::ErrorBody),
+    ))]
+pub async fn delete_policy(
+    State(state): State<AppState>,
+    Auth(caller, _): Auth<perm::WritePolicies>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode> {
+    let s = &state.services;
+    let expected = if_match(&headers)?;
+    policies::delete(
+        &s.store,
+        &caller,
+        &PolicyRef::parse(&id),
+        expected,
+        s.clock.now(),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

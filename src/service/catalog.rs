@@ -1,0 +1,273 @@
+//! The tenant's Cedar schema and entity store. A schema change is refused when anything
+//! stored would stop validating or when it drops what grantd fills in; entities are
+//! validated against the schema before they are stored.
+
+use super::policies::{
+    parse_stored, parse_stored_schema, stale_error, validate_policy, MAX_ATTEMPTS,
+};
+use super::Caller;
+use crate::cedar::schema;
+use crate::domain::audit::{Actor, EventKind, NewEvent, Subject};
+use crate::domain::ids::TenantId;
+use crate::domain::page::PageRequest;
+use crate::error::{Error, Result};
+use crate::store::{DynStore, EntityRow, WriteOutcome};
+use cedar_policy::{Entities, EntityTypeName, EntityUid, Schema};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::str::FromStr;
+
+pub const MAX_ENTITIES_PER_PUT: usize = 1000;
+
+/// Everything stored that `schema` would break, as notices.
+pub async fn breakage(store: &DynStore, tenant: TenantId, schema: &Schema) -> Result<Vec<String>> {
+    let mut problems = schema::check_grantd_requirements(schema);
+    for policy in store.all_policies(tenant).await? {
+        let assembled = parse_stored(&policy)?;
+        let name = policy.key.clone().unwrap_or_else(|| policy.id.to_string());
+        problems.extend(
+            validate_policy(schema, &policy, &assembled)
+                .into_iter()
+                .map(|d| format!("policy {name}: {d}")),
+        );
+    }
+    let rows = store.all_entities(tenant).await?;
+    if !rows.is_empty() {
+        let list = rows_to_json(&rows)?;
+        if let Err(e) = Entities::from_json_value(list, Some(schema)) {
+            problems.push(format!("stored entities: {}", error_chain(&e)));
+        }
+    }
+    Ok(problems)
+}
+
+/// An error with its causes, `: `-separated (Cedar's top-level messages are terse).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !out.contains(&m) {
+            out.push_str(": ");
+            out.push_str(&m);
+        }
+        cur = c.source();
+    }
+    out
+}
+
+fn rows_to_json(rows: &[EntityRow]) -> Result<Value> {
+    rows.iter()
+        .map(|r| serde_json::from_str::<Value>(&r.body).map_err(Error::internal))
+        .collect::<Result<Vec<_>>>()
+        .map(Value::Array)
+}
+
+pub async fn get_schema(store: &DynStore, tenant: TenantId) -> Result<String> {
+    store.get_schema(tenant).await
+}
+
+pub async fn put_schema(
+    store: &DynStore,
+    caller: &Caller,
+    text: String,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let tenant = caller.tenant_id;
+    let parsed = schema::parse(&text)
+        .map_err(|notices| Error::invalid_with_notices("the schema is not valid Cedar", notices))?;
+    for _ in 0..MAX_ATTEMPTS {
+        let snap = store.config_snapshot(tenant).await?;
+        let problems = breakage(store, tenant, &parsed).await?;
+        if !problems.is_empty() {
+            return Err(Error::invalid_with_notices(
+                format!(
+                    "the schema change is refused: it would break {} thing(s) (see notices)",
+                    problems.len()
+                ),
+                problems,
+            ));
+        }
+        let event = NewEvent::new(
+            now,
+            caller.actor(),
+            EventKind::SchemaUpdate,
+            Subject::new("schema", tenant),
+        )
+        .with_request(json!({ "cedarschema": text }));
+        match store
+            .put_schema(tenant, snap.revision, &text, event)
+            .await?
+        {
+            WriteOutcome::Done => return Ok(()),
+            _ => continue,
+        }
+    }
+    Err(stale_error())
+}
+
+/// `T::"id"` as Cedar writes it (escaped).
+pub fn uid_text(etype: &str, id: &str) -> String {
+    match EntityTypeName::from_str(etype) {
+        Ok(t) => EntityUid::from_type_name_and_id(t, cedar_policy::EntityId::new(id)).to_string(),
+        Err(_) => format!("{etype}::{id:?}"),
+    }
+}
+
+/// The uid of one entity of a PUT body, with the index for error messages.
+fn entity_uid(i: usize, v: &Value) -> Result<(String, String)> {
+    let uid = v
+        .get("uid")
+        .ok_or_else(|| Error::invalid(format!("[{i}].uid: required")))?;
+    let uid = uid.get("__entity").unwrap_or(uid);
+    match (
+        uid.get("type").and_then(Value::as_str),
+        uid.get("id").and_then(Value::as_str),
+    ) {
+        (Some(t), Some(id)) => Ok((t.to_string(), id.to_string())),
+        _ => Err(Error::invalid(format!(
+            "[{i}].uid: must be {{\"type\": string, \"id\": string}}"
+        ))),
+    }
+}
+
+/// Validates entities against the tenant's schema and upserts them. Returns how many.
+pub async fn put_entities(
+    store: &DynStore,
+    tenant: TenantId,
+    actor: Actor,
+    body: Value,
+    now: DateTime<Utc>,
+) -> Result<usize> {
+    let Value::Array(list) = body else {
+        return Err(Error::invalid(
+            "the body must be a JSON array of Cedar entities [{\"uid\", \"attrs\", \"parents\"}]",
+        ));
+    };
+    if list.len() > MAX_ENTITIES_PER_PUT {
+        return Err(Error::invalid(format!(
+            "at most {MAX_ENTITIES_PER_PUT} entities per request"
+        )));
+    }
+    let mut uids = Vec::with_capacity(list.len());
+    let mut seen = HashSet::new();
+    for (i, v) in list.iter().enumerate() {
+        let uid = entity_uid(i, v)?;
+        if !seen.insert(uid.clone()) {
+            return Err(Error::invalid(format!(
+                "[{i}]: {} appears twice",
+                uid_text(&uid.0, &uid.1)
+            )));
+        }
+        uids.push(uid);
+    }
+    for _ in 0..MAX_ATTEMPTS {
+        let snap = store.config_snapshot(tenant).await?;
+        let schema = parse_stored_schema(&snap.cedarschema)?;
+        let declared: HashSet<String> = schema.entity_types().map(ToString::to_string).collect();
+        for (i, (t, _)) in uids.iter().enumerate() {
+            if !declared.contains(t) {
+                return Err(Error::invalid(format!(
+                    "[{i}].uid.type: {t:?} is not an entity type of the tenant's schema"
+                )));
+            }
+        }
+        let entities = Entities::from_json_value(Value::Array(list.clone()), Some(&schema))
+            .map_err(|e| {
+                Error::invalid(format!(
+                    "the entities do not match the schema: {}",
+                    error_chain(&e)
+                ))
+            })?;
+        let mut rows = Vec::with_capacity(uids.len());
+        let mut events = Vec::with_capacity(uids.len());
+        for (t, id) in &uids {
+            let uid = EntityUid::from_type_name_and_id(
+                EntityTypeName::from_str(t).map_err(|e| Error::invalid(e.to_string()))?,
+                cedar_policy::EntityId::new(id),
+            );
+            let entity = entities.get(&uid).ok_or_else(|| {
+                Error::internal(anyhow::anyhow!("validated entity {uid} missing"))
+            })?;
+            let json = entity.to_json_value().map_err(Error::internal)?;
+            events.push(
+                NewEvent::new(
+                    now,
+                    actor.clone(),
+                    EventKind::EntitiesUpdate,
+                    Subject::new("entity", &uid),
+                )
+                .with_request(json.clone()),
+            );
+            rows.push(EntityRow {
+                etype: t.clone(),
+                id: id.clone(),
+                body: json.to_string(),
+            });
+        }
+        match store
+            .upsert_entities(tenant, snap.revision, &rows, events)
+            .await?
+        {
+            WriteOutcome::Done => return Ok(rows.len()),
+            _ => continue,
+        }
+    }
+    Err(stale_error())
+}
+
+pub async fn list_entities(
+    store: &DynStore,
+    tenant: TenantId,
+    etype: Option<&str>,
+    page: &PageRequest,
+) -> Result<(Vec<Value>, i64, Option<Value>)> {
+    let after = match &page.after {
+        None => None,
+        Some(v) => match (
+            v.get(0).and_then(Value::as_str),
+            v.get(1).and_then(Value::as_str),
+        ) {
+            (Some(t), Some(i)) => Some((t.to_string(), i.to_string())),
+            _ => return Err(Error::invalid("next_page_token is not valid for this list")),
+        },
+    };
+    let (mut rows, total) = store
+        .list_entities(tenant, etype, after, page.offset(), page.per_page + 1)
+        .await?;
+    let more = rows.len() as i64 > page.per_page;
+    rows.truncate(page.per_page as usize);
+    let next = if more {
+        rows.last().map(|r| json!([r.etype, r.id]))
+    } else {
+        None
+    };
+    let items = rows
+        .iter()
+        .map(|r| serde_json::from_str(&r.body).map_err(Error::internal))
+        .collect::<Result<Vec<Value>>>()?;
+    Ok((items, total, next))
+}
+
+pub async fn delete_entity(
+    store: &DynStore,
+    caller: &Caller,
+    etype: &str,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let event = NewEvent::new(
+        now,
+        caller.actor(),
+        EventKind::EntitiesDelete,
+        Subject::new("entity", uid_text(etype, id)),
+    );
+    match store
+        .delete_entity(caller.tenant_id, etype, id, event)
+        .await?
+    {
+        WriteOutcome::Done => Ok(()),
+        _ => Err(Error::not_found("no such entity")),
+    }
+}

@@ -22,6 +22,16 @@ const TABLE: &[(&str, &str, Option<&[&str]>)] = &[
     ("GET", "/v1/keys", Some(&[ADMIN])),
     ("DELETE", "/v1/keys/{id}", Some(&[ADMIN])),
     ("GET", "/v1/audit-events/verify", Some(&[ADMIN, AUDITOR])),
+    ("POST", "/v1/policies", Some(&[ADMIN, AUTHOR])),
+    ("GET", "/v1/policies", Some(&[ADMIN, AUTHOR, AUDITOR])),
+    ("GET", "/v1/policies/{id}", Some(&[ADMIN, AUTHOR, AUDITOR])),
+    ("PATCH", "/v1/policies/{id}", Some(&[ADMIN, AUTHOR])),
+    ("DELETE", "/v1/policies/{id}", Some(&[ADMIN, AUTHOR])),
+    ("GET", "/v1/schema", Some(&[ADMIN, AUTHOR, AUDITOR])),
+    ("PUT", "/v1/schema", Some(&[ADMIN, AUTHOR])),
+    ("PUT", "/v1/entities", Some(&[ADMIN, AUTHOR])),
+    ("GET", "/v1/entities", Some(&[ADMIN, AUTHOR, AUDITOR])),
+    ("DELETE", "/v1/entities/{type}/{id}", Some(&[ADMIN, AUTHOR])),
 ];
 
 #[tokio::test]
@@ -60,7 +70,9 @@ async fn every_route_is_in_the_table_and_enforces_it() {
     );
 
     for (method, path, allowed) in TABLE {
-        let concrete = path.replace("{id}", "0190a5e0-0000-7000-8000-00000000abcd");
+        let concrete = path
+            .replace("{id}", "0190a5e0-0000-7000-8000-00000000abcd")
+            .replace("{type}", "User");
         let m: Method = method.parse().unwrap();
         let body = matches!(*method, "POST" | "PUT" | "PATCH").then(|| serde_json::json!({}));
         match allowed {

@@ -13,6 +13,9 @@ pub struct Config {
     pub audit_queue_capacity: usize,
     /// Most events in one group commit.
     pub audit_batch_max: usize,
+    /// How often to look for writes made by other processes (the CLI) that in-memory
+    /// caches must drop.
+    pub change_poll_interval: std::time::Duration,
 }
 
 impl Config {
@@ -23,6 +26,7 @@ impl Config {
             body_limit_bytes: 1024 * 1024,
             audit_queue_capacity: 4096,
             audit_batch_max: 512,
+            change_poll_interval: std::time::Duration::from_secs(1),
         }
     }
 }

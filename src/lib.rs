@@ -28,6 +28,8 @@ use tokio::task::JoinHandle;
 pub struct App {
     pub state: AppState,
     writer: JoinHandle<()>,
+    poller: JoinHandle<()>,
+    stop_poller: tokio::sync::watch::Sender<bool>,
 }
 
 /// Where `serve` writes the bootstrap tenant's id and admin key.
@@ -42,13 +44,42 @@ impl App {
             config.audit_queue_capacity,
             config.audit_batch_max,
         );
+        let engine = Arc::new(cedar::engine::Engine::new(store.clone(), 100_000));
+        let keys = Arc::new(service::keys::KeyCache::new(100_000));
+        {
+            let (engine, keys) = (Arc::downgrade(&engine), Arc::downgrade(&keys));
+            store.set_commit_listener(Arc::new(move |c| match c {
+                store::Commit::Config(t) => {
+                    if let Some(e) = engine.upgrade() {
+                        e.invalidate(t)
+                    }
+                }
+                store::Commit::KeyRevoked(k) => {
+                    if let Some(k2) = keys.upgrade() {
+                        k2.invalidate(k)
+                    }
+                }
+            }));
+        }
+        let (stop_poller, stop_rx) = tokio::sync::watch::channel(false);
+        let poller = tokio::spawn(poll_changes(
+            store.clone(),
+            Arc::downgrade(&engine),
+            Arc::downgrade(&keys),
+            config.change_poll_interval,
+            stop_rx,
+        ));
         Ok(App {
+            poller,
+            stop_poller,
             state: AppState {
                 services: Services {
                     store,
                     clock,
                     audit,
                     cursors,
+                    engine,
+                    keys,
                 },
                 config: Arc::new(config),
             },
@@ -125,13 +156,58 @@ impl App {
         axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await?;
-        let App { state, writer } = self;
+        let App {
+            state,
+            writer,
+            poller,
+            stop_poller,
+        } = self;
+        let _ = stop_poller.send(true);
+        let _ = poller.await;
         let store = state.services.store.clone();
         // The writer stops once every queue handle is gone, after committing what is queued.
         drop(state);
         let _ = writer.await;
         store.close().await;
         Ok(())
+    }
+}
+
+/// Notices configuration writes and key revocations made by other processes (the CLI
+/// shares the database file) and drops what the in-memory caches hold of them. Writes made
+/// through this process invalidate at commit and do not wait for this.
+async fn poll_changes(
+    store: store::DynStore,
+    engine: std::sync::Weak<cedar::engine::Engine>,
+    keys: std::sync::Weak<service::keys::KeyCache>,
+    every: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut revoked_seen: Option<i64> = None;
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let (Some(engine), Some(keys)) = (engine.upgrade(), keys.upgrade()) else {
+            return;
+        };
+        match store.change_marks().await {
+            Ok((revisions, revoked)) => {
+                for (tenant, revision) in revisions {
+                    if engine.cached_version(tenant).is_some_and(|v| v < revision) {
+                        engine.invalidate(tenant);
+                    }
+                }
+                if revoked_seen.is_some_and(|seen| seen != revoked) {
+                    keys.clear();
+                }
+                revoked_seen = Some(revoked);
+            }
+            Err(e) => tracing::warn!(error = ?e, "change poll failed"),
+        }
     }
 }
 

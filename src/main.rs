@@ -90,6 +90,10 @@ struct ServeArgs {
     /// Decision audit events that may queue for the group-commit writer before callers wait.
     #[arg(long, env = "GRANTD_AUDIT_QUEUE_CAPACITY", default_value_t = 4096)]
     audit_queue_capacity: usize,
+    /// How often (ms) to notice writes made by other processes, e.g. `grantd key revoke` or
+    /// `grantd policy import` while the server runs; writes through the API apply at once.
+    #[arg(long, env = "GRANTD_CHANGE_POLL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    change_poll_ms: u64,
     /// Log output: `pretty` or `json` (the filter is `GRANTD_LOG`, e.g. `info,grantd=debug`).
     #[arg(long, env = "GRANTD_LOG_FORMAT", default_value = "pretty", value_parser = ["pretty", "json"])]
     log_format: String,
@@ -201,6 +205,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut config = Config::new(database_url, policies_dir);
             config.body_limit_bytes = args.body_limit_bytes;
             config.audit_queue_capacity = args.audit_queue_capacity;
+            config.change_poll_interval = std::time::Duration::from_millis(args.change_poll_ms);
             serve(config, &args.bind).await
         }
         Command::Migrate => {

@@ -105,7 +105,16 @@ async fn tenant_create_json_prints_one_line_whose_key_works() {
         k2["key_id"].as_str().unwrap(),
     ]));
     assert_eq!(r3.code, 0, "{}", r3.stderr);
-    assert_eq!(get_keys(&base, auditor_key, tenant).await, 401);
+    // The server caches keys; a revocation made by another process reaches it through the
+    // change poller (every second by default), not at once.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while get_keys(&base, auditor_key, tenant).await != 401 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "CLI revocation never took effect"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     // revoking a key of no such tenant is an error with one line
     let r4 = run(grantd().env("GRANTD_DATABASE_URL", &url).args([
         "key",

@@ -32,6 +32,17 @@ const TABLE: &[(&str, &str, Option<&[&str]>)] = &[
     ("PUT", "/v1/entities", Some(&[ADMIN, AUTHOR])),
     ("GET", "/v1/entities", Some(&[ADMIN, AUTHOR, AUDITOR])),
     ("DELETE", "/v1/entities/{type}/{id}", Some(&[ADMIN, AUTHOR])),
+    ("POST", "/v1/authorize", Some(&[ADMIN, AUTHOR, REQUESTER])),
+    (
+        "POST",
+        "/v1/authorize/batch",
+        Some(&[ADMIN, AUTHOR, REQUESTER]),
+    ),
+    (
+        "GET",
+        "/v1/policy-set-versions/{version}",
+        Some(&[ADMIN, AUTHOR, AUDITOR]),
+    ),
 ];
 
 #[tokio::test]
@@ -72,7 +83,8 @@ async fn every_route_is_in_the_table_and_enforces_it() {
     for (method, path, allowed) in TABLE {
         let concrete = path
             .replace("{id}", "0190a5e0-0000-7000-8000-00000000abcd")
-            .replace("{type}", "User");
+            .replace("{type}", "User")
+            .replace("{version}", "0");
         let m: Method = method.parse().unwrap();
         let body = matches!(*method, "POST" | "PUT" | "PATCH").then(|| serde_json::json!({}));
         match allowed {

@@ -3,5 +3,6 @@
 //! schema, and checking that a schema still offers what grantd relies on.
 
 pub mod assemble;
+pub mod engine;
 pub mod schema;
 pub mod validate;

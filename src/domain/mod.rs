@@ -3,6 +3,7 @@
 //! unchecked string.
 
 pub mod audit;
+pub mod decision;
 pub mod ids;
 pub mod key;
 pub mod page;

@@ -389,6 +389,19 @@ impl Policy {
     }
 }
 
+/// The Cedar text of a tenant's compiled set: the rules of its enabled policies, policies in
+/// creation (id) order, rules in ordinal order. Stored per version and compiled by the
+/// engine from the same function, so the two cannot disagree.
+pub fn compiled_text(policies: &[Policy]) -> String {
+    let mut enabled: Vec<&Policy> = policies.iter().filter(|p| p.enabled).collect();
+    enabled.sort_by_key(|p| p.id);
+    let texts: Vec<&str> = enabled
+        .iter()
+        .flat_map(|p| p.rules.iter().map(|r| r.policy_text.as_str()))
+        .collect();
+    crate::cedar::assemble::policy_set_text(&texts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

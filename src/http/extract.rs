@@ -102,14 +102,8 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, Error> 
             )))
         }
     };
-    match keys::authenticate(
-        &state.services.store,
-        &presented,
-        tenant,
-        on_behalf_of.clone(),
-    )
-    .await?
-    {
+    let s = &state.services;
+    match keys::authenticate(&s.store, &s.keys, &presented, tenant, on_behalf_of.clone()).await? {
         Authn::Ok(caller) => Ok(caller),
         Authn::TenantMismatch { key } => {
             // Recorded in the key's own tenant: that tenant's auditors should learn that

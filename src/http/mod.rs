@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod decisions;
 pub mod extract;
 pub mod keys;
 mod openapi;
@@ -49,6 +50,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(catalog::get_schema, catalog::put_schema))
         .routes(routes!(catalog::put_entities, catalog::list_entities))
         .routes(routes!(catalog::delete_entity))
+        .routes(routes!(decisions::authorize))
+        .routes(routes!(decisions::authorize_batch))
+        .routes(routes!(decisions::policy_set_version))
         .routes(routes!(audit::verify))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))

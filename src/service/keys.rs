@@ -91,24 +91,62 @@ pub enum Authn {
     },
 }
 
-/// Checks a presented key against the store. `Err(Unauthenticated)` for anything that is not
-/// a live key: unknown, wrong secret, revoked. All of them get the same message.
+/// Key records by id, so authentication costs no database read. Entries are dropped the
+/// moment a revocation commits (the store's commit listener) and, for revocations made by
+/// another process, when the change poller sees the number of revoked keys move.
+pub struct KeyCache(moka::sync::Cache<KeyId, std::sync::Arc<KeyRecord>>);
+
+impl KeyCache {
+    pub fn new(capacity: u64) -> Self {
+        KeyCache(moka::sync::Cache::new(capacity))
+    }
+
+    async fn find(&self, store: &DynStore, id: KeyId) -> Result<Option<std::sync::Arc<KeyRecord>>> {
+        if let Some(k) = self.0.get(&id) {
+            return Ok(Some(k));
+        }
+        let Some(k) = store.find_key(id).await? else {
+            return Ok(None);
+        };
+        let k = std::sync::Arc::new(k);
+        // A revoked key is not cached: it fails either way, and an unbounded stream of
+        // revoked-key attempts should not evict live keys.
+        if k.revoked_at.is_none() {
+            self.0.insert(id, k.clone());
+        }
+        Ok(Some(k))
+    }
+
+    pub fn invalidate(&self, id: KeyId) {
+        self.0.invalidate(&id);
+    }
+
+    pub fn clear(&self) {
+        self.0.invalidate_all();
+    }
+}
+
+/// Checks a presented key. `Err(Unauthenticated)` for anything that is not a live key:
+/// unknown, wrong secret, revoked. All of them get the same message.
 pub async fn authenticate(
     store: &DynStore,
+    cache: &KeyCache,
     presented: &PresentedKey,
     tenant: TenantId,
     on_behalf_of: Option<String>,
 ) -> Result<Authn> {
     let unauthenticated = || Error::Unauthenticated("unknown or revoked API key".into());
-    let key = store
-        .find_key(presented.id)
+    let key = cache
+        .find(store, presented.id)
         .await?
         .ok_or_else(unauthenticated)?;
     if !presented.matches(&key.secret_hash) || key.revoked_at.is_some() {
         return Err(unauthenticated());
     }
     if key.tenant_id != tenant {
-        return Ok(Authn::TenantMismatch { key });
+        return Ok(Authn::TenantMismatch {
+            key: KeyRecord::clone(&key),
+        });
     }
     Ok(Authn::Ok(Caller {
         tenant_id: tenant,

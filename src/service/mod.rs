@@ -2,6 +2,7 @@
 //! audited) and talk to the store, never to HTTP.
 
 pub mod catalog;
+pub mod decisions;
 pub mod import;
 pub mod keys;
 pub mod policies;
@@ -39,4 +40,6 @@ pub struct Services {
     pub clock: SharedClock,
     pub audit: crate::audit::AuditWriter,
     pub cursors: crate::domain::page::CursorCodec,
+    pub engine: std::sync::Arc<crate::cedar::engine::Engine>,
+    pub keys: std::sync::Arc<keys::KeyCache>,
 }

@@ -61,6 +61,25 @@ pub struct EntityRow {
     pub body: String,
 }
 
+/// Everything the decision engine compiles, read in one snapshot.
+#[derive(Debug, Clone)]
+pub struct TenantConfig {
+    /// The configuration revision: the compiled set's `policy_set_version`.
+    pub revision: i64,
+    pub cedarschema: String,
+    /// Enabled policies only.
+    pub policies: Vec<Policy>,
+    pub entities: Vec<EntityRow>,
+}
+
+/// A stored policy-set version.
+#[derive(Debug, Clone)]
+pub struct PolicySetVersion {
+    pub version: i64,
+    pub text: String,
+    pub created_at: DateTime<Utc>,
+}
+
 /// A whole `policy import`, applied in one transaction.
 #[derive(Debug, Clone, Default)]
 pub struct ImportBatch {
@@ -71,8 +90,22 @@ pub struct ImportBatch {
     pub events: Vec<NewEvent>,
 }
 
+/// A committed write that in-memory caches must hear about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commit {
+    /// Policies, schema or entities of the tenant changed.
+    Config(TenantId),
+    KeyRevoked(KeyId),
+}
+
+/// Called synchronously after such a commit, before the write returns.
+pub type CommitListener = Arc<dyn Fn(Commit) + Send + Sync>;
+
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Registers the listener for committed writes (once; later calls are ignored).
+    fn set_commit_listener(&self, listener: CommitListener);
+
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<()>;
     /// Whether the database answers.
@@ -188,6 +221,18 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
     ) -> Result<(Vec<EntityRow>, i64)>;
     async fn all_entities(&self, tenant: TenantId) -> Result<Vec<EntityRow>>;
+
+    /// The schema, enabled policies and entities of a tenant at one revision.
+    async fn load_config(&self, tenant: TenantId) -> Result<TenantConfig>;
+    /// The policy-set text in force at `version` (`None` past the current revision).
+    async fn policy_set_version(
+        &self,
+        tenant: TenantId,
+        version: i64,
+    ) -> Result<Option<PolicySetVersion>>;
+    /// Every tenant's current revision and the number of revoked keys: what the change
+    /// poller compares to notice writes made by other processes (the CLI).
+    async fn change_marks(&self) -> Result<(Vec<(TenantId, i64)>, i64)>;
 }
 
 /// Opens the store a database URL names, and migrates it.

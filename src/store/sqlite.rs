@@ -1,7 +1,10 @@
 //! The SQLite backend: WAL, foreign keys on, a busy timeout, and `BEGIN IMMEDIATE` for every
 //! write so writers queue on SQLite's lock instead of failing half-way through.
 
-use super::{ConfigSnapshot, EntityRow, ImportBatch, KeyRecord, NewTenant, Store, WriteOutcome};
+use super::{
+    Commit, CommitListener, ConfigSnapshot, EntityRow, ImportBatch, KeyRecord, NewTenant,
+    PolicySetVersion, Store, TenantConfig, WriteOutcome,
+};
 use crate::clock::{format_ts, parse_ts};
 use crate::domain::audit::{
     chain_hash, AuditEvent, ChainVerifier, EventContent, NewEvent, StoredRow, VerifyReport,
@@ -22,6 +25,7 @@ use std::time::Duration;
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    listener: std::sync::OnceLock<CommitListener>,
 }
 
 impl SqliteStore {
@@ -41,7 +45,16 @@ impl SqliteStore {
             .connect_with(opts)
             .await
             .map_err(|e| Error::Unavailable(e.into()))?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            listener: std::sync::OnceLock::new(),
+        })
+    }
+
+    fn committed(&self, c: Commit) {
+        if let Some(l) = self.listener.get() {
+            l(c);
+        }
     }
 
     async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
@@ -161,6 +174,46 @@ async fn bump_revision(
     Ok(r.rows_affected() == 1)
 }
 
+/// After a policy write in `conn`: records the tenant's compiled text at its (new)
+/// revision when it differs from the text in force.
+async fn record_set_version(conn: &mut SqliteConnection, tenant: TenantId, at: &str) -> Result<()> {
+    let t = tenant.to_string();
+    let revision: i64 = sqlx::query("SELECT revision FROM tenants WHERE id = $1")
+        .bind(&t)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("revision")?;
+    let docs = sqlx::query("SELECT doc FROM policies WHERE tenant_id = $1 AND enabled = 1")
+        .bind(&t)
+        .fetch_all(&mut *conn)
+        .await?;
+    let policies = docs
+        .iter()
+        .map(policy_from_row)
+        .collect::<Result<Vec<_>>>()?;
+    let text = crate::domain::policy::compiled_text(&policies);
+    let current: Option<String> = sqlx::query(
+        "SELECT text FROM policy_set_versions WHERE tenant_id = $1 ORDER BY version DESC LIMIT 1",
+    )
+    .bind(&t)
+    .fetch_optional(&mut *conn)
+    .await?
+    .map(|r| r.try_get("text"))
+    .transpose()?;
+    if current.as_deref() != Some(text.as_str()) {
+        sqlx::query(
+            "INSERT INTO policy_set_versions (tenant_id, version, text, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&t)
+        .bind(revision)
+        .bind(&text)
+        .bind(at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 fn policy_doc(p: &Policy) -> Result<String> {
     serde_json::to_string(p).map_err(Error::internal)
 }
@@ -228,6 +281,10 @@ fn entity_from_row(row: &SqliteRow) -> Result<EntityRow> {
 
 #[async_trait::async_trait]
 impl Store for SqliteStore {
+    fn set_commit_listener(&self, listener: CommitListener) {
+        let _ = self.listener.set(listener);
+    }
+
     async fn migrate(&self) -> Result<()> {
         sqlx::migrate!("./migrations/sqlite")
             .run(&self.pool)
@@ -283,6 +340,13 @@ impl Store for SqliteStore {
         )
         .bind(&id)
         .bind(GENESIS_HASH)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO policy_set_versions (tenant_id, version, text, created_at) VALUES ($1, 0, '', $2)",
+        )
+        .bind(&id)
+        .bind(&at)
         .execute(&mut *tx)
         .await?;
         insert_key(&mut tx, tenant.id, first_key).await?;
@@ -348,6 +412,7 @@ impl Store for SqliteStore {
                 .await?;
             append_in_tx(&mut tx, vec![(tenant, event)]).await?;
             tx.commit().await?;
+            self.committed(Commit::KeyRevoked(id));
         }
         Ok(true)
     }
@@ -465,6 +530,7 @@ impl Store for SqliteStore {
         .await?;
         append_in_tx(&mut tx, vec![(tenant, event)]).await?;
         tx.commit().await?;
+        self.committed(Commit::Config(tenant));
         Ok(WriteOutcome::Done)
     }
 
@@ -480,8 +546,10 @@ impl Store for SqliteStore {
             return Ok(WriteOutcome::StaleRevision);
         }
         insert_policy_row(&mut tx, tenant, policy).await?;
+        record_set_version(&mut tx, tenant, &format_ts(&event.at)).await?;
         append_in_tx(&mut tx, vec![(tenant, event)]).await?;
         tx.commit().await?;
+        self.committed(Commit::Config(tenant));
         Ok(WriteOutcome::Done)
     }
 
@@ -500,8 +568,10 @@ impl Store for SqliteStore {
         if !update_policy_row(&mut tx, tenant, policy, expected_version).await? {
             return Ok(WriteOutcome::VersionConflict);
         }
+        record_set_version(&mut tx, tenant, &format_ts(&event.at)).await?;
         append_in_tx(&mut tx, vec![(tenant, event)]).await?;
         tx.commit().await?;
+        self.committed(Commit::Config(tenant));
         Ok(WriteOutcome::Done)
     }
 
@@ -534,8 +604,10 @@ impl Store for SqliteStore {
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;
+        record_set_version(&mut tx, tenant, &format_ts(&event.at)).await?;
         append_in_tx(&mut tx, vec![(tenant, event)]).await?;
         tx.commit().await?;
+        self.committed(Commit::Config(tenant));
         Ok(WriteOutcome::Done)
     }
 
@@ -627,6 +699,7 @@ impl Store for SqliteStore {
         )
         .await?;
         tx.commit().await?;
+        self.committed(Commit::Config(tenant));
         Ok(WriteOutcome::Done)
     }
 
@@ -657,6 +730,7 @@ impl Store for SqliteStore {
         }
         append_in_tx(&mut tx, events.into_iter().map(|e| (tenant, e)).collect()).await?;
         tx.commit().await?;
+        self.committed(Commit::Config(tenant));
         Ok(WriteOutcome::Done)
     }
 
@@ -683,6 +757,7 @@ impl Store for SqliteStore {
             .await?;
         append_in_tx(&mut tx, vec![(tenant, event)]).await?;
         tx.commit().await?;
+        self.committed(Commit::Config(tenant));
         Ok(WriteOutcome::Done)
     }
 
@@ -733,5 +808,91 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(entity_from_row).collect()
+    }
+
+    async fn load_config(&self, tenant: TenantId) -> Result<TenantConfig> {
+        let mut tx = self.pool.begin().await?;
+        let t = tenant.to_string();
+        let head = sqlx::query(
+            "SELECT t.revision, s.cedarschema FROM tenants t \
+             JOIN tenant_schemas s ON s.tenant_id = t.id WHERE t.id = $1",
+        )
+        .bind(&t)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| Error::not_found("tenant"))?;
+        let docs = sqlx::query("SELECT doc FROM policies WHERE tenant_id = $1 AND enabled = 1")
+            .bind(&t)
+            .fetch_all(&mut *tx)
+            .await?;
+        let entities = sqlx::query("SELECT type, id, body FROM entities WHERE tenant_id = $1")
+            .bind(&t)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(TenantConfig {
+            revision: head.try_get("revision")?,
+            cedarschema: head.try_get("cedarschema")?,
+            policies: docs.iter().map(policy_from_row).collect::<Result<_>>()?,
+            entities: entities
+                .iter()
+                .map(entity_from_row)
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    async fn policy_set_version(
+        &self,
+        tenant: TenantId,
+        version: i64,
+    ) -> Result<Option<PolicySetVersion>> {
+        let t = tenant.to_string();
+        let mut tx = self.pool.begin().await?;
+        let revision: Option<i64> = sqlx::query("SELECT revision FROM tenants WHERE id = $1")
+            .bind(&t)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get("revision"))
+            .transpose()?;
+        if revision.is_none_or(|r| version > r) || version < 0 {
+            return Ok(None);
+        }
+        let row = sqlx::query(
+            "SELECT text, created_at FROM policy_set_versions WHERE tenant_id = $1 AND version <= $2 \
+             ORDER BY version DESC LIMIT 1",
+        )
+        .bind(&t)
+        .bind(version)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.map(|r| {
+            Ok(PolicySetVersion {
+                version,
+                text: r.try_get("text")?,
+                created_at: ts_col(&r, "created_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn change_marks(&self) -> Result<(Vec<(TenantId, i64)>, i64)> {
+        let rows = sqlx::query("SELECT id, revision FROM tenants")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut marks = Vec::with_capacity(rows.len());
+        for r in rows {
+            let id: String = r.try_get("id")?;
+            marks.push((
+                id.parse().map_err(|_| corrupt("tenants.id"))?,
+                r.try_get("revision")?,
+            ));
+        }
+        let revoked: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM api_keys WHERE revoked_at IS NOT NULL")
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("n")?;
+        Ok((marks, revoked))
     }
 }

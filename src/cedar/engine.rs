@@ -1,0 +1,309 @@
+//! The decision engine: each tenant's enabled rules compiled once into a Cedar `PolicySet`
+//! (with the schema, the entities and an index from rule to policy), held behind an `Arc` in
+//! a moka cache keyed by tenant, and evaluated from memory.
+//!
+//! Freshness: every committed configuration write calls [`Engine::invalidate`], which bumps
+//! the tenant's generation and drops the cached set under one lock; a load installs its
+//! result only if the generation did not move while it read the database, so a load that
+//! raced a newer write can never be installed over it. Writes made by another process (the
+//! CLI) are noticed by the change poller (see `lib.rs`), which compares revisions.
+//! A decision holds the `Arc` it started with, so it sees the old set or the new one, never
+//! a mix.
+
+use crate::cedar::assemble::Effect;
+use crate::domain::audit::Determining;
+use crate::domain::ids::TenantId;
+use crate::domain::policy::compiled_text;
+use crate::error::{Error, Result};
+use crate::store::{DynStore, TenantConfig};
+use cedar_policy::{Authorizer, Decision, Entities, PolicyId, PolicySet, Request, Schema};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use uuid::Uuid;
+
+/// What a decision needs to know about the policy a rule belongs to.
+#[derive(Debug, Clone)]
+pub struct PolicyMeta {
+    pub id: Uuid,
+    pub key: Option<String>,
+    pub priority: i64,
+    pub max_duration_seconds: i64,
+    pub default_duration_seconds: Option<i64>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RuleMeta {
+    pub rule_id: Uuid,
+    pub policy: Arc<PolicyMeta>,
+    pub ordinal: i64,
+    pub effect: Effect,
+    pub notice: Option<String>,
+    pub audit_session: bool,
+}
+
+/// One tenant's compiled configuration at one revision.
+pub struct CompiledSet {
+    /// The configuration revision this set was compiled from: its `policy_set_version`.
+    pub version: i64,
+    pub policies: PolicySet,
+    pub rules: HashMap<PolicyId, RuleMeta>,
+    pub schema: Schema,
+    pub entities: Entities,
+    pub text: String,
+}
+
+impl std::fmt::Debug for CompiledSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledSet")
+            .field("version", &self.version)
+            .field("rules", &self.rules.len())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenyReason {
+    Forbid,
+    NoPermit,
+    Error,
+}
+
+impl DenyReason {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DenyReason::Forbid => "forbid",
+            DenyReason::NoPermit => "no_permit",
+            DenyReason::Error => "error",
+        }
+    }
+}
+
+/// The outcome of one evaluation.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    pub allowed: bool,
+    pub deny_reason: Option<DenyReason>,
+    /// Determining rules, by policy priority (highest first), then rule ordinal.
+    pub determining: Vec<RuleMeta>,
+    pub notices: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+impl Evaluation {
+    pub fn determining_wire(&self) -> Vec<Determining> {
+        self.determining
+            .iter()
+            .map(|r| Determining {
+                policy_id: r.policy.id.to_string(),
+                rule_id: r.rule_id.to_string(),
+                effect: r.effect.as_str().to_string(),
+            })
+            .collect()
+    }
+}
+
+fn internal(what: String) -> Error {
+    Error::internal(anyhow::anyhow!(what))
+}
+
+/// Compiles a tenant's configuration. Stored rules were validated when written, so they are
+/// only parsed here; entities are parsed against the schema so typed attributes are right.
+pub fn compile(config: TenantConfig) -> Result<CompiledSet> {
+    let schema = crate::cedar::schema::parse(&config.cedarschema)
+        .map_err(|e| internal(format!("stored schema does not parse: {e:?}")))?;
+    let mut policies = PolicySet::new();
+    let mut rules = HashMap::new();
+    for p in &config.policies {
+        let meta = Arc::new(PolicyMeta {
+            id: p.id,
+            key: p.key.clone(),
+            priority: p.priority,
+            max_duration_seconds: p.max_duration_seconds,
+            default_duration_seconds: p.default_duration_seconds,
+            created_at: p.created_at,
+        });
+        for r in &p.rules {
+            let id = PolicyId::new(r.id.to_string());
+            let parsed = cedar_policy::Policy::parse(Some(id.clone()), &r.policy_text)
+                .map_err(|e| internal(format!("stored rule {} does not parse: {e}", r.id)))?;
+            policies
+                .add(parsed)
+                .map_err(|e| internal(format!("rule {} cannot join the set: {e}", r.id)))?;
+            rules.insert(
+                id,
+                RuleMeta {
+                    rule_id: r.id,
+                    policy: meta.clone(),
+                    ordinal: r.ordinal,
+                    effect: r.effect,
+                    notice: r.notice.clone(),
+                    audit_session: r.audit_session,
+                },
+            );
+        }
+    }
+    let rows: Vec<Value> = config
+        .entities
+        .iter()
+        .map(|r| serde_json::from_str(&r.body))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| internal(format!("stored entity is not JSON: {e}")))?;
+    let entities = Entities::from_json_value(Value::Array(rows), Some(&schema))
+        .map_err(|e| internal(format!("stored entities do not load: {e}")))?;
+    Ok(CompiledSet {
+        version: config.revision,
+        text: compiled_text(&config.policies),
+        policies,
+        rules,
+        schema,
+        entities,
+    })
+}
+
+fn order(a: &RuleMeta, b: &RuleMeta) -> std::cmp::Ordering {
+    b.policy
+        .priority
+        .cmp(&a.policy.priority)
+        .then(a.policy.id.cmp(&b.policy.id))
+        .then(a.ordinal.cmp(&b.ordinal))
+        .then(a.rule_id.cmp(&b.rule_id))
+}
+
+impl CompiledSet {
+    /// The rules that could apply to `request`. Today every rule; this is the one place a
+    /// sub-linear selection (by scope) will go, and it must never drop a rule that could
+    /// apply.
+    pub fn candidates(&self, _request: &Request) -> &PolicySet {
+        &self.policies
+    }
+
+    /// Evaluates a request. Fail closed: a `forbid` rule that errors denies (`error`);
+    /// an erroring `permit` is reported and otherwise changes nothing.
+    pub fn evaluate(&self, request: &Request, entities: &Entities) -> Evaluation {
+        let response = Authorizer::new().is_authorized(request, self.candidates(request), entities);
+        let meta = |id: &PolicyId| self.rules.get(id).cloned();
+        let mut errors = Vec::new();
+        let mut errored_forbids = Vec::new();
+        let mut unknown = false;
+        for e in response.diagnostics().errors() {
+            let cedar_policy::AuthorizationError::PolicyEvaluationError(pe) = e;
+            let id = pe.policy_id();
+            errors.push(format!("rule {id}: {e}"));
+            match meta(id) {
+                Some(m) if m.effect == Effect::Forbid => errored_forbids.push(m),
+                Some(_) => {}
+                None => unknown = true,
+            }
+        }
+        let mut reasons = Vec::new();
+        for id in response.diagnostics().reason() {
+            match meta(id) {
+                Some(m) => reasons.push(m),
+                None => unknown = true,
+            }
+        }
+        let (allowed, deny_reason, mut determining) = match response.decision() {
+            _ if unknown => (false, Some(DenyReason::Error), Vec::new()),
+            Decision::Allow if errored_forbids.is_empty() => (true, None, reasons),
+            Decision::Allow => (false, Some(DenyReason::Error), errored_forbids),
+            Decision::Deny if !reasons.is_empty() => (false, Some(DenyReason::Forbid), reasons),
+            Decision::Deny if !errored_forbids.is_empty() => {
+                (false, Some(DenyReason::Error), errored_forbids)
+            }
+            Decision::Deny => (false, Some(DenyReason::NoPermit), Vec::new()),
+        };
+        if unknown {
+            errors.push("a decision named a rule that is not in the compiled set".into());
+        }
+        determining.sort_by(order);
+        let notices = determining
+            .iter()
+            .filter_map(|r| r.notice.clone())
+            .collect();
+        Evaluation {
+            allowed,
+            deny_reason,
+            determining,
+            notices,
+            errors,
+        }
+    }
+}
+
+/// The per-tenant cache of compiled sets.
+pub struct Engine {
+    store: DynStore,
+    cache: moka::sync::Cache<TenantId, Arc<CompiledSet>>,
+    generations: Mutex<HashMap<TenantId, u64>>,
+    loading: Mutex<HashMap<TenantId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Engine {
+    pub fn new(store: DynStore, max_tenants: u64) -> Self {
+        Engine {
+            store,
+            cache: moka::sync::Cache::new(max_tenants),
+            generations: Mutex::new(HashMap::new()),
+            loading: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn generation(&self, tenant: TenantId) -> u64 {
+        let g = self.generations.lock().expect("generations lock");
+        g.get(&tenant).copied().unwrap_or(0)
+    }
+
+    /// The tenant's current compiled set, loading it when it is not cached.
+    pub async fn get(&self, tenant: TenantId) -> Result<Arc<CompiledSet>> {
+        if let Some(set) = self.cache.get(&tenant) {
+            return Ok(set);
+        }
+        // One load per tenant at a time; the others wait for it and then find it cached.
+        let gate = {
+            let mut l = self.loading.lock().expect("loading lock");
+            l.entry(tenant).or_default().clone()
+        };
+        let _turn = gate.lock().await;
+        for _ in 0..16 {
+            if let Some(set) = self.cache.get(&tenant) {
+                return Ok(set);
+            }
+            let generation = self.generation(tenant);
+            let config = self.store.load_config(tenant).await?;
+            let set = Arc::new(
+                tokio::task::spawn_blocking(move || compile(config))
+                    .await
+                    .map_err(Error::internal)??,
+            );
+            let generations = self.generations.lock().expect("generations lock");
+            if generations.get(&tenant).copied().unwrap_or(0) == generation {
+                self.cache.insert(tenant, set.clone());
+                return Ok(set);
+            }
+            // A write committed while we read: what we loaded may be older than it.
+        }
+        Err(Error::Unavailable(anyhow::anyhow!(
+            "the tenant's configuration changed during every load attempt"
+        )))
+    }
+
+    /// Called after a committed write of policies, schema or entities: the next decision
+    /// loads the new set.
+    pub fn invalidate(&self, tenant: TenantId) {
+        let mut g = self.generations.lock().expect("generations lock");
+        *g.entry(tenant).or_insert(0) += 1;
+        self.cache.invalidate(&tenant);
+    }
+
+    /// The version of the cached set, if any (for the change poller).
+    pub fn cached_version(&self, tenant: TenantId) -> Option<i64> {
+        self.cache.get(&tenant).map(|s| s.version)
+    }
+
+    pub fn cached_tenants(&self) -> Vec<TenantId> {
+        self.cache.iter().map(|(k, _)| *k).collect()
+    }
+}

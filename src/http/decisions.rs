@@ -1,0 +1,75 @@
+//! `/v1/authorize`, `/v1/authorize/batch` and `/v1/policy-set-versions/{version}`.
+
+use super::extract::{perm, ApiJson, Auth};
+use super::AppState;
+use crate::clock::ts;
+use crate::domain::decision::{AuthorizeRequest, BatchBody, BatchRequest, DecisionBody};
+use crate::error::{Error, Result};
+use crate::service::decisions;
+use axum::extract::{Path, State};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// Decide one request with the tenant's enabled rules. `forbid` wins; a `forbid` rule that
+/// errors denies (`deny_reason: "error"`). The decision's audit event is durable before the
+/// answer is sent.
+#[utoipa::path(post, path = "/v1/authorize", tag = "decisions", request_body = AuthorizeRequest,
+    responses((status = 200, description = "the decision", body = DecisionBody)))]
+pub async fn authorize(
+    State(state): State<AppState>,
+    Auth(caller, _): Auth<perm::Authorize>,
+    ApiJson(body): ApiJson<AuthorizeRequest>,
+) -> Result<Json<DecisionBody>> {
+    Ok(Json(
+        decisions::authorize(&state.services, &caller, body).await?,
+    ))
+}
+
+/// Decide up to 100 requests, answered in order, each audited.
+#[utoipa::path(post, path = "/v1/authorize/batch", tag = "decisions", request_body = BatchRequest,
+    responses((status = 200, description = "the decisions, in request order", body = BatchBody)))]
+pub async fn authorize_batch(
+    State(state): State<AppState>,
+    Auth(caller, _): Auth<perm::Authorize>,
+    ApiJson(body): ApiJson<BatchRequest>,
+) -> Result<Json<BatchBody>> {
+    Ok(Json(BatchBody {
+        results: decisions::authorize_batch(&state.services, &caller, body.requests).await?,
+    }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PolicySetVersionBody {
+    pub version: i64,
+    /// The exact Cedar text of the enabled rules that decided at this version.
+    pub cedar_policy_set: String,
+    /// When this text came into force.
+    #[serde(with = "ts")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+}
+
+/// The compiled policy set of a version, as it was; stays retrievable after later edits.
+#[utoipa::path(get, path = "/v1/policy-set-versions/{version}", tag = "decisions",
+    params(("version" = i64, Path, description = "a policy_set_version from a decision or audit event")),
+    responses((status = 200, description = "the policy set", body = PolicySetVersionBody)))]
+pub async fn policy_set_version(
+    State(state): State<AppState>,
+    Auth(caller, _): Auth<perm::ReadPolicies>,
+    Path(version): Path<String>,
+) -> Result<Json<PolicySetVersionBody>> {
+    let not_found = || Error::not_found("no such policy-set version");
+    let version: i64 = version.parse().map_err(|_| not_found())?;
+    let v = state
+        .services
+        .store
+        .policy_set_version(caller.tenant_id, version)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(Json(PolicySetVersionBody {
+        version: v.version,
+        cedar_policy_set: v.text,
+        created_at: v.created_at,
+    }))
+}

@@ -1,0 +1,200 @@
+//! Authorization decisions, answered from the tenant's compiled set in memory. The only
+//! database work on this path is the decision's audit event, group-committed and durable
+//! before the answer is returned.
+
+use super::{Caller, Services};
+use crate::cedar::engine::{CompiledSet, Evaluation};
+use crate::domain::audit::{EventKind, NewEvent, Subject};
+use crate::domain::decision::{AuthorizeRequest, DecisionBody, EntityRef, MAX_BATCH};
+use crate::error::{Error, Result};
+use cedar_policy::{Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Request};
+use serde_json::{json, Value};
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::str::FromStr;
+
+pub fn uid(r: &EntityRef, field: &str) -> Result<EntityUid> {
+    let t = EntityTypeName::from_str(&r.etype).map_err(|e| {
+        Error::invalid(format!(
+            "{field}.type: {:?} is not a Cedar type name: {e}",
+            r.etype
+        ))
+    })?;
+    Ok(EntityUid::from_type_name_and_id(t, EntityId::new(&r.id)))
+}
+
+/// A request checked against the schema, with the entities it is evaluated against.
+pub struct Prepared<'a> {
+    pub request: Request,
+    pub entities: Cow<'a, Entities>,
+    pub principal: EntityUid,
+}
+
+/// Builds a Cedar request from its parts, validated against the compiled set's schema.
+pub fn prepare<'a>(
+    set: &'a CompiledSet,
+    principal: &EntityRef,
+    action: &EntityRef,
+    resource: &EntityRef,
+    context: Value,
+    extra: Option<&[Value]>,
+    at: &str,
+) -> Result<Prepared<'a>> {
+    let p = uid(principal, &format!("{at}principal"))?;
+    let a = uid(action, &format!("{at}action"))?;
+    let r = uid(resource, &format!("{at}resource"))?;
+    if !context.is_object() {
+        return Err(Error::invalid(format!(
+            "{at}context: must be a JSON object"
+        )));
+    }
+    let ctx = Context::from_json_value(context, Some((&set.schema, &a)))
+        .map_err(|e| Error::invalid(format!("{at}context: {}", super::catalog::error_chain(&e))))?;
+    let request = Request::new(p.clone(), a, r, ctx, Some(&set.schema))
+        .map_err(|e| Error::invalid(format!("{at}request: {}", super::catalog::error_chain(&e))))?;
+    let entities = match extra {
+        None | Some([]) => Cow::Borrowed(&set.entities),
+        Some(list) => Cow::Owned(with_request_entities(set, list, at)?),
+    };
+    Ok(Prepared {
+        request,
+        entities,
+        principal: p,
+    })
+}
+
+/// The stored entities plus request-scoped ones, which may only add.
+fn with_request_entities(set: &CompiledSet, list: &[Value], at: &str) -> Result<Entities> {
+    let actions: HashSet<EntityUid> = set.schema.actions().cloned().collect();
+    let mut added = Vec::with_capacity(list.len());
+    let mut seen = HashSet::new();
+    for (i, v) in list.iter().enumerate() {
+        let e = Entity::from_json_value(v.clone(), Some(&set.schema)).map_err(|e| {
+            Error::invalid(format!(
+                "{at}entities[{i}]: {}",
+                super::catalog::error_chain(&e)
+            ))
+        })?;
+        let id = e.uid();
+        if actions.contains(&id) {
+            return Err(Error::invalid(format!(
+                "{at}entities[{i}]: {id} is an action; actions come from the schema"
+            )));
+        }
+        if set.entities.get(&id).is_some() {
+            return Err(Error::invalid(format!(
+                "{at}entities[{i}]: {id} is a stored entity; request-scoped entities may only add entities the store lacks"
+            )));
+        }
+        if !seen.insert(id.clone()) {
+            return Err(Error::invalid(format!(
+                "{at}entities[{i}]: {id} appears twice"
+            )));
+        }
+        added.push(e);
+    }
+    // The stored set is cloned only for calls that bring their own entities.
+    set.entities
+        .clone()
+        .add_entities(added, Some(&set.schema))
+        .map_err(|e| Error::invalid(format!("{at}entities: {}", super::catalog::error_chain(&e))))
+}
+
+pub fn body(eval: &Evaluation, version: i64) -> DecisionBody {
+    DecisionBody {
+        decision: if eval.allowed { "allow" } else { "deny" }.into(),
+        deny_reason: eval.deny_reason.map(|d| d.as_str().to_string()),
+        determining: eval.determining_wire(),
+        notices: eval.notices.clone(),
+        errors: eval.errors.clone(),
+        policy_set_version: version,
+    }
+}
+
+fn event(
+    s: &Services,
+    caller: &Caller,
+    principal: &EntityUid,
+    req: &AuthorizeRequest,
+    d: &DecisionBody,
+) -> NewEvent {
+    let mut e = NewEvent::new(
+        s.clock.now(),
+        caller.actor(),
+        EventKind::Authorize,
+        Subject::new("principal", principal),
+    )
+    .with_request(json!({
+        "principal": req.principal,
+        "action": req.action,
+        "resource": req.resource,
+        "context": req.context.clone().unwrap_or_else(|| json!({})),
+        "entities": req.entities.as_ref().map_or(0, Vec::len),
+    }));
+    e.decision = Some(d.decision.clone());
+    e.deny_reason = d.deny_reason.clone();
+    e.determining = Some(d.determining.clone());
+    e.notices = Some(d.notices.clone());
+    e.policy_set_version = Some(d.policy_set_version);
+    e
+}
+
+fn decide(
+    set: &CompiledSet,
+    req: &AuthorizeRequest,
+    at: &str,
+) -> Result<(EntityUid, DecisionBody)> {
+    let prepared = prepare(
+        set,
+        &req.principal,
+        &req.action,
+        &req.resource,
+        req.context.clone().unwrap_or_else(|| json!({})),
+        req.entities.as_deref(),
+        at,
+    )?;
+    let eval = set.evaluate(&prepared.request, &prepared.entities);
+    Ok((prepared.principal, body(&eval, set.version)))
+}
+
+pub async fn authorize(
+    s: &Services,
+    caller: &Caller,
+    req: AuthorizeRequest,
+) -> Result<DecisionBody> {
+    let set = s.engine.get(caller.tenant_id).await?;
+    let (principal, d) = decide(&set, &req, "")?;
+    s.audit
+        .append(caller.tenant_id, event(s, caller, &principal, &req, &d))
+        .await?;
+    Ok(d)
+}
+
+/// Decides up to 100 requests with one compiled set; every request is checked before any
+/// is decided, and every decision is audited before the answer leaves.
+pub async fn authorize_batch(
+    s: &Services,
+    caller: &Caller,
+    reqs: Vec<AuthorizeRequest>,
+) -> Result<Vec<DecisionBody>> {
+    if reqs.len() > MAX_BATCH {
+        return Err(Error::invalid(format!(
+            "requests: at most {MAX_BATCH} per batch, got {}",
+            reqs.len()
+        )));
+    }
+    let set = s.engine.get(caller.tenant_id).await?;
+    let decided = reqs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| decide(&set, r, &format!("requests[{i}].")))
+        .collect::<Result<Vec<_>>>()?;
+    let appends = decided.iter().zip(&reqs).map(|((principal, d), r)| {
+        s.audit
+            .append(caller.tenant_id, event(s, caller, principal, r, d))
+    });
+    for r in futures_util::future::join_all(appends).await {
+        r?;
+    }
+    Ok(decided.into_iter().map(|(_, d)| d).collect())
+}

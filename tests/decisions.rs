@@ -683,16 +683,10 @@ async fn decisions_during_rewrites_match_the_old_or_the_new_set() {
     for (user, app, body) in &answers {
         let v = body["policy_set_version"].as_i64().expect("a decision");
         versions.insert(v);
-        if !texts.contains_key(&v) {
-            let r = send(
-                &s,
-                &t,
-                Method::GET,
-                &format!("/v1/policy-set-versions/{v}"),
-                None,
-            )
-            .await;
-            texts.insert(v, r.body["cedar_policy_set"].as_str().unwrap().to_string());
+        if let std::collections::hash_map::Entry::Vacant(slot) = texts.entry(v) {
+            let path = format!("/v1/policy-set-versions/{v}");
+            let r = send(&s, &t, Method::GET, &path, None).await;
+            slot.insert(r.body["cedar_policy_set"].as_str().unwrap().to_string());
         }
         let text = &texts[&v];
         assert!(

@@ -11,6 +11,7 @@
 //! a mix.
 
 use crate::cedar::assemble::Effect;
+use crate::cedar::candidates::CandidateIndex;
 use crate::domain::audit::Determining;
 use crate::domain::ids::TenantId;
 use crate::domain::policy::compiled_text;
@@ -19,6 +20,7 @@ use crate::store::{DynStore, TenantConfig};
 use cedar_policy::{Authorizer, Decision, Entities, PolicyId, PolicySet, Request, Schema};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use uuid::Uuid;
@@ -48,7 +50,9 @@ pub struct RuleMeta {
 pub struct CompiledSet {
     /// The configuration revision this set was compiled from: its `policy_set_version`.
     pub version: i64,
+    /// Every enabled rule.
     pub policies: PolicySet,
+    index: CandidateIndex,
     pub rules: HashMap<PolicyId, RuleMeta>,
     pub schema: Schema,
     pub entities: Entities,
@@ -115,6 +119,7 @@ pub fn compile(config: TenantConfig) -> Result<CompiledSet> {
     let schema = crate::cedar::schema::parse(&config.cedarschema)
         .map_err(|e| internal(format!("stored schema does not parse: {e:?}")))?;
     let mut policies = PolicySet::new();
+    let mut parsed_all = Vec::new();
     let mut rules = HashMap::new();
     for p in &config.policies {
         let meta = Arc::new(PolicyMeta {
@@ -129,6 +134,7 @@ pub fn compile(config: TenantConfig) -> Result<CompiledSet> {
             let id = PolicyId::new(r.id.to_string());
             let parsed = cedar_policy::Policy::parse(Some(id.clone()), &r.policy_text)
                 .map_err(|e| internal(format!("stored rule {} does not parse: {e}", r.id)))?;
+            parsed_all.push(parsed.clone());
             policies
                 .add(parsed)
                 .map_err(|e| internal(format!("rule {} cannot join the set: {e}", r.id)))?;
@@ -156,6 +162,7 @@ pub fn compile(config: TenantConfig) -> Result<CompiledSet> {
     Ok(CompiledSet {
         version: config.revision,
         text: compiled_text(&config.policies),
+        index: CandidateIndex::new(parsed_all, &schema),
         policies,
         rules,
         schema,
@@ -173,17 +180,33 @@ fn order(a: &RuleMeta, b: &RuleMeta) -> std::cmp::Ordering {
 }
 
 impl CompiledSet {
-    /// The rules that could apply to `request`. Today every rule; this is the one place a
-    /// sub-linear selection (by scope) will go, and it must never drop a rule that could
-    /// apply.
-    pub fn candidates(&self, _request: &Request) -> &PolicySet {
-        &self.policies
+    /// The rules that could apply to `request`: the one place rules are chosen for
+    /// evaluation. It must never drop a rule that could apply (see `candidates.rs`).
+    pub fn candidates(&self, request: &Request, entities: &Entities) -> Cow<'_, PolicySet> {
+        match self.index.select(request, entities) {
+            Some(chosen) => match PolicySet::from_policies(chosen.into_iter().cloned()) {
+                Ok(set) => Cow::Owned(set),
+                Err(_) => Cow::Borrowed(&self.policies),
+            },
+            None => Cow::Borrowed(&self.policies),
+        }
     }
 
     /// Evaluates a request. Fail closed: a `forbid` rule that errors denies (`error`);
     /// an erroring `permit` is reported and otherwise changes nothing.
     pub fn evaluate(&self, request: &Request, entities: &Entities) -> Evaluation {
-        let response = Authorizer::new().is_authorized(request, self.candidates(request), entities);
+        let candidates = self.candidates(request, entities);
+        self.evaluate_with(&candidates, request, entities)
+    }
+
+    /// Evaluates against every rule, without candidate selection (the reference the
+    /// selection is tested against).
+    pub fn evaluate_all(&self, request: &Request, entities: &Entities) -> Evaluation {
+        self.evaluate_with(&self.policies, request, entities)
+    }
+
+    fn evaluate_with(&self, set: &PolicySet, request: &Request, entities: &Entities) -> Evaluation {
+        let response = Authorizer::new().is_authorized(request, set, entities);
         let meta = |id: &PolicyId| self.rules.get(id).cloned();
         let mut errors = Vec::new();
         let mut errored_forbids = Vec::new();
@@ -305,5 +328,215 @@ impl Engine {
 
     pub fn cached_tenants(&self) -> Vec<TenantId> {
         self.cache.iter().map(|(k, _)| *k).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::policy::PolicyCreate;
+    use crate::service::policies::build_new;
+    use crate::store::EntityRow;
+    use cedar_policy::{Context, EntityUid};
+    use serde_json::json;
+    use std::collections::BTreeSet;
+    use std::str::FromStr;
+
+    const SCHEMA: &str = r#"
+        entity Group in [Group];
+        entity User in [Group] { department?: String };
+        entity App;
+        entity Entitlement in [App];
+        action all;
+        action request, extend in [all] appliesTo {
+            principal: [User], resource: [App, Entitlement], context: { n: Long }
+        };
+    "#;
+
+    fn scopes(side: &str) -> Vec<serde_json::Value> {
+        let (t, ids, parent) = if side == "principal" {
+            ("User", ["u1", "u2"], "Group")
+        } else {
+            ("Entitlement", ["e1", "e2"], "App")
+        };
+        let k = |s: &str| format!("{side}_{s}");
+        let mut out = vec![json!({ k("scope_type"): "any" })];
+        for id in ids {
+            out.push(json!({ k("scope_type"): "eq", k("entity_type"): t, k("entity_id"): id }));
+        }
+        let groups = if side == "principal" {
+            ["g1", "g2"]
+        } else {
+            ["a1", "a2"]
+        };
+        for g in groups {
+            out.push(json!({ k("scope_type"): "in", k("entity_type"): parent, k("entity_id"): g }));
+            out.push(json!({ k("scope_type"): "is_in", k("entity_type"): t,
+                             k("entity_id"): format!("{parent}::\"{g}\"") }));
+        }
+        out.push(json!({ k("scope_type"): "is", k("entity_type"): t }));
+        if side == "resource" {
+            out.push(
+                json!({ k("scope_type"): "eq", k("entity_type"): "App", k("entity_id"): "a1" }),
+            );
+            out.push(json!({ k("scope_type"): "is", k("entity_type"): "App" }));
+        }
+        out
+    }
+
+    fn tenant() -> TenantConfig {
+        let actions = [
+            json!({"action_scope_type": "any"}),
+            json!({"action_scope_type": "eq", "action_ids": ["request"]}),
+            json!({"action_scope_type": "in", "action_ids": ["extend"]}),
+            json!({"action_scope_type": "in", "action_ids": ["all"]}),
+        ];
+        let conditions = [
+            None,
+            Some("when { context.n > 1 }"),
+            Some("when { context.n * 9223372036854775807 > 1 }"),
+            Some("unless { principal has department }"),
+        ];
+        let mut rules = Vec::new();
+        let mut i = 0usize;
+        for p in scopes("principal") {
+            for a in &actions {
+                for r in scopes("resource") {
+                    let mut rule = json!({"effect": if i.is_multiple_of(3) { "forbid" } else { "permit" },
+                        "notice": format!("n{i}")});
+                    for part in [&p, a, &r] {
+                        for (key, v) in part.as_object().unwrap() {
+                            rule[key] = v.clone();
+                        }
+                    }
+                    if let Some(c) = conditions[i % conditions.len()] {
+                        rule["conditions"] = json!(c);
+                    }
+                    rules.push(rule);
+                    i += 1;
+                }
+            }
+        }
+        let now = chrono::Utc::now();
+        let policies = rules
+            .chunks(150)
+            .enumerate()
+            .map(|(n, chunk)| {
+                let body: PolicyCreate = serde_json::from_value(json!({
+                    "name": format!("p{n}"), "priority": n as i64, "max_duration_seconds": 60,
+                    "rules": chunk }))
+                .unwrap();
+                let built = build_new(&body, now);
+                assert!(built.errors.is_empty(), "{:?}", built.errors);
+                built.policy
+            })
+            .collect();
+        let e = |t: &str, id: &str, parents: serde_json::Value| EntityRow {
+            etype: t.into(),
+            id: id.into(),
+            body: json!({"uid": {"type": t, "id": id}, "attrs": {}, "parents": parents})
+                .to_string(),
+        };
+        TenantConfig {
+            revision: 7,
+            cedarschema: SCHEMA.into(),
+            policies,
+            entities: vec![
+                e("Group", "g2", json!([])),
+                e("Group", "g1", json!([{"type": "Group", "id": "g2"}])),
+                e("User", "u1", json!([{"type": "Group", "id": "g1"}])),
+                e("User", "u2", json!([])),
+                e("App", "a1", json!([])),
+                e("App", "a2", json!([])),
+                e("Entitlement", "e1", json!([{"type": "App", "id": "a1"}])),
+                e("Entitlement", "e2", json!([{"type": "App", "id": "a2"}])),
+            ],
+        }
+    }
+
+    fn summary(
+        e: &Evaluation,
+    ) -> (
+        bool,
+        Option<DenyReason>,
+        Vec<Uuid>,
+        BTreeSet<String>,
+        Vec<String>,
+    ) {
+        (
+            e.allowed,
+            e.deny_reason,
+            e.determining.iter().map(|r| r.rule_id).collect(),
+            e.errors.iter().cloned().collect(),
+            e.notices.clone(),
+        )
+    }
+
+    #[test]
+    fn candidate_selection_never_changes_a_decision() {
+        let set = compile(tenant()).unwrap();
+        assert!(set.rules.len() > 300, "{}", set.rules.len());
+        let mut checked = 0;
+        let mut narrowed = 0;
+        for p in ["User::\"u1\"", "User::\"u2\"", "User::\"ghost\""] {
+            for a in [
+                "Action::\"request\"",
+                "Action::\"extend\"",
+                "Action::\"all\"",
+            ] {
+                for r in [
+                    "App::\"a1\"",
+                    "App::\"a2\"",
+                    "Entitlement::\"e1\"",
+                    "Entitlement::\"e2\"",
+                    "Entitlement::\"ghost\"",
+                ] {
+                    for n in [0, 2] {
+                        let req = cedar_policy::Request::new(
+                            EntityUid::from_str(p).unwrap(),
+                            EntityUid::from_str(a).unwrap(),
+                            EntityUid::from_str(r).unwrap(),
+                            Context::from_json_value(json!({ "n": n }), None).unwrap(),
+                            None,
+                        )
+                        .unwrap();
+                        let fast = set.evaluate(&req, &set.entities);
+                        let full = set.evaluate_all(&req, &set.entities);
+                        assert_eq!(summary(&fast), summary(&full), "{p} {a} {r} n={n}");
+                        if set.candidates(&req, &set.entities).num_of_policies()
+                            < set.rules.len() / 2
+                        {
+                            narrowed += 1;
+                        }
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 90);
+        assert!(
+            narrowed > 60,
+            "selection should narrow most requests: {narrowed}"
+        );
+    }
+
+    #[test]
+    fn fail_closed_and_ordering() {
+        let set = compile(tenant()).unwrap();
+        let req = cedar_policy::Request::new(
+            EntityUid::from_str("User::\"u1\"").unwrap(),
+            EntityUid::from_str("Action::\"request\"").unwrap(),
+            EntityUid::from_str("Entitlement::\"e1\"").unwrap(),
+            Context::from_json_value(json!({ "n": 2 }), None).unwrap(),
+            None,
+        )
+        .unwrap();
+        let e = set.evaluate(&req, &set.entities);
+        assert!(!e.allowed);
+        assert!(!e.errors.is_empty());
+        let prios: Vec<i64> = e.determining.iter().map(|r| r.policy.priority).collect();
+        let mut sorted = prios.clone();
+        sorted.sort_by(|a, b| b.cmp(a));
+        assert_eq!(prios, sorted);
     }
 }

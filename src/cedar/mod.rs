@@ -3,6 +3,7 @@
 //! schema, and checking that a schema still offers what grantd relies on.
 
 pub mod assemble;
+pub mod candidates;
 pub mod engine;
 pub mod schema;
 pub mod validate;

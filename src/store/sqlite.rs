@@ -97,17 +97,22 @@ pub(crate) async fn append_in_tx(
     conn: &mut SqliteConnection,
     events: Vec<(TenantId, NewEvent)>,
 ) -> Result<Vec<AuditEvent>> {
+    // Each tenant's head is read once, advanced in memory across the batch, and written back
+    // once: a group commit of many events costs one head read and write per tenant.
+    let mut heads: std::collections::HashMap<TenantId, (i64, String)> =
+        std::collections::HashMap::new();
     let mut out = Vec::with_capacity(events.len());
     for (tenant, event) in events {
         let tenant_s = tenant.to_string();
-        let head = sqlx::query("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1")
-            .bind(&tenant_s)
-            .fetch_optional(&mut *conn)
-            .await?;
-        let (seq, prev_hash): (i64, String) = match head {
-            Some(r) => (r.try_get("seq")?, r.try_get("hash")?),
-            None => return Err(Error::not_found("tenant")),
-        };
+        if let std::collections::hash_map::Entry::Vacant(slot) = heads.entry(tenant) {
+            let head = sqlx::query("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1")
+                .bind(&tenant_s)
+                .fetch_optional(&mut *conn)
+                .await?
+                .ok_or_else(|| Error::not_found("tenant"))?;
+            slot.insert((head.try_get("seq")?, head.try_get("hash")?));
+        }
+        let (seq, prev_hash) = heads.get(&tenant).cloned().expect("head was just read");
         let content = EventContent::place(event, EventId::new(), seq + 1);
         let body = content.canonical();
         let hash = chain_hash(&prev_hash, &body);
@@ -128,17 +133,20 @@ pub(crate) async fn append_in_tx(
         .bind(&hash)
         .execute(&mut *conn)
         .await?;
-        sqlx::query("UPDATE audit_heads SET seq = $1, hash = $2 WHERE tenant_id = $3")
-            .bind(content.seq)
-            .bind(&hash)
-            .bind(&tenant_s)
-            .execute(&mut *conn)
-            .await?;
+        heads.insert(tenant, (content.seq, hash.clone()));
         out.push(AuditEvent {
             content,
             hash,
             prev_hash,
         });
+    }
+    for (tenant, (seq, hash)) in heads {
+        sqlx::query("UPDATE audit_heads SET seq = $1, hash = $2 WHERE tenant_id = $3")
+            .bind(seq)
+            .bind(&hash)
+            .bind(tenant.to_string())
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(out)
 }

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Load test of POST /v1/authorize, measured in one run on this machine against a minimal
+# axum JSON endpoint (examples/baseline.rs): requests per second of each, and the ratios.
+#
+#   bash benches/load.sh [seconds per run, default 10] [connections, default 32]
+#
+# grantd runs on a fresh SQLite database in a temporary directory, with one tenant of 100
+# rules and one of 1,000 (generated like benches/engine.rs: per-user permits with a
+# condition, a forbid in ten), and every authorize call writes its durable audit event.
+# The load generator (wrk) shares the machine's cores with the servers, as it would with
+# any single-machine measurement; compare ratios, not absolute numbers.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DUR=${1:-10}
+CONN=${2:-32}
+GRANTD_PORT=18180
+BASE_PORT=18181
+
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk (Debian package)" >&2
+  apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+fi
+cargo build --release --quiet --bin grantd --example baseline --manifest-path "$ROOT/Cargo.toml"
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+export GRANTD_DATABASE_URL="sqlite://$WORK/grantd.db"
+export GRANTD_POLICIES_DIR="$ROOT/policies"
+(cd "$WORK" && GRANTD_LOG=warn exec "$ROOT/target/release/grantd" serve --bind 127.0.0.1:$GRANTD_PORT) &
+PIDS+=($!)
+"$ROOT/target/release/examples/baseline" 127.0.0.1:$BASE_PORT 2>/dev/null &
+PIDS+=($!)
+for _ in $(seq 1 100); do
+  curl -sf "http://127.0.0.1:$GRANTD_PORT/readyz" >/dev/null && curl -s "http://127.0.0.1:$BASE_PORT/" >/dev/null && break
+  sleep 0.1
+done
+
+# One tenant per rule count, seeded through the API.
+seed() {
+  local rules=$1
+  local out
+  out=$("$ROOT/target/release/grantd" tenant create "bench-$rules" --json)
+  python3 - "$rules" "$out" "$GRANTD_PORT" <<'PY'
+import json, sys, urllib.request
+rules, creds, port = int(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
+h = {"X-API-Key": creds["api_key"], "X-Tenant-ID": creds["tenant_id"], "Content-Type": "application/json"}
+def call(method, path, body):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", json.dumps(body).encode(), h, method=method)
+    urllib.request.urlopen(req).read()
+ents = [{"uid": {"type": "App", "id": f"app{i}"}, "attrs": {}, "parents": []} for i in range(50)]
+ents += [{"uid": {"type": "App", "id": "finance"}, "attrs": {}, "parents": []}]
+ents += [{"uid": {"type": "User", "id": f"u{i}"}, "attrs": {}, "parents": []} for i in range(max(rules, 10))]
+for i in range(0, len(ents), 1000):
+    call("PUT", "/v1/entities", ents[i:i + 1000])
+for chunk in range((rules + 199) // 200):
+    rs = []
+    for i in range(chunk * 200, min(rules, chunk * 200 + 200)):
+        if i % 10 == 9:
+            rs.append({"effect": "forbid", "principal_scope_type": "eq", "principal_entity_type": "User",
+                       "principal_entity_id": f"u{i}", "action_scope_type": "any", "resource_scope_type": "in",
+                       "resource_entity_type": "App", "resource_entity_id": "finance", "notice": "no finance"})
+        else:
+            rs.append({"effect": "permit", "principal_scope_type": "eq", "principal_entity_type": "User",
+                       "principal_entity_id": f"u{i}", "action_scope_type": "in", "action_ids": ["request", "extend"],
+                       "resource_scope_type": "eq", "resource_entity_type": "App", "resource_entity_id": f"app{i % 50}",
+                       "conditions": "when { context.scopes.containsAll([\"read\"]) && context.reason != \"\" }"})
+    call("POST", "/v1/policies", {"key": f"p{chunk}", "name": "bench", "max_duration_seconds": 3600, "rules": rs})
+print(creds["tenant_id"], creds["api_key"])
+PY
+}
+
+lua() { # method script for wrk: $1 tenant, $2 key
+  cat > "$WORK/post-$3.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-Tenant-ID"] = "$1"
+wrk.headers["X-API-Key"] = "$2"
+wrk.body = '{"principal":{"type":"User","id":"u3"},"action":{"type":"Action","id":"request"},"resource":{"type":"App","id":"app3"},"context":{"scopes":["read"],"reason":"incident","extension_count":0}}'
+LUA
+  echo "$WORK/post-$3.lua"
+}
+
+rps() { # url script
+  wrk -t2 -c"$CONN" -d"${DUR}s" -s "$2" "$1" | tee -a "$WORK/wrk.log" | awk '/Requests\/sec/ {print $2}'
+}
+
+read -r T100 K100 < <(seed 100)
+read -r T1000 K1000 < <(seed 1000)
+S100=$(lua "$T100" "$K100" 100)
+S1000=$(lua "$T1000" "$K1000" 1000)
+# A warm-up call per tenant compiles its set and checks the request is allowed.
+for pair in "$T100 $K100" "$T1000 $K1000"; do
+  set -- $pair
+  curl -sf "http://127.0.0.1:$GRANTD_PORT/v1/authorize" -H "X-Tenant-ID: $1" -H "X-API-Key: $2" \
+    -H 'Content-Type: application/json' -d @<(sed -n "s/^wrk.body = '\(.*\)'$/\1/p" "$S100") | grep -q '"decision":"allow"'
+done
+
+BASE=$(rps "http://127.0.0.1:$BASE_PORT/v1/authorize" "$S100")
+G100=$(rps "http://127.0.0.1:$GRANTD_PORT/v1/authorize" "$S100")
+G1000=$(rps "http://127.0.0.1:$GRANTD_PORT/v1/authorize" "$S1000")
+EVENTS=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from audit_events where kind=\"authorize\"').fetchone()[0])" "$WORK/grantd.db")
+
+printf '\n%s, %s s per run, %s connections, wrk -t2, %s cores\n' "$(date -u +%Y-%m-%dT%H:%MZ)" "$DUR" "$CONN" "$(nproc)"
+printf '%-34s %12s %8s\n' "endpoint" "req/s" "ratio"
+printf '%-34s %12s %8s\n' "baseline (minimal axum JSON)" "$BASE" "1.00"
+printf '%-34s %12s %8s\n' "grantd /v1/authorize, 100 rules" "$G100" "$(python3 -c "print(f'{$G100/$BASE:.2f}')")"
+printf '%-34s %12s %8s\n' "grantd /v1/authorize, 1000 rules" "$G1000" "$(python3 -c "print(f'{$G1000/$BASE:.2f}')")"
+printf 'durable authorize audit events written during the runs: %s\n' "$EVENTS"

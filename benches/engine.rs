@@ -1,5 +1,6 @@
 //! Criterion benchmark of the decision engine: one `evaluate` on a compiled set of N rules
-//! (N = 10, 100, 1000), and compiling a set of N rules. Run: `cargo bench --bench engine`.
+//! (N = 10, 100, 1000) with candidate selection and against every rule, and compiling a set
+//! of N rules. Run: `cargo bench --bench engine`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use grantd::cedar::engine::compile;
@@ -102,6 +103,16 @@ fn bench(c: &mut Criterion) {
         assert!(set.evaluate(&req, &set.entities).allowed);
         g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
             b.iter(|| black_box(set.evaluate(black_box(&req), &set.entities)))
+        });
+    }
+    g.finish();
+    // The same requests against every rule (no candidate selection), for comparison.
+    let mut g = c.benchmark_group("evaluate_all_rules");
+    for n in [10, 100, 1000] {
+        let set = compile(config(n)).unwrap();
+        let req = request(&set);
+        g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter(|| black_box(set.evaluate_all(black_box(&req), &set.entities)))
         });
     }
     g.finish();

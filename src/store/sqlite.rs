@@ -102,11 +102,11 @@ pub(crate) async fn append_in_tx(
     let mut heads: std::collections::HashMap<TenantId, (i64, String)> =
         std::collections::HashMap::new();
     let mut out = Vec::with_capacity(events.len());
+    let mut tenants = Vec::with_capacity(events.len());
     for (tenant, event) in events {
-        let tenant_s = tenant.to_string();
         if let std::collections::hash_map::Entry::Vacant(slot) = heads.entry(tenant) {
             let head = sqlx::query("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1")
-                .bind(&tenant_s)
+                .bind(tenant.to_string())
                 .fetch_optional(&mut *conn)
                 .await?
                 .ok_or_else(|| Error::not_found("tenant"))?;
@@ -116,29 +116,36 @@ pub(crate) async fn append_in_tx(
         let content = EventContent::place(event, EventId::new(), seq + 1);
         let body = content.canonical();
         let hash = chain_hash(&prev_hash, &body);
-        sqlx::query(
-            "INSERT INTO audit_events (tenant_id, seq, id, at, kind, subject_type, subject_id, \
-             decision, body, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(&tenant_s)
-        .bind(content.seq)
-        .bind(content.id.to_string())
-        .bind(format_ts(&content.at))
-        .bind(content.kind.as_str())
-        .bind(&content.subject.kind)
-        .bind(&content.subject.id)
-        .bind(&content.decision)
-        .bind(&body)
-        .bind(&prev_hash)
-        .bind(&hash)
-        .execute(&mut *conn)
-        .await?;
         heads.insert(tenant, (content.seq, hash.clone()));
+        tenants.push((tenant.to_string(), body));
         out.push(AuditEvent {
             content,
             hash,
             prev_hash,
         });
+    }
+    // Many rows per statement: a group commit of hundreds of events is a few statements.
+    const ROWS_PER_INSERT: usize = 64;
+    for (chunk, meta) in out.chunks(ROWS_PER_INSERT).zip(tenants.chunks(ROWS_PER_INSERT)) {
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO audit_events (tenant_id, seq, id, at, kind, subject_type, subject_id, \
+             decision, body, prev_hash, hash) ",
+        );
+        q.push_values(chunk.iter().zip(meta), |mut b, (e, (tenant, body))| {
+            let c = &e.content;
+            b.push_bind(tenant.clone())
+                .push_bind(c.seq)
+                .push_bind(c.id.to_string())
+                .push_bind(format_ts(&c.at))
+                .push_bind(c.kind.as_str())
+                .push_bind(c.subject.kind.clone())
+                .push_bind(c.subject.id.clone())
+                .push_bind(c.decision.clone())
+                .push_bind(body.clone())
+                .push_bind(e.prev_hash.clone())
+                .push_bind(e.hash.clone());
+        });
+        q.build().execute(&mut *conn).await?;
     }
     for (tenant, (seq, hash)) in heads {
         sqlx::query("UPDATE audit_heads SET seq = $1, hash = $2 WHERE tenant_id = $3")

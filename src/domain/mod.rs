@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod decision;
+pub mod grant;
 pub mod ids;
 pub mod key;
 pub mod page;

@@ -349,7 +349,9 @@ pub async fn create(
         {
             WriteOutcome::Done => return Ok(built.policy),
             WriteOutcome::StaleRevision => continue,
-            WriteOutcome::VersionConflict | WriteOutcome::NotFound => return Err(stale_error()),
+            WriteOutcome::VersionConflict | WriteOutcome::NotFound | WriteOutcome::InUse => {
+                return Err(stale_error())
+            }
         }
     }
     Err(stale_error())
@@ -427,6 +429,7 @@ pub async fn patch(
             // Someone else wrote in between: re-read and re-apply (If-Match catches it then).
             WriteOutcome::StaleRevision | WriteOutcome::VersionConflict => continue,
             WriteOutcome::NotFound => return Err(Error::not_found("no such policy")),
+            WriteOutcome::InUse => return Err(stale_error()),
         }
     }
     Err(stale_error())
@@ -448,13 +451,16 @@ pub async fn delete(
     )
     .with_request(json!({"version": current.version, "key": current.key}));
     match store
-        .delete_policy(caller.tenant_id, current.id, if_match, event)
+        .delete_policy(caller.tenant_id, current.id, if_match, now, event)
         .await?
     {
         WriteOutcome::Done => Ok(()),
         WriteOutcome::NotFound => Err(Error::not_found("no such policy")),
         WriteOutcome::VersionConflict => Err(Error::Conflict(
             "If-Match is stale: the policy has changed".into(),
+        )),
+        WriteOutcome::InUse => Err(Error::Conflict(
+            "the policy governs active grants: disable it instead, or revoke them first".into(),
         )),
         WriteOutcome::StaleRevision => Err(stale_error()),
     }

@@ -51,6 +51,8 @@ pub enum WriteOutcome {
     /// The object's `version` is not the expected one (`If-Match`).
     VersionConflict,
     NotFound,
+    /// Still referenced (a policy governing active grants).
+    InUse,
 }
 
 /// One stored entity: its uid and its Cedar JSON (`{"uid", "attrs", "parents"}`).
@@ -78,6 +80,25 @@ pub struct PolicySetVersion {
     pub version: i64,
     pub text: String,
     pub created_at: DateTime<Utc>,
+}
+
+/// A stored answer to an `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    pub key_id: KeyId,
+    pub idem_key: String,
+    pub body_hash: String,
+    pub status: u16,
+    pub response: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// How inserting a grant under an idempotency key ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InsertOutcome {
+    Done,
+    /// Another request with the same key committed first; this is its record.
+    Replay(IdempotencyRecord),
 }
 
 /// A whole `policy import`, applied in one transaction.
@@ -172,11 +193,14 @@ pub trait Store: Send + Sync + 'static {
         expected_version: i64,
         event: NewEvent,
     ) -> Result<WriteOutcome>;
+    /// Deletes a policy unless active grants (unexpired at `now`) are governed by it:
+    /// then `Ok(WriteOutcome::InUse)`.
     async fn delete_policy(
         &self,
         tenant: TenantId,
         id: uuid::Uuid,
         expected_version: Option<i64>,
+        now: DateTime<Utc>,
         event: NewEvent,
     ) -> Result<WriteOutcome>;
     async fn get_policy(&self, tenant: TenantId, policy: &PolicyRef) -> Result<Option<Policy>>;
@@ -230,6 +254,67 @@ pub trait Store: Send + Sync + 'static {
         tenant: TenantId,
         version: i64,
     ) -> Result<Option<PolicySetVersion>>;
+    /// Stores a new grant, its audit event and (optionally) the idempotency record of the
+    /// request, in one transaction.
+    async fn insert_grant(
+        &self,
+        tenant: TenantId,
+        grant: &crate::domain::grant::Grant,
+        event: NewEvent,
+        idempotency: Option<IdempotencyRecord>,
+    ) -> Result<InsertOutcome>;
+    /// Replaces a grant whose stored version is `expected_version`, with its event.
+    async fn update_grant(
+        &self,
+        tenant: TenantId,
+        grant: &crate::domain::grant::Grant,
+        expected_version: i64,
+        event: NewEvent,
+    ) -> Result<WriteOutcome>;
+    /// A grant as stored (status not yet made effective).
+    async fn get_grant(
+        &self,
+        tenant: TenantId,
+        id: uuid::Uuid,
+    ) -> Result<Option<crate::domain::grant::Grant>>;
+    /// A principal's grants that are active and unexpired at `now` on any of `resources`.
+    async fn active_grants_on(
+        &self,
+        tenant: TenantId,
+        principal: &crate::domain::decision::EntityRef,
+        resources: &[crate::domain::decision::EntityRef],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<crate::domain::grant::Grant>>;
+    /// Sets `last_used_at = now` unless it is already after `not_before`.
+    async fn stamp_last_used(
+        &self,
+        tenant: TenantId,
+        id: uuid::Uuid,
+        now: DateTime<Utc>,
+        not_before: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Persists EXPIRED for up to `limit` active grants with `expires_at <= now`, each with
+    /// its `grant.expire` event (built by `event`), in one transaction. Returns how many.
+    async fn expire_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+        event: for<'g> fn(&'g crate::domain::grant::Grant) -> NewEvent,
+    ) -> Result<usize>;
+    /// The record of an idempotency key created after `since`.
+    async fn get_idempotency(
+        &self,
+        key_id: KeyId,
+        idem_key: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Option<IdempotencyRecord>>;
+    /// Stores a record (a denied request's answer); an existing one is returned instead.
+    async fn put_idempotency(
+        &self,
+        tenant: TenantId,
+        record: &IdempotencyRecord,
+    ) -> Result<InsertOutcome>;
+
     /// Every tenant's current revision and the number of revoked keys: what the change
     /// poller compares to notice writes made by other processes (the CLI).
     async fn change_marks(&self) -> Result<(Vec<(TenantId, i64)>, i64)>;

@@ -2,7 +2,7 @@
 //! write so writers queue on SQLite's lock instead of failing half-way through.
 
 use super::{
-    Commit, CommitListener, ConfigSnapshot, EntityRow, ImportBatch, KeyRecord, NewTenant,
+    Commit, CommitListener, ConfigSnapshot, EntityRow, IdempotencyRecord, InsertOutcome, ImportBatch, KeyRecord, NewTenant,
     PolicySetVersion, Store, TenantConfig, WriteOutcome,
 };
 use crate::clock::{format_ts, parse_ts};
@@ -11,6 +11,8 @@ use crate::domain::audit::{
     GENESIS_HASH,
 };
 use crate::domain::ids::{EventId, KeyId, TenantId};
+use crate::domain::decision::EntityRef;
+use crate::domain::grant::{Grant, GrantStatus};
 use crate::domain::policy::{Policy, PolicyRef};
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
@@ -292,6 +294,122 @@ fn entity_from_row(row: &SqliteRow) -> Result<EntityRow> {
         id: row.try_get("id")?,
         body: row.try_get("body")?,
     })
+}
+
+const GRANT_COLUMNS: &str = "g.id, g.principal_type, g.principal_id, g.resource_type, g.resource_id, \
+    g.app, g.scopes, g.status, g.policy_id, p.key AS policy_key, g.requested_by, g.granted_by, \
+    g.reason, g.granted_at, g.expires_at, g.extension_count, g.last_used_at, g.revoked_at, \
+    g.revoked_by, g.revoke_reason, g.audit_session, g.notices, g.created_at, g.updated_at, g.version";
+
+const GRANT_FROM: &str =
+    "FROM grants g LEFT JOIN policies p ON p.tenant_id = g.tenant_id AND p.id = g.policy_id";
+
+fn json_list(row: &SqliteRow, col: &str) -> Result<Vec<String>> {
+    let s: String = row.try_get(col)?;
+    serde_json::from_str(&s).map_err(|_| corrupt(col))
+}
+
+pub(crate) fn grant_from_row(row: &SqliteRow) -> Result<Grant> {
+    let id: String = row.try_get("id")?;
+    let policy: String = row.try_get("policy_id")?;
+    let status: String = row.try_get("status")?;
+    Ok(Grant {
+        id: id.parse().map_err(|_| corrupt("grants.id"))?,
+        principal: EntityRef {
+            etype: row.try_get("principal_type")?,
+            id: row.try_get("principal_id")?,
+        },
+        resource: EntityRef {
+            etype: row.try_get("resource_type")?,
+            id: row.try_get("resource_id")?,
+        },
+        app: row.try_get("app")?,
+        scopes: json_list(row, "scopes")?,
+        status: GrantStatus::parse(&status).ok_or_else(|| corrupt("grants.status"))?,
+        grant_type: "PREAPPROVED".into(),
+        policy_id: policy.parse().map_err(|_| corrupt("grants.policy_id"))?,
+        policy_key: row.try_get("policy_key")?,
+        requested_by: row.try_get("requested_by")?,
+        granted_by: row.try_get("granted_by")?,
+        reason: row.try_get("reason")?,
+        granted_at: ts_col(row, "granted_at")?,
+        expires_at: ts_col(row, "expires_at")?,
+        extension_count: row.try_get("extension_count")?,
+        last_used_at: opt_ts_col(row, "last_used_at")?,
+        revoked_at: opt_ts_col(row, "revoked_at")?,
+        revoked_by: row.try_get("revoked_by")?,
+        revoke_reason: row.try_get("revoke_reason")?,
+        audit_session: row.try_get("audit_session")?,
+        notices: json_list(row, "notices")?,
+        created_at: ts_col(row, "created_at")?,
+        updated_at: ts_col(row, "updated_at")?,
+        version: row.try_get("version")?,
+    })
+}
+
+fn idempotency_from_row(row: &SqliteRow) -> Result<IdempotencyRecord> {
+    let key: String = row.try_get("key_id")?;
+    let status: i64 = row.try_get("status")?;
+    Ok(IdempotencyRecord {
+        key_id: key.parse().map_err(|_| corrupt("idempotency.key_id"))?,
+        idem_key: row.try_get("idem_key")?,
+        body_hash: row.try_get("body_hash")?,
+        status: u16::try_from(status).map_err(|_| corrupt("idempotency.status"))?,
+        response: row.try_get("response")?,
+        created_at: ts_col(row, "created_at")?,
+    })
+}
+
+async fn read_idempotency(
+    conn: &mut SqliteConnection,
+    key_id: KeyId,
+    idem_key: &str,
+) -> Result<Option<IdempotencyRecord>> {
+    sqlx::query("SELECT * FROM idempotency WHERE key_id = $1 AND idem_key = $2")
+        .bind(key_id.to_string())
+        .bind(idem_key)
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(idempotency_from_row)
+        .transpose()
+}
+
+/// Inserts an idempotency record, or returns the one that is already there (a record older
+/// than 24 hours is replaced: the key may be used again).
+async fn claim_idempotency(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    r: &IdempotencyRecord,
+) -> Result<Option<IdempotencyRecord>> {
+    if let Some(existing) = read_idempotency(conn, r.key_id, &r.idem_key).await? {
+        if existing.created_at > r.created_at - chrono::Duration::hours(24) {
+            return Ok(Some(existing));
+        }
+        sqlx::query("DELETE FROM idempotency WHERE key_id = $1 AND idem_key = $2")
+            .bind(r.key_id.to_string())
+            .bind(&r.idem_key)
+            .execute(&mut *conn)
+            .await?;
+    }
+    sqlx::query(
+        "INSERT INTO idempotency (key_id, idem_key, tenant_id, body_hash, status, response, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(r.key_id.to_string())
+    .bind(&r.idem_key)
+    .bind(tenant.to_string())
+    .bind(&r.body_hash)
+    .bind(i64::from(r.status))
+    .bind(&r.response)
+    .bind(format_ts(&r.created_at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(None)
+}
+
+fn json_text(v: &[String]) -> String {
+    serde_json::to_string(v).expect("strings serialize")
 }
 
 #[async_trait::async_trait]
@@ -595,6 +713,7 @@ impl Store for SqliteStore {
         tenant: TenantId,
         id: uuid::Uuid,
         expected_version: Option<i64>,
+        now: DateTime<Utc>,
         event: NewEvent,
     ) -> Result<WriteOutcome> {
         let mut tx = self.write_tx().await?;
@@ -609,6 +728,18 @@ impl Store for SqliteStore {
         let version: i64 = row.try_get("version")?;
         if expected_version.is_some_and(|v| v != version) {
             return Ok(WriteOutcome::VersionConflict);
+        }
+        let in_use = sqlx::query(
+            "SELECT 1 FROM grants WHERE tenant_id = $1 AND policy_id = $2 \
+             AND status IN ('GRANTED', 'EXTENDED') AND expires_at > $3 LIMIT 1",
+        )
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .bind(format_ts(&now))
+        .fetch_optional(&mut *tx)
+        .await?;
+        if in_use.is_some() {
+            return Ok(WriteOutcome::InUse);
         }
         sqlx::query("UPDATE tenants SET revision = revision + 1 WHERE id = $1")
             .bind(tenant.to_string())
@@ -909,5 +1040,242 @@ impl Store for SqliteStore {
                 .await?
                 .try_get("n")?;
         Ok((marks, revoked))
+    }
+
+    async fn insert_grant(
+        &self,
+        tenant: TenantId,
+        g: &Grant,
+        event: NewEvent,
+        idempotency: Option<IdempotencyRecord>,
+    ) -> Result<InsertOutcome> {
+        let mut tx = self.write_tx().await?;
+        if let Some(r) = &idempotency {
+            if let Some(existing) = claim_idempotency(&mut tx, tenant, r).await? {
+                return Ok(InsertOutcome::Replay(existing));
+            }
+        }
+        sqlx::query(
+            "INSERT INTO grants (tenant_id, id, principal_type, principal_id, resource_type, \
+             resource_id, app, scopes, status, policy_id, requested_by, granted_by, reason, \
+             granted_at, expires_at, extension_count, last_used_at, revoked_at, revoked_by, \
+             revoke_reason, audit_session, notices, created_at, updated_at, version) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+             $19, $20, $21, $22, $23, $24, $25)",
+        )
+        .bind(tenant.to_string())
+        .bind(g.id.to_string())
+        .bind(&g.principal.etype)
+        .bind(&g.principal.id)
+        .bind(&g.resource.etype)
+        .bind(&g.resource.id)
+        .bind(&g.app)
+        .bind(json_text(&g.scopes))
+        .bind(g.status.as_str())
+        .bind(g.policy_id.to_string())
+        .bind(&g.requested_by)
+        .bind(&g.granted_by)
+        .bind(&g.reason)
+        .bind(format_ts(&g.granted_at))
+        .bind(format_ts(&g.expires_at))
+        .bind(g.extension_count)
+        .bind(g.last_used_at.as_ref().map(format_ts))
+        .bind(g.revoked_at.as_ref().map(format_ts))
+        .bind(&g.revoked_by)
+        .bind(&g.revoke_reason)
+        .bind(g.audit_session)
+        .bind(json_text(&g.notices))
+        .bind(format_ts(&g.created_at))
+        .bind(format_ts(&g.updated_at))
+        .bind(g.version)
+        .execute(&mut *tx)
+        .await?;
+        append_in_tx(&mut tx, vec![(tenant, event)]).await?;
+        tx.commit().await?;
+        Ok(InsertOutcome::Done)
+    }
+
+    async fn update_grant(
+        &self,
+        tenant: TenantId,
+        g: &Grant,
+        expected_version: i64,
+        event: NewEvent,
+    ) -> Result<WriteOutcome> {
+        let mut tx = self.write_tx().await?;
+        let r = sqlx::query(
+            "UPDATE grants SET resource_type = $1, resource_id = $2, app = $3, scopes = $4, \
+             status = $5, policy_id = $6, granted_by = $7, granted_at = $8, expires_at = $9, \
+             extension_count = $10, revoked_at = $11, revoked_by = $12, revoke_reason = $13, \
+             audit_session = $14, notices = $15, updated_at = $16, version = $17 \
+             WHERE tenant_id = $18 AND id = $19 AND version = $20",
+        )
+        .bind(&g.resource.etype)
+        .bind(&g.resource.id)
+        .bind(&g.app)
+        .bind(json_text(&g.scopes))
+        .bind(g.status.as_str())
+        .bind(g.policy_id.to_string())
+        .bind(&g.granted_by)
+        .bind(format_ts(&g.granted_at))
+        .bind(format_ts(&g.expires_at))
+        .bind(g.extension_count)
+        .bind(g.revoked_at.as_ref().map(format_ts))
+        .bind(&g.revoked_by)
+        .bind(&g.revoke_reason)
+        .bind(g.audit_session)
+        .bind(json_text(&g.notices))
+        .bind(format_ts(&g.updated_at))
+        .bind(g.version)
+        .bind(tenant.to_string())
+        .bind(g.id.to_string())
+        .bind(expected_version)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Ok(WriteOutcome::VersionConflict);
+        }
+        append_in_tx(&mut tx, vec![(tenant, event)]).await?;
+        tx.commit().await?;
+        Ok(WriteOutcome::Done)
+    }
+
+    async fn get_grant(&self, tenant: TenantId, id: uuid::Uuid) -> Result<Option<Grant>> {
+        sqlx::query(&format!(
+            "SELECT {GRANT_COLUMNS} {GRANT_FROM} WHERE g.tenant_id = $1 AND g.id = $2"
+        ))
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(grant_from_row)
+        .transpose()
+    }
+
+    async fn active_grants_on(
+        &self,
+        tenant: TenantId,
+        principal: &EntityRef,
+        resources: &[EntityRef],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Grant>> {
+        if resources.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(format!(
+            "SELECT {GRANT_COLUMNS} {GRANT_FROM} WHERE g.tenant_id = "
+        ));
+        q.push_bind(tenant.to_string())
+            .push(" AND g.principal_type = ")
+            .push_bind(principal.etype.clone())
+            .push(" AND g.principal_id = ")
+            .push_bind(principal.id.clone())
+            .push(" AND g.status IN ('GRANTED', 'EXTENDED') AND g.expires_at > ")
+            .push_bind(format_ts(&now))
+            .push(" AND (");
+        for (i, r) in resources.iter().enumerate() {
+            if i > 0 {
+                q.push(" OR ");
+            }
+            q.push("(g.resource_type = ")
+                .push_bind(r.etype.clone())
+                .push(" AND g.resource_id = ")
+                .push_bind(r.id.clone())
+                .push(")");
+        }
+        q.push(")");
+        let rows = q.build().fetch_all(&self.pool).await?;
+        rows.iter().map(grant_from_row).collect()
+    }
+
+    async fn stamp_last_used(
+        &self,
+        tenant: TenantId,
+        id: uuid::Uuid,
+        now: DateTime<Utc>,
+        not_before: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE grants SET last_used_at = $1 WHERE tenant_id = $2 AND id = $3 \
+             AND (last_used_at IS NULL OR last_used_at < $4)",
+        )
+        .bind(format_ts(&now))
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .bind(format_ts(&not_before))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn expire_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+        event: for<'g> fn(&'g Grant) -> NewEvent,
+    ) -> Result<usize> {
+        let mut tx = self.write_tx().await?;
+        let rows = sqlx::query(&format!(
+            "SELECT g.tenant_id AS tenant, {GRANT_COLUMNS} {GRANT_FROM} \
+             WHERE g.status IN ('GRANTED', 'EXTENDED') AND g.expires_at <= $1 \
+             ORDER BY g.expires_at LIMIT $2"
+        ))
+        .bind(format_ts(&now))
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut events = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let tenant: String = row.try_get("tenant")?;
+            let tenant: TenantId = tenant.parse().map_err(|_| corrupt("grants.tenant_id"))?;
+            let mut g = grant_from_row(row)?;
+            let expected = g.version;
+            g.status = GrantStatus::Expired;
+            g.version += 1;
+            g.updated_at = now;
+            sqlx::query(
+                "UPDATE grants SET status = 'EXPIRED', version = $1, updated_at = $2 \
+                 WHERE tenant_id = $3 AND id = $4 AND version = $5",
+            )
+            .bind(g.version)
+            .bind(format_ts(&now))
+            .bind(tenant.to_string())
+            .bind(g.id.to_string())
+            .bind(expected)
+            .execute(&mut *tx)
+            .await?;
+            events.push((tenant, event(&g)));
+        }
+        let n = events.len();
+        append_in_tx(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    async fn get_idempotency(
+        &self,
+        key_id: KeyId,
+        idem_key: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Option<IdempotencyRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(read_idempotency(&mut conn, key_id, idem_key)
+            .await?
+            .filter(|r| r.created_at > since))
+    }
+
+    async fn put_idempotency(
+        &self,
+        tenant: TenantId,
+        record: &IdempotencyRecord,
+    ) -> Result<InsertOutcome> {
+        let mut tx = self.write_tx().await?;
+        let outcome = match claim_idempotency(&mut tx, tenant, record).await? {
+            Some(existing) => InsertOutcome::Replay(existing),
+            None => InsertOutcome::Done,
+        };
+        tx.commit().await?;
+        Ok(outcome)
     }
 }

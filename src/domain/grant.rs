@@ -1,0 +1,279 @@
+//! Grants: the status machine, effective (expiry-aware) status, duration choice and caps,
+//! and the choice of a grant's governing policy. Pure rules, unit-tested here.
+
+use super::decision::EntityRef;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum GrantStatus {
+    Granted,
+    Extended,
+    Revoked,
+    Expired,
+}
+
+impl GrantStatus {
+    pub const ALL: [GrantStatus; 4] = [
+        GrantStatus::Granted,
+        GrantStatus::Extended,
+        GrantStatus::Revoked,
+        GrantStatus::Expired,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            GrantStatus::Granted => "GRANTED",
+            GrantStatus::Extended => "EXTENDED",
+            GrantStatus::Revoked => "REVOKED",
+            GrantStatus::Expired => "EXPIRED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    pub fn is_active(&self) -> bool {
+        matches!(self, GrantStatus::Granted | GrantStatus::Extended)
+    }
+
+    /// The legal status changes: GRANTED→EXTENDED|REVOKED|EXPIRED, EXTENDED→REVOKED|EXPIRED;
+    /// REVOKED and EXPIRED are terminal. (Extending an EXTENDED grant again is the extend
+    /// operation, not a status change.)
+    pub fn can_become(&self, to: GrantStatus) -> bool {
+        use GrantStatus::*;
+        matches!(
+            (self, to),
+            (Granted, Extended | Revoked | Expired) | (Extended, Revoked | Expired)
+        )
+    }
+}
+
+/// The status as every response, filter and check sees it: an active grant whose
+/// `expires_at <= now` is EXPIRED at once, before the sweeper persists it.
+pub fn effective_status(
+    stored: GrantStatus,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> GrantStatus {
+    if stored.is_active() && expires_at <= now {
+        GrantStatus::Expired
+    } else {
+        stored
+    }
+}
+
+/// A grant as the API returns it (`status` is always the effective status).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Grant {
+    pub id: Uuid,
+    pub principal: EntityRef,
+    pub resource: EntityRef,
+    /// The resource if it is an `App`, else its nearest `App` ancestor, else null.
+    pub app: Option<String>,
+    pub scopes: Vec<String>,
+    pub status: GrantStatus,
+    /// Always `PREAPPROVED`: grants are decided by policy.
+    pub grant_type: String,
+    pub policy_id: Uuid,
+    pub policy_key: Option<String>,
+    pub requested_by: Option<String>,
+    pub granted_by: Option<String>,
+    pub reason: Option<String>,
+    #[serde(with = "crate::clock::ts")]
+    #[schema(value_type = String, format = DateTime)]
+    pub granted_at: DateTime<Utc>,
+    #[serde(with = "crate::clock::ts")]
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: DateTime<Utc>,
+    pub extension_count: i64,
+    #[serde(with = "crate::clock::ts::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_used_at: Option<DateTime<Utc>>,
+    #[serde(with = "crate::clock::ts::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub revoked_by: Option<String>,
+    pub revoke_reason: Option<String>,
+    pub audit_session: bool,
+    pub notices: Vec<String>,
+    #[serde(with = "crate::clock::ts")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::clock::ts")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+impl Grant {
+    /// This grant with its effective status at `now`.
+    pub fn at(mut self, now: DateTime<Utc>) -> Self {
+        self.status = effective_status(self.status, self.expires_at, now);
+        self
+    }
+
+    pub fn is_active_at(&self, now: DateTime<Utc>) -> bool {
+        effective_status(self.status, self.expires_at, now).is_active()
+    }
+}
+
+/// A duration and whether it was cut down to the policy's maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DurationChoice {
+    pub seconds: i64,
+    pub clamped: bool,
+}
+
+/// The requested duration, else the policy's default, else its max — never above the max.
+pub fn choose_duration(requested: Option<i64>, default: Option<i64>, max: i64) -> DurationChoice {
+    let wanted = requested.or(default).unwrap_or(max);
+    DurationChoice {
+        seconds: wanted.min(max),
+        clamped: wanted > max,
+    }
+}
+
+/// An extension's new expiry, capped so the grant's lifetime stays within `max` seconds of
+/// `granted_at`. Returns the expiry and whether it was cut.
+pub fn cap_lifetime(
+    granted_at: DateTime<Utc>,
+    wanted: DateTime<Utc>,
+    max_seconds: i64,
+) -> (DateTime<Utc>, bool) {
+    let limit = granted_at + Duration::seconds(max_seconds);
+    if wanted > limit {
+        (limit, true)
+    } else {
+        (wanted, false)
+    }
+}
+
+/// The candidates for a grant's governing policy: every policy with a determining permit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyRank {
+    pub id: Uuid,
+    pub priority: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The highest priority wins; among equals, the oldest (then the smallest id, which for
+/// v7 ids is also the oldest).
+pub fn governing(candidates: &[PolicyRank]) -> Option<&PolicyRank> {
+    candidates.iter().min_by(|a, b| {
+        b.priority
+            .cmp(&a.priority)
+            .then(a.created_at.cmp(&b.created_at))
+            .then(a.id.cmp(&b.id))
+    })
+}
+
+/// Scope sets: a grant without scopes covers only a check without scopes.
+pub fn scopes_cover(granted: &[String], wanted: &[String]) -> bool {
+    if granted.is_empty() {
+        return wanted.is_empty();
+    }
+    wanted.iter().all(|w| granted.contains(w))
+}
+
+/// Scopes as stored: trimmed of duplicates, in the order given.
+pub fn normalize_scopes(scopes: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(scopes.len());
+    for s in scopes {
+        if !out.contains(s) {
+            out.push(s.clone());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use GrantStatus::*;
+
+    #[test]
+    fn status_machine_all_pairs() {
+        let legal = [
+            (Granted, Extended),
+            (Granted, Revoked),
+            (Granted, Expired),
+            (Extended, Revoked),
+            (Extended, Expired),
+        ];
+        for from in GrantStatus::ALL {
+            for to in GrantStatus::ALL {
+                assert_eq!(
+                    from.can_become(to),
+                    legal.contains(&(from, to)),
+                    "{from:?} -> {to:?}"
+                );
+            }
+        }
+        for s in GrantStatus::ALL {
+            assert_eq!(GrantStatus::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(GrantStatus::parse("granted"), None);
+    }
+
+    #[test]
+    fn effective_status_is_expiry_aware() {
+        let now = Utc::now();
+        let past = now - Duration::seconds(1);
+        let future = now + Duration::seconds(1);
+        assert_eq!(effective_status(Granted, past, now), Expired);
+        assert_eq!(effective_status(Extended, now, now), Expired, "expires_at <= now");
+        assert_eq!(effective_status(Granted, future, now), Granted);
+        assert_eq!(effective_status(Revoked, past, now), Revoked);
+        assert_eq!(effective_status(Expired, future, now), Expired);
+    }
+
+    #[test]
+    fn duration_choice_and_caps() {
+        assert_eq!(choose_duration(Some(60), Some(600), 3600), DurationChoice { seconds: 60, clamped: false });
+        assert_eq!(choose_duration(None, Some(600), 3600), DurationChoice { seconds: 600, clamped: false });
+        assert_eq!(choose_duration(None, None, 3600), DurationChoice { seconds: 3600, clamped: false });
+        assert_eq!(choose_duration(Some(7200), Some(600), 3600), DurationChoice { seconds: 3600, clamped: true });
+        assert_eq!(choose_duration(Some(3600), None, 3600), DurationChoice { seconds: 3600, clamped: false });
+    }
+
+    #[test]
+    fn extension_lifetime_cap() {
+        let g = Utc::now();
+        let (e, c) = cap_lifetime(g, g + Duration::seconds(100), 3600);
+        assert_eq!((e, c), (g + Duration::seconds(100), false));
+        let (e, c) = cap_lifetime(g, g + Duration::seconds(5000), 3600);
+        assert_eq!((e, c), (g + Duration::seconds(3600), true));
+        let (e, c) = cap_lifetime(g, g + Duration::seconds(3600), 3600);
+        assert_eq!((e, c), (g + Duration::seconds(3600), false));
+    }
+
+    #[test]
+    fn governing_policy_priority_then_oldest() {
+        let t0 = Utc::now();
+        let p = |n: u128, priority, secs| PolicyRank {
+            id: Uuid::from_u128(n),
+            priority,
+            created_at: t0 + Duration::seconds(secs),
+        };
+        assert_eq!(governing(&[]), None);
+        let set = [p(1, 1, 0), p(2, 5, 10), p(3, 5, 5), p(4, 2, 0)];
+        assert_eq!(governing(&set).unwrap().id, Uuid::from_u128(3), "priority 5, older");
+        let tie = [p(9, 5, 0), p(8, 5, 0)];
+        assert_eq!(governing(&tie).unwrap().id, Uuid::from_u128(8));
+    }
+
+    #[test]
+    fn scope_coverage() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert!(scopes_cover(&s(&["read", "write"]), &s(&["read"])));
+        assert!(scopes_cover(&s(&["read"]), &s(&[])));
+        assert!(!scopes_cover(&s(&["read"]), &s(&["write"])));
+        assert!(scopes_cover(&s(&[]), &s(&[])));
+        assert!(!scopes_cover(&s(&[]), &s(&["read"])), "no scopes covers only no scopes");
+        assert_eq!(normalize_scopes(&s(&["a", "b", "a"])), s(&["a", "b"]));
+    }
+}

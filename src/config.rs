@@ -16,6 +16,8 @@ pub struct Config {
     /// How often to look for writes made by other processes (the CLI) that in-memory
     /// caches must drop.
     pub change_poll_interval: std::time::Duration,
+    /// How often expired grants are persisted as EXPIRED.
+    pub sweep_interval: std::time::Duration,
 }
 
 impl Config {
@@ -27,6 +29,7 @@ impl Config {
             audit_queue_capacity: 4096,
             audit_batch_max: 512,
             change_poll_interval: std::time::Duration::from_secs(1),
+            sweep_interval: std::time::Duration::from_secs(1),
         }
     }
 }

@@ -29,6 +29,7 @@ pub struct App {
     pub state: AppState,
     writer: JoinHandle<()>,
     poller: JoinHandle<()>,
+    sweeper: JoinHandle<()>,
     stop_poller: tokio::sync::watch::Sender<bool>,
 }
 
@@ -39,6 +40,7 @@ impl App {
     pub async fn open(config: Config, clock: SharedClock) -> Result<App> {
         let store = store::open(&config.database_url).await?;
         let cursors = domain::page::CursorCodec::new(&store.cursor_secret().await?);
+        let clock_for_sweeper = clock.clone();
         let (audit, writer) = audit::AuditWriter::spawn(
             store.clone(),
             config.audit_queue_capacity,
@@ -69,8 +71,15 @@ impl App {
             config.change_poll_interval,
             stop_rx,
         ));
+        let sweeper = tokio::spawn(sweep_expired(
+            store.clone(),
+            clock_for_sweeper,
+            config.sweep_interval,
+            stop_poller.subscribe(),
+        ));
         Ok(App {
             poller,
+            sweeper,
             stop_poller,
             state: AppState {
                 services: Services {
@@ -160,10 +169,12 @@ impl App {
             state,
             writer,
             poller,
+            sweeper,
             stop_poller,
         } = self;
         let _ = stop_poller.send(true);
         let _ = poller.await;
+        let _ = sweeper.await;
         let store = state.services.store.clone();
         // The writer stops once every queue handle is gone, after committing what is queued.
         drop(state);
@@ -207,6 +218,29 @@ async fn poll_changes(
                 revoked_seen = Some(revoked);
             }
             Err(e) => tracing::warn!(error = ?e, "change poll failed"),
+        }
+    }
+}
+
+/// Persists EXPIRED, with its `grant.expire` event, for grants whose time has come. Every
+/// read already treats them as expired; this makes the store say so too.
+async fn sweep_expired(
+    store: store::DynStore,
+    clock: SharedClock,
+    every: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        match service::grants::sweep(&store, clock.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "sweeper persisted expired grants"),
+            Err(e) => tracing::warn!(error = ?e, "expiry sweep failed"),
         }
     }
 }

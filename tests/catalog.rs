@@ -24,7 +24,7 @@ fn users() -> Value {
     ])
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entities_are_validated_upserted_listed_and_deleted() {
     let s = TestServer::start().await;
     let t = s.tenant().await;
@@ -124,7 +124,7 @@ async fn entities_are_validated_upserted_listed_and_deleted() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entity_ids_with_odd_characters_round_trip() {
     let s = TestServer::start().await;
     let t = s.tenant().await;
@@ -149,7 +149,7 @@ async fn entity_ids_with_odd_characters_round_trip() {
     assert_eq!(r.status, 204, "{}", r.text);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_tenants_entities_are_not_visible() {
     let s = TestServer::start().await;
     let a = s.tenant().await;
@@ -168,7 +168,7 @@ async fn other_tenants_entities_are_not_visible() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schema_changes_that_break_something_are_refused() {
     let s = TestServer::start().await;
     let t = s.tenant().await;
@@ -310,7 +310,7 @@ fn read_json_files(dir: &std::path::Path) -> Vec<(String, Value)> {
     out
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_export_round_trip_of_the_policies_directory() {
     let s = TestServer::start().await;
     let t = s.tenant().await;
@@ -415,7 +415,7 @@ async fn import_export_round_trip_of_the_policies_directory() {
     assert_eq!(after["rules"][0]["id"], before["rules"][0]["id"]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_is_all_or_nothing() {
     let s = TestServer::start().await;
     let t = s.tenant().await;
@@ -463,7 +463,7 @@ async fn import_is_all_or_nothing() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bootstrap_tenant_gets_the_examples() {
     let s = TestServer::start().await;
     let dir = tempfile::tempdir().unwrap();

@@ -59,7 +59,7 @@ async fn get_keys(base: &str, key: &str, tenant: &str) -> u16 {
         .as_u16()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenant_create_json_prints_one_line_whose_key_works() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("g.db").display());
@@ -181,7 +181,7 @@ fn other_failures_exit_1_with_one_line() {
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_bootstraps_logs_the_path_not_the_key_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = grantd()

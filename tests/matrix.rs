@@ -43,6 +43,12 @@ const TABLE: &[(&str, &str, Option<&[&str]>)] = &[
         "/v1/policy-set-versions/{version}",
         Some(&[ADMIN, AUTHOR, AUDITOR]),
     ),
+    ("POST", "/v1/grants", Some(&[ADMIN, REQUESTER])),
+    ("GET", "/v1/grants/{id}", Some(&[ADMIN, REQUESTER, AUDITOR])),
+    ("PUT", "/v1/grants/{id}", Some(&[ADMIN, REQUESTER])),
+    ("POST", "/v1/grants/{id}/extend", Some(&[ADMIN, REQUESTER])),
+    ("POST", "/v1/grants/{id}/revoke", Some(&[ADMIN, REQUESTER])),
+    ("POST", "/v1/access/check", Some(&[ADMIN, REQUESTER])),
 ];
 
 #[tokio::test]

@@ -225,7 +225,11 @@ mod tests {
         let past = now - Duration::seconds(1);
         let future = now + Duration::seconds(1);
         assert_eq!(effective_status(Granted, past, now), Expired);
-        assert_eq!(effective_status(Extended, now, now), Expired, "expires_at <= now");
+        assert_eq!(
+            effective_status(Extended, now, now),
+            Expired,
+            "expires_at <= now"
+        );
         assert_eq!(effective_status(Granted, future, now), Granted);
         assert_eq!(effective_status(Revoked, past, now), Revoked);
         assert_eq!(effective_status(Expired, future, now), Expired);
@@ -233,11 +237,41 @@ mod tests {
 
     #[test]
     fn duration_choice_and_caps() {
-        assert_eq!(choose_duration(Some(60), Some(600), 3600), DurationChoice { seconds: 60, clamped: false });
-        assert_eq!(choose_duration(None, Some(600), 3600), DurationChoice { seconds: 600, clamped: false });
-        assert_eq!(choose_duration(None, None, 3600), DurationChoice { seconds: 3600, clamped: false });
-        assert_eq!(choose_duration(Some(7200), Some(600), 3600), DurationChoice { seconds: 3600, clamped: true });
-        assert_eq!(choose_duration(Some(3600), None, 3600), DurationChoice { seconds: 3600, clamped: false });
+        assert_eq!(
+            choose_duration(Some(60), Some(600), 3600),
+            DurationChoice {
+                seconds: 60,
+                clamped: false
+            }
+        );
+        assert_eq!(
+            choose_duration(None, Some(600), 3600),
+            DurationChoice {
+                seconds: 600,
+                clamped: false
+            }
+        );
+        assert_eq!(
+            choose_duration(None, None, 3600),
+            DurationChoice {
+                seconds: 3600,
+                clamped: false
+            }
+        );
+        assert_eq!(
+            choose_duration(Some(7200), Some(600), 3600),
+            DurationChoice {
+                seconds: 3600,
+                clamped: true
+            }
+        );
+        assert_eq!(
+            choose_duration(Some(3600), None, 3600),
+            DurationChoice {
+                seconds: 3600,
+                clamped: false
+            }
+        );
     }
 
     #[test]
@@ -261,7 +295,11 @@ mod tests {
         };
         assert_eq!(governing(&[]), None);
         let set = [p(1, 1, 0), p(2, 5, 10), p(3, 5, 5), p(4, 2, 0)];
-        assert_eq!(governing(&set).unwrap().id, Uuid::from_u128(3), "priority 5, older");
+        assert_eq!(
+            governing(&set).unwrap().id,
+            Uuid::from_u128(3),
+            "priority 5, older"
+        );
         let tie = [p(9, 5, 0), p(8, 5, 0)];
         assert_eq!(governing(&tie).unwrap().id, Uuid::from_u128(8));
     }
@@ -273,7 +311,10 @@ mod tests {
         assert!(scopes_cover(&s(&["read"]), &s(&[])));
         assert!(!scopes_cover(&s(&["read"]), &s(&["write"])));
         assert!(scopes_cover(&s(&[]), &s(&[])));
-        assert!(!scopes_cover(&s(&[]), &s(&["read"])), "no scopes covers only no scopes");
+        assert!(
+            !scopes_cover(&s(&[]), &s(&["read"])),
+            "no scopes covers only no scopes"
+        );
         assert_eq!(normalize_scopes(&s(&["a", "b", "a"])), s(&["a", "b"]));
     }
 }

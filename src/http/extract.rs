@@ -209,6 +209,36 @@ pub fn if_match(headers: &axum::http::HeaderMap) -> Result<Option<i64>, Error> {
         .map_err(|_| Error::invalid("If-Match must be a version such as \"3\""))
 }
 
+/// A JSON body that may be absent: an empty body is `T::default()`; a non-empty one must be
+/// JSON (415 otherwise) and parse (400 otherwise).
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
+        let has_type = req.headers().contains_key(axum::http::header::CONTENT_TYPE);
+        if !has_type {
+            let bytes = axum::body::Bytes::from_request(req, state)
+                .await
+                .map_err(|e| match e.status() {
+                    StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge(
+                        "the request body is larger than the configured limit".into(),
+                    ),
+                    _ => Error::invalid(e.body_text()),
+                })?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJson(T::default()));
+            }
+            return Err(Error::UnsupportedMediaType(
+                "expected a JSON body with Content-Type: application/json".into(),
+            ));
+        }
+        let ApiJson(v) = ApiJson::<T>::from_request(req, state).await?;
+        Ok(OptionalJson(v))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod catalog;
 pub mod decisions;
 pub mod extract;
+pub mod grants;
 pub mod keys;
 mod openapi;
 pub mod ops;
@@ -53,6 +54,11 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(decisions::authorize))
         .routes(routes!(decisions::authorize_batch))
         .routes(routes!(decisions::policy_set_version))
+        .routes(routes!(grants::request_grant))
+        .routes(routes!(grants::get_grant, grants::update_grant))
+        .routes(routes!(grants::extend_grant))
+        .routes(routes!(grants::revoke_grant))
+        .routes(routes!(grants::access_check))
         .routes(routes!(audit::verify))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))

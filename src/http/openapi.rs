@@ -26,6 +26,7 @@ use utoipa::{OpenApi as _, PartialSchema};
         (name = "policies", description = "Policies of rules, assembled into Cedar"),
         (name = "schema", description = "The tenant's Cedar schema"),
         (name = "entities", description = "The tenant's Cedar entities"),
+        (name = "grants", description = "The grant lifecycle and the access check"),
         (name = "decisions", description = "Authorization decisions from the compiled policy set"),
         (name = "audit", description = "The tamper-evident audit log"),
         (name = "operations", description = "Health, readiness, metrics (no authentication)"),

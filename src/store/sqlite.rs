@@ -2,17 +2,17 @@
 //! write so writers queue on SQLite's lock instead of failing half-way through.
 
 use super::{
-    Commit, CommitListener, ConfigSnapshot, EntityRow, IdempotencyRecord, InsertOutcome, ImportBatch, KeyRecord, NewTenant,
-    PolicySetVersion, Store, TenantConfig, WriteOutcome,
+    Commit, CommitListener, ConfigSnapshot, EntityRow, IdempotencyRecord, ImportBatch,
+    InsertOutcome, KeyRecord, NewTenant, PolicySetVersion, Store, TenantConfig, WriteOutcome,
 };
 use crate::clock::{format_ts, parse_ts};
 use crate::domain::audit::{
     chain_hash, AuditEvent, ChainVerifier, EventContent, NewEvent, StoredRow, VerifyReport,
     GENESIS_HASH,
 };
-use crate::domain::ids::{EventId, KeyId, TenantId};
 use crate::domain::decision::EntityRef;
 use crate::domain::grant::{Grant, GrantStatus};
+use crate::domain::ids::{EventId, KeyId, TenantId};
 use crate::domain::policy::{Policy, PolicyRef};
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
@@ -128,7 +128,10 @@ pub(crate) async fn append_in_tx(
     }
     // Many rows per statement: a group commit of hundreds of events is a few statements.
     const ROWS_PER_INSERT: usize = 64;
-    for (chunk, meta) in out.chunks(ROWS_PER_INSERT).zip(tenants.chunks(ROWS_PER_INSERT)) {
+    for (chunk, meta) in out
+        .chunks(ROWS_PER_INSERT)
+        .zip(tenants.chunks(ROWS_PER_INSERT))
+    {
         let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
             "INSERT INTO audit_events (tenant_id, seq, id, at, kind, subject_type, subject_id, \
              decision, body, prev_hash, hash) ",

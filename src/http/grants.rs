@@ -1,0 +1,152 @@
+//! `/v1/grants` and `/v1/access/check`: the grant lifecycle. Grant responses carry
+//! `ETag: "<version>"`; `If-Match` is honoured on extend, revoke and PUT.
+
+use super::extract::{if_match, perm, ApiJson, Auth, OptionalJson};
+use super::{etag, AppState};
+use crate::domain::grant::Grant;
+use crate::error::{ErrorBody, Result};
+use crate::service::grants::{
+    self, AccessCheckBody, AccessCheckResult, ExtendBody, GrantDecision, RequestBody,
+    RequestOutcome, RevokeBody, UpdateBody,
+};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+fn grant_response<T: serde::Serialize>(status: StatusCode, version: i64, body: T) -> Response {
+    (status, [(header::ETAG, etag(version))], Json(body)).into_response()
+}
+
+/// Request a grant. Evaluated as `Action::"request"` with `GrantContext`; permitted → 201
+/// with the grant, its governing policy and capped duration; denied → 403 `access_denied`
+/// with the notices of the determining rules. With `Idempotency-Key`, a retry with the same
+/// body gets the first answer (201 or 403) for 24 hours; another body gets 409.
+#[utoipa::path(post, path = "/v1/grants", tag = "grants", request_body = RequestBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe (per API key, 24 h)")),
+    responses(
+        (status = 201, description = "granted", body = GrantDecision),
+        (status = 403, description = "access_denied (with notices, details.determining, details.deny_reason) or forbidden", body = ErrorBody),
+        (status = 409, description = "the Idempotency-Key was used with another body", body = ErrorBody),
+    ))]
+pub async fn request_grant(
+    State(state): State<AppState>,
+    Auth(caller, _): Auth<perm::WriteGrants>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<RequestBody>,
+) -> Result<Response> {
+    let key = headers
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str()
+                .map(str::to_string)
+                .map_err(|_| crate::error::Error::invalid("Idempotency-Key must be visible ASCII"))
+        })
+        .transpose()?;
+    match grants::request(&state.services, &caller, body, key).await? {
+        RequestOutcome::Created(d) => Ok(grant_response(StatusCode::CREATED, d.grant.version, d)),
+        RequestOutcome::Replay { status, body } => Ok((
+            StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response()),
+    }
+}
+
+/// Read a grant (its `status` is the effective, expiry-aware one).
+#[utoipa::path(get, path = "/v1/grants/{id}", tag = "grants",
+    params(("id" = String, Path, description = "grant id")),
+    responses((status = 200, description = "the grant", body = Grant)))]
+pub async fn get_grant(
+    State(state): State<AppState>,
+    Auth(caller, _): Auth<perm::ReadGrants>,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let s = &state.services;
+    let g = grants::get(&s.store, caller.tenant_id, &id, s.clock.now()).await?;
+    Ok(grant_response(StatusCode::OK, g.version, g))
+}
+
+/// Extend an active grant to `now + duration_seconds` or to `expires_at`. Evaluated as
+/// `Action::"extend"`; the lifetime is capped at `granted_at + max_duration_seconds` of the
+/// governing policy (`clamped` says so).
+#[utoipa::path(post, path = "/v1/grants/{id}/extend", tag = "grants", request_body = ExtendBody,
+    params(("id" = String, Path, description = "grant id"),
+           ("If-Match" = Option<String>, Header, description = "the grant version the change is based on")),
+    responses(
+        (status = 200, description = "extended", body = GrantDecision),
+        (status = 403, description = "access_denied; the grant is unchanged", body = ErrorBody),
+        (status = 409, description = "the grant is not active, or If-Match is stale", body = ErrorBody),
+    ))]
+pub async fn extend_grant(
+    State(state): State<AppState>,
+    Auth(caller, _): Auth<perm::WriteGrants>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<ExtendBody>,
+) -> Result<Response> {
+    let d = grants::extend(&state.services, &caller, &id, body, if_match(&headers)?).await?;
+    Ok(grant_response(StatusCode::OK, d.grant.version, d))
+}
+
+/// Revoke an active grant (body optional: `{"reason"}`).
+#[utoipa::path(post, path = "/v1/grants/{id}/revoke", tag = "grants", request_body = RevokeBody,
+    params(("id" = String, Path, description = "grant id"),
+           ("If-Match" = Option<String>, Header, description = "the grant version the change is based on")),
+    responses(
+        (status = 200, description = "revoked", body = Grant),
+        (status = 409, description = "the grant is not active, or If-Match is stale", body = ErrorBody),
+    ))]
+pub async fn revoke_grant(
+    State(state): State<AppState>,
+    Auth(caller, _): Auth<perm::WriteGrants>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    OptionalJson(body): OptionalJson<RevokeBody>,
+) -> Result<Response> {
+    let g = grants::revoke(
+        &state.services,
+        &caller,
+        &id,
+        body.reason,
+        if_match(&headers)?,
+    )
+    .await?;
+    Ok(grant_response(StatusCode::OK, g.version, g))
+}
+
+/// Change a grant: `scopes` (re-evaluated), `status: REVOKED` (as revoke); admin only:
+/// `status: EXTENDED | EXPIRED`, `granted_by`, `granted_at`, `policy_id`/`policy_key`.
+#[utoipa::path(put, path = "/v1/grants/{id}", tag = "grants", request_body = UpdateBody,
+    params(("id" = String, Path, description = "grant id"),
+           ("If-Match" = Option<String>, Header, description = "the grant version the change is based on")),
+    responses(
+        (status = 200, description = "changed", body = Grant),
+        (status = 403, description = "forbidden (admin-only field) or access_denied (re-evaluation)", body = ErrorBody),
+        (status = 409, description = "illegal status transition, or If-Match is stale", body = ErrorBody),
+    ))]
+pub async fn update_grant(
+    State(state): State<AppState>,
+    Auth(caller, _): Auth<perm::WriteGrants>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<UpdateBody>,
+) -> Result<Response> {
+    let g = grants::update(&state.services, &caller, &id, body, if_match(&headers)?).await?;
+    Ok(grant_response(StatusCode::OK, g.version, g))
+}
+
+/// Does the principal hold an active grant on this resource (or an ancestor of it) that
+/// covers the scopes? The run-time enforcement path: one indexed read.
+#[utoipa::path(post, path = "/v1/access/check", tag = "grants", request_body = AccessCheckBody,
+    responses((status = 200, description = "the answer", body = AccessCheckResult)))]
+pub async fn access_check(
+    State(state): State<AppState>,
+    Auth(caller, _): Auth<perm::AccessCheck>,
+    ApiJson(body): ApiJson<AccessCheckBody>,
+) -> Result<Json<AccessCheckResult>> {
+    Ok(Json(
+        grants::access_check(&state.services, &caller, body).await?,
+    ))
+}

@@ -1,0 +1,919 @@
+//! The grant lifecycle: request, extend, revoke, update, expire, and the access check.
+//! Every request, extension and change is decided by the tenant's compiled set; every
+//! mutation is one transaction with its audit event, guarded by the grant's `version`, and a
+//! writer that loses a race re-reads and decides again.
+
+use super::decisions::prepare;
+use super::{Caller, Services};
+use crate::cedar::engine::{CompiledSet, Evaluation, PolicyMeta};
+use crate::clock::ts;
+use crate::domain::audit::{canonical_json, Actor, Determining, EventKind, NewEvent, Subject};
+use crate::domain::decision::EntityRef;
+use crate::domain::grant::{
+    cap_lifetime, choose_duration, governing, normalize_scopes, scopes_cover, Grant, GrantStatus,
+    PolicyRank,
+};
+use crate::domain::ids::TenantId;
+use crate::domain::policy::PolicyRef;
+use crate::domain::role::Role;
+use crate::error::{Error, Result};
+use crate::store::{DynStore, IdempotencyRecord, InsertOutcome, WriteOutcome};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// The `GrantContext` fields grantd fills in; callers' extra context may not name them.
+pub const GRANT_CONTEXT_FIELDS: [&str; 5] = [
+    "duration_seconds",
+    "total_duration_seconds",
+    "scopes",
+    "reason",
+    "extension_count",
+];
+const MAX_ATTEMPTS: usize = 16;
+pub const MAX_SCOPES: usize = 100;
+pub const MAX_TEXT: usize = 2000;
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestBody {
+    pub principal: EntityRef,
+    pub resource: EntityRef,
+    /// Default: the governing policy's default, else its max; never above its max.
+    #[serde(default)]
+    pub duration_seconds: Option<i64>,
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Extra context keys (declared by the schema; not a `GrantContext` field).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub context: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendBody {
+    /// The new expiry is now + this (> 0).
+    #[serde(default)]
+    pub duration_seconds: Option<i64>,
+    /// Or the new expiry itself (after now).
+    #[serde(default, with = "ts::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub context: Option<Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeBody {
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateBody {
+    /// `REVOKED` (as the revoke endpoint); `EXTENDED` and `EXPIRED` are admin-only.
+    #[serde(default)]
+    pub status: Option<GrantStatus>,
+    /// Admin-only: move the grant to another policy (re-evaluated).
+    #[serde(default)]
+    pub policy_id: Option<String>,
+    #[serde(default)]
+    pub policy_key: Option<String>,
+    /// Admin-only.
+    #[serde(default)]
+    pub granted_by: Option<String>,
+    /// Admin-only; `expires_at` stays.
+    #[serde(default, with = "ts::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub granted_at: Option<DateTime<Utc>>,
+    /// Replaces the scopes (re-evaluated as `Action::"request"`).
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// Accepted only when equal to the grant's resource.
+    #[serde(default)]
+    pub resource: Option<EntityRef>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub context: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessCheckBody {
+    pub principal: EntityRef,
+    pub resource: EntityRef,
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+}
+
+/// A grant with the decision that made or changed it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct GrantDecision {
+    #[serde(flatten)]
+    pub grant: Grant,
+    /// Whether the duration (or the lifetime, on extend) was cut to the policy's maximum.
+    pub clamped: bool,
+    pub requested_duration_seconds: Option<i64>,
+    pub determining: Vec<Determining>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AccessCheckResult {
+    pub allowed: bool,
+    pub grant_id: Option<Uuid>,
+    #[serde(with = "ts::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A grant request's answer: new, or the replay of an earlier answer to the same
+/// `Idempotency-Key`.
+pub enum RequestOutcome {
+    Created(Box<GrantDecision>),
+    Replay { status: u16, body: String },
+}
+
+fn check_text(field: &str, v: Option<&str>) -> Result<()> {
+    match v {
+        Some(s) if s.chars().count() > MAX_TEXT => Err(Error::invalid(format!(
+            "{field}: at most {MAX_TEXT} characters"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn check_scopes(scopes: &[String]) -> Result<Vec<String>> {
+    if scopes.len() > MAX_SCOPES {
+        return Err(Error::invalid(format!("scopes: at most {MAX_SCOPES}")));
+    }
+    if scopes
+        .iter()
+        .any(|s| s.is_empty() || s.chars().count() > 200)
+    {
+        return Err(Error::invalid("scopes: each must be 1 to 200 characters"));
+    }
+    Ok(normalize_scopes(scopes))
+}
+
+/// The context of a grant evaluation: the caller's declared extra keys plus `GrantContext`.
+pub fn grant_context(
+    extra: Option<&Value>,
+    duration: Option<i64>,
+    total: Option<i64>,
+    scopes: &[String],
+    reason: &str,
+    extension_count: i64,
+) -> Result<Value> {
+    let mut ctx = match extra {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => return Err(Error::invalid("context: must be a JSON object")),
+    };
+    for f in GRANT_CONTEXT_FIELDS {
+        if ctx.contains_key(f) {
+            return Err(Error::invalid(format!(
+                "context.{f}: grantd fills in this GrantContext field; send it as a top-level field or not at all"
+            )));
+        }
+    }
+    if let Some(d) = duration {
+        ctx.insert("duration_seconds".into(), json!(d));
+    }
+    if let Some(t) = total {
+        ctx.insert("total_duration_seconds".into(), json!(t));
+    }
+    ctx.insert("scopes".into(), json!(scopes));
+    ctx.insert("reason".into(), json!(reason));
+    ctx.insert("extension_count".into(), json!(extension_count));
+    Ok(Value::Object(ctx))
+}
+
+fn action(id: &str) -> EntityRef {
+    EntityRef {
+        etype: "Action".into(),
+        id: id.into(),
+    }
+}
+
+fn stored_uid(set: &CompiledSet, r: &EntityRef, field: &str) -> Result<cedar_policy::EntityUid> {
+    let uid = super::decisions::uid(r, field)?;
+    if set.entities.get(&uid).is_none() {
+        return Err(Error::invalid(format!(
+            "{field}: {uid} is not in the entity store (PUT /v1/entities first)"
+        )));
+    }
+    Ok(uid)
+}
+
+/// The resource if it is an `App`, else its nearest `App` ancestor (by id when several).
+fn app_of(set: &CompiledSet, resource: &cedar_policy::EntityUid) -> Option<String> {
+    if resource.type_name().to_string() == "App" {
+        return Some(resource.id().unescaped().to_string());
+    }
+    let apps: BTreeSet<String> = set
+        .entities
+        .ancestors(resource)?
+        .filter(|a| a.type_name().to_string() == "App")
+        .map(|a| a.id().unescaped().to_string())
+        .collect();
+    apps.into_iter().next()
+}
+
+fn evaluate(
+    set: &CompiledSet,
+    principal: &EntityRef,
+    action_id: &str,
+    resource: &EntityRef,
+    ctx: Value,
+) -> Result<Evaluation> {
+    let prepared = prepare(set, principal, &action(action_id), resource, ctx, None, "")?;
+    Ok(set.evaluate(&prepared.request, &prepared.entities))
+}
+
+/// The governing policy of a permitted evaluation.
+fn governing_policy(eval: &Evaluation) -> Result<Arc<PolicyMeta>> {
+    let permits: Vec<&Arc<PolicyMeta>> = eval
+        .determining
+        .iter()
+        .filter(|r| r.effect == crate::cedar::assemble::Effect::Permit)
+        .map(|r| &r.policy)
+        .collect();
+    let ranks: Vec<PolicyRank> = permits
+        .iter()
+        .map(|p| PolicyRank {
+            id: p.id,
+            priority: p.priority,
+            created_at: p.created_at,
+        })
+        .collect();
+    let chosen = governing(&ranks)
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("an allow without a determining permit")))?;
+    Ok(permits
+        .into_iter()
+        .find(|p| p.id == chosen.id)
+        .expect("the chosen policy is a candidate")
+        .clone())
+}
+
+fn denied(eval: &Evaluation, what: &str) -> Error {
+    Error::AccessDenied {
+        message: format!("{what} was denied by the policies"),
+        details: Some(json!({
+            "determining": eval.determining_wire(),
+            "deny_reason": eval.deny_reason.map(|d| d.as_str()),
+        })),
+        notices: eval.notices.clone(),
+    }
+}
+
+fn decision_event(mut e: NewEvent, eval: &Evaluation, version: i64) -> NewEvent {
+    e.decision = Some(if eval.allowed { "allow" } else { "deny" }.into());
+    e.deny_reason = eval.deny_reason.map(|d| d.as_str().to_string());
+    e.determining = Some(eval.determining_wire());
+    e.notices = Some(eval.notices.clone());
+    e.policy_set_version = Some(version);
+    e
+}
+
+/// Records a denied request, extension or change; durable before the 403 leaves.
+async fn audit_denial(
+    s: &Services,
+    caller: &Caller,
+    kind: EventKind,
+    subject: Subject,
+    request: Value,
+    eval: &Evaluation,
+    version: i64,
+) -> Result<()> {
+    let e = NewEvent::new(s.clock.now(), caller.actor(), kind, subject).with_request(request);
+    s.audit
+        .append(caller.tenant_id, decision_event(e, eval, version))
+        .await?;
+    Ok(())
+}
+
+fn seconds_between(a: DateTime<Utc>, b: DateTime<Utc>) -> i64 {
+    (b - a).num_seconds()
+}
+
+pub fn body_hash(body: &Value) -> String {
+    hex::encode(Sha256::digest(canonical_json(body).as_bytes()))
+}
+
+fn replay(record: IdempotencyRecord, hash: &str) -> Result<RequestOutcome> {
+    if record.body_hash != hash {
+        return Err(Error::Conflict(
+            "this Idempotency-Key was used with another request body".into(),
+        ));
+    }
+    Ok(RequestOutcome::Replay {
+        status: record.status,
+        body: record.response,
+    })
+}
+
+/// `POST /v1/grants`.
+pub async fn request(
+    s: &Services,
+    caller: &Caller,
+    body: RequestBody,
+    idempotency_key: Option<String>,
+) -> Result<RequestOutcome> {
+    let now = s.clock.now();
+    let raw = serde_json::to_value(&body).map_err(Error::internal)?;
+    let hash = body_hash(&raw);
+    if let Some(k) = &idempotency_key {
+        if k.is_empty() || k.len() > 255 {
+            return Err(Error::invalid("Idempotency-Key: 1 to 255 characters"));
+        }
+        if let Some(r) = s
+            .store
+            .get_idempotency(caller.key_id, k, now - Duration::hours(24))
+            .await?
+        {
+            return replay(r, &hash);
+        }
+    }
+    if body.duration_seconds.is_some_and(|d| d <= 0) {
+        return Err(Error::invalid("duration_seconds: must be greater than 0"));
+    }
+    check_text("reason", body.reason.as_deref())?;
+    let scopes = check_scopes(body.scopes.as_deref().unwrap_or_default())?;
+    let reason = body.reason.clone().unwrap_or_default();
+    let set = s.engine.get(caller.tenant_id).await?;
+    stored_uid(&set, &body.principal, "principal")?;
+    let resource_uid = stored_uid(&set, &body.resource, "resource")?;
+    let ctx = grant_context(
+        body.context.as_ref(),
+        body.duration_seconds,
+        body.duration_seconds,
+        &scopes,
+        &reason,
+        0,
+    )?;
+    let eval = evaluate(&set, &body.principal, "request", &body.resource, ctx)?;
+    if !eval.allowed {
+        let principal = super::decisions::uid(&body.principal, "principal")?;
+        audit_denial(
+            s,
+            caller,
+            EventKind::GrantRequest,
+            Subject::new("principal", principal),
+            raw,
+            &eval,
+            set.version,
+        )
+        .await?;
+        let err = denied(&eval, "the grant request");
+        if let Some(k) = idempotency_key {
+            let record = IdempotencyRecord {
+                key_id: caller.key_id,
+                idem_key: k,
+                body_hash: hash.clone(),
+                status: 403,
+                response: serde_json::to_string(&err.body()).map_err(Error::internal)?,
+                created_at: now,
+            };
+            if let InsertOutcome::Replay(r) =
+                s.store.put_idempotency(caller.tenant_id, &record).await?
+            {
+                return replay(r, &hash);
+            }
+        }
+        return Err(err);
+    }
+    let policy = governing_policy(&eval)?;
+    let d = choose_duration(
+        body.duration_seconds,
+        policy.default_duration_seconds,
+        policy.max_duration_seconds,
+    );
+    let grant = Grant {
+        id: Uuid::now_v7(),
+        principal: body.principal.clone(),
+        resource: body.resource.clone(),
+        app: app_of(&set, &resource_uid),
+        scopes,
+        status: GrantStatus::Granted,
+        grant_type: "PREAPPROVED".into(),
+        policy_id: policy.id,
+        policy_key: policy.key.clone(),
+        requested_by: caller.on_behalf_of.clone(),
+        granted_by: None,
+        reason: body.reason.clone(),
+        granted_at: now,
+        expires_at: now + Duration::seconds(d.seconds),
+        extension_count: 0,
+        last_used_at: None,
+        revoked_at: None,
+        revoked_by: None,
+        revoke_reason: None,
+        audit_session: eval.determining.iter().any(|r| r.audit_session),
+        notices: eval.notices.clone(),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    let answer = GrantDecision {
+        grant,
+        clamped: d.clamped,
+        requested_duration_seconds: body.duration_seconds,
+        determining: eval.determining_wire(),
+    };
+    let event = decision_event(
+        NewEvent::new(
+            now,
+            caller.actor(),
+            EventKind::GrantRequest,
+            Subject::new("grant", answer.grant.id),
+        )
+        .with_request(raw),
+        &eval,
+        set.version,
+    );
+    let record = match idempotency_key {
+        Some(k) => Some(IdempotencyRecord {
+            key_id: caller.key_id,
+            idem_key: k,
+            body_hash: hash.clone(),
+            status: 201,
+            response: serde_json::to_string(&answer).map_err(Error::internal)?,
+            created_at: now,
+        }),
+        None => None,
+    };
+    match s
+        .store
+        .insert_grant(caller.tenant_id, &answer.grant, event, record)
+        .await?
+    {
+        InsertOutcome::Done => Ok(RequestOutcome::Created(Box::new(answer))),
+        InsertOutcome::Replay(r) => replay(r, &hash),
+    }
+}
+
+pub async fn get(
+    store: &DynStore,
+    tenant: TenantId,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<Grant> {
+    let id = Uuid::try_parse(id).map_err(|_| Error::not_found("no such grant"))?;
+    Ok(store
+        .get_grant(tenant, id)
+        .await?
+        .ok_or_else(|| Error::not_found("no such grant"))?
+        .at(now))
+}
+
+fn stale_if_match(if_match: Option<i64>, g: &Grant) -> Result<()> {
+    match if_match {
+        Some(v) if v != g.version => Err(Error::Conflict(format!(
+            "If-Match {v} is stale: the grant is at version {}",
+            g.version
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn not_active(g: &Grant, what: &str) -> Error {
+    Error::Conflict(format!(
+        "only an active grant (GRANTED or EXTENDED) can be {what}; this one is {}",
+        g.status.as_str()
+    ))
+}
+
+/// `POST /v1/grants/{id}/extend`.
+pub async fn extend(
+    s: &Services,
+    caller: &Caller,
+    id: &str,
+    body: ExtendBody,
+    if_match: Option<i64>,
+) -> Result<GrantDecision> {
+    let (wanted_duration, wanted_at) = (body.duration_seconds, body.expires_at);
+    match (wanted_duration, wanted_at) {
+        (Some(_), Some(_)) | (None, None) => {
+            return Err(Error::invalid(
+                "give exactly one of duration_seconds and expires_at",
+            ))
+        }
+        (Some(d), None) if d <= 0 => {
+            return Err(Error::invalid("duration_seconds: must be greater than 0"))
+        }
+        _ => {}
+    }
+    for _ in 0..MAX_ATTEMPTS {
+        let now = s.clock.now();
+        let g = get(&s.store, caller.tenant_id, id, now).await?;
+        stale_if_match(if_match, &g)?;
+        if !g.status.is_active() {
+            return Err(not_active(&g, "extended"));
+        }
+        let new_expiry = match (wanted_duration, wanted_at) {
+            (Some(d), _) => now + Duration::seconds(d),
+            (_, Some(at)) if at > now => at,
+            _ => return Err(Error::invalid("expires_at: must be after now")),
+        };
+        let set = s.engine.get(caller.tenant_id).await?;
+        let requested = seconds_between(now, new_expiry);
+        let ctx = grant_context(
+            body.context.as_ref(),
+            Some(requested),
+            Some(seconds_between(g.granted_at, new_expiry)),
+            &g.scopes,
+            g.reason.as_deref().unwrap_or(""),
+            g.extension_count,
+        )?;
+        let eval = evaluate(&set, &g.principal, "extend", &g.resource, ctx)?;
+        let raw = json!({"duration_seconds": wanted_duration,
+            "expires_at": wanted_at.map(|t| crate::clock::format_ts(&t)), "context": body.context});
+        if !eval.allowed {
+            audit_denial(
+                s,
+                caller,
+                EventKind::GrantExtend,
+                Subject::new("grant", g.id),
+                raw,
+                &eval,
+                set.version,
+            )
+            .await?;
+            return Err(denied(&eval, "the extension"));
+        }
+        let policy = governing_policy(&eval)?;
+        let (expires_at, clamped) =
+            cap_lifetime(g.granted_at, new_expiry, policy.max_duration_seconds);
+        if expires_at <= now {
+            return Err(Error::Conflict(format!(
+                "the grant's lifetime under its governing policy ({} s from granted_at) is used up",
+                policy.max_duration_seconds
+            )));
+        }
+        let mut next = g.clone();
+        next.expires_at = expires_at;
+        next.status = GrantStatus::Extended;
+        next.extension_count += 1;
+        next.policy_id = policy.id;
+        next.policy_key = policy.key.clone();
+        next.audit_session = eval.determining.iter().any(|r| r.audit_session);
+        next.notices = eval.notices.clone();
+        next.updated_at = now;
+        next.version += 1;
+        let event = decision_event(
+            NewEvent::new(
+                now,
+                caller.actor(),
+                EventKind::GrantExtend,
+                Subject::new("grant", g.id),
+            )
+            .with_request(raw),
+            &eval,
+            set.version,
+        );
+        match s
+            .store
+            .update_grant(caller.tenant_id, &next, g.version, event)
+            .await?
+        {
+            WriteOutcome::Done => {
+                return Ok(GrantDecision {
+                    grant: next,
+                    clamped,
+                    requested_duration_seconds: Some(requested),
+                    determining: eval.determining_wire(),
+                })
+            }
+            // Lost a race: read again and decide again (If-Match turns it into a 409).
+            _ => continue,
+        }
+    }
+    Err(Error::Conflict("the grant kept changing; retry".into()))
+}
+
+fn revoked(g: &Grant, caller: &Caller, reason: Option<String>, now: DateTime<Utc>) -> Grant {
+    let mut next = g.clone();
+    next.status = GrantStatus::Revoked;
+    next.revoked_at = Some(now);
+    next.revoked_by = Some(caller.key_id.to_string());
+    next.revoke_reason = reason;
+    next.updated_at = now;
+    next.version += 1;
+    next
+}
+
+/// `POST /v1/grants/{id}/revoke` (and `PUT` with `status: REVOKED`).
+pub async fn revoke(
+    s: &Services,
+    caller: &Caller,
+    id: &str,
+    reason: Option<String>,
+    if_match: Option<i64>,
+) -> Result<Grant> {
+    check_text("reason", reason.as_deref())?;
+    for _ in 0..MAX_ATTEMPTS {
+        let now = s.clock.now();
+        let g = get(&s.store, caller.tenant_id, id, now).await?;
+        stale_if_match(if_match, &g)?;
+        if !g.status.is_active() {
+            return Err(not_active(&g, "revoked"));
+        }
+        let next = revoked(&g, caller, reason.clone(), now);
+        let event = NewEvent::new(
+            now,
+            caller.actor(),
+            EventKind::GrantRevoke,
+            Subject::new("grant", g.id),
+        )
+        .with_request(json!({"reason": reason}));
+        if s.store
+            .update_grant(caller.tenant_id, &next, g.version, event)
+            .await?
+            == WriteOutcome::Done
+        {
+            return Ok(next);
+        }
+    }
+    Err(Error::Conflict("the grant kept changing; retry".into()))
+}
+
+/// `PUT /v1/grants/{id}`.
+pub async fn update(
+    s: &Services,
+    caller: &Caller,
+    id: &str,
+    body: UpdateBody,
+    if_match: Option<i64>,
+) -> Result<Grant> {
+    // The role is checked before the state.
+    let admin_only = matches!(
+        body.status,
+        Some(GrantStatus::Extended | GrantStatus::Expired)
+    ) || body.granted_by.is_some()
+        || body.granted_at.is_some()
+        || body.policy_id.is_some()
+        || body.policy_key.is_some();
+    if admin_only && caller.role != Role::Admin {
+        return Err(Error::Forbidden(
+            "status EXTENDED/EXPIRED, granted_by, granted_at and the policy may be changed by admin keys only".into(),
+        ));
+    }
+    if body.policy_id.is_some() && body.policy_key.is_some() {
+        return Err(Error::invalid("give policy_id or policy_key, not both"));
+    }
+    check_text("granted_by", body.granted_by.as_deref())?;
+    let scopes = body.scopes.as_deref().map(check_scopes).transpose()?;
+    if body.status == Some(GrantStatus::Revoked) {
+        if scopes.is_some() || admin_only || body.context.is_some() {
+            return Err(Error::invalid(
+                "status REVOKED revokes the grant; send other changes separately",
+            ));
+        }
+        if let Some(r) = &body.resource {
+            let g = get(&s.store, caller.tenant_id, id, s.clock.now()).await?;
+            if *r != g.resource {
+                return Err(Error::invalid("resource: a grant's resource cannot change"));
+            }
+        }
+        return revoke(s, caller, id, None, if_match).await;
+    }
+    if body.status == Some(GrantStatus::Granted) {
+        return Err(Error::Conflict("a grant cannot return to GRANTED".into()));
+    }
+    for _ in 0..MAX_ATTEMPTS {
+        let now = s.clock.now();
+        let g = get(&s.store, caller.tenant_id, id, now).await?;
+        stale_if_match(if_match, &g)?;
+        if body.resource.as_ref().is_some_and(|r| *r != g.resource) {
+            return Err(Error::invalid("resource: a grant's resource cannot change"));
+        }
+        if !g.status.is_active() {
+            return Err(not_active(&g, "changed"));
+        }
+        let mut next = g.clone();
+        let mut decision: Option<(Evaluation, i64)> = None;
+        if let Some(to) = body.status {
+            if !g.status.can_become(to) {
+                return Err(Error::Conflict(format!(
+                    "a {} grant cannot become {}",
+                    g.status.as_str(),
+                    to.as_str()
+                )));
+            }
+            next.status = to;
+            if to == GrantStatus::Expired {
+                next.expires_at = now;
+            }
+        }
+        if let Some(by) = &body.granted_by {
+            next.granted_by = Some(by.clone());
+        }
+        let new_policy = match (&body.policy_id, &body.policy_key) {
+            (Some(p), None) | (None, Some(p)) => {
+                let r = PolicyRef::parse(p);
+                Some(
+                    s.store
+                        .get_policy(caller.tenant_id, &r)
+                        .await?
+                        .ok_or_else(|| Error::invalid(format!("policy {p:?}: no such policy")))?,
+                )
+            }
+            _ => None,
+        };
+        if scopes.is_some() || new_policy.is_some() {
+            let set = s.engine.get(caller.tenant_id).await?;
+            let new_scopes = scopes.clone().unwrap_or_else(|| g.scopes.clone());
+            let ctx = grant_context(
+                body.context.as_ref(),
+                None,
+                None,
+                &new_scopes,
+                g.reason.as_deref().unwrap_or(""),
+                g.extension_count,
+            )?;
+            let eval = evaluate(&set, &g.principal, "request", &g.resource, ctx)?;
+            let raw = json!({"scopes": body.scopes, "policy_id": body.policy_id,
+                "policy_key": body.policy_key, "context": body.context});
+            let target_permits = |pid: Uuid| {
+                eval.determining.iter().any(|r| {
+                    r.policy.id == pid && r.effect == crate::cedar::assemble::Effect::Permit
+                })
+            };
+            let refused = !eval.allowed
+                || new_policy
+                    .as_ref()
+                    .is_some_and(|p| !p.enabled || !target_permits(p.id));
+            if refused {
+                audit_denial(
+                    s,
+                    caller,
+                    EventKind::GrantUpdate,
+                    Subject::new("grant", g.id),
+                    raw,
+                    &eval,
+                    set.version,
+                )
+                .await?;
+                let mut err = denied(&eval, "the change");
+                if eval.allowed {
+                    if let Error::AccessDenied { message, .. } = &mut err {
+                        *message = "the new policy is disabled or has no permit rule that applies to this grant".into();
+                    }
+                }
+                return Err(err);
+            }
+            next.scopes = new_scopes;
+            let policy = match &new_policy {
+                Some(p) => p.id,
+                None => governing_policy(&eval)?.id,
+            };
+            let meta = eval
+                .determining
+                .iter()
+                .find(|r| r.policy.id == policy)
+                .map(|r| r.policy.clone())
+                .ok_or_else(|| {
+                    Error::internal(anyhow::anyhow!("governing policy not determining"))
+                })?;
+            next.policy_id = meta.id;
+            next.policy_key = meta.key.clone();
+            next.notices = eval.notices.clone();
+            next.audit_session = eval.determining.iter().any(|r| r.audit_session);
+            decision = Some((eval, set.version));
+        }
+        if let Some(at) = body.granted_at {
+            let max = match &new_policy {
+                Some(p) => p.max_duration_seconds,
+                None => s
+                    .store
+                    .get_policy(caller.tenant_id, &PolicyRef::Id(next.policy_id))
+                    .await?
+                    .map(|p| p.max_duration_seconds)
+                    .ok_or_else(|| Error::invalid("the grant's policy no longer exists"))?,
+            };
+            if next.expires_at > at + Duration::seconds(max) {
+                return Err(Error::invalid(format!(
+                    "granted_at: expires_at would be more than the policy's max_duration_seconds ({max}) after it"
+                )));
+            }
+            next.granted_at = at;
+        }
+        next.updated_at = now;
+        next.version += 1;
+        let raw = serde_json::to_value(json!({
+            "status": body.status, "policy_id": body.policy_id, "policy_key": body.policy_key,
+            "granted_by": body.granted_by, "granted_at": body.granted_at.map(|t| crate::clock::format_ts(&t)),
+            "scopes": body.scopes, "context": body.context,
+        }))
+        .map_err(Error::internal)?;
+        let mut event = NewEvent::new(
+            now,
+            caller.actor(),
+            EventKind::GrantUpdate,
+            Subject::new("grant", g.id),
+        )
+        .with_request(raw);
+        if let Some((eval, version)) = &decision {
+            event = decision_event(event, eval, *version);
+        }
+        if s.store
+            .update_grant(caller.tenant_id, &next, g.version, event)
+            .await?
+            == WriteOutcome::Done
+        {
+            return Ok(next);
+        }
+    }
+    Err(Error::Conflict("the grant kept changing; retry".into()))
+}
+
+/// `POST /v1/access/check`: one indexed read; `last_used_at` is stamped in the background.
+pub async fn access_check(
+    s: &Services,
+    caller: &Caller,
+    body: AccessCheckBody,
+) -> Result<AccessCheckResult> {
+    let now = s.clock.now();
+    let wanted = body
+        .scopes
+        .as_deref()
+        .map(check_scopes)
+        .transpose()?
+        .unwrap_or_default();
+    let set = s.engine.get(caller.tenant_id).await?;
+    let resource = super::decisions::uid(&body.resource, "resource")?;
+    super::decisions::uid(&body.principal, "principal")?;
+    let mut resources = vec![body.resource.clone()];
+    if let Some(ancestors) = set.entities.ancestors(&resource) {
+        resources.extend(ancestors.map(|a| EntityRef {
+            etype: a.type_name().to_string(),
+            id: a.id().unescaped().to_string(),
+        }));
+    }
+    let grants = s
+        .store
+        .active_grants_on(caller.tenant_id, &body.principal, &resources, now)
+        .await?;
+    let best = grants
+        .into_iter()
+        .filter(|g| g.is_active_at(now) && scopes_cover(&g.scopes, &wanted))
+        .max_by(|a, b| a.expires_at.cmp(&b.expires_at).then(a.id.cmp(&b.id)));
+    let Some(g) = best else {
+        return Ok(AccessCheckResult {
+            allowed: false,
+            grant_id: None,
+            expires_at: None,
+        });
+    };
+    let minute_ago = now - Duration::seconds(60);
+    if g.last_used_at.is_none_or(|t| t < minute_ago) {
+        let (store, tenant, id) = (s.store.clone(), caller.tenant_id, g.id);
+        tokio::spawn(async move {
+            if let Err(e) = store.stamp_last_used(tenant, id, now, minute_ago).await {
+                tracing::warn!(error = ?e, "could not stamp last_used_at");
+            }
+        });
+    }
+    Ok(AccessCheckResult {
+        allowed: true,
+        grant_id: Some(g.id),
+        expires_at: Some(g.expires_at),
+    })
+}
+
+fn expire_event(g: &Grant) -> NewEvent {
+    NewEvent::new(
+        g.updated_at,
+        Actor {
+            key_id: "sweeper".into(),
+            role: "system".into(),
+            on_behalf_of: None,
+        },
+        EventKind::GrantExpire,
+        Subject::new("grant", g.id),
+    )
+    .with_request(json!({"expires_at": crate::clock::format_ts(&g.expires_at)}))
+}
+
+/// Persists EXPIRED (with `grant.expire` events) for every grant due at the clock's now.
+pub async fn sweep(store: &DynStore, now: DateTime<Utc>) -> Result<usize> {
+    const BATCH: i64 = 500;
+    let mut total = 0;
+    loop {
+        let n = store.expire_due(now, BATCH, expire_event).await?;
+        total += n;
+        if (n as i64) < BATCH {
+            return Ok(total);
+        }
+    }
+}

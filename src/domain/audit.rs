@@ -225,16 +225,16 @@ pub fn canonical_json(v: &Value) -> String {
 fn write_canonical(v: &Value, out: &mut String) {
     match v {
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
             out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
+            for (i, (k, v)) in entries.into_iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
-                out.push_str(&Value::String(k.clone()).to_string());
+                write_json_string(k, out);
                 out.push(':');
-                write_canonical(&map[k], out);
+                write_canonical(v, out);
             }
             out.push('}');
         }
@@ -248,8 +248,36 @@ fn write_canonical(v: &Value, out: &mut String) {
             }
             out.push(']');
         }
+        Value::String(s) => write_json_string(s, out),
         scalar => out.push_str(&scalar.to_string()),
     }
+}
+
+/// A JSON string literal exactly as serde_json writes it (so stored bodies stay stable).
+fn write_json_string(s: &str, out: &mut String) {
+    out.push('"');
+    let mut start = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let esc: Option<&str> = match b {
+            b'"' => Some("\\\""),
+            b'\\' => Some("\\\\"),
+            b'\n' => Some("\\n"),
+            b'\r' => Some("\\r"),
+            b'\t' => Some("\\t"),
+            0x08 => Some("\\b"),
+            0x0c => Some("\\f"),
+            0..=0x1f => None,
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        match esc {
+            Some(e) => out.push_str(e),
+            None => out.push_str(&format!("\\u{b:04x}")),
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
 }
 
 /// The outcome of checking a tenant's chain.
@@ -435,6 +463,23 @@ mod tests {
             v.check(r);
         }
         v.finish(head_seq, head_hash)
+    }
+
+    #[test]
+    fn strings_are_escaped_exactly_as_serde_json_does() {
+        for s in [
+            "plain",
+            "q\"uote",
+            "back\\slash",
+            "nl\ncr\rtab\t",
+            "\u{8}\u{c}\u{1}\u{1f}",
+            "é ✓ /",
+        ] {
+            let v = Value::String(s.to_string());
+            assert_eq!(canonical_json(&v), v.to_string(), "{s:?}");
+            let k = json!({ s: s });
+            assert_eq!(canonical_json(&k), k.to_string(), "{s:?}");
+        }
     }
 
     #[test]

@@ -7,7 +7,9 @@ use crate::cedar::engine::{CompiledSet, Evaluation};
 use crate::domain::audit::{EventKind, NewEvent, Subject};
 use crate::domain::decision::{AuthorizeRequest, DecisionBody, EntityRef, MAX_BATCH};
 use crate::error::{Error, Result};
-use cedar_policy::{Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Request};
+use cedar_policy::{
+    Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Request, RestrictedExpression,
+};
 use serde_json::{json, Value};
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -48,8 +50,12 @@ pub fn prepare<'a>(
             "{at}context: must be a JSON object"
         )));
     }
-    let ctx = Context::from_json_value(context, Some((&set.schema, &a)))
-        .map_err(|e| Error::invalid(format!("{at}context: {}", super::catalog::error_chain(&e))))?;
+    let ctx = match simple_context(&context) {
+        Some(ctx) => ctx,
+        None => Context::from_json_value(context, Some((&set.schema, &a))).map_err(|e| {
+            Error::invalid(format!("{at}context: {}", super::catalog::error_chain(&e)))
+        })?,
+    };
     let request = Request::new(p.clone(), a, r, ctx, Some(&set.schema))
         .map_err(|e| Error::invalid(format!("{at}request: {}", super::catalog::error_chain(&e))))?;
     let entities = match extra {
@@ -61,6 +67,33 @@ pub fn prepare<'a>(
         entities,
         principal: p,
     })
+}
+
+/// A context of strings, integers, booleans and sets of them, built without Cedar's JSON
+/// parser (which tries every value shape in turn and is most of a decision's cost). Its
+/// type is still checked against the schema, by `Request::new`. Anything else — records,
+/// entity references, extension values, fractions — returns `None` and takes the full
+/// schema-directed parse.
+fn simple_context(v: &Value) -> Option<Context> {
+    fn expr(v: &Value) -> Option<RestrictedExpression> {
+        match v {
+            Value::String(s) => Some(RestrictedExpression::new_string(s.clone())),
+            Value::Bool(b) => Some(RestrictedExpression::new_bool(*b)),
+            Value::Number(n) => n.as_i64().map(RestrictedExpression::new_long),
+            Value::Array(items) => items
+                .iter()
+                .map(expr)
+                .collect::<Option<Vec<_>>>()
+                .map(RestrictedExpression::new_set),
+            Value::Null | Value::Object(_) => None,
+        }
+    }
+    let pairs = v
+        .as_object()?
+        .iter()
+        .map(|(k, v)| expr(v).map(|e| (k.clone(), e)))
+        .collect::<Option<Vec<_>>>()?;
+    Context::from_pairs(pairs).ok()
 }
 
 /// The stored entities plus request-scoped ones, which may only add.

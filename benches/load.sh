@@ -98,9 +98,25 @@ for pair in "$T100 $K100" "$T1000 $K1000"; do
     -H 'Content-Type: application/json' -d @<(sed -n "s/^wrk.body = '\(.*\)'$/\1/p" "$S100") | grep -q '"decision":"allow"'
 done
 
+# A grant for the access-check run: u3 on app3, in the 100-rule tenant.
+curl -sf "http://127.0.0.1:$GRANTD_PORT/v1/grants" -H "X-Tenant-ID: $T100" -H "X-API-Key: $K100" \
+  -H 'Content-Type: application/json' \
+  -d '{"principal":{"type":"User","id":"u3"},"resource":{"type":"App","id":"app3"},"scopes":["read"],"reason":"incident","duration_seconds":3600}' >/dev/null
+cat > "$WORK/check.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-Tenant-ID"] = "$T100"
+wrk.headers["X-API-Key"] = "$K100"
+wrk.body = '{"principal":{"type":"User","id":"u3"},"resource":{"type":"App","id":"app3"},"scopes":["read"]}'
+LUA
+
+curl -sf "http://127.0.0.1:$GRANTD_PORT/v1/access/check" -H "X-Tenant-ID: $T100" -H "X-API-Key: $K100" \
+  -H 'Content-Type: application/json' -d @<(sed -n "s/^wrk.body = '\(.*\)'$/\1/p" "$WORK/check.lua") | grep -q '"allowed":true'
+
 BASE=$(rps "http://127.0.0.1:$BASE_PORT/v1/authorize" "$S100")
 G100=$(rps "http://127.0.0.1:$GRANTD_PORT/v1/authorize" "$S100")
 G1000=$(rps "http://127.0.0.1:$GRANTD_PORT/v1/authorize" "$S1000")
+CHECK=$(rps "http://127.0.0.1:$GRANTD_PORT/v1/access/check" "$WORK/check.lua")
 EVENTS=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from audit_events where kind=\"authorize\"').fetchone()[0])" "$WORK/grantd.db")
 
 printf '\n%s, %s s per run, %s connections, wrk -t2, %s cores\n' "$(date -u +%Y-%m-%dT%H:%MZ)" "$DUR" "$CONN" "$(nproc)"
@@ -108,4 +124,5 @@ printf '%-34s %12s %8s\n' "endpoint" "req/s" "ratio"
 printf '%-34s %12s %8s\n' "baseline (minimal axum JSON)" "$BASE" "1.00"
 printf '%-34s %12s %8s\n' "grantd /v1/authorize, 100 rules" "$G100" "$(python3 -c "print(f'{$G100/$BASE:.2f}')")"
 printf '%-34s %12s %8s\n' "grantd /v1/authorize, 1000 rules" "$G1000" "$(python3 -c "print(f'{$G1000/$BASE:.2f}')")"
+printf '%-34s %12s %8s\n' "grantd /v1/access/check" "$CHECK" "$(python3 -c "print(f'{$CHECK/$BASE:.2f}')")"
 printf 'durable authorize audit events written during the runs: %s\n' "$EVENTS"

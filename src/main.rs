@@ -94,6 +94,10 @@ struct ServeArgs {
     /// `grantd policy import` while the server runs; writes through the API apply at once.
     #[arg(long, env = "GRANTD_CHANGE_POLL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
     change_poll_ms: u64,
+    /// How often (ms) expired grants are persisted as EXPIRED with their audit event (every
+    /// read already treats them as expired).
+    #[arg(long, env = "GRANTD_SWEEP_INTERVAL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    sweep_interval_ms: u64,
     /// Log output: `pretty` or `json` (the filter is `GRANTD_LOG`, e.g. `info,grantd=debug`).
     #[arg(long, env = "GRANTD_LOG_FORMAT", default_value = "pretty", value_parser = ["pretty", "json"])]
     log_format: String,
@@ -206,6 +210,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             config.body_limit_bytes = args.body_limit_bytes;
             config.audit_queue_capacity = args.audit_queue_capacity;
             config.change_poll_interval = std::time::Duration::from_millis(args.change_poll_ms);
+            config.sweep_interval = std::time::Duration::from_millis(args.sweep_interval_ms);
             serve(config, &args.bind).await
         }
         Command::Migrate => {

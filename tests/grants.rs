@@ -578,6 +578,41 @@ async fn revoke_and_put_follow_the_status_machine_and_roles() {
         )
         .await;
     assert_eq!(r.body["revoke_reason"], "offboarding");
+    // an empty body (with or without a JSON content type) is no reason; a body must be JSON
+    let g5 = c
+        .grant(ask("alice", ("App", "github"), json!({})))
+        .await
+        .body;
+    let url5 = format!(
+        "{}/v1/grants/{}/revoke",
+        c.s.base,
+        g5["id"].as_str().unwrap()
+    );
+    let post5 = |ct: Option<&'static str>, body: &'static str| {
+        let mut r =
+            c.s.client
+                .post(&url5)
+                .header("X-API-Key", &c.req)
+                .header("X-Tenant-ID", &c.t.id)
+                .body(body);
+        if let Some(ct) = ct {
+            r = r.header("Content-Type", ct);
+        }
+        r.send()
+    };
+    TestServer::read(post5(Some("text/plain"), "reason=x").await.unwrap())
+        .await
+        .assert_error(415, "unsupported_media_type");
+    TestServer::read(
+        post5(Some("application/json"), r#"{"reson": "x"}"#)
+            .await
+            .unwrap(),
+    )
+    .await
+    .assert_error(400, "invalid_input");
+    let r = TestServer::read(post5(Some("application/json"), "").await.unwrap()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["revoke_reason"], Value::Null);
     let g4 = c
         .grant(ask("alice", ("App", "github"), json!({})))
         .await

@@ -217,25 +217,34 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJ
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
-        let has_type = req.headers().contains_key(axum::http::header::CONTENT_TYPE);
-        if !has_type {
-            let bytes = axum::body::Bytes::from_request(req, state)
-                .await
-                .map_err(|e| match e.status() {
-                    StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge(
-                        "the request body is larger than the configured limit".into(),
-                    ),
-                    _ => Error::invalid(e.body_text()),
-                })?;
-            if bytes.iter().all(u8::is_ascii_whitespace) {
-                return Ok(OptionalJson(T::default()));
-            }
+        let json_type = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| {
+                let v = v.trim().to_ascii_lowercase();
+                v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
+            });
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| match e.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge(
+                    "the request body is larger than the configured limit".into(),
+                ),
+                _ => Error::invalid(e.body_text()),
+            })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(T::default()));
+        }
+        if json_type != Some(true) {
             return Err(Error::UnsupportedMediaType(
                 "expected a JSON body with Content-Type: application/json".into(),
             ));
         }
-        let ApiJson(v) = ApiJson::<T>::from_request(req, state).await?;
-        Ok(OptionalJson(v))
+        serde_json::from_slice(&bytes)
+            .map(OptionalJson)
+            .map_err(|e| Error::invalid(format!("invalid JSON body: {e}")))
     }
 }
 

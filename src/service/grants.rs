@@ -486,6 +486,11 @@ fn stale_if_match(if_match: Option<i64>, g: &Grant) -> Result<()> {
     }
 }
 
+/// A write that lost the race to other writers every time it tried.
+fn kept_changing() -> Error {
+    Error::Conflict("the grant kept changing while this change was decided; retry".into())
+}
+
 fn not_active(g: &Grant, what: &str) -> Error {
     Error::Conflict(format!(
         "only an active grant (GRANTED or EXTENDED) can be {what}; this one is {}",
@@ -598,7 +603,7 @@ pub async fn extend(
             _ => continue,
         }
     }
-    Err(Error::Conflict("the grant kept changing; retry".into()))
+    Err(kept_changing())
 }
 
 fn revoked(g: &Grant, caller: &Caller, reason: Option<String>, now: DateTime<Utc>) -> Grant {
@@ -644,7 +649,7 @@ pub async fn revoke(
             return Ok(next);
         }
     }
-    Err(Error::Conflict("the grant kept changing; retry".into()))
+    Err(kept_changing())
 }
 
 /// `PUT /v1/grants/{id}`.
@@ -834,7 +839,7 @@ pub async fn update(
             return Ok(next);
         }
     }
-    Err(Error::Conflict("the grant kept changing; retry".into()))
+    Err(kept_changing())
 }
 
 /// `POST /v1/access/check`: one indexed read; `last_used_at` is stamped in the background.

@@ -18,6 +18,9 @@ pub struct Config {
     pub change_poll_interval: std::time::Duration,
     /// How often expired grants are persisted as EXPIRED.
     pub sweep_interval: std::time::Duration,
+    /// Audit events older than this many days are pruned (the chain stays verifiable from
+    /// its new anchor). `None` keeps them forever.
+    pub audit_retention_days: Option<u32>,
 }
 
 impl Config {
@@ -30,6 +33,7 @@ impl Config {
             audit_batch_max: 512,
             change_poll_interval: std::time::Duration::from_secs(1),
             sweep_interval: std::time::Duration::from_secs(1),
+            audit_retention_days: None,
         }
     }
 }

@@ -75,6 +75,7 @@ impl App {
             store.clone(),
             clock_for_sweeper,
             config.sweep_interval,
+            config.audit_retention_days,
             stop_poller.subscribe(),
         ));
         Ok(App {
@@ -228,10 +229,13 @@ async fn sweep_expired(
     store: store::DynStore,
     clock: SharedClock,
     every: std::time::Duration,
+    retention_days: Option<u32>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Retention runs at start and then hourly: pruning is cheap but need not be frequent.
+    let mut last_prune: Option<std::time::Instant> = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -241,6 +245,16 @@ async fn sweep_expired(
             Ok(0) => {}
             Ok(n) => tracing::info!(expired = n, "sweeper persisted expired grants"),
             Err(e) => tracing::warn!(error = ?e, "expiry sweep failed"),
+        }
+        if let Some(days) = retention_days {
+            if last_prune.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(3600)) {
+                last_prune = Some(std::time::Instant::now());
+                match audit::prune(&store, clock.now(), days).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(pruned = n, days, "audit retention pruned old events"),
+                    Err(e) => tracing::warn!(error = ?e, "audit retention failed"),
+                }
+            }
         }
     }
 }

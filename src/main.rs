@@ -98,6 +98,10 @@ struct ServeArgs {
     /// read already treats them as expired).
     #[arg(long, env = "GRANTD_SWEEP_INTERVAL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=600_000))]
     sweep_interval_ms: u64,
+    /// Prune audit events older than this many days (default: keep forever); the chain stays
+    /// verifiable from the last pruned event.
+    #[arg(long, env = "GRANTD_AUDIT_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    audit_retention_days: Option<u32>,
     /// Log output: `pretty` or `json` (the filter is `GRANTD_LOG`, e.g. `info,grantd=debug`).
     #[arg(long, env = "GRANTD_LOG_FORMAT", default_value = "pretty", value_parser = ["pretty", "json"])]
     log_format: String,
@@ -211,6 +215,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             config.audit_queue_capacity = args.audit_queue_capacity;
             config.change_poll_interval = std::time::Duration::from_millis(args.change_poll_ms);
             config.sweep_interval = std::time::Duration::from_millis(args.sweep_interval_ms);
+            config.audit_retention_days = args.audit_retention_days;
             serve(config, &args.bind).await
         }
         Command::Migrate => {

@@ -322,6 +322,37 @@ async fn import_export_round_trip_of_the_policies_directory() {
     assert!(out.contains("4 created"), "{out}");
     let list = send(&s, &t, Method::GET, "/v1/policies", None).await;
     assert_eq!(list.body["total"], 4);
+    // the imported rules decide, and their version resolves to their text
+    send(&s, &t, Method::PUT, "/v1/entities", Some(users())).await;
+    let d = send(
+        &s,
+        &t,
+        Method::POST,
+        "/v1/authorize",
+        Some(json!({
+        "principal": {"type": "User", "id": "alice"}, "action": {"type": "Action", "id": "request"},
+        "resource": {"type": "App", "id": "github"},
+        "context": {"scopes": ["read"], "reason": "", "extension_count": 0}})),
+    )
+    .await;
+    assert_eq!(d.body["decision"], "allow", "{}", d.text);
+    let v = d.body["policy_set_version"].as_i64().unwrap();
+    let text = send(
+        &s,
+        &t,
+        Method::GET,
+        &format!("/v1/policy-set-versions/{v}"),
+        None,
+    )
+    .await;
+    assert!(
+        text.body["cedar_policy_set"]
+            .as_str()
+            .unwrap()
+            .contains("Group::\"engineering\""),
+        "{}",
+        text.text
+    );
     let again = run_ok(
         grantd(&s.db_url)
             .args(["policy", "import", "--tenant", &t.id])

@@ -43,6 +43,7 @@ const TABLE: &[(&str, &str, Option<&[&str]>)] = &[
         "/v1/policy-set-versions/{version}",
         Some(&[ADMIN, AUTHOR, AUDITOR]),
     ),
+    ("GET", "/v1/audit-events", Some(&[ADMIN, AUDITOR])),
     ("POST", "/v1/grants", Some(&[ADMIN, REQUESTER])),
     ("GET", "/v1/grants/{id}", Some(&[ADMIN, REQUESTER, AUDITOR])),
     ("PUT", "/v1/grants/{id}", Some(&[ADMIN, REQUESTER])),

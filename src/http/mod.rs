@@ -59,6 +59,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(grants::extend_grant))
         .routes(routes!(grants::revoke_grant))
         .routes(routes!(grants::access_check))
+        .routes(routes!(audit::list))
         .routes(routes!(audit::verify))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))

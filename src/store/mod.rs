@@ -101,6 +101,16 @@ pub enum InsertOutcome {
     Replay(IdempotencyRecord),
 }
 
+/// What `GET /v1/audit-events` asks for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventFilter {
+    pub kind: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub subject: Option<String>,
+    pub decision: Option<String>,
+}
+
 /// A whole `policy import`, applied in one transaction.
 #[derive(Debug, Clone, Default)]
 pub struct ImportBatch {
@@ -160,6 +170,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// Appends events (possibly of several tenants) in one transaction: the group commit.
     async fn append_events(&self, events: Vec<(TenantId, NewEvent)>) -> Result<Vec<AuditEvent>>;
+    /// A tenant's events matching `filter`, in `seq` order, after `after_seq`.
+    async fn list_events(
+        &self,
+        tenant: TenantId,
+        filter: &EventFilter,
+        after_seq: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>>;
+    /// Deletes every tenant's events older than `before` (the oldest run of them, in `seq`
+    /// order), recording the last deleted event's seq and hash as the chain's new anchor.
+    /// Returns how many were deleted.
+    async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64>;
     /// Recomputes a tenant's chain from its anchor.
     async fn verify_chain(&self, tenant: TenantId) -> Result<VerifyReport>;
 

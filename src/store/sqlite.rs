@@ -2,7 +2,7 @@
 //! write so writers queue on SQLite's lock instead of failing half-way through.
 
 use super::{
-    Commit, CommitListener, ConfigSnapshot, EntityRow, IdempotencyRecord, ImportBatch,
+    Commit, CommitListener, ConfigSnapshot, EntityRow, EventFilter, IdempotencyRecord, ImportBatch,
     InsertOutcome, KeyRecord, NewTenant, PolicySetVersion, Store, TenantConfig, WriteOutcome,
 };
 use crate::clock::{format_ts, parse_ts};
@@ -560,6 +560,100 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    async fn list_events(
+        &self,
+        tenant: TenantId,
+        filter: &EventFilter,
+        after_seq: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>> {
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "SELECT body, prev_hash, hash FROM audit_events WHERE tenant_id = ",
+        );
+        q.push_bind(tenant.to_string());
+        if let Some(k) = &filter.kind {
+            q.push(" AND kind = ").push_bind(k.clone());
+        }
+        if let Some(t) = &filter.since {
+            q.push(" AND at >= ").push_bind(format_ts(t));
+        }
+        if let Some(t) = &filter.until {
+            q.push(" AND at < ").push_bind(format_ts(t));
+        }
+        if let Some(sub) = &filter.subject {
+            q.push(" AND subject_id = ").push_bind(sub.clone());
+        }
+        if let Some(d) = &filter.decision {
+            q.push(" AND decision = ").push_bind(d.clone());
+        }
+        if let Some(a) = after_seq {
+            q.push(" AND seq > ").push_bind(a);
+        }
+        q.push(" ORDER BY seq LIMIT ").push_bind(limit);
+        let rows = q.build().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                let body: String = r.try_get("body")?;
+                Ok(AuditEvent {
+                    content: serde_json::from_str(&body)
+                        .map_err(|_| corrupt("audit_events.body"))?,
+                    prev_hash: r.try_get("prev_hash")?,
+                    hash: r.try_get("hash")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64> {
+        let tenants = sqlx::query("SELECT tenant_id FROM audit_heads")
+            .fetch_all(&self.pool)
+            .await?;
+        let cutoff = format_ts(&before);
+        let mut deleted = 0;
+        for t in tenants {
+            let tenant: String = t.try_get("tenant_id")?;
+            let mut tx = self.write_tx().await?;
+            // The anchor moves only over a gap-free prefix: everything up to the first event
+            // that is still within the retention period.
+            let keep_from: Option<i64> = sqlx::query(
+                "SELECT MIN(seq) AS s FROM audit_events WHERE tenant_id = $1 AND at >= $2",
+            )
+            .bind(&tenant)
+            .bind(&cutoff)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("s")?;
+            let last = sqlx::query(
+                "SELECT seq, hash FROM audit_events WHERE tenant_id = $1 AND ($2 IS NULL OR seq < $2) \
+                 ORDER BY seq DESC LIMIT 1",
+            )
+            .bind(&tenant)
+            .bind(keep_from)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(last) = last else {
+                continue;
+            };
+            let (seq, hash): (i64, String) = (last.try_get("seq")?, last.try_get("hash")?);
+            let r = sqlx::query("DELETE FROM audit_events WHERE tenant_id = $1 AND seq <= $2")
+                .bind(&tenant)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "UPDATE audit_heads SET anchor_seq = $1, anchor_hash = $2 WHERE tenant_id = $3",
+            )
+            .bind(seq)
+            .bind(&hash)
+            .bind(&tenant)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            deleted += r.rows_affected();
+        }
+        Ok(deleted)
+    }
+
     async fn verify_chain(&self, tenant: TenantId) -> Result<VerifyReport> {
         // One read transaction: the head and the events come from the same snapshot, so
         // concurrent appends cannot look like a truncated tail.
@@ -842,6 +936,12 @@ impl Store for SqliteStore {
                 return Ok(WriteOutcome::VersionConflict);
             }
         }
+        let at = batch
+            .events
+            .first()
+            .map(|e| format_ts(&e.at))
+            .unwrap_or_default();
+        record_set_version(&mut tx, tenant, &at).await?;
         append_in_tx(
             &mut tx,
             batch.events.into_iter().map(|e| (tenant, e)).collect(),

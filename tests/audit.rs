@@ -617,3 +617,44 @@ async fn retention_prunes_and_the_chain_still_verifies() {
     .await;
     assert_eq!(v.body["ok"], false, "{}", v.text);
 }
+
+#[tokio::test]
+async fn event_times_never_go_backwards_along_the_chain() {
+    let s = TestServer::start().await;
+    let t = s.tenant().await;
+    s.clock.advance(chrono::Duration::hours(1));
+    s.key(&t, "auditor").await;
+    let later = s.clock.now();
+    s.clock.set(later - chrono::Duration::days(1));
+    s.key(&t, "auditor").await;
+    let events = s.events(&t.id).await;
+    let ats: Vec<String> = events
+        .iter()
+        .map(|(_, e)| e["at"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ats[2], ats[1], "stamped no earlier than its predecessor");
+    // so a time window is exact: nothing is before `later`, both are from it on
+    let q = format!(
+        "/v1/audit-events?kind=key.create&since={}",
+        grantd::clock::format_ts(&later)
+    );
+    let r = send(&s, &t.admin_key, &t, Method::GET, &q, None, "").await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 2, "{}", r.text);
+    let q = format!(
+        "/v1/audit-events?until={}",
+        grantd::clock::format_ts(&later)
+    );
+    let r = send(&s, &t.admin_key, &t, Method::GET, &q, None, "").await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1, "{}", r.text);
+    let v = send(
+        &s,
+        &t.admin_key,
+        &t,
+        Method::GET,
+        "/v1/audit-events/verify",
+        None,
+        "",
+    )
+    .await;
+    assert_eq!(v.body["ok"], true);
+}

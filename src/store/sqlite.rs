@@ -101,24 +101,35 @@ pub(crate) async fn append_in_tx(
 ) -> Result<Vec<AuditEvent>> {
     // Each tenant's head is read once, advanced in memory across the batch, and written back
     // once: a group commit of many events costs one head read and write per tenant.
-    let mut heads: std::collections::HashMap<TenantId, (i64, String)> =
-        std::collections::HashMap::new();
+    // (seq, hash, at) of each tenant's newest event. An event is never stamped before the one
+    // it follows: `at` is non-decreasing in `seq` order, so time windows are seq ranges.
+    type Head = (i64, String, Option<DateTime<Utc>>);
+    let mut heads: std::collections::HashMap<TenantId, Head> = std::collections::HashMap::new();
     let mut out = Vec::with_capacity(events.len());
     let mut tenants = Vec::with_capacity(events.len());
     for (tenant, event) in events {
         if let std::collections::hash_map::Entry::Vacant(slot) = heads.entry(tenant) {
-            let head = sqlx::query("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1")
-                .bind(tenant.to_string())
-                .fetch_optional(&mut *conn)
-                .await?
-                .ok_or_else(|| Error::not_found("tenant"))?;
-            slot.insert((head.try_get("seq")?, head.try_get("hash")?));
+            let head =
+                sqlx::query("SELECT seq, hash, last_at FROM audit_heads WHERE tenant_id = $1")
+                    .bind(tenant.to_string())
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .ok_or_else(|| Error::not_found("tenant"))?;
+            slot.insert((
+                head.try_get("seq")?,
+                head.try_get("hash")?,
+                opt_ts_col(&head, "last_at")?,
+            ));
         }
-        let (seq, prev_hash) = heads.get(&tenant).cloned().expect("head was just read");
+        let (seq, prev_hash, last_at) = heads.get(&tenant).cloned().expect("head was just read");
+        let mut event = event;
+        if let Some(last) = last_at {
+            event.at = event.at.max(last);
+        }
         let content = EventContent::place(event, EventId::new(), seq + 1);
         let body = content.canonical();
         let hash = chain_hash(&prev_hash, &body);
-        heads.insert(tenant, (content.seq, hash.clone()));
+        heads.insert(tenant, (content.seq, hash.clone(), Some(content.at)));
         tenants.push((tenant.to_string(), body));
         out.push(AuditEvent {
             content,
@@ -152,13 +163,16 @@ pub(crate) async fn append_in_tx(
         });
         q.build().execute(&mut *conn).await?;
     }
-    for (tenant, (seq, hash)) in heads {
-        sqlx::query("UPDATE audit_heads SET seq = $1, hash = $2 WHERE tenant_id = $3")
-            .bind(seq)
-            .bind(&hash)
-            .bind(tenant.to_string())
-            .execute(&mut *conn)
-            .await?;
+    for (tenant, (seq, hash, last_at)) in heads {
+        sqlx::query(
+            "UPDATE audit_heads SET seq = $1, hash = $2, last_at = $3 WHERE tenant_id = $4",
+        )
+        .bind(seq)
+        .bind(&hash)
+        .bind(last_at.as_ref().map(format_ts))
+        .bind(tenant.to_string())
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(out)
 }
@@ -574,11 +588,26 @@ impl Store for SqliteStore {
         if let Some(k) = &filter.kind {
             q.push(" AND kind = ").push_bind(k.clone());
         }
+        // `at` never decreases along `seq`, so a time bound is also a seq bound: the first
+        // event at or after it. The seq bound lets the scan run in seq order from there.
+        let first_at_or_after = "(SELECT seq FROM audit_events WHERE tenant_id = ";
         if let Some(t) = &filter.since {
             q.push(" AND at >= ").push_bind(format_ts(t));
+            q.push(" AND seq >= ")
+                .push(first_at_or_after)
+                .push_bind(tenant.to_string())
+                .push(" AND at >= ")
+                .push_bind(format_ts(t))
+                .push(" ORDER BY at, seq LIMIT 1)");
         }
         if let Some(t) = &filter.until {
             q.push(" AND at < ").push_bind(format_ts(t));
+            q.push(" AND seq < COALESCE(")
+                .push(first_at_or_after)
+                .push_bind(tenant.to_string())
+                .push(" AND at >= ")
+                .push_bind(format_ts(t))
+                .push(" ORDER BY at, seq LIMIT 1), 9223372036854775807)");
         }
         if let Some(sub) = &filter.subject {
             q.push(" AND subject_id = ").push_bind(sub.clone());

@@ -357,6 +357,21 @@ async fn request_scoped_entities_add_but_never_override_or_persist() {
     authorize(&s, &t, over)
         .await
         .assert_error(400, "invalid_input");
+    // an entity that stored entities name as a parent (but the store lacks) cannot be added
+    // either: it would put stored users into new groups for this call
+    send(&s, &t, Method::PUT, "/v1/entities", Some(json!([
+        {"uid": {"type": "User", "id": "erin"}, "attrs": {}, "parents": [{"type": "Group", "id": "interns"}]}
+    ]))).await;
+    let mut regroup = request("erin", "github");
+    assert_eq!(
+        authorize(&s, &t, regroup.clone()).await.body["decision"],
+        "deny"
+    );
+    regroup["entities"] = json!([{"uid": {"type": "Group", "id": "interns"}, "attrs": {},
+        "parents": [{"type": "Group", "id": "engineering"}]}]);
+    authorize(&s, &t, regroup)
+        .await
+        .assert_error(400, "invalid_input");
     let mut bad = request("dave", "github");
     bad["entities"] =
         json!([{"uid": {"type": "User", "id": "dave"}, "attrs": {"department": 5}, "parents": []}]);

@@ -251,6 +251,14 @@ async fn request_input_is_checked() {
             ask(
                 "alice",
                 ("App", "github"),
+                json!({"duration_seconds": i64::MAX}),
+            ),
+            "duration_seconds",
+        ),
+        (
+            ask(
+                "alice",
+                ("App", "github"),
                 json!({"context": {"scopes": ["x"]}}),
             ),
             "context.scopes",
@@ -397,6 +405,15 @@ async fn extend_caps_the_lifetime_and_follows_the_contract() {
         json!({"expires_at": "tomorrow"}),
     ] {
         c.call(Method::POST, &ext, Some(body.clone()))
+            .await
+            .assert_error(400, "invalid_input");
+    }
+    // durations past any representable time are refused, not a panic
+    for body in [
+        json!({"duration_seconds": i64::MAX}),
+        json!({"duration_seconds": 4_000_000_000i64}),
+    ] {
+        c.call(Method::POST, &ext, Some(body))
             .await
             .assert_error(400, "invalid_input");
     }

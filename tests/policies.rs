@@ -344,6 +344,10 @@ async fn invariants_name_the_field() {
         (json!({"max_duration_seconds": 0}), "max_duration_seconds"),
         (json!({"max_duration_seconds": -5}), "max_duration_seconds"),
         (
+            json!({"max_duration_seconds": 1_000_000_000_000i64}),
+            "max_duration_seconds",
+        ),
+        (
             json!({"default_duration_seconds": 0}),
             "default_duration_seconds",
         ),

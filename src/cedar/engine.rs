@@ -56,6 +56,9 @@ pub struct CompiledSet {
     pub rules: HashMap<PolicyId, RuleMeta>,
     pub schema: Schema,
     pub entities: Entities,
+    /// Every entity a stored entity names as an ancestor, stored or not. A request-scoped
+    /// entity with one of these ids would change stored entities' ancestry for that call.
+    pub referenced: std::collections::HashSet<cedar_policy::EntityUid>,
     pub text: String,
 }
 
@@ -159,7 +162,14 @@ pub fn compile(config: TenantConfig) -> Result<CompiledSet> {
         .map_err(|e| internal(format!("stored entity is not JSON: {e}")))?;
     let entities = Entities::from_json_value(Value::Array(rows), Some(&schema))
         .map_err(|e| internal(format!("stored entities do not load: {e}")))?;
+    let referenced = entities
+        .iter()
+        .filter_map(|e| entities.ancestors(&e.uid()))
+        .flatten()
+        .cloned()
+        .collect();
     Ok(CompiledSet {
+        referenced,
         version: config.revision,
         text: compiled_text(&config.policies),
         index: CandidateIndex::new(parsed_all, &schema),

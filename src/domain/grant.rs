@@ -121,6 +121,15 @@ impl Grant {
     }
 }
 
+/// The longest duration grantd accepts anywhere (100 years): far beyond any sensible grant,
+/// and far from the limits of timestamp arithmetic.
+pub const MAX_DURATION_SECONDS: i64 = 100 * 366 * 86_400;
+
+/// `t + seconds`, or `None` when that is not a representable time.
+pub fn add_seconds(t: DateTime<Utc>, seconds: i64) -> Option<DateTime<Utc>> {
+    t.checked_add_signed(Duration::try_seconds(seconds)?)
+}
+
 /// A duration and whether it was cut down to the policy's maximum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DurationChoice {
@@ -144,11 +153,9 @@ pub fn cap_lifetime(
     wanted: DateTime<Utc>,
     max_seconds: i64,
 ) -> (DateTime<Utc>, bool) {
-    let limit = granted_at + Duration::seconds(max_seconds);
-    if wanted > limit {
-        (limit, true)
-    } else {
-        (wanted, false)
+    match add_seconds(granted_at, max_seconds) {
+        Some(limit) if wanted > limit => (limit, true),
+        _ => (wanted, false),
     }
 }
 

@@ -280,6 +280,11 @@ pub fn check_policy_fields(p: &Policy) -> Vec<FieldError> {
             "max_duration_seconds",
             "must be greater than 0",
         ));
+    } else if p.max_duration_seconds > super::grant::MAX_DURATION_SECONDS {
+        errors.push(FieldError::new(
+            "max_duration_seconds",
+            format!("at most {} (100 years)", super::grant::MAX_DURATION_SECONDS),
+        ));
     }
     if let Some(d) = p.default_duration_seconds {
         if d <= 0 {

@@ -114,6 +114,11 @@ fn with_request_entities(set: &CompiledSet, list: &[Value], at: &str) -> Result<
                 "{at}entities[{i}]: {id} is an action; actions come from the schema"
             )));
         }
+        if set.referenced.contains(&id) {
+            return Err(Error::invalid(format!(
+                "{at}entities[{i}]: {id} is named as a parent by stored entities; request-scoped entities may not change stored entities' groups"
+            )));
+        }
         if set.entities.get(&id).is_some() {
             return Err(Error::invalid(format!(
                 "{at}entities[{i}]: {id} is a stored entity; request-scoped entities may only add entities the store lacks"

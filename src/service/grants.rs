@@ -10,8 +10,8 @@ use crate::clock::ts;
 use crate::domain::audit::{canonical_json, Actor, Determining, EventKind, NewEvent, Subject};
 use crate::domain::decision::EntityRef;
 use crate::domain::grant::{
-    cap_lifetime, choose_duration, governing, normalize_scopes, scopes_cover, Grant, GrantStatus,
-    PolicyRank,
+    add_seconds, cap_lifetime, choose_duration, governing, normalize_scopes, scopes_cover, Grant,
+    GrantStatus, PolicyRank, MAX_DURATION_SECONDS,
 };
 use crate::domain::ids::TenantId;
 use crate::domain::policy::PolicyRef;
@@ -147,6 +147,16 @@ fn check_text(field: &str, v: Option<&str>) -> Result<()> {
     match v {
         Some(s) if s.chars().count() > MAX_TEXT => Err(Error::invalid(format!(
             "{field}: at most {MAX_TEXT} characters"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn check_duration(d: Option<i64>) -> Result<()> {
+    match d {
+        Some(d) if d <= 0 => Err(Error::invalid("duration_seconds: must be greater than 0")),
+        Some(d) if d > MAX_DURATION_SECONDS => Err(Error::invalid(format!(
+            "duration_seconds: at most {MAX_DURATION_SECONDS} (100 years)"
         ))),
         _ => Ok(()),
     }
@@ -344,9 +354,7 @@ pub async fn request(
             return replay(r, &hash);
         }
     }
-    if body.duration_seconds.is_some_and(|d| d <= 0) {
-        return Err(Error::invalid("duration_seconds: must be greater than 0"));
-    }
+    check_duration(body.duration_seconds)?;
     check_text("reason", body.reason.as_deref())?;
     let scopes = check_scopes(body.scopes.as_deref().unwrap_or_default())?;
     let reason = body.reason.clone().unwrap_or_default();
@@ -412,7 +420,8 @@ pub async fn request(
         granted_by: None,
         reason: body.reason.clone(),
         granted_at: now,
-        expires_at: now + Duration::seconds(d.seconds),
+        expires_at: add_seconds(now, d.seconds)
+            .ok_or_else(|| Error::invalid("duration_seconds: too far in the future"))?,
         extension_count: 0,
         last_used_at: None,
         revoked_at: None,
@@ -513,10 +522,7 @@ pub async fn extend(
                 "give exactly one of duration_seconds and expires_at",
             ))
         }
-        (Some(d), None) if d <= 0 => {
-            return Err(Error::invalid("duration_seconds: must be greater than 0"))
-        }
-        _ => {}
+        _ => check_duration(wanted_duration)?,
     }
     for _ in 0..MAX_ATTEMPTS {
         let now = s.clock.now();
@@ -526,7 +532,8 @@ pub async fn extend(
             return Err(not_active(&g, "extended"));
         }
         let new_expiry = match (wanted_duration, wanted_at) {
-            (Some(d), _) => now + Duration::seconds(d),
+            (Some(d), _) => add_seconds(now, d)
+                .ok_or_else(|| Error::invalid("duration_seconds: too far in the future"))?,
             (_, Some(at)) if at > now => at,
             _ => return Err(Error::invalid("expires_at: must be after now")),
         };
@@ -806,7 +813,7 @@ pub async fn update(
                     .map(|p| p.max_duration_seconds)
                     .ok_or_else(|| Error::invalid("the grant's policy no longer exists"))?,
             };
-            if next.expires_at > at + Duration::seconds(max) {
+            if add_seconds(at, max).is_some_and(|limit| next.expires_at > limit) {
                 return Err(Error::invalid(format!(
                     "granted_at: expires_at would be more than the policy's max_duration_seconds ({max}) after it"
                 )));

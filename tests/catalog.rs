@@ -518,3 +518,35 @@ async fn the_bootstrap_tenant_gets_the_examples() {
         .iter()
         .any(|e| e.etype == "User" && e.id == "alice"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_cycle_spread_over_two_writes_is_refused() {
+    let s = TestServer::start().await;
+    let t = s.tenant().await;
+    let group = |id: &str, parent: &str| {
+        json!([{"uid": {"type": "Group", "id": id}, "attrs": {},
+                "parents": [{"type": "Group", "id": parent}]}])
+    };
+    let r = send(&s, &t, Method::PUT, "/v1/entities", Some(group("ga", "gb"))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    send(&s, &t, Method::PUT, "/v1/entities", Some(group("gb", "ga")))
+        .await
+        .assert_error(400, "invalid_input");
+    // decisions still work for the tenant
+    let r = send(
+        &s,
+        &t,
+        Method::POST,
+        "/v1/authorize",
+        Some(json!({
+        "principal": {"type": "User", "id": "x"}, "action": {"type": "Action", "id": "request"},
+        "resource": {"type": "App", "id": "y"},
+        "context": {"scopes": [], "reason": "", "extension_count": 0}})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        send(&s, &t, Method::GET, "/v1/entities", None).await.body["total"],
+        1
+    );
+}

@@ -180,6 +180,23 @@ pub async fn put_entities(
                     error_chain(&e)
                 ))
             })?;
+        // The batch must also fit with what is stored: together they must still load (a
+        // parent cycle spread over two writes would otherwise break every decision).
+        let replaced: HashSet<&(String, String)> = uids.iter().collect();
+        let mut combined: Vec<Value> = store
+            .all_entities(tenant)
+            .await?
+            .into_iter()
+            .filter(|r| !replaced.contains(&(r.etype.clone(), r.id.clone())))
+            .map(|r| serde_json::from_str(&r.body).map_err(Error::internal))
+            .collect::<Result<_>>()?;
+        combined.extend(list.iter().cloned());
+        Entities::from_json_value(Value::Array(combined), Some(&schema)).map_err(|e| {
+            Error::invalid(format!(
+                "with the stored entities, these would not load: {}",
+                error_chain(&e)
+            ))
+        })?;
         let mut rows = Vec::with_capacity(uids.len());
         let mut events = Vec::with_capacity(uids.len());
         for (t, id) in &uids {

@@ -1078,3 +1078,55 @@ async fn a_revoke_racing_extends_ends_revoked() {
     assert_eq!(end.body["extension_count"], ok_extends);
     assert_eq!(end.body["version"], 2 + ok_extends);
 }
+
+#[tokio::test]
+async fn a_grant_decided_under_an_older_configuration_is_not_written() {
+    use grantd::store::{InsertOutcome, WriteOutcome};
+    let c = setup().await;
+    policy(&c.s, &c.t, json!({"key": "eng", "name": "eng", "max_duration_seconds": 3600, "rules": [permit(json!({}))]})).await;
+    let g = c
+        .grant(ask("alice", ("App", "github"), json!({})))
+        .await
+        .body;
+    let store = &c.s.state.services.store;
+    let tenant: grantd::domain::ids::TenantId = c.t.id.parse().unwrap();
+    let decided_at = store.config_snapshot(tenant).await.unwrap().revision;
+    // the policy is disabled after the decision, before the write
+    c.admin(
+        Method::PATCH,
+        "/v1/policies/eng",
+        Some(json!({"enabled": false})),
+    )
+    .await;
+    let mut grant: grantd::domain::grant::Grant = serde_json::from_value(g.clone()).unwrap();
+    grant.id = uuid::Uuid::now_v7();
+    let event = || {
+        grantd::domain::audit::NewEvent::new(
+            c.s.clock.now(),
+            grantd::domain::audit::Actor::cli(),
+            grantd::domain::audit::EventKind::GrantRequest,
+            grantd::domain::audit::Subject::new("grant", grant.id),
+        )
+    };
+    assert_eq!(
+        store
+            .insert_grant(tenant, &grant, event(), None, decided_at)
+            .await
+            .unwrap(),
+        InsertOutcome::Stale
+    );
+    let existing: grantd::domain::grant::Grant = serde_json::from_value(g).unwrap();
+    let mut next = existing.clone();
+    next.version += 1;
+    assert_eq!(
+        store
+            .update_grant(tenant, &next, existing.version, event(), Some(decided_at))
+            .await
+            .unwrap(),
+        WriteOutcome::StaleRevision
+    );
+    // and through the API, the next request is decided afresh: denied
+    c.grant(ask("alice", ("App", "github"), json!({})))
+        .await
+        .assert_error(403, "access_denied");
+}

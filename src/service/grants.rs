@@ -358,117 +358,122 @@ pub async fn request(
     check_text("reason", body.reason.as_deref())?;
     let scopes = check_scopes(body.scopes.as_deref().unwrap_or_default())?;
     let reason = body.reason.clone().unwrap_or_default();
-    let set = s.engine.get(caller.tenant_id).await?;
-    stored_uid(&set, &body.principal, "principal")?;
-    let resource_uid = stored_uid(&set, &body.resource, "resource")?;
-    let ctx = grant_context(
-        body.context.as_ref(),
-        body.duration_seconds,
-        body.duration_seconds,
-        &scopes,
-        &reason,
-        0,
-    )?;
-    let eval = evaluate(&set, &body.principal, "request", &body.resource, ctx)?;
-    if !eval.allowed {
-        let principal = super::decisions::uid(&body.principal, "principal")?;
-        audit_denial(
-            s,
-            caller,
-            EventKind::GrantRequest,
-            Subject::new("principal", principal),
-            raw,
+    for _ in 0..MAX_ATTEMPTS {
+        let set = s.engine.get(caller.tenant_id).await?;
+        stored_uid(&set, &body.principal, "principal")?;
+        let resource_uid = stored_uid(&set, &body.resource, "resource")?;
+        let ctx = grant_context(
+            body.context.as_ref(),
+            body.duration_seconds,
+            body.duration_seconds,
+            &scopes,
+            &reason,
+            0,
+        )?;
+        let eval = evaluate(&set, &body.principal, "request", &body.resource, ctx)?;
+        if !eval.allowed {
+            let principal = super::decisions::uid(&body.principal, "principal")?;
+            audit_denial(
+                s,
+                caller,
+                EventKind::GrantRequest,
+                Subject::new("principal", principal),
+                raw.clone(),
+                &eval,
+                set.version,
+            )
+            .await?;
+            let err = denied(&eval, "the grant request");
+            if let Some(k) = &idempotency_key {
+                let record = IdempotencyRecord {
+                    key_id: caller.key_id,
+                    idem_key: k.clone(),
+                    body_hash: hash.clone(),
+                    status: 403,
+                    response: serde_json::to_string(&err.body()).map_err(Error::internal)?,
+                    created_at: now,
+                };
+                if let InsertOutcome::Replay(r) =
+                    s.store.put_idempotency(caller.tenant_id, &record).await?
+                {
+                    return replay(r, &hash);
+                }
+            }
+            return Err(err);
+        }
+        let policy = governing_policy(&eval)?;
+        let d = choose_duration(
+            body.duration_seconds,
+            policy.default_duration_seconds,
+            policy.max_duration_seconds,
+        );
+        let grant = Grant {
+            id: Uuid::now_v7(),
+            principal: body.principal.clone(),
+            resource: body.resource.clone(),
+            app: app_of(&set, &resource_uid),
+            scopes: scopes.clone(),
+            status: GrantStatus::Granted,
+            grant_type: "PREAPPROVED".into(),
+            policy_id: policy.id,
+            policy_key: policy.key.clone(),
+            requested_by: caller.on_behalf_of.clone(),
+            granted_by: None,
+            reason: body.reason.clone(),
+            granted_at: now,
+            expires_at: add_seconds(now, d.seconds)
+                .ok_or_else(|| Error::invalid("duration_seconds: too far in the future"))?,
+            extension_count: 0,
+            last_used_at: None,
+            revoked_at: None,
+            revoked_by: None,
+            revoke_reason: None,
+            audit_session: eval.determining.iter().any(|r| r.audit_session),
+            notices: eval.notices.clone(),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        let answer = GrantDecision {
+            grant,
+            clamped: d.clamped,
+            requested_duration_seconds: body.duration_seconds,
+            determining: eval.determining_wire(),
+        };
+        let event = decision_event(
+            NewEvent::new(
+                now,
+                caller.actor(),
+                EventKind::GrantRequest,
+                Subject::new("grant", answer.grant.id),
+            )
+            .with_request(raw.clone()),
             &eval,
             set.version,
-        )
-        .await?;
-        let err = denied(&eval, "the grant request");
-        if let Some(k) = idempotency_key {
-            let record = IdempotencyRecord {
+        );
+        let record = match &idempotency_key {
+            Some(k) => Some(IdempotencyRecord {
                 key_id: caller.key_id,
-                idem_key: k,
+                idem_key: k.clone(),
                 body_hash: hash.clone(),
-                status: 403,
-                response: serde_json::to_string(&err.body()).map_err(Error::internal)?,
+                status: 201,
+                response: serde_json::to_string(&answer).map_err(Error::internal)?,
                 created_at: now,
-            };
-            if let InsertOutcome::Replay(r) =
-                s.store.put_idempotency(caller.tenant_id, &record).await?
-            {
-                return replay(r, &hash);
-            }
+            }),
+            None => None,
+        };
+        match s
+            .store
+            .insert_grant(caller.tenant_id, &answer.grant, event, record, set.version)
+            .await?
+        {
+            InsertOutcome::Done => return Ok(RequestOutcome::Created(Box::new(answer))),
+            InsertOutcome::Replay(r) => return replay(r, &hash),
+            // The configuration moved under the decision: decide again with the new set.
+            InsertOutcome::Stale => continue,
         }
-        return Err(err);
     }
-    let policy = governing_policy(&eval)?;
-    let d = choose_duration(
-        body.duration_seconds,
-        policy.default_duration_seconds,
-        policy.max_duration_seconds,
-    );
-    let grant = Grant {
-        id: Uuid::now_v7(),
-        principal: body.principal.clone(),
-        resource: body.resource.clone(),
-        app: app_of(&set, &resource_uid),
-        scopes,
-        status: GrantStatus::Granted,
-        grant_type: "PREAPPROVED".into(),
-        policy_id: policy.id,
-        policy_key: policy.key.clone(),
-        requested_by: caller.on_behalf_of.clone(),
-        granted_by: None,
-        reason: body.reason.clone(),
-        granted_at: now,
-        expires_at: add_seconds(now, d.seconds)
-            .ok_or_else(|| Error::invalid("duration_seconds: too far in the future"))?,
-        extension_count: 0,
-        last_used_at: None,
-        revoked_at: None,
-        revoked_by: None,
-        revoke_reason: None,
-        audit_session: eval.determining.iter().any(|r| r.audit_session),
-        notices: eval.notices.clone(),
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    };
-    let answer = GrantDecision {
-        grant,
-        clamped: d.clamped,
-        requested_duration_seconds: body.duration_seconds,
-        determining: eval.determining_wire(),
-    };
-    let event = decision_event(
-        NewEvent::new(
-            now,
-            caller.actor(),
-            EventKind::GrantRequest,
-            Subject::new("grant", answer.grant.id),
-        )
-        .with_request(raw),
-        &eval,
-        set.version,
-    );
-    let record = match idempotency_key {
-        Some(k) => Some(IdempotencyRecord {
-            key_id: caller.key_id,
-            idem_key: k,
-            body_hash: hash.clone(),
-            status: 201,
-            response: serde_json::to_string(&answer).map_err(Error::internal)?,
-            created_at: now,
-        }),
-        None => None,
-    };
-    match s
-        .store
-        .insert_grant(caller.tenant_id, &answer.grant, event, record)
-        .await?
-    {
-        InsertOutcome::Done => Ok(RequestOutcome::Created(Box::new(answer))),
-        InsertOutcome::Replay(r) => replay(r, &hash),
-    }
+    Err(kept_changing())
 }
 
 pub async fn get(
@@ -595,7 +600,7 @@ pub async fn extend(
         );
         match s
             .store
-            .update_grant(caller.tenant_id, &next, g.version, event)
+            .update_grant(caller.tenant_id, &next, g.version, event, Some(set.version))
             .await?
         {
             WriteOutcome::Done => {
@@ -649,7 +654,7 @@ pub async fn revoke(
         )
         .with_request(json!({"reason": reason}));
         if s.store
-            .update_grant(caller.tenant_id, &next, g.version, event)
+            .update_grant(caller.tenant_id, &next, g.version, event, None)
             .await?
             == WriteOutcome::Done
         {
@@ -839,7 +844,13 @@ pub async fn update(
             event = decision_event(event, eval, *version);
         }
         if s.store
-            .update_grant(caller.tenant_id, &next, g.version, event)
+            .update_grant(
+                caller.tenant_id,
+                &next,
+                g.version,
+                event,
+                decision.as_ref().map(|(_, v)| *v),
+            )
             .await?
             == WriteOutcome::Done
         {

@@ -99,6 +99,8 @@ pub enum InsertOutcome {
     Done,
     /// Another request with the same key committed first; this is its record.
     Replay(IdempotencyRecord),
+    /// The configuration changed since the decision: decide again.
+    Stale,
 }
 
 /// What `GET /v1/audit-events` asks for.
@@ -277,21 +279,27 @@ pub trait Store: Send + Sync + 'static {
         version: i64,
     ) -> Result<Option<PolicySetVersion>>;
     /// Stores a new grant, its audit event and (optionally) the idempotency record of the
-    /// request, in one transaction.
+    /// request, in one transaction. `decided_at` is the configuration revision the decision
+    /// was made with: if the tenant's configuration moved since (a policy deleted or
+    /// disabled, a rule or entity changed), nothing is written and `Stale` asks for a new
+    /// decision.
     async fn insert_grant(
         &self,
         tenant: TenantId,
         grant: &crate::domain::grant::Grant,
         event: NewEvent,
         idempotency: Option<IdempotencyRecord>,
+        decided_at: i64,
     ) -> Result<InsertOutcome>;
-    /// Replaces a grant whose stored version is `expected_version`, with its event.
+    /// Replaces a grant whose stored version is `expected_version`, with its event; with
+    /// `decided_at`, only if the configuration is still at that revision (`StaleRevision`).
     async fn update_grant(
         &self,
         tenant: TenantId,
         grant: &crate::domain::grant::Grant,
         expected_version: i64,
         event: NewEvent,
+        decided_at: Option<i64>,
     ) -> Result<WriteOutcome>;
     /// A grant as stored (status not yet made effective).
     async fn get_grant(

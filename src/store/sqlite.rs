@@ -248,6 +248,16 @@ async fn record_set_version(conn: &mut SqliteConnection, tenant: TenantId, at: &
     Ok(())
 }
 
+/// Whether the tenant's configuration is still at `revision`.
+async fn revision_is(conn: &mut SqliteConnection, tenant: TenantId, revision: i64) -> Result<bool> {
+    let current: i64 = sqlx::query("SELECT revision FROM tenants WHERE id = $1")
+        .bind(tenant.to_string())
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("revision")?;
+    Ok(current == revision)
+}
+
 fn policy_doc(p: &Policy) -> Result<String> {
     serde_json::to_string(p).map_err(Error::internal)
 }
@@ -1180,8 +1190,12 @@ impl Store for SqliteStore {
         g: &Grant,
         event: NewEvent,
         idempotency: Option<IdempotencyRecord>,
+        decided_at: i64,
     ) -> Result<InsertOutcome> {
         let mut tx = self.write_tx().await?;
+        if !revision_is(&mut tx, tenant, decided_at).await? {
+            return Ok(InsertOutcome::Stale);
+        }
         if let Some(r) = &idempotency {
             if let Some(existing) = claim_idempotency(&mut tx, tenant, r).await? {
                 return Ok(InsertOutcome::Replay(existing));
@@ -1233,8 +1247,14 @@ impl Store for SqliteStore {
         g: &Grant,
         expected_version: i64,
         event: NewEvent,
+        decided_at: Option<i64>,
     ) -> Result<WriteOutcome> {
         let mut tx = self.write_tx().await?;
+        if let Some(revision) = decided_at {
+            if !revision_is(&mut tx, tenant, revision).await? {
+                return Ok(WriteOutcome::StaleRevision);
+            }
+        }
         let r = sqlx::query(
             "UPDATE grants SET resource_type = $1, resource_id = $2, app = $3, scopes = $4, \
              status = $5, policy_id = $6, granted_by = $7, granted_at = $8, expires_at = $9, \

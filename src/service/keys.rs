@@ -94,17 +94,30 @@ pub enum Authn {
 /// Key records by id, so authentication costs no database read. Entries are dropped the
 /// moment a revocation commits (the store's commit listener) and, for revocations made by
 /// another process, when the change poller sees the number of revoked keys move.
-pub struct KeyCache(moka::sync::Cache<KeyId, std::sync::Arc<KeyRecord>>);
+pub struct KeyCache {
+    cache: moka::sync::Cache<KeyId, std::sync::Arc<KeyRecord>>,
+    /// Bumped by every revocation, under the same lock as the cache insert: a record read
+    /// from the database while a revocation committed is never cached.
+    revocations: std::sync::Mutex<u64>,
+}
 
 impl KeyCache {
     pub fn new(capacity: u64) -> Self {
-        KeyCache(moka::sync::Cache::new(capacity))
+        KeyCache {
+            cache: moka::sync::Cache::new(capacity),
+            revocations: std::sync::Mutex::new(0),
+        }
+    }
+
+    fn generation(&self) -> u64 {
+        *self.revocations.lock().expect("key cache lock")
     }
 
     async fn find(&self, store: &DynStore, id: KeyId) -> Result<Option<std::sync::Arc<KeyRecord>>> {
-        if let Some(k) = self.0.get(&id) {
+        if let Some(k) = self.cache.get(&id) {
             return Ok(Some(k));
         }
+        let before = self.generation();
         let Some(k) = store.find_key(id).await? else {
             return Ok(None);
         };
@@ -112,17 +125,24 @@ impl KeyCache {
         // A revoked key is not cached: it fails either way, and an unbounded stream of
         // revoked-key attempts should not evict live keys.
         if k.revoked_at.is_none() {
-            self.0.insert(id, k.clone());
+            let generation = self.revocations.lock().expect("key cache lock");
+            if *generation == before {
+                self.cache.insert(id, k.clone());
+            }
         }
         Ok(Some(k))
     }
 
     pub fn invalidate(&self, id: KeyId) {
-        self.0.invalidate(&id);
+        let mut generation = self.revocations.lock().expect("key cache lock");
+        *generation += 1;
+        self.cache.invalidate(&id);
     }
 
     pub fn clear(&self) {
-        self.0.invalidate_all();
+        let mut generation = self.revocations.lock().expect("key cache lock");
+        *generation += 1;
+        self.cache.invalidate_all();
     }
 }
 

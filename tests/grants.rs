@@ -1130,3 +1130,67 @@ async fn a_grant_decided_under_an_older_configuration_is_not_written() {
         .await
         .assert_error(403, "access_denied");
 }
+
+#[tokio::test]
+async fn a_write_by_another_process_is_honoured_before_the_poller_sees_it() {
+    let s =
+        TestServer::start_with(|c| c.change_poll_interval = std::time::Duration::from_secs(3600))
+            .await;
+    let t = s.tenant().await;
+    send(
+        &s,
+        &t.admin_key,
+        &t,
+        Method::PUT,
+        "/v1/entities",
+        Some(entities()),
+    )
+    .await;
+    let p = policy(&s, &t, json!({"key": "eng", "name": "eng", "max_duration_seconds": 3600, "rules": [permit(json!({}))]})).await;
+    let r = send(
+        &s,
+        &t.admin_key,
+        &t,
+        Method::POST,
+        "/v1/grants",
+        Some(ask("alice", ("App", "github"), json!({}))),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    // "another process": a second grantd on the same database file disables the policy
+    let other = grantd::App::open(
+        grantd::config::Config::new(s.db_url.clone(), common::policies_dir()),
+        s.clock.clone(),
+    )
+    .await
+    .unwrap();
+    let caller = grantd::service::Caller {
+        tenant_id: t.id.parse().unwrap(),
+        key_id: grantd::domain::ids::KeyId::new(),
+        role: grantd::domain::role::Role::Admin,
+        on_behalf_of: None,
+    };
+    let patch: grantd::domain::policy::PolicyPatch =
+        serde_json::from_value(json!({"enabled": false})).unwrap();
+    grantd::service::policies::patch(
+        &other.state.services.store,
+        &caller,
+        &grantd::domain::policy::PolicyRef::Id(p["id"].as_str().unwrap().parse().unwrap()),
+        patch,
+        None,
+        s.clock.now(),
+    )
+    .await
+    .unwrap();
+    // this server's cache still has the old set, but the write is refused and re-decided
+    let r = send(
+        &s,
+        &t.admin_key,
+        &t,
+        Method::POST,
+        "/v1/grants",
+        Some(ask("alice", ("App", "github"), json!({}))),
+    )
+    .await;
+    r.assert_error(403, "access_denied");
+}

@@ -470,7 +470,8 @@ pub async fn request(
             InsertOutcome::Done => return Ok(RequestOutcome::Created(Box::new(answer))),
             InsertOutcome::Replay(r) => return replay(r, &hash),
             // The configuration moved under the decision: decide again with the new set.
-            InsertOutcome::Stale => continue,
+            // (A write by another process may not have reached the cache yet: drop it.)
+            InsertOutcome::Stale => s.engine.invalidate(caller.tenant_id),
         }
     }
     Err(kept_changing())
@@ -611,6 +612,9 @@ pub async fn extend(
                     determining: eval.determining_wire(),
                 })
             }
+            // The configuration moved under the decision (perhaps by another process,
+            // which the cache has not heard of yet): drop the cached set and decide again.
+            WriteOutcome::StaleRevision => s.engine.invalidate(caller.tenant_id),
             // Lost a race: read again and decide again (If-Match turns it into a 409).
             _ => continue,
         }
@@ -843,7 +847,8 @@ pub async fn update(
         if let Some((eval, version)) = &decision {
             event = decision_event(event, eval, *version);
         }
-        if s.store
+        match s
+            .store
             .update_grant(
                 caller.tenant_id,
                 &next,
@@ -852,9 +857,10 @@ pub async fn update(
                 decision.as_ref().map(|(_, v)| *v),
             )
             .await?
-            == WriteOutcome::Done
         {
-            return Ok(next);
+            WriteOutcome::Done => return Ok(next),
+            WriteOutcome::StaleRevision => s.engine.invalidate(caller.tenant_id),
+            _ => {}
         }
     }
     Err(kept_changing())

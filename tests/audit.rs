@@ -658,3 +658,52 @@ async fn event_times_never_go_backwards_along_the_chain() {
     .await;
     assert_eq!(v.body["ok"], true);
 }
+
+#[tokio::test]
+async fn time_windows_stay_exact_on_chains_written_before_times_were_ordered() {
+    let s = TestServer::start().await;
+    let t = s.tenant().await;
+    for _ in 0..3 {
+        s.key(&t, "auditor").await;
+        s.clock.advance(chrono::Duration::minutes(1));
+    }
+    // A chain from before migration 0006: seq 3 was stamped after seq 4.
+    let db = s.db().await;
+    let (at4,): (String,) =
+        sqlx::query_as("SELECT at FROM audit_events WHERE tenant_id = $1 AND seq = 4")
+            .bind(&t.id)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    let later = grantd::clock::format_ts(
+        &(grantd::clock::parse_ts(&at4).unwrap() + chrono::Duration::seconds(30)),
+    );
+    sqlx::query("UPDATE audit_events SET at = $1 WHERE tenant_id = $2 AND seq = 3")
+        .bind(&later)
+        .bind(&t.id)
+        .execute(&db)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_heads SET ordered_from = 5 WHERE tenant_id = $1")
+        .bind(&t.id)
+        .execute(&db)
+        .await
+        .unwrap();
+    let r = send(
+        &s,
+        &t.admin_key,
+        &t,
+        Method::GET,
+        &format!("/v1/audit-events?since={at4}"),
+        None,
+        "",
+    )
+    .await;
+    let seqs: Vec<i64> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, [3, 4], "{}", r.text);
+}

@@ -598,11 +598,27 @@ impl Store for SqliteStore {
         if let Some(k) = &filter.kind {
             q.push(" AND kind = ").push_bind(k.clone());
         }
-        // `at` never decreases along `seq`, so a time bound is also a seq bound: the first
-        // event at or after it. The seq bound lets the scan run in seq order from there.
+        // `at` never decreases along `seq` (for chains whose events all come from after
+        // migration 0006), so a time bound is also a seq bound: the first event at or after
+        // it. The seq bound lets the scan run in seq order from there.
+        let ordered: bool = if filter.since.is_some() || filter.until.is_some() {
+            let from: i64 =
+                sqlx::query("SELECT ordered_from FROM audit_heads WHERE tenant_id = $1")
+                    .bind(tenant.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(|r| r.try_get("ordered_from"))
+                    .transpose()?
+                    .unwrap_or(0);
+            from <= 1
+        } else {
+            false
+        };
         let first_at_or_after = "(SELECT seq FROM audit_events WHERE tenant_id = ";
         if let Some(t) = &filter.since {
             q.push(" AND at >= ").push_bind(format_ts(t));
+        }
+        if let Some(t) = filter.since.as_ref().filter(|_| ordered) {
             q.push(" AND seq >= ")
                 .push(first_at_or_after)
                 .push_bind(tenant.to_string())
@@ -612,6 +628,8 @@ impl Store for SqliteStore {
         }
         if let Some(t) = &filter.until {
             q.push(" AND at < ").push_bind(format_ts(t));
+        }
+        if let Some(t) = filter.until.as_ref().filter(|_| ordered) {
             q.push(" AND seq < COALESCE(")
                 .push(first_at_or_after)
                 .push_bind(tenant.to_string())
@@ -680,7 +698,9 @@ impl Store for SqliteStore {
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
-                "UPDATE audit_heads SET anchor_seq = $1, anchor_hash = $2 WHERE tenant_id = $3",
+                "UPDATE audit_heads SET anchor_seq = $1, anchor_hash = $2, \
+                 ordered_from = CASE WHEN ordered_from <= $1 + 1 THEN 0 ELSE ordered_from END \
+                 WHERE tenant_id = $3",
             )
             .bind(seq)
             .bind(&hash)

@@ -639,10 +639,18 @@ async fn decisions_during_rewrites_match_the_old_or_the_new_set() {
         rule("permit", Some("engineering"), Some("finance"), json!({})),
         rule("forbid", Some("contractors"), None, json!({}))
     ]);
+    // The readers run from before the first rewrite until after the last, so decisions are
+    // made under several versions whatever the scheduling.
+    let reads = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {
         let (base, key, tenant) = (s.base.clone(), t.admin_key.clone(), t.id.clone());
+        let (reads, done) = (reads.clone(), done.clone());
         tokio::spawn(async move {
             let client = reqwest::Client::new();
+            while reads.load(std::sync::atomic::Ordering::SeqCst) < 8 {
+                tokio::task::yield_now().await;
+            }
             for i in 0..30 {
                 let rules = if i % 2 == 0 {
                     rules_b.clone()
@@ -659,16 +667,25 @@ async fn decisions_during_rewrites_match_the_old_or_the_new_set() {
                     .unwrap();
                 assert_eq!(r.status(), 200);
             }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
         })
     };
     let mut answers = Vec::new();
     let mut readers = Vec::new();
     for w in 0..4 {
         let (base, key, tenant) = (s.base.clone(), t.admin_key.clone(), t.id.clone());
+        let (reads, done) = (reads.clone(), done.clone());
         readers.push(tokio::spawn(async move {
             let client = reqwest::Client::new();
             let mut out = Vec::new();
-            for i in 0..40 {
+            let mut i = 0;
+            // Until the writer is done (then a few more), and at least 40 each.
+            let mut after_done = 0;
+            while (i < 40 || after_done < 3) && i < 5000 {
+                if done.load(std::sync::atomic::Ordering::SeqCst) {
+                    after_done += 1;
+                }
+                reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let (user, app) = [
                     ("alice", "github"),
                     ("alice", "finance"),
@@ -685,6 +702,7 @@ async fn decisions_during_rewrites_match_the_old_or_the_new_set() {
                     .unwrap();
                 let body: Value = r.json().await.unwrap();
                 out.push((user, app, body));
+                i += 1;
             }
             out
         }));

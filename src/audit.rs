@@ -70,6 +70,11 @@ impl AuditWriter {
             .map_err(|_| Error::Unavailable(anyhow::anyhow!("the audit writer has stopped")))?
     }
 
+    /// Events waiting in the queue (not counting a batch being committed).
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
     #[doc(hidden)]
     pub fn pause(&self) -> PauseGuard {
         self.paused.send_replace(true);

@@ -228,7 +228,16 @@ async fn shutdown_drains_in_flight_decisions() {
             .send();
         pending.push(tokio::spawn(req));
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Wait until the requests are in the writer's hands: one taken off the queue (held
+    // by the pause), the other four queued.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while s.state.services.audit.queued() < 4 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "requests never reached the writer"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     s.stop();
     drop(pause);
     for p in pending {

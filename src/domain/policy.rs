@@ -373,6 +373,12 @@ impl Rule {
 }
 
 impl Policy {
+    /// The Cedar text of this policy's rules, in ordinal order: its `cedar_policy_set`.
+    pub fn rules_text(&self) -> String {
+        let texts: Vec<&str> = self.rules.iter().map(|r| r.policy_text.as_str()).collect();
+        crate::cedar::assemble::policy_set_text(&texts)
+    }
+
     /// The policy as a `POST /v1/policies` body: the `policies/` file format.
     pub fn to_create(&self) -> PolicyCreate {
         PolicyCreate {

@@ -4,13 +4,12 @@
 
 use super::catalog::breakage;
 use super::policies::{
-    build_new, build_rules, invalid, parse_stored_schema, validate_policy, MAX_ATTEMPTS,
+    build_new, build_replacement, invalid, parse_stored_schema, validate_policy, MAX_ATTEMPTS,
 };
-use crate::cedar::assemble::FieldError;
 use crate::cedar::schema;
 use crate::domain::audit::{Actor, EventKind, NewEvent, Subject};
 use crate::domain::ids::TenantId;
-use crate::domain::policy::{check_policy_fields, Policy, PolicyCreate};
+use crate::domain::policy::{Policy, PolicyCreate};
 use crate::error::{Error, Result};
 use crate::store::{DynStore, ImportBatch, WriteOutcome};
 use chrono::{DateTime, Utc};
@@ -138,42 +137,27 @@ pub async fn import(
         let mut problems = Vec::new();
         for (file, body) in &dir.policies {
             let key = body.key.clone().unwrap_or_default();
-            let mut built = build_new(body, now);
-            if let Some(current) = existing.get(&key) {
-                // Rules that did not change keep their ids (matched by position).
-                let mut inputs = body.rules.clone();
-                for (i, input) in inputs.iter_mut().enumerate() {
-                    if let Some(old) = current.rules.get(i) {
-                        let mut cmp = input.clone();
-                        cmp.id = None;
-                        cmp.ordinal = Some(input.ordinal.unwrap_or(i as i64));
-                        cmp.audit_session = Some(input.audit_session.unwrap_or(false));
-                        if serde_json::to_value(&cmp).ok()
-                            == serde_json::to_value(old.to_input()).ok()
-                        {
-                            input.id = Some(old.id);
+            let built = match existing.get(&key) {
+                None => build_new(body, now),
+                Some(current) => {
+                    // Rules that did not change keep their ids (matched by position).
+                    let mut input = body.clone();
+                    for (i, rule) in input.rules.iter_mut().enumerate() {
+                        if let Some(old) = current.rules.get(i) {
+                            let mut cmp = rule.clone();
+                            cmp.id = None;
+                            cmp.ordinal = Some(rule.ordinal.unwrap_or(i as i64));
+                            cmp.audit_session = Some(rule.audit_session.unwrap_or(false));
+                            if serde_json::to_value(&cmp).ok()
+                                == serde_json::to_value(old.to_input()).ok()
+                            {
+                                rule.id = Some(old.id);
+                            }
                         }
                     }
+                    build_replacement(current, &input, now)
                 }
-                let (rules, assembled, errs) = build_rules(&inputs, Some(&current.rules), now);
-                built.policy.id = current.id;
-                built.policy.created_at = current.created_at;
-                built.policy.version = current.version + 1;
-                built.policy.rules = rules;
-                built.policy.cedar_policy_set = {
-                    let texts: Vec<&str> = built
-                        .policy
-                        .rules
-                        .iter()
-                        .map(|r| r.policy_text.as_str())
-                        .collect();
-                    crate::cedar::assemble::policy_set_text(&texts)
-                };
-                built.assembled = assembled;
-                let mut fields: Vec<FieldError> = check_policy_fields(&built.policy);
-                fields.extend(errs);
-                built.errors = fields;
-            }
+            };
             if !built.errors.is_empty() {
                 let e = invalid("policy", built.errors, Vec::new());
                 problems.push(format!(

@@ -3,7 +3,7 @@
 //! event, in one transaction, against the configuration revision it was validated with.
 
 use super::Caller;
-use crate::cedar::assemble::{assemble_rule, policy_set_text, AssembledRule, FieldError};
+use crate::cedar::assemble::{assemble_rule, AssembledRule, FieldError};
 use crate::cedar::validate::{format_diagnostic, validate_rules};
 use crate::domain::audit::{EventKind, NewEvent, Subject};
 use crate::domain::ids::TenantId;
@@ -179,9 +179,20 @@ pub struct Built {
 }
 
 pub fn build_new(input: &PolicyCreate, now: DateTime<Utc>) -> Built {
-    let (rules, assembled, mut errors) = build_rules(&input.rules, None, now);
+    build(input, None, now)
+}
+
+/// `input` as the next version of `current` (policy import): same id and creation time;
+/// rules sent with the id of one of `current`'s rules keep it.
+pub fn build_replacement(current: &Policy, input: &PolicyCreate, now: DateTime<Utc>) -> Built {
+    build(input, Some(current), now)
+}
+
+fn build(input: &PolicyCreate, current: Option<&Policy>, now: DateTime<Utc>) -> Built {
+    let (rules, assembled, mut errors) =
+        build_rules(&input.rules, current.map(|c| c.rules.as_slice()), now);
     let mut policy = Policy {
-        id: Uuid::now_v7(),
+        id: current.map_or_else(Uuid::now_v7, |c| c.id),
         key: input.key.clone(),
         name: input.name.clone(),
         description: input.description.clone(),
@@ -192,11 +203,11 @@ pub fn build_new(input: &PolicyCreate, now: DateTime<Utc>) -> Built {
         notification_channel: input.notification_channel.clone(),
         rules,
         cedar_policy_set: String::new(),
-        version: 1,
-        created_at: now,
+        version: current.map_or(1, |c| c.version + 1),
+        created_at: current.map_or(now, |c| c.created_at),
         updated_at: now,
     };
-    policy.cedar_policy_set = set_text(&policy);
+    policy.cedar_policy_set = policy.rules_text();
     let mut all = check_policy_fields(&policy);
     all.append(&mut errors);
     Built {
@@ -204,11 +215,6 @@ pub fn build_new(input: &PolicyCreate, now: DateTime<Utc>) -> Built {
         assembled,
         errors: all,
     }
-}
-
-fn set_text(p: &Policy) -> String {
-    let texts: Vec<&str> = p.rules.iter().map(|r| r.policy_text.as_str()).collect();
-    policy_set_text(&texts)
 }
 
 /// Applies a PATCH to a stored policy: the next version, rebuilt and field-checked.
@@ -294,7 +300,7 @@ pub fn build_patched(current: &Policy, patch: PolicyPatch, now: DateTime<Utc>) -
             assembled
         }
     };
-    p.cedar_policy_set = set_text(&p);
+    p.cedar_policy_set = p.rules_text();
     let mut all = check_policy_fields(&p);
     all.extend(errors);
     Built {

@@ -341,7 +341,11 @@ pub async fn request(
 ) -> Result<RequestOutcome> {
     let now = s.clock.now();
     let raw = serde_json::to_value(&body).map_err(Error::internal)?;
-    let hash = body_hash(&raw);
+    // Only an idempotent request needs its body's fingerprint.
+    let hash = idempotency_key
+        .as_ref()
+        .map(|_| body_hash(&raw))
+        .unwrap_or_default();
     if let Some(k) = &idempotency_key {
         if k.is_empty() || k.len() > 255 {
             return Err(Error::invalid("Idempotency-Key: 1 to 255 characters"));

@@ -614,28 +614,29 @@ impl Store for SqliteStore {
         } else {
             false
         };
-        let first_at_or_after = "(SELECT seq FROM audit_events WHERE tenant_id = ";
-        if let Some(t) = &filter.since {
-            q.push(" AND at >= ").push_bind(format_ts(t));
-        }
-        if let Some(t) = filter.since.as_ref().filter(|_| ordered) {
-            q.push(" AND seq >= ")
-                .push(first_at_or_after)
+        // The seq of the tenant's first event at or after `t`.
+        let first_at_or_after = |q: &mut sqlx::QueryBuilder<'_, sqlx::Sqlite>,
+                                 t: &DateTime<Utc>| {
+            q.push("(SELECT seq FROM audit_events WHERE tenant_id = ")
                 .push_bind(tenant.to_string())
                 .push(" AND at >= ")
                 .push_bind(format_ts(t))
                 .push(" ORDER BY at, seq LIMIT 1)");
+        };
+        if let Some(t) = &filter.since {
+            q.push(" AND at >= ").push_bind(format_ts(t));
+            if ordered {
+                q.push(" AND seq >= ");
+                first_at_or_after(&mut q, t);
+            }
         }
         if let Some(t) = &filter.until {
             q.push(" AND at < ").push_bind(format_ts(t));
-        }
-        if let Some(t) = filter.until.as_ref().filter(|_| ordered) {
-            q.push(" AND seq < COALESCE(")
-                .push(first_at_or_after)
-                .push_bind(tenant.to_string())
-                .push(" AND at >= ")
-                .push_bind(format_ts(t))
-                .push(" ORDER BY at, seq LIMIT 1), 9223372036854775807)");
+            if ordered {
+                q.push(" AND seq < COALESCE(");
+                first_at_or_after(&mut q, t);
+                q.push(", 9223372036854775807)");
+            }
         }
         if let Some(sub) = &filter.subject {
             q.push(" AND subject_id = ").push_bind(sub.clone());

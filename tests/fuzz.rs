@@ -28,6 +28,8 @@ const PATHS: &[&str] = &[
     "/v1/grants/0190a5e0-0000-7000-8000-00000000abcd/extend",
     "/v1/grants/0190a5e0-0000-7000-8000-00000000abcd/revoke",
     "/v1/access/check",
+    "/v1/grants/list",
+    "/v1/grants/revoke",
     "/healthz",
     "/readyz",
     "/metrics",

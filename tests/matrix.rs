@@ -50,6 +50,12 @@ const TABLE: &[(&str, &str, Option<&[&str]>)] = &[
     ("POST", "/v1/grants/{id}/extend", Some(&[ADMIN, REQUESTER])),
     ("POST", "/v1/grants/{id}/revoke", Some(&[ADMIN, REQUESTER])),
     ("POST", "/v1/access/check", Some(&[ADMIN, REQUESTER])),
+    (
+        "POST",
+        "/v1/grants/list",
+        Some(&[ADMIN, REQUESTER, AUDITOR]),
+    ),
+    ("POST", "/v1/grants/revoke", Some(&[ADMIN])),
 ];
 
 #[tokio::test]

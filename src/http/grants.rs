@@ -1,7 +1,7 @@
 //! `/v1/grants` and `/v1/access/check`: the grant lifecycle. Grant responses carry
 //! `ETag: "<version>"`; `If-Match` is honoured on extend, revoke and PUT.
 
-use super::extract::{if_match, perm, ApiJson, Auth, OptionalJson};
+use super::extract::{if_match, perm, ApiJson, ApiQuery, Auth, OptionalJson};
 use super::{etag, AppState};
 use crate::domain::grant::Grant;
 use crate::error::{ErrorBody, Result};
@@ -148,5 +148,65 @@ pub async fn access_check(
 ) -> Result<Json<AccessCheckResult>> {
     Ok(Json(
         grants::access_check(&state.services, &caller, body).await?,
+    ))
+}
+
+/// Find grants. The body is an array of filter objects `{"attribute", "operator",
+/// "values": [{"value": ..}]}`, ANDed (`[]` or no body: all grants).
+///
+/// Attributes: `status` (effective; buckets `ACTIVE` = GRANTED+EXTENDED, `INACTIVE` =
+/// REVOKED+EXPIRED, `REVOKED`, or a raw status), `user` (principal id), `principal`
+/// (`T::"id"`), `app`, `entitlement` / `entitlement_value` (resource id), `resource`
+/// (`T::"id"`), `policy` (id or key), `scopes`, `granted_by`, `requested_by`, and the
+/// timestamps `granted_at`, `expires_at`, `last_used_at` (alias `last_login_at`: last access
+/// check), `revoked_at`, `created_at`, `updated_at`.
+///
+/// Operators: `EQUALS`, `NOT_EQUALS`, `IS_EXACTLY`, `IN`/`IS_ANY_OF`, `NOT_IN`/`IS_NOT_ANY_OF`
+/// on every attribute; `IS_BETWEEN` (two values, inclusive), `IS_ON_OR_BEFORE`,
+/// `IS_ON_OR_AFTER`, `GREATER_THAN`, `LESS_THAN`, `GREATER_THAN_EQUALS`, `LESS_THAN_EQUALS`
+/// and `IS_WITHIN` (one ISO 8601 duration, e.g. `P7D`: within that span of now, past or
+/// future) on timestamps (RFC 3339 values); `CONTAINS`, `NOT_CONTAINS`, `TEXT_CONTAINS`,
+/// `TEXT_DOES_NOT_CONTAINS`, `STARTS_WITH`, `ENDS_WITH` on text attributes (ASCII case
+/// ignored); on `scopes`, `CONTAINS` = has every value, `NOT_CONTAINS` = lacks one,
+/// `IN` = has any, `NOT_IN` = has none, `EQUALS`/`IS_EXACTLY` = exactly this set;
+/// `IS_NULL`/`IS_NOT_NULL` (no values) on `app`, `granted_by`, `requested_by`,
+/// `last_used_at`, `revoked_at`, and on `scopes` (no scopes). Negative operators are exact
+/// complements: a grant without a value matches `NOT_EQUALS`. Anything else → 400 naming
+/// the filter, attribute and operator (`details.filter` is its index).
+///
+/// Pagination: `page` (OFFSET) or `next_page_token` (keyset; wins over `page`). Walking
+/// the tokens returns each matching grant exactly once while grants are inserted or
+/// changed, as long as a change does not move a grant's own sort value (extending a grant
+/// moves it in `EXPIRES_AT_*` orders and any write moves it in `UPDATED_AT_*`; `CREATED_AT_*`
+/// never moves). `total` counts all matching grants at the time of the call.
+#[utoipa::path(post, path = "/v1/grants/list", tag = "grants",
+    request_body(content = Vec<crate::domain::grant_query::RawFilter>, description = "filters, ANDed; may be omitted"),
+    params(crate::service::grant_list::ListQuery),
+    responses((status = 200, description = "a page of grants", body = crate::service::grant_list::GrantPage)))]
+pub async fn list_grants(
+    State(state): State<AppState>,
+    Auth(caller, _): Auth<perm::ReadGrants>,
+    ApiQuery(q): ApiQuery<crate::service::grant_list::ListQuery>,
+    OptionalJson(filters): OptionalJson<Vec<crate::domain::grant_query::RawFilter>>,
+) -> Result<Json<crate::service::grant_list::GrantPage>> {
+    Ok(Json(
+        crate::service::grant_list::list(&state.services, &caller, filters, q).await?,
+    ))
+}
+
+/// Revoke every active grant matching the filters (the filter objects of `grants/list`,
+/// at least one), each with its own `grant.revoke` audit event, in batches of 200 per
+/// transaction so a large offboarding never holds the database for long. If the call
+/// fails part-way, the grants already revoked stay revoked; calling again finishes.
+#[utoipa::path(post, path = "/v1/grants/revoke", tag = "grants",
+    request_body = crate::service::grant_list::BulkRevokeBody,
+    responses((status = 200, description = "how many grants were revoked", body = crate::service::grant_list::BulkRevokeResult)))]
+pub async fn bulk_revoke(
+    State(state): State<AppState>,
+    Auth(caller, _): Auth<perm::AdminGrants>,
+    ApiJson(body): ApiJson<crate::service::grant_list::BulkRevokeBody>,
+) -> Result<Json<crate::service::grant_list::BulkRevokeResult>> {
+    Ok(Json(
+        crate::service::grant_list::bulk_revoke(&state.services, &caller, body).await?,
     ))
 }

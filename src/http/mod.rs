@@ -59,6 +59,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(grants::extend_grant))
         .routes(routes!(grants::revoke_grant))
         .routes(routes!(grants::access_check))
+        .routes(routes!(grants::list_grants))
+        .routes(routes!(grants::bulk_revoke))
         .routes(routes!(audit::list))
         .routes(routes!(audit::verify))
         .routes(routes!(ops::healthz))

@@ -143,7 +143,7 @@ pub enum RequestOutcome {
     Replay { status: u16, body: String },
 }
 
-fn check_text(field: &str, v: Option<&str>) -> Result<()> {
+pub(super) fn check_text(field: &str, v: Option<&str>) -> Result<()> {
     match v {
         Some(s) if s.chars().count() > MAX_TEXT => Err(Error::invalid(format!(
             "{field}: at most {MAX_TEXT} characters"
@@ -626,7 +626,12 @@ pub async fn extend(
     Err(kept_changing())
 }
 
-fn revoked(g: &Grant, caller: &Caller, reason: Option<String>, now: DateTime<Utc>) -> Grant {
+pub(super) fn revoked(
+    g: &Grant,
+    caller: &Caller,
+    reason: Option<String>,
+    now: DateTime<Utc>,
+) -> Grant {
     let mut next = g.clone();
     next.status = GrantStatus::Revoked;
     next.revoked_at = Some(now);

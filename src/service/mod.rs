@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod decisions;
+pub mod grant_list;
 pub mod grants;
 pub mod import;
 pub mod keys;

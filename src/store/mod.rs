@@ -3,6 +3,7 @@
 //! Every method that touches tenant data takes the tenant id, and every mutation appends its
 //! audit event in the same transaction.
 
+mod grant_sql;
 pub mod sqlite;
 
 use crate::domain::audit::{AuditEvent, NewEvent, VerifyReport};
@@ -315,6 +316,35 @@ pub trait Store: Send + Sync + 'static {
         resources: &[crate::domain::decision::EntityRef],
         now: DateTime<Utc>,
     ) -> Result<Vec<crate::domain::grant::Grant>>;
+    /// One page of a tenant's grants matching every condition (effective statuses judged
+    /// at `now`), in `sort` order after the cursor position `after` (sort value, id), skipping
+    /// `offset`; with the number of matching grants. Both read in one snapshot.
+    #[allow(clippy::too_many_arguments)]
+    async fn list_grants(
+        &self,
+        tenant: TenantId,
+        conds: &[crate::domain::grant_query::Cond],
+        sort: crate::domain::grant_query::SortOrder,
+        after: Option<&crate::domain::grant_query::After>,
+        offset: i64,
+        limit: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<crate::domain::grant::Grant>, i64)>;
+    /// Revokes, in one short transaction, up to `limit` of the tenant's grants that are
+    /// active at `now`, match every condition and have an id after `after` (in id order):
+    /// each becomes what `revoke` returns, with its audit event. Returns how many were
+    /// revoked and the last id looked at (to continue from).
+    async fn revoke_matching(
+        &self,
+        tenant: TenantId,
+        conds: &[crate::domain::grant_query::Cond],
+        after: Option<uuid::Uuid>,
+        limit: i64,
+        now: DateTime<Utc>,
+        revoke: &(dyn for<'g> Fn(&'g crate::domain::grant::Grant) -> (crate::domain::grant::Grant, NewEvent)
+              + Send
+              + Sync),
+    ) -> Result<(usize, Option<uuid::Uuid>)>;
     /// Sets `last_used_at = now` unless it is already after `not_before`.
     async fn stamp_last_used(
         &self,

@@ -1,6 +1,7 @@
 //! The SQLite backend: WAL, foreign keys on, a busy timeout, and `BEGIN IMMEDIATE` for every
 //! write so writers queue on SQLite's lock instead of failing half-way through.
 
+use super::grant_sql;
 use super::{
     Commit, CommitListener, ConfigSnapshot, EntityRow, EventFilter, IdempotencyRecord, ImportBatch,
     InsertOutcome, KeyRecord, NewTenant, PolicySetVersion, Store, TenantConfig, WriteOutcome,
@@ -12,6 +13,7 @@ use crate::domain::audit::{
 };
 use crate::domain::decision::EntityRef;
 use crate::domain::grant::{Grant, GrantStatus};
+use crate::domain::grant_query::{After, Cond, SortOrder};
 use crate::domain::ids::{EventId, KeyId, TenantId};
 use crate::domain::policy::{Policy, PolicyRef};
 use crate::error::{Error, Result};
@@ -1360,6 +1362,97 @@ impl Store for SqliteStore {
         q.push(")");
         let rows = q.build().fetch_all(&self.pool).await?;
         rows.iter().map(grant_from_row).collect()
+    }
+
+    async fn list_grants(
+        &self,
+        tenant: TenantId,
+        conds: &[Cond],
+        sort: SortOrder,
+        after: Option<&After>,
+        offset: i64,
+        limit: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<Grant>, i64)> {
+        let t = tenant.to_string();
+        // one read transaction: the page and the total come from the same snapshot
+        let mut tx = self.pool.begin().await?;
+        let mut q =
+            sqlx::QueryBuilder::<sqlx::Sqlite>::new(format!("SELECT {GRANT_COLUMNS} {GRANT_FROM}"));
+        grant_sql::push_where(&mut q, &t, conds, &now);
+        if let Some(a) = after {
+            grant_sql::push_after(&mut q, sort, &a.sort_value, &a.id);
+        }
+        grant_sql::push_order(&mut q, sort);
+        q.push(" LIMIT ").push_bind(limit);
+        q.push(" OFFSET ").push_bind(offset);
+        let rows = q.build().fetch_all(&mut *tx).await?;
+        let mut c = sqlx::QueryBuilder::<sqlx::Sqlite>::new("SELECT COUNT(*) AS n FROM grants g");
+        grant_sql::push_where(&mut c, &t, conds, &now);
+        let total: i64 = c.build().fetch_one(&mut *tx).await?.try_get("n")?;
+        tx.commit().await?;
+        let grants = rows.iter().map(grant_from_row).collect::<Result<_>>()?;
+        Ok((grants, total))
+    }
+
+    async fn revoke_matching(
+        &self,
+        tenant: TenantId,
+        conds: &[Cond],
+        after: Option<uuid::Uuid>,
+        limit: i64,
+        now: DateTime<Utc>,
+        revoke: &(dyn for<'g> Fn(&'g Grant) -> (Grant, NewEvent) + Send + Sync),
+    ) -> Result<(usize, Option<uuid::Uuid>)> {
+        let t = tenant.to_string();
+        let mut tx = self.write_tx().await?;
+        let mut q =
+            sqlx::QueryBuilder::<sqlx::Sqlite>::new(format!("SELECT {GRANT_COLUMNS} {GRANT_FROM}"));
+        grant_sql::push_where(&mut q, &t, conds, &now);
+        q.push(" AND g.status IN ('GRANTED', 'EXTENDED') AND g.expires_at > ")
+            .push_bind(format_ts(&now));
+        if let Some(a) = after {
+            q.push(" AND g.id > ").push_bind(a.to_string());
+        }
+        q.push(" ORDER BY g.id LIMIT ").push_bind(limit);
+        let rows = q.build().fetch_all(&mut *tx).await?;
+        let mut events = Vec::with_capacity(rows.len());
+        let mut last = None;
+        for row in &rows {
+            let g = grant_from_row(row)?;
+            let (next, event) = revoke(&g);
+            let r = sqlx::query(
+                "UPDATE grants SET status = $1, revoked_at = $2, revoked_by = $3, \
+                 revoke_reason = $4, updated_at = $5, version = $6 \
+                 WHERE tenant_id = $7 AND id = $8 AND version = $9",
+            )
+            .bind(next.status.as_str())
+            .bind(next.revoked_at.as_ref().map(format_ts))
+            .bind(&next.revoked_by)
+            .bind(&next.revoke_reason)
+            .bind(format_ts(&next.updated_at))
+            .bind(next.version)
+            .bind(&t)
+            .bind(g.id.to_string())
+            .bind(g.version)
+            .execute(&mut *tx)
+            .await?;
+            if r.rows_affected() != 1 {
+                // impossible inside this write transaction; refuse rather than skip silently
+                return Err(Error::internal(anyhow::anyhow!(
+                    "grant {} changed under a write transaction",
+                    g.id
+                )));
+            }
+            events.push((tenant, event));
+            last = Some(g.id);
+        }
+        let n = events.len();
+        if n > 0 {
+            append_in_tx(&mut tx, events).await?;
+        }
+        tx.commit().await?;
+        Ok((n, last))
     }
 
     async fn stamp_last_used(

@@ -234,8 +234,10 @@ async fn sweep_expired(
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // Retention runs at start and then hourly: pruning is cheap but need not be frequent.
+    // Retention and planner statistics run at start and then hourly: both are cheap but
+    // need not be frequent.
     let mut last_prune: Option<std::time::Instant> = None;
+    let mut last_optimize: Option<std::time::Instant> = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -245,6 +247,12 @@ async fn sweep_expired(
             Ok(0) => {}
             Ok(n) => tracing::info!(expired = n, "sweeper persisted expired grants"),
             Err(e) => tracing::warn!(error = ?e, "expiry sweep failed"),
+        }
+        if last_optimize.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(3600)) {
+            last_optimize = Some(std::time::Instant::now());
+            if let Err(e) = store.optimize().await {
+                tracing::warn!(error = ?e, "refreshing planner statistics failed");
+            }
         }
         if let Some(days) = retention_days {
             if last_prune.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(3600)) {

@@ -29,6 +29,9 @@ use uuid::Uuid;
 /// At most this many filters in one body, and values in one filter.
 pub const MAX_FILTERS: usize = 50;
 pub const MAX_VALUES: usize = 1000;
+/// At most this many values over all filters of one body (keeps every query far below the
+/// database's limit on bound parameters).
+pub const MAX_TOTAL_VALUES: usize = 5000;
 
 /// One filter object as sent.
 #[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
@@ -525,6 +528,18 @@ pub fn parse_filters(filters: &[RawFilter], now: DateTime<Utc>) -> Result<Vec<Co
             problem: format!("at most {MAX_FILTERS} filters may be combined"),
         });
     }
+    let mut seen = 0;
+    for (i, f) in filters.iter().enumerate() {
+        seen += f.values.as_ref().map_or(0, Vec::len);
+        if seen > MAX_TOTAL_VALUES {
+            return Err(FilterError {
+                index: i,
+                attribute: f.attribute.clone(),
+                operator: f.operator.clone(),
+                problem: format!("at most {MAX_TOTAL_VALUES} values over all filters"),
+            });
+        }
+    }
     filters
         .iter()
         .enumerate()
@@ -573,11 +588,16 @@ fn parse_filter(f: &RawFilter, now: DateTime<Utc>) -> Result<Cond, String> {
     use Attribute as A;
     match attr {
         A::Status => status_cond(op, &values),
-        A::User => text_cond(TextCol::PrincipalId, op, &values),
-        A::App => text_cond(TextCol::App, op, &values),
-        A::Entitlement | A::EntitlementValue => text_cond(TextCol::ResourceId, op, &values),
-        A::GrantedBy => text_cond(TextCol::GrantedBy, op, &values),
-        A::RequestedBy => text_cond(TextCol::RequestedBy, op, &values),
+        A::User | A::App | A::Entitlement | A::EntitlementValue | A::GrantedBy | A::RequestedBy => {
+            let col = match attr {
+                A::User => TextCol::PrincipalId,
+                A::App => TextCol::App,
+                A::GrantedBy => TextCol::GrantedBy,
+                A::RequestedBy => TextCol::RequestedBy,
+                _ => TextCol::ResourceId,
+            };
+            text_cond(&f.attribute, col, op, &values)
+        }
         A::Principal => entity_cond(EntityCol::Principal, op, &values),
         A::Resource => entity_cond(EntityCol::Resource, op, &values),
         A::Policy => policy_cond(op, &values),
@@ -673,15 +693,8 @@ fn id_value(v: &Value) -> Result<String, String> {
     }
 }
 
-fn text_cond(col: TextCol, op: Operator, values: &[&Value]) -> Result<Cond, String> {
+fn text_cond(name: &str, col: TextCol, op: Operator, values: &[&Value]) -> Result<Cond, String> {
     use Operator::*;
-    let name = match col {
-        TextCol::PrincipalId => "user",
-        TextCol::ResourceId => "entitlement",
-        TextCol::App => "app",
-        TextCol::GrantedBy => "granted_by",
-        TextCol::RequestedBy => "requested_by",
-    };
     let fits = if col.nullable() {
         format!("{EQUALITY_OPS}, CONTAINS, NOT_CONTAINS, TEXT_CONTAINS, TEXT_DOES_NOT_CONTAINS, STARTS_WITH, ENDS_WITH, IS_NULL, IS_NOT_NULL")
     } else {
@@ -940,7 +953,28 @@ fn time_cond(
         }
         _ => return Err(not_for(name, op, &fits)),
     };
-    Ok(Cond::Time(col, test))
+    Ok(Cond::Time(col, within_stored_years(test)))
+}
+
+/// Stored times are compared as fixed-width text, which orders correctly only for years
+/// 0000–9999. A bound beyond them (`GREATER_THAN 9999-12-31T23:59:59.999999Z` is year 10000
+/// after rounding) is resolved here: a lower bound past the last instant or an upper bound
+/// before the first matches nothing; a bound on the far side of the range is no bound.
+fn within_stored_years(test: TimeTest) -> TimeTest {
+    let first: DateTime<Utc> = "0000-01-01T00:00:00Z".parse().expect("year 0");
+    let last: DateTime<Utc> = "9999-12-31T23:59:59.999999Z".parse().expect("year 9999");
+    match test {
+        TimeTest::Range { from, to } => {
+            if from.is_some_and(|f| f > last) || to.is_some_and(|t| t < first) {
+                return TimeTest::In(Vec::new());
+            }
+            TimeTest::Range {
+                from: from.filter(|f| *f > first),
+                to: to.filter(|t| *t < last),
+            }
+        }
+        other => other,
+    }
 }
 
 /// The query-string selectors of the list (`ids`, `search_key`, `policy_id`, `app_id`) as
@@ -951,6 +985,16 @@ pub fn query_conds(
     policy_id: Option<&str>,
     app_id: Option<&str>,
 ) -> Result<Vec<Cond>, String> {
+    // an empty parameter (`app_id=`, as a form with nothing chosen sends it) is no selector
+    fn given(v: Option<&str>) -> Option<&str> {
+        v.map(str::trim).filter(|s| !s.is_empty())
+    }
+    let (ids, search_key, policy_id, app_id) = (
+        given(ids),
+        given(search_key),
+        given(policy_id),
+        given(app_id),
+    );
     let mut out = Vec::new();
     if let Some(ids) = ids {
         let parsed = ids
@@ -970,25 +1014,19 @@ pub fn query_conds(
         }
         out.push(Cond::Ids(parsed));
     }
-    if let Some(s) = search_key.filter(|s| !s.is_empty()) {
+    if let Some(s) = search_key {
         if s.chars().count() > 200 {
             return Err("search_key: at most 200 characters".into());
         }
         out.push(Cond::Search(s.to_string()));
     }
     if let Some(p) = policy_id {
-        if p.is_empty() {
-            return Err("policy_id: must not be empty".into());
-        }
         out.push(Cond::Policy {
             values: vec![p.to_string()],
             negate: false,
         });
     }
     if let Some(a) = app_id {
-        if a.is_empty() {
-            return Err("app_id: must not be empty".into());
-        }
         out.push(Cond::Text(TextCol::App, TextTest::In(vec![a.to_string()])));
     }
     Ok(out)
@@ -1386,6 +1424,39 @@ mod tests {
     }
 
     #[test]
+    fn bounds_beyond_year_9999_never_wrap_around() {
+        let r = |op: &str, v: &str| one("expires_at", op, vec![json!(v)]).unwrap();
+        let nothing = Cond::Time(TimeCol::ExpiresAt, TimeTest::In(vec![]));
+        assert_eq!(r("GREATER_THAN", "9999-12-31T23:59:59.999999Z"), nothing);
+        assert_eq!(r("IS_ON_OR_AFTER", "9999-12-31T23:59:59.9999991Z"), nothing);
+        assert_eq!(r("LESS_THAN", "0000-01-01T00:00:00Z"), nothing);
+        let unbounded = Cond::Time(
+            TimeCol::ExpiresAt,
+            TimeTest::Range {
+                from: None,
+                to: None,
+            },
+        );
+        assert_eq!(
+            r("IS_ON_OR_BEFORE", "9999-12-31T23:59:59.999999Z"),
+            unbounded
+        );
+        assert_eq!(r("IS_ON_OR_AFTER", "0000-01-01T00:00:00Z"), unbounded);
+    }
+
+    #[test]
+    fn values_over_all_filters_are_bounded() {
+        let big: Vec<Value> = (0..MAX_VALUES).map(|i| json!(format!("u{i}"))).collect();
+        let filters: Vec<RawFilter> = (0..=MAX_TOTAL_VALUES / MAX_VALUES)
+            .map(|_| f("user", "IN", big.clone()))
+            .collect();
+        let e = parse_filters(&filters, now()).unwrap_err();
+        assert_eq!(e.index, MAX_TOTAL_VALUES / MAX_VALUES);
+        assert!(e.problem.contains("over all filters"), "{e}");
+        assert!(parse_filters(&filters[1..], now()).is_ok());
+    }
+
+    #[test]
     fn iso_durations() {
         let d = |s: &str| parse_iso_duration(s);
         assert_eq!(d("P7D"), Some((0, Duration::days(7))));
@@ -1463,8 +1534,10 @@ mod tests {
             .unwrap_err()
             .starts_with("ids:"));
         assert!(query_conds(Some(","), None, None, None).is_err());
-        assert_eq!(query_conds(None, Some(""), None, None).unwrap(), vec![]);
-        assert!(query_conds(None, None, Some(""), None).is_err());
+        assert_eq!(
+            query_conds(Some(""), Some(" "), Some(""), Some("")).unwrap(),
+            vec![]
+        );
     }
 
     #[test]

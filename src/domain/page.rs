@@ -102,7 +102,9 @@ impl CursorCodec {
                 .filter(|n| (1..=MAX_PER_PAGE).contains(n))
                 .ok_or_else(|| format!("per_page: must be an integer from 1 to {MAX_PER_PAGE}"))?,
         };
-        let page_no = match page {
+        let token = next_page_token.filter(|t| !t.is_empty());
+        // the token wins: `page` is not even read next to one
+        let page_no = match page.filter(|_| token.is_none()) {
             None => 1,
             Some(s) => s
                 .parse::<i64>()
@@ -110,7 +112,7 @@ impl CursorCodec {
                 .filter(|n| (1..=1_000_000).contains(n))
                 .ok_or_else(|| "page: must be an integer from 1 to 1000000".to_string())?,
         };
-        match next_page_token.filter(|t| !t.is_empty()) {
+        match token {
             Some(token) => {
                 let (after, page) = self.decode(scope, token)?;
                 Ok(PageRequest {
@@ -188,5 +190,7 @@ mod tests {
             .page_request("s", Some("10"), Some("1"), Some(&t))
             .unwrap();
         assert_eq!((p.page, p.offset(), p.after), (4, 0, Some(json!("k"))));
+        // with a token, a bad `page` does not matter
+        assert!(c.page_request("s", None, Some("0"), Some(&t)).is_ok());
     }
 }

@@ -176,9 +176,12 @@ pub async fn access_check(
 ///
 /// Pagination: `page` (OFFSET) or `next_page_token` (keyset; wins over `page`). Walking
 /// the tokens returns each matching grant exactly once while grants are inserted or
-/// changed, as long as a change does not move a grant's own sort value (extending a grant
-/// moves it in `EXPIRES_AT_*` orders and any write moves it in `UPDATED_AT_*`; `CREATED_AT_*`
-/// never moves). `total` counts all matching grants at the time of the call.
+/// changed, as long as a change does not move a grant's own sort value: extending a grant or
+/// expiring it by `PUT` moves it in `EXPIRES_AT_*`, an admin's `PUT granted_at` moves it in
+/// `GRANTED_AT_*`, any write moves it in `UPDATED_AT_*`; `CREATED_AT_*` never moves, so it is
+/// the order for a walk that must be exact under every kind of write. Membership is judged
+/// per page (a grant revoked mid-walk leaves an `ACTIVE` list). `total` is counted on the
+/// page that starts a walk and carried by its tokens.
 #[utoipa::path(post, path = "/v1/grants/list", tag = "grants",
     request_body(content = Vec<crate::domain::grant_query::RawFilter>, description = "filters, ANDed; may be omitted"),
     params(crate::service::grant_list::ListQuery),

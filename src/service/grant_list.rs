@@ -11,7 +11,7 @@ use crate::domain::grant_query::{
 };
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// The query string of `POST /v1/grants/list`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -45,7 +45,9 @@ pub struct GrantPage {
     pub items: Vec<Grant>,
     pub page: i64,
     pub per_page: i64,
-    /// How many grants match (all pages).
+    /// How many grants matched when the walk began: counted on a page asked for without a
+    /// token and carried by the tokens that follow it, so it stays what the walk started
+    /// from even if grants change meanwhile.
     pub total: i64,
     /// The cursor of the next page; `null` on the last page.
     pub next_page_token: Option<String>,
@@ -137,19 +139,29 @@ pub async fn list(
             q.next_page_token.as_deref(),
         )
         .map_err(Error::invalid)?;
-    let after = match &page.after {
-        None => None,
+    // a token carries its position and the walk's `total`, counted on the page that began
+    // the walk (so later pages do not count again, and `total` stays what the walk yields)
+    let (after, carried_total) = match &page.after {
+        None => (None, None),
         Some(v) => {
             let bad = || Error::invalid("next_page_token is not valid for this list");
             let value = v[0].as_str().and_then(parse_ts).ok_or_else(bad)?;
             let id = v[1].as_str().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
-            Some(After {
-                sort_value: value,
-                id,
-            })
+            // a token without a total (issued before totals were carried) counts again
+            let total = match &v[2] {
+                Value::Null => None,
+                t => Some(t.as_i64().filter(|n| *n >= 0).ok_or_else(bad)?),
+            };
+            (
+                Some(After {
+                    sort_value: value,
+                    id,
+                }),
+                total,
+            )
         }
     };
-    let (mut items, total) = s
+    let (mut items, counted) = s
         .store
         .list_grants(
             caller.tenant_id,
@@ -159,14 +171,16 @@ pub async fn list(
             page.offset(),
             page.per_page + 1,
             now,
+            carried_total.is_none(),
         )
         .await?;
+    let total = counted.or(carried_total).unwrap_or_default();
     let more = items.len() as i64 > page.per_page;
     items.truncate(page.per_page as usize);
     let next_page_token = more.then(|| items.last()).flatten().map(|g| {
         s.cursors.encode(
             &scope,
-            &json!([format_ts(&sort_value(g, sort.col)), g.id.to_string()]),
+            &json!([format_ts(&sort_value(g, sort.col)), g.id.to_string(), total]),
             page.page + 1,
         )
     });
@@ -183,9 +197,16 @@ pub async fn list(
 /// writers wait at most one step.
 pub const REVOKE_BATCH: i64 = 200;
 
+/// Passes over the tenant's grants at most; the second normally finds nothing.
+const MAX_PASSES: usize = 5;
+
 /// `POST /v1/grants/revoke`: revokes every grant that is active and matches, in batches of
-/// [`REVOKE_BATCH`], each grant with its own `grant.revoke` event. A failure part-way leaves
-/// the batches already committed revoked (and audited); calling again finishes the job.
+/// [`REVOKE_BATCH`], each grant with its own `grant.revoke` event (its request names the
+/// reason and the call's `bulk_id`). It walks the matching grants in id order, then walks
+/// again until a pass finds nothing left: a grant committed late (with an id the walk had
+/// passed) or changed while its batch was written is caught by the next pass. A failure
+/// part-way leaves the batches already committed revoked (and audited); calling again
+/// finishes the job.
 pub async fn bulk_revoke(
     s: &Services,
     caller: &Caller,
@@ -202,29 +223,38 @@ pub async fn bulk_revoke(
     }
     let conds = parse_filters(&body.filters, s.clock.now()).map_err(filter_error)?;
     let reason = body.reason;
-    let mut after = None;
+    let bulk_id = uuid::Uuid::now_v7();
     let mut total = 0;
-    loop {
-        let now = s.clock.now();
-        let revoke = |g: &Grant| {
-            let next = revoked(g, caller, Some(reason.clone()), now);
-            let event = NewEvent::new(
-                now,
-                caller.actor(),
-                EventKind::GrantRevoke,
-                Subject::new("grant", g.id),
-            )
-            .with_request(json!({"reason": reason, "bulk": true}));
-            (next, event)
-        };
-        let (n, last) = s
-            .store
-            .revoke_matching(caller.tenant_id, &conds, after, REVOKE_BATCH, now, &revoke)
-            .await?;
-        total += n;
-        if (n as i64) < REVOKE_BATCH {
-            return Ok(BulkRevokeResult { revoked: total });
+    for _ in 0..MAX_PASSES {
+        let mut after = None;
+        let mut this_pass = 0;
+        loop {
+            let now = s.clock.now();
+            let revoke = |g: &Grant| {
+                let next = revoked(g, caller, Some(reason.clone()), now);
+                let event = NewEvent::new(
+                    now,
+                    caller.actor(),
+                    EventKind::GrantRevoke,
+                    Subject::new("grant", g.id),
+                )
+                .with_request(json!({"reason": reason, "bulk_id": bulk_id}));
+                (next, event)
+            };
+            let (n, found, last) = s
+                .store
+                .revoke_matching(caller.tenant_id, &conds, after, REVOKE_BATCH, now, &revoke)
+                .await?;
+            this_pass += n;
+            if (found as i64) < REVOKE_BATCH {
+                break;
+            }
+            after = last;
         }
-        after = last;
+        total += this_pass;
+        if this_pass == 0 {
+            break;
+        }
     }
+    Ok(BulkRevokeResult { revoked: total })
 }

@@ -250,23 +250,23 @@ fn push_cond(q: &mut Q<'_>, tenant: &str, c: &Cond, now: &str) {
                 EntityCol::Principal => ("g.principal_type", "g.principal_id"),
                 EntityCol::Resource => ("g.resource_type", "g.resource_id"),
             };
-            q.push(if *negate { "NOT (" } else { "(" });
             if values.is_empty() {
-                q.push("0");
+                q.push(if *negate { "1" } else { "0" });
+                return;
             }
-            for (i, e) in values.iter().enumerate() {
-                if i > 0 {
-                    q.push(" OR ");
-                }
-                q.push("(")
-                    .push(ty)
-                    .push(" = ")
-                    .push_bind(e.etype.clone())
-                    .push(" AND ")
-                    .push(id)
-                    .push(" = ")
-                    .push_bind(e.id.clone())
-                    .push(")");
+            // a flat row-value list: no expression depth grows with the number of values
+            q.push("(").push(ty).push(", ").push(id).push(if *negate {
+                ") NOT IN (VALUES "
+            } else {
+                ") IN (VALUES "
+            });
+            let mut sep = q.separated(", ");
+            for e in values {
+                sep.push("(")
+                    .push_bind_unseparated(e.etype.clone())
+                    .push_unseparated(", ")
+                    .push_bind_unseparated(e.id.clone())
+                    .push_unseparated(")");
             }
             q.push(")");
         }

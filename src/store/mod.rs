@@ -144,6 +144,9 @@ pub trait Store: Send + Sync + 'static {
     async fn migrate(&self) -> Result<()>;
     /// Whether the database answers.
     async fn ping(&self) -> Result<()>;
+    /// Refreshes the query planner's statistics where they are missing or stale (cheap;
+    /// run at start and hourly), so list queries pick the selective index on large tenants.
+    async fn optimize(&self) -> Result<()>;
     /// Closes the connections; later calls fail as `unavailable`.
     async fn close(&self);
 
@@ -318,7 +321,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<crate::domain::grant::Grant>>;
     /// One page of a tenant's grants matching every condition (effective statuses judged
     /// at `now`), in `sort` order after the cursor position `after` (sort value, id), skipping
-    /// `offset`; with the number of matching grants. Both read in one snapshot.
+    /// `offset`; with `count`, also the number of matching grants, read in the same snapshot.
     #[allow(clippy::too_many_arguments)]
     async fn list_grants(
         &self,
@@ -329,11 +332,14 @@ pub trait Store: Send + Sync + 'static {
         offset: i64,
         limit: i64,
         now: DateTime<Utc>,
-    ) -> Result<(Vec<crate::domain::grant::Grant>, i64)>;
-    /// Revokes, in one short transaction, up to `limit` of the tenant's grants that are
-    /// active at `now`, match every condition and have an id after `after` (in id order):
-    /// each becomes what `revoke` returns, with its audit event. Returns how many were
-    /// revoked and the last id looked at (to continue from).
+        count: bool,
+    ) -> Result<(Vec<crate::domain::grant::Grant>, Option<i64>)>;
+    /// Finds (reading, without holding the write lock) up to `limit` of the tenant's grants
+    /// that are active at `now`, match every condition and have an id after `after`, in id
+    /// order; then revokes them in one short write transaction, each becoming what `revoke`
+    /// returns, with its audit event. A grant that changed in between (another version, no
+    /// longer active) is skipped. Returns how many were revoked, how many were found, and
+    /// the last id found (to continue from).
     async fn revoke_matching(
         &self,
         tenant: TenantId,
@@ -344,7 +350,7 @@ pub trait Store: Send + Sync + 'static {
         revoke: &(dyn for<'g> Fn(&'g crate::domain::grant::Grant) -> (crate::domain::grant::Grant, NewEvent)
               + Send
               + Sync),
-    ) -> Result<(usize, Option<uuid::Uuid>)>;
+    ) -> Result<(usize, usize, Option<uuid::Uuid>)>;
     /// Sets `last_used_at = now` unless it is already after `not_before`.
     async fn stamp_last_used(
         &self,

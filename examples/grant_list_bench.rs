@@ -153,10 +153,24 @@ async fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
+    // GRANTD_BENCH_DB=<file>: time the queries on a database a previous run kept
+    // (GRANTD_BENCH_KEEP=1) instead of loading a new one
+    let reuse = std::env::var("GRANTD_BENCH_DB").ok();
     let dir = std::env::temp_dir().join(format!("grantd-grant-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite://{}/grants.db", dir.display());
-    let now: DateTime<Utc> = Utc::now();
+    let url = match &reuse {
+        Some(file) => format!("sqlite://{file}"),
+        None => format!("sqlite://{}/grants.db", dir.display()),
+    };
+    let now: DateTime<Utc> = match &reuse {
+        // the kept data was written relative to the time of that run
+        Some(_) => std::env::var("GRANTD_BENCH_NOW")
+            .expect("GRANTD_BENCH_NOW: the time the kept run printed")
+            .parse()
+            .unwrap(),
+        None => Utc::now(),
+    };
+    println!("now = {}", format_ts(&now));
     let clock = Arc::new(ManualClock::new(now));
     let mut config =
         grantd::config::Config::new(&url, concat!(env!("CARGO_MANIFEST_DIR"), "/policies"));
@@ -171,13 +185,6 @@ async fn main() {
         "/policies/schema.cedarschema"
     ))
     .unwrap();
-    let (tenant, _) =
-        grantd::service::tenants::create(&services.store, "bench", schema.clone(), now)
-            .await
-            .expect("tenant");
-    let (other, _) = grantd::service::tenants::create(&services.store, "other", schema, now)
-        .await
-        .expect("tenant");
     // the loader writes without waiting for fsync: a benchmark fixture, not a grant write
     let opts: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
     let pool = sqlx::sqlite::SqlitePoolOptions::new()
@@ -188,14 +195,32 @@ async fn main() {
         )
         .await
         .unwrap();
-    let t0 = Instant::now();
-    load(&pool, other, n / 10, now, 7).await;
-    load(&pool, tenant, n, now, 42).await;
-    println!(
-        "loaded {n} grants (+{} in another tenant) in {:.1} s",
-        n / 10,
-        t0.elapsed().as_secs_f64()
-    );
+    let tenant = if reuse.is_some() {
+        let (t,): (String,) = sqlx::query_as(
+            "SELECT tenant_id FROM grants GROUP BY tenant_id ORDER BY COUNT(*) DESC LIMIT 1",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        t.parse().unwrap()
+    } else {
+        let (tenant, _) =
+            grantd::service::tenants::create(&services.store, "bench", schema.clone(), now)
+                .await
+                .expect("tenant");
+        let (other, _) = grantd::service::tenants::create(&services.store, "other", schema, now)
+            .await
+            .expect("tenant");
+        let t0 = Instant::now();
+        load(&pool, other, n / 10, now, 7).await;
+        load(&pool, tenant, n, now, 42).await;
+        println!(
+            "loaded {n} grants (+{} in another tenant) in {:.1} s",
+            n / 10,
+            t0.elapsed().as_secs_f64()
+        );
+        tenant
+    };
     pool.close().await;
     // what the server's hourly statistics refresh would have done by now
     let t0 = Instant::now();
@@ -277,6 +302,27 @@ async fn main() {
         if std::env::var("GRANTD_BENCH_ONLY").is_ok_and(|o| !name.contains(&o)) {
             continue;
         }
+        if std::env::var_os("GRANTD_BENCH_EXPLAIN").is_some() {
+            let store = grantd::store::sqlite::SqliteStore::connect(&url)
+                .await
+                .unwrap();
+            let conds = grantd::domain::grant_query::parse_filters(&filters, now).unwrap();
+            let sort = grantd::domain::grant_query::SortOrder::parse(Some(sort)).unwrap();
+            let after = (page > 1).then(|| grantd::domain::grant_query::After {
+                sort_value: now,
+                id: uuid::Uuid::nil(),
+            });
+            for via_index in [true, false] {
+                println!("    plan walking the sort index: {via_index}");
+                for line in store
+                    .explain_list(tenant, &conds, sort, after.as_ref(), now, via_index)
+                    .await
+                    .unwrap()
+                {
+                    println!("    {line}");
+                }
+            }
+        }
         // the token of page `page - 1`, found once
         let mut token = None;
         for _ in 1..page {
@@ -311,7 +357,7 @@ async fn main() {
         );
     }
     drop(app);
-    if std::env::var_os("GRANTD_BENCH_KEEP").is_some() {
+    if std::env::var_os("GRANTD_BENCH_KEEP").is_some() || reuse.is_some() {
         println!("kept {url}");
     } else {
         let _ = std::fs::remove_dir_all(&dir);

@@ -161,7 +161,7 @@ pub async fn list(
             )
         }
     };
-    let (mut items, counted) = s
+    let (mut items, total) = s
         .store
         .list_grants(
             caller.tenant_id,
@@ -171,10 +171,9 @@ pub async fn list(
             page.offset(),
             page.per_page + 1,
             now,
-            carried_total.is_none(),
+            carried_total,
         )
         .await?;
-    let total = counted.or(carried_total).unwrap_or_default();
     let more = items.len() as i64 > page.per_page;
     items.truncate(page.per_page as usize);
     let next_page_token = more.then(|| items.last()).flatten().map(|g| {

@@ -321,7 +321,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<crate::domain::grant::Grant>>;
     /// One page of a tenant's grants matching every condition (effective statuses judged
     /// at `now`), in `sort` order after the cursor position `after` (sort value, id), skipping
-    /// `offset`; with `count`, also the number of matching grants, read in the same snapshot.
+    /// `offset`; with the number of matching grants (`known_total`, or counted in the same
+    /// snapshot when that is `None`).
     #[allow(clippy::too_many_arguments)]
     async fn list_grants(
         &self,
@@ -332,8 +333,8 @@ pub trait Store: Send + Sync + 'static {
         offset: i64,
         limit: i64,
         now: DateTime<Utc>,
-        count: bool,
-    ) -> Result<(Vec<crate::domain::grant::Grant>, Option<i64>)>;
+        known_total: Option<i64>,
+    ) -> Result<(Vec<crate::domain::grant::Grant>, i64)>;
     /// Finds (reading, without holding the write lock) up to `limit` of the tenant's grants
     /// that are active at `now`, match every condition and have an id after `after`, in id
     /// order; then revokes them in one short write transaction, each becoming what `revoke`

@@ -229,6 +229,17 @@ async fn main() {
         "planner statistics refreshed in {:.1} s",
         t0.elapsed().as_secs_f64()
     );
+    // the server's pooled connections read the statistics when they are recycled (within
+    // ten minutes); a freshly opened server stands for that here
+    drop(services);
+    drop(app);
+    let mut config =
+        grantd::config::Config::new(&url, concat!(env!("CARGO_MANIFEST_DIR"), "/policies"));
+    config.sweep_interval = std::time::Duration::from_secs(86_400);
+    let app = grantd::App::open(config, clock.clone())
+        .await
+        .expect("app opens");
+    let services = app.state.services.clone();
 
     let caller = Caller {
         tenant_id: tenant,

@@ -126,6 +126,15 @@ async fn load(pool: &sqlx::SqlitePool, tenant: TenantId, n: u64, now: DateTime<U
     }
 }
 
+/// A grantd over the benchmark's database. The data is written as the sweeper would have
+/// left it; the sweeper is kept still while timing.
+async fn open_app(url: &str, clock: Arc<ManualClock>) -> grantd::App {
+    let mut config =
+        grantd::config::Config::new(url, concat!(env!("CARGO_MANIFEST_DIR"), "/policies"));
+    config.sweep_interval = std::time::Duration::from_secs(86_400);
+    grantd::App::open(config, clock).await.expect("app opens")
+}
+
 fn f(attribute: &str, operator: &str, values: &[Value]) -> RawFilter {
     RawFilter {
         attribute: attribute.into(),
@@ -172,13 +181,7 @@ async fn main() {
     };
     println!("now = {}", format_ts(&now));
     let clock = Arc::new(ManualClock::new(now));
-    let mut config =
-        grantd::config::Config::new(&url, concat!(env!("CARGO_MANIFEST_DIR"), "/policies"));
-    // the data is written as the sweeper would have left it; keep it still while timing
-    config.sweep_interval = std::time::Duration::from_secs(86_400);
-    let app = grantd::App::open(config, clock.clone())
-        .await
-        .expect("app opens");
+    let app = open_app(&url, clock.clone()).await;
     let services = app.state.services.clone();
     let schema = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -233,12 +236,7 @@ async fn main() {
     // ten minutes); a freshly opened server stands for that here
     drop(services);
     drop(app);
-    let mut config =
-        grantd::config::Config::new(&url, concat!(env!("CARGO_MANIFEST_DIR"), "/policies"));
-    config.sweep_interval = std::time::Duration::from_secs(86_400);
-    let app = grantd::App::open(config, clock.clone())
-        .await
-        .expect("app opens");
+    let app = open_app(&url, clock.clone()).await;
     let services = app.state.services.clone();
 
     let caller = Caller {

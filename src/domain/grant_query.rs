@@ -554,27 +554,21 @@ pub fn parse_filters(filters: &[RawFilter], now: DateTime<Utc>) -> Result<Vec<Co
         .collect()
 }
 
+/// The entry of a name table, or a message listing the names it knows.
+fn lookup<T: Copy>(table: &[(&'static str, T)], name: &str, what: &str) -> Result<T, String> {
+    table
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| *v)
+        .ok_or_else(|| {
+            let names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
+            format!("unknown {what}; one of {}", names.join(", "))
+        })
+}
+
 fn parse_filter(f: &RawFilter, now: DateTime<Utc>) -> Result<Cond, String> {
-    let attr = ATTRIBUTES
-        .iter()
-        .find(|(n, _)| *n == f.attribute)
-        .map(|(_, a)| *a)
-        .ok_or_else(|| {
-            format!(
-                "unknown attribute; one of {}",
-                attribute_names().collect::<Vec<_>>().join(", ")
-            )
-        })?;
-    let op = OPERATORS
-        .iter()
-        .find(|(n, _)| *n == f.operator)
-        .map(|(_, o)| *o)
-        .ok_or_else(|| {
-            format!(
-                "unknown operator; one of {}",
-                operator_names().collect::<Vec<_>>().join(", ")
-            )
-        })?;
+    let attr = lookup(&ATTRIBUTES, &f.attribute, "attribute")?;
+    let op = lookup(&OPERATORS, &f.operator, "operator")?;
     let values: Vec<&Value> = f
         .values
         .as_deref()

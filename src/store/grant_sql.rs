@@ -272,15 +272,14 @@ fn push_cond(q: &mut Q<'_>, tenant: &str, c: &Cond, now: &str) {
         }
         Cond::Policy { values, negate } => {
             // policy keys are never UUID-shaped, so a UUID names an id and anything else a key
-            let (ids, keys): (Vec<String>, Vec<String>) = values
-                .iter()
-                .cloned()
-                .partition(|v| v.parse::<uuid::Uuid>().is_ok());
-            let ids: Vec<String> = ids
-                .iter()
-                .filter_map(|v| v.parse::<uuid::Uuid>().ok())
-                .map(|u| u.to_string())
-                .collect();
+            // (ids in their stored, hyphenated lower-case form)
+            let (mut ids, mut keys) = (Vec::new(), Vec::new());
+            for v in values {
+                match v.parse::<uuid::Uuid>() {
+                    Ok(id) => ids.push(id.to_string()),
+                    Err(_) => keys.push(v.clone()),
+                }
+            }
             q.push(if *negate { "NOT (" } else { "(" });
             let mut any = false;
             if !ids.is_empty() {

@@ -1555,6 +1555,12 @@ async fn tenants_never_see_or_revoke_each_others_grants() {
     )
     .await;
     assert_eq!(r.body["total"], 5);
+    // the unfiltered totals (the per-tenant grant count) are unmoved by status changes and
+    // follow new grants in their own tenant only
+    assert_eq!(list(&req_b, &b, String::new()).await.1, json!(5));
+    grant(&req_a, &a, "alice").await;
+    assert_eq!(list(&req_a, &a, String::new()).await.1, json!(6));
+    assert_eq!(list(&req_b, &b, String::new()).await.1, json!(5));
     // A's key with B's tenant id: tenant_mismatch
     send(
         &s,

@@ -379,13 +379,21 @@ fn list_query<'a>(
     q
 }
 
-/// The `total` query of `list_grants`.
+/// The `total` query of `list_grants`. Without conditions it is the tenant's grant count,
+/// which triggers keep (migration 0009), instead of a count over the tenant's index.
 fn count_query<'a>(
     prefix: &str,
     tenant: &str,
     conds: &[Cond],
     now: &DateTime<Utc>,
 ) -> sqlx::QueryBuilder<'a, sqlx::Sqlite> {
+    if conds.is_empty() {
+        let mut q = sqlx::QueryBuilder::new(format!(
+            "{prefix}SELECT COALESCE((SELECT n FROM grant_counts WHERE tenant_id = "
+        ));
+        q.push_bind(tenant.to_string()).push("), 0) AS n");
+        return q;
+    }
     let mut q = sqlx::QueryBuilder::new(format!("{prefix}SELECT COUNT(*) AS n FROM grants g"));
     grant_sql::push_where(&mut q, tenant, conds, now);
     q

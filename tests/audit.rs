@@ -3,31 +3,10 @@
 
 mod common;
 
-use common::{Resp, Tenant, TestServer};
+use common::{send_on_behalf as send, TestServer};
 use grantd::clock::Clock;
 use reqwest::Method;
 use serde_json::{json, Value};
-
-async fn send(
-    s: &TestServer,
-    key: &str,
-    t: &Tenant,
-    m: Method,
-    path: &str,
-    body: Option<Value>,
-    obo: &str,
-) -> Resp {
-    let mut r = s
-        .client
-        .request(m, format!("{}{path}", s.base))
-        .header("X-API-Key", key)
-        .header("X-Tenant-ID", &t.id)
-        .header("X-On-Behalf-Of", obo);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    TestServer::read(r.send().await.unwrap()).await
-}
 
 fn entities() -> Value {
     json!([

@@ -5,7 +5,7 @@
 mod common;
 
 use chrono::{DateTime, Duration, Utc};
-use common::{Resp, Tenant, TestServer};
+use common::{send, send_on_behalf, Resp, Tenant, TestServer};
 use grantd::clock::{format_ts, parse_ts, Clock};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -49,32 +49,6 @@ struct World {
     vip_policy: Value,
     /// The whole population as `GET /v1/grants/{id}` shows it, in creation order.
     grants: Vec<Value>,
-}
-
-async fn send(
-    s: &TestServer,
-    key: &str,
-    t: &Tenant,
-    m: Method,
-    path: &str,
-    body: Option<Value>,
-) -> Resp {
-    s.call(m, path, Some(key), Some(&t.id), body).await
-}
-
-/// A request with `X-On-Behalf-Of` (sets `requested_by`).
-async fn request_on_behalf(s: &TestServer, key: &str, t: &Tenant, body: Value, who: &str) -> Resp {
-    let r = s
-        .client
-        .post(format!("{}/v1/grants", s.base))
-        .header("X-API-Key", key)
-        .header("X-Tenant-ID", &t.id)
-        .header("X-On-Behalf-Of", who)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    TestServer::read(r).await
 }
 
 async fn start() -> (TestServer, Tenant, String, Value, Value) {
@@ -152,7 +126,16 @@ async fn world() -> World {
         let body = json!({"principal": {"type": "User", "id": user}, "resource": {"type": rtype, "id": rid},
             "scopes": scopes, "duration_seconds": duration, "reason": reason});
         let r = if i % 3 == 0 {
-            request_on_behalf(&s, &req, &t, body, &format!("portal:{user}@example.com")).await
+            send_on_behalf(
+                &s,
+                &req,
+                &t,
+                Method::POST,
+                "/v1/grants",
+                Some(body),
+                &format!("portal:{user}@example.com"),
+            )
+            .await
         } else {
             send(&s, &req, &t, Method::POST, "/v1/grants", Some(body)).await
         };

@@ -2,21 +2,10 @@
 
 mod common;
 
-use common::{Resp, Tenant, TestServer};
+use common::{send, Resp, Tenant, TestServer};
 use grantd::clock::Clock;
 use reqwest::Method;
 use serde_json::{json, Value};
-
-async fn send(
-    s: &TestServer,
-    key: &str,
-    t: &Tenant,
-    m: Method,
-    path: &str,
-    body: Option<Value>,
-) -> Resp {
-    s.call(m, path, Some(key), Some(&t.id), body).await
-}
 
 fn entities() -> Value {
     json!([

@@ -200,3 +200,37 @@ impl Drop for TestServer {
         self.stop();
     }
 }
+
+/// A call with `key` for tenant `t`.
+pub async fn send(
+    s: &TestServer,
+    key: &str,
+    t: &Tenant,
+    m: Method,
+    path: &str,
+    body: Option<Value>,
+) -> Resp {
+    s.call(m, path, Some(key), Some(&t.id), body).await
+}
+
+/// A call with `key` for tenant `t`, made for a human (`X-On-Behalf-Of: obo`).
+pub async fn send_on_behalf(
+    s: &TestServer,
+    key: &str,
+    t: &Tenant,
+    m: Method,
+    path: &str,
+    body: Option<Value>,
+    obo: &str,
+) -> Resp {
+    let mut r = s
+        .client
+        .request(m, format!("{}{path}", s.base))
+        .header("X-API-Key", key)
+        .header("X-Tenant-ID", &t.id)
+        .header("X-On-Behalf-Of", obo);
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    TestServer::read(r.send().await.unwrap()).await
+}

@@ -83,8 +83,19 @@ LUA
   echo "$WORK/post-$3.lua"
 }
 
-rps() { # url script
-  wrk -t2 -c"$CONN" -d"${DUR}s" -s "$2" "$1" | tee -a "$WORK/wrk.log" | awk '/Requests\/sec/ {print $2}'
+ticks() { # CPU time of a process in clock ticks (user + system)
+  awk '{print $14 + $15}' "/proc/$1/stat"
+}
+idle() { # idle + iowait ticks of the whole machine
+  awk '/^cpu / {print $5 + $6}' /proc/stat
+}
+rps() { # url script server-pid: prints "req/s server-CPU-us-per-request machine-idle-%"
+  local t0 i0 t1 i1 r
+  t0=$(ticks "$3"); i0=$(idle)
+  r=$(wrk -t2 -c"$CONN" -d"${DUR}s" -s "$2" "$1" | tee -a "$WORK/wrk.log" | awk '/Requests\/sec/ {print $2}')
+  t1=$(ticks "$3"); i1=$(idle)
+  python3 -c "import os,sys; hz=os.sysconf('SC_CLK_TCK'); r=float(sys.argv[1]); d=float(sys.argv[5]); n=os.cpu_count()
+print(f'{r} {(int(sys.argv[3])-int(sys.argv[2]))/hz/(r*d)*1e6:.1f} {100*(int(sys.argv[6])-int(sys.argv[4]))/hz/(d*n):.0f}')" "$r" "$t0" "$t1" "$i0" "$DUR" "$i1"
 }
 
 read -r T100 K100 < <(seed 100)
@@ -113,16 +124,20 @@ LUA
 curl -sf "http://127.0.0.1:$GRANTD_PORT/v1/access/check" -H "X-Tenant-ID: $T100" -H "X-API-Key: $K100" \
   -H 'Content-Type: application/json' -d @<(sed -n "s/^wrk.body = '\(.*\)'$/\1/p" "$WORK/check.lua") | grep -q '"allowed":true'
 
-BASE=$(rps "http://127.0.0.1:$BASE_PORT/v1/authorize" "$S100")
-G100=$(rps "http://127.0.0.1:$GRANTD_PORT/v1/authorize" "$S100")
-G1000=$(rps "http://127.0.0.1:$GRANTD_PORT/v1/authorize" "$S1000")
-CHECK=$(rps "http://127.0.0.1:$GRANTD_PORT/v1/access/check" "$WORK/check.lua")
+GPID=${PIDS[0]}
+BPID=${PIDS[1]}
+read -r BASE BCPU BIDLE < <(rps "http://127.0.0.1:$BASE_PORT/v1/authorize" "$S100" "$BPID")
+read -r G100 C100 I100 < <(rps "http://127.0.0.1:$GRANTD_PORT/v1/authorize" "$S100" "$GPID")
+read -r G1000 C1000 I1000 < <(rps "http://127.0.0.1:$GRANTD_PORT/v1/authorize" "$S1000" "$GPID")
+read -r CHECK CCHECK ICHECK < <(rps "http://127.0.0.1:$GRANTD_PORT/v1/access/check" "$WORK/check.lua" "$GPID")
 EVENTS=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from audit_events where kind=\"authorize\"').fetchone()[0])" "$WORK/grantd.db")
 
+ratio() { python3 -c "print(f'{$1/$BASE:.2f}')"; }
 printf '\n%s, %s s per run, %s connections, wrk -t2, %s cores\n' "$(date -u +%Y-%m-%dT%H:%MZ)" "$DUR" "$CONN" "$(nproc)"
-printf '%-34s %12s %8s\n' "endpoint" "req/s" "ratio"
-printf '%-34s %12s %8s\n' "baseline (minimal axum JSON)" "$BASE" "1.00"
-printf '%-34s %12s %8s\n' "grantd /v1/authorize, 100 rules" "$G100" "$(python3 -c "print(f'{$G100/$BASE:.2f}')")"
-printf '%-34s %12s %8s\n' "grantd /v1/authorize, 1000 rules" "$G1000" "$(python3 -c "print(f'{$G1000/$BASE:.2f}')")"
-printf '%-34s %12s %8s\n' "grantd /v1/access/check" "$CHECK" "$(python3 -c "print(f'{$CHECK/$BASE:.2f}')")"
+printf '(server CPU = CPU time the server process used per request; idle = the machine'"'"'s idle share during the run)\n'
+printf '%-34s %12s %8s %16s %6s\n' "endpoint" "req/s" "ratio" "server CPU us/req" "idle%"
+printf '%-34s %12s %8s %16s %6s\n' "baseline (minimal axum JSON)" "$BASE" "1.00" "$BCPU" "$BIDLE"
+printf '%-34s %12s %8s %16s %6s\n' "grantd /v1/authorize, 100 rules" "$G100" "$(ratio "$G100")" "$C100" "$I100"
+printf '%-34s %12s %8s %16s %6s\n' "grantd /v1/authorize, 1000 rules" "$G1000" "$(ratio "$G1000")" "$C1000" "$I1000"
+printf '%-34s %12s %8s %16s %6s\n' "grantd /v1/access/check" "$CHECK" "$(ratio "$CHECK")" "$CCHECK" "$ICHECK"
 printf 'durable authorize audit events written during the runs: %s\n' "$EVENTS"

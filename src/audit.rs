@@ -13,7 +13,7 @@
 use crate::domain::audit::{AuditEvent, NewEvent};
 use crate::domain::ids::TenantId;
 use crate::error::{Error, Result};
-use crate::store::DynStore;
+use crate::store::{BlockingAppend, DynStore};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -45,7 +45,29 @@ impl AuditWriter {
     pub fn spawn(store: DynStore, capacity: usize, max_batch: usize) -> (Self, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let (paused, paused_rx) = watch::channel(false);
-        let handle = tokio::spawn(run(store, rx, paused_rx, max_batch.max(1)));
+        let max_batch = max_batch.max(1);
+        let handle = match store.blocking_appender() {
+            // The commit loop on a thread of its own: the serial step every decision waits
+            // for is never queued behind request tasks on the runtime's workers.
+            Some(sink) => {
+                let (stopped, wait) = oneshot::channel::<()>();
+                let runtime = tokio::runtime::Handle::current();
+                let spawned = std::thread::Builder::new()
+                    .name("grantd-audit".into())
+                    .spawn(move || {
+                        run_blocking(sink, rx, paused_rx, max_batch, runtime);
+                        let _ = stopped.send(());
+                    });
+                if let Err(e) = spawned {
+                    // Dropping the receiver fails every append as unavailable.
+                    tracing::error!(error = %e, "could not start the audit writer thread");
+                }
+                tokio::spawn(async move {
+                    let _ = wait.await;
+                })
+            }
+            None => tokio::spawn(run(store, rx, paused_rx, max_batch)),
+        };
         (
             AuditWriter {
                 tx,
@@ -82,6 +104,50 @@ impl AuditWriter {
     }
 }
 
+/// Takes the next batch: waits for one job, then everything that queued up meanwhile.
+fn fill(batch: &mut Vec<Job>, first: Job, rx: &mut mpsc::Receiver<Job>, max_batch: usize) {
+    batch.push(first);
+    while batch.len() < max_batch {
+        match rx.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+    metrics::histogram!("grantd_audit_batch_events").record(batch.len() as f64);
+}
+
+type Events = Vec<(TenantId, NewEvent)>;
+type Waiting = Vec<oneshot::Sender<Result<AuditEvent>>>;
+
+fn split(batch: &mut Vec<Job>) -> (Events, Waiting) {
+    batch
+        .drain(..)
+        .map(|j| ((j.tenant, j.event), j.done))
+        .unzip()
+}
+
+/// Answers every job of a batch with the outcome of its commit.
+fn answer(waiting: Waiting, outcome: Result<Vec<AuditEvent>>, started: std::time::Instant) {
+    metrics::histogram!("grantd_audit_commit_seconds").record(started.elapsed().as_secs_f64());
+    match outcome {
+        Ok(stored) => {
+            for (done, event) in waiting.into_iter().zip(stored) {
+                // A caller that gave up waiting no longer needs the answer; its event is
+                // committed all the same.
+                let _ = done.send(Ok(event));
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, events = waiting.len(), "audit group commit failed");
+            for done in waiting {
+                let _ = done.send(Err(Error::Unavailable(anyhow::anyhow!(
+                    "the audit log could not be written"
+                ))));
+            }
+        }
+    }
+}
+
 async fn run(
     store: DynStore,
     mut rx: mpsc::Receiver<Job>,
@@ -92,31 +158,31 @@ async fn run(
     while let Some(first) = rx.recv().await {
         // The sender side of `paused` lives in every handle; if all are gone we just go on.
         let _ = paused.wait_for(|p| !*p).await;
-        batch.push(first);
-        while batch.len() < max_batch {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
+        fill(&mut batch, first, &mut rx, max_batch);
+        let (events, waiting) = split(&mut batch);
+        let started = std::time::Instant::now();
+        answer(waiting, store.append_events(events).await, started);
+    }
+    tracing::debug!("audit writer drained and stopped");
+}
+
+/// The same loop with a blocking append, on the writer's own thread.
+fn run_blocking(
+    sink: Arc<dyn BlockingAppend>,
+    mut rx: mpsc::Receiver<Job>,
+    mut paused: watch::Receiver<bool>,
+    max_batch: usize,
+    runtime: tokio::runtime::Handle,
+) {
+    let mut batch = Vec::with_capacity(max_batch);
+    while let Some(first) = rx.blocking_recv() {
+        if *paused.borrow() {
+            let _ = runtime.block_on(paused.wait_for(|p| !*p));
         }
-        let events = batch.iter().map(|j| (j.tenant, j.event.clone())).collect();
-        match store.append_events(events).await {
-            Ok(stored) => {
-                for (job, event) in batch.drain(..).zip(stored) {
-                    // A caller that gave up waiting no longer needs the answer; its event is
-                    // committed all the same.
-                    let _ = job.done.send(Ok(event));
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = ?e, events = batch.len(), "audit group commit failed");
-                for job in batch.drain(..) {
-                    let _ = job.done.send(Err(Error::Unavailable(anyhow::anyhow!(
-                        "the audit log could not be written"
-                    ))));
-                }
-            }
-        }
+        fill(&mut batch, first, &mut rx, max_batch);
+        let (events, waiting) = split(&mut batch);
+        let started = std::time::Instant::now();
+        answer(waiting, sink.append_blocking(events), started);
     }
     tracing::debug!("audit writer drained and stopped");
 }

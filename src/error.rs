@@ -173,6 +173,30 @@ impl From<sqlx::Error> for Error {
     }
 }
 
+/// The same mapping for the audit appender's own connection (see `store::sqlite_appender`).
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        match &e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.code == rusqlite::ErrorCode::ConstraintViolation
+                    && matches!(
+                        f.extended_code,
+                        rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                            | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                    ) =>
+            {
+                Error::Conflict("an object with the same unique value already exists".into())
+            }
+            rusqlite::Error::SqliteFailure(f, _)
+                if is_unavailable_code(Some(&f.extended_code.to_string())) =>
+            {
+                Error::Unavailable(e.into())
+            }
+            _ => Error::Internal(e.into()),
+        }
+    }
+}
+
 /// SQLite's BUSY/LOCKED/CANTOPEN/IOERR families (primary codes 5, 6, 14, 10): the database
 /// could not be used right now, which is not a bug.
 fn is_unavailable_code(code: Option<&str>) -> bool {
@@ -214,5 +238,31 @@ mod tests {
         assert!(is_unavailable_code(Some("261"))); // SQLITE_BUSY_RECOVERY
         assert!(!is_unavailable_code(Some("19"))); // constraint
         assert!(!is_unavailable_code(None));
+    }
+
+    #[test]
+    fn the_appender_connection_errors_map_like_the_pool_errors() {
+        use rusqlite::ffi;
+        let failure = |code| rusqlite::Error::SqliteFailure(ffi::Error::new(code), None);
+        assert!(matches!(
+            Error::from(failure(ffi::SQLITE_BUSY)),
+            Error::Unavailable(_)
+        ));
+        assert!(matches!(
+            Error::from(failure(ffi::SQLITE_IOERR_FSYNC)),
+            Error::Unavailable(_)
+        ));
+        assert!(matches!(
+            Error::from(failure(ffi::SQLITE_CONSTRAINT_PRIMARYKEY)),
+            Error::Conflict(_)
+        ));
+        assert!(matches!(
+            Error::from(failure(ffi::SQLITE_CONSTRAINT_FOREIGNKEY)),
+            Error::Internal(_)
+        ));
+        assert!(matches!(
+            Error::from(rusqlite::Error::InvalidQuery),
+            Error::Internal(_)
+        ));
     }
 }

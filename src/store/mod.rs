@@ -5,6 +5,7 @@
 
 mod grant_sql;
 pub mod sqlite;
+mod sqlite_appender;
 
 use crate::domain::audit::{AuditEvent, NewEvent, VerifyReport};
 use crate::domain::ids::{KeyId, TenantId};
@@ -135,6 +136,12 @@ pub enum Commit {
 /// Called synchronously after such a commit, before the write returns.
 pub type CommitListener = Arc<dyn Fn(Commit) + Send + Sync>;
 
+/// A synchronous group-commit append (see [`Store::blocking_appender`]).
+pub trait BlockingAppend: Send + Sync {
+    /// Commits `events` in one transaction and returns them as stored. Blocks.
+    fn append_blocking(&self, events: Vec<(TenantId, NewEvent)>) -> Result<Vec<AuditEvent>>;
+}
+
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Registers the listener for committed writes (once; later calls are ignored).
@@ -176,6 +183,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Appends events (possibly of several tenants) in one transaction: the group commit.
     async fn append_events(&self, events: Vec<(TenantId, NewEvent)>) -> Result<Vec<AuditEvent>>;
+    /// The same append as a blocking call, if the store offers one: the audit writer then
+    /// runs its commit loop on a thread of its own (see `audit`), so no async hand-off or
+    /// task scheduling sits inside the one serial step every decision waits for.
+    fn blocking_appender(&self) -> Option<Arc<dyn BlockingAppend>> {
+        None
+    }
     /// A tenant's events matching `filter`, in `seq` order, after `after_seq`.
     async fn list_events(
         &self,

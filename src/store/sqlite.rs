@@ -3,8 +3,9 @@
 
 use super::grant_sql;
 use super::{
-    Commit, CommitListener, ConfigSnapshot, EntityRow, EventFilter, IdempotencyRecord, ImportBatch,
-    InsertOutcome, KeyRecord, NewTenant, PolicySetVersion, Store, TenantConfig, WriteOutcome,
+    BlockingAppend, Commit, CommitListener, ConfigSnapshot, EntityRow, EventFilter,
+    IdempotencyRecord, ImportBatch, InsertOutcome, KeyRecord, NewTenant, PolicySetVersion, Store,
+    TenantConfig, WriteOutcome,
 };
 use crate::clock::{format_ts, parse_ts};
 use crate::domain::audit::{
@@ -25,10 +26,16 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, SqliteConnection};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Commits group-committed decision events on a connection and thread of its own; absent
+    /// for an in-memory database, which another connection could not see.
+    appender: Option<Arc<super::sqlite_appender::Appender>>,
     listener: std::sync::OnceLock<CommitListener>,
 }
 
@@ -42,7 +49,8 @@ impl SqliteStore {
             // commit keeps the fsync cost per decision small.
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(BUSY_TIMEOUT);
+        let file = opts.get_filename().to_path_buf();
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             // a connection reads the planner statistics when it opens: recycling connections
@@ -52,8 +60,18 @@ impl SqliteStore {
             .connect_with(opts)
             .await
             .map_err(|e| Error::Unavailable(e.into()))?;
+        let in_memory = file.as_os_str().is_empty() || file.to_string_lossy().contains(":memory:");
+        let appender = if in_memory {
+            None
+        } else {
+            Some(Arc::new(super::sqlite_appender::Appender::open(
+                &file,
+                BUSY_TIMEOUT,
+            )?))
+        };
         Ok(SqliteStore {
             pool,
+            appender,
             listener: std::sync::OnceLock::new(),
         })
     }
@@ -99,21 +117,61 @@ fn key_from_row(row: &SqliteRow) -> Result<KeyRecord> {
     })
 }
 
+/// `(seq, hash, at)` of a tenant's newest event.
+pub(super) type Head = (i64, String, Option<DateTime<Utc>>);
+
+/// One placed event: the tenant id as stored, the canonical body that was hashed, and the
+/// event.
+pub(super) struct Placed {
+    pub tenant: String,
+    pub body: String,
+    pub event: AuditEvent,
+}
+
+/// Places events on their tenants' chains: the next `seq`, a new id, an `at` never before
+/// the event it follows (so `at` is non-decreasing in `seq` order and time windows are seq
+/// ranges), the canonical body and the chained hash. `heads` must hold the head of every
+/// tenant in `events`; it is advanced in memory across the batch, so a group commit of many
+/// events costs one head read and write per tenant.
+pub(super) fn place_events(
+    heads: &mut std::collections::HashMap<TenantId, Head>,
+    events: Vec<(TenantId, NewEvent)>,
+) -> Vec<Placed> {
+    let mut out = Vec::with_capacity(events.len());
+    for (tenant, mut event) in events {
+        let head = heads
+            .get_mut(&tenant)
+            .expect("the head of every tenant in the batch was read");
+        if let Some(last) = head.2 {
+            event.at = event.at.max(last);
+        }
+        let content = EventContent::place(event, EventId::new(), head.0 + 1);
+        let body = content.canonical();
+        let hash = chain_hash(&head.1, &body);
+        let prev_hash = std::mem::replace(&mut head.1, hash.clone());
+        head.0 = content.seq;
+        head.2 = Some(content.at);
+        out.push(Placed {
+            tenant: tenant.to_string(),
+            body,
+            event: AuditEvent {
+                content,
+                hash,
+                prev_hash,
+            },
+        });
+    }
+    out
+}
+
 /// Appends events to their tenants' chains inside an open write transaction.
 pub(crate) async fn append_in_tx(
     conn: &mut SqliteConnection,
     events: Vec<(TenantId, NewEvent)>,
 ) -> Result<Vec<AuditEvent>> {
-    // Each tenant's head is read once, advanced in memory across the batch, and written back
-    // once: a group commit of many events costs one head read and write per tenant.
-    // (seq, hash, at) of each tenant's newest event. An event is never stamped before the one
-    // it follows: `at` is non-decreasing in `seq` order, so time windows are seq ranges.
-    type Head = (i64, String, Option<DateTime<Utc>>);
     let mut heads: std::collections::HashMap<TenantId, Head> = std::collections::HashMap::new();
-    let mut out = Vec::with_capacity(events.len());
-    let mut tenants = Vec::with_capacity(events.len());
-    for (tenant, event) in events {
-        if let std::collections::hash_map::Entry::Vacant(slot) = heads.entry(tenant) {
+    for (tenant, _) in &events {
+        if let std::collections::hash_map::Entry::Vacant(slot) = heads.entry(*tenant) {
             let head =
                 sqlx::query("SELECT seq, hash, last_at FROM audit_heads WHERE tenant_id = $1")
                     .bind(tenant.to_string())
@@ -126,35 +184,18 @@ pub(crate) async fn append_in_tx(
                 opt_ts_col(&head, "last_at")?,
             ));
         }
-        let (seq, prev_hash, last_at) = heads.get(&tenant).cloned().expect("head was just read");
-        let mut event = event;
-        if let Some(last) = last_at {
-            event.at = event.at.max(last);
-        }
-        let content = EventContent::place(event, EventId::new(), seq + 1);
-        let body = content.canonical();
-        let hash = chain_hash(&prev_hash, &body);
-        heads.insert(tenant, (content.seq, hash.clone(), Some(content.at)));
-        tenants.push((tenant.to_string(), body));
-        out.push(AuditEvent {
-            content,
-            hash,
-            prev_hash,
-        });
     }
+    let placed = place_events(&mut heads, events);
     // Many rows per statement: a group commit of hundreds of events is a few statements.
     const ROWS_PER_INSERT: usize = 64;
-    for (chunk, meta) in out
-        .chunks(ROWS_PER_INSERT)
-        .zip(tenants.chunks(ROWS_PER_INSERT))
-    {
+    for chunk in placed.chunks(ROWS_PER_INSERT) {
         let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
             "INSERT INTO audit_events (tenant_id, seq, id, at, kind, subject_type, subject_id, \
              decision, body, prev_hash, hash) ",
         );
-        q.push_values(chunk.iter().zip(meta), |mut b, (e, (tenant, body))| {
-            let c = &e.content;
-            b.push_bind(tenant.clone())
+        q.push_values(chunk, |mut b, p| {
+            let c = &p.event.content;
+            b.push_bind(p.tenant.clone())
                 .push_bind(c.seq)
                 .push_bind(c.id.to_string())
                 .push_bind(format_ts(&c.at))
@@ -162,9 +203,9 @@ pub(crate) async fn append_in_tx(
                 .push_bind(c.subject.kind.clone())
                 .push_bind(c.subject.id.clone())
                 .push_bind(c.decision.clone())
-                .push_bind(body.clone())
-                .push_bind(e.prev_hash.clone())
-                .push_bind(e.hash.clone());
+                .push_bind(p.body.clone())
+                .push_bind(p.event.prev_hash.clone())
+                .push_bind(p.event.hash.clone());
         });
         q.build().execute(&mut *conn).await?;
     }
@@ -179,7 +220,7 @@ pub(crate) async fn append_in_tx(
         .execute(&mut *conn)
         .await?;
     }
-    Ok(out)
+    Ok(placed.into_iter().map(|p| p.event).collect())
 }
 
 async fn insert_key(conn: &mut SqliteConnection, tenant: TenantId, key: &KeyRecord) -> Result<()> {
@@ -578,6 +619,9 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        if let Some(appender) = &self.appender {
+            appender.close();
+        }
         self.pool.close().await;
     }
 
@@ -694,7 +738,16 @@ impl Store for SqliteStore {
         Ok(true)
     }
 
+    fn blocking_appender(&self) -> Option<Arc<dyn BlockingAppend>> {
+        self.appender.clone().map(|a| a as Arc<dyn BlockingAppend>)
+    }
+
     async fn append_events(&self, events: Vec<(TenantId, NewEvent)>) -> Result<Vec<AuditEvent>> {
+        if let Some(appender) = self.appender.clone() {
+            return tokio::task::spawn_blocking(move || appender.append_blocking(events))
+                .await
+                .map_err(|e| Error::internal(anyhow::anyhow!("audit append task failed: {e}")))?;
+        }
         let mut tx = self.write_tx().await?;
         let out = append_in_tx(&mut tx, events).await?;
         tx.commit().await?;

@@ -177,6 +177,9 @@ impl StatusSet {
     pub fn union(self, o: StatusSet) -> StatusSet {
         StatusSet(self.0 | o.0)
     }
+    pub fn intersect(self, o: StatusSet) -> StatusSet {
+        StatusSet(self.0 & o.0)
+    }
     pub fn complement(self) -> StatusSet {
         StatusSet(!self.0 & 15)
     }

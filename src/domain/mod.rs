@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod decision;
 pub mod grant;
+pub mod grant_count;
 pub mod grant_query;
 pub mod ids;
 pub mod key;

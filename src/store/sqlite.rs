@@ -14,11 +14,12 @@ use crate::domain::audit::{
 };
 use crate::domain::decision::EntityRef;
 use crate::domain::grant::{Grant, GrantStatus};
-use crate::domain::grant_query::{After, Cond, SortOrder};
+use crate::domain::grant_count::{day_count_plan, DayCountPlan, Days};
+use crate::domain::grant_query::{After, Cond, SortOrder, TimeCol};
 use crate::domain::ids::{EventId, KeyId, TenantId};
 use crate::domain::policy::{Policy, PolicyRef};
 use crate::error::{Error, Result};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::TryStreamExt;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
@@ -435,8 +436,83 @@ fn count_query<'a>(
         q.push_bind(tenant.to_string()).push("), 0) AS n");
         return q;
     }
+    if let Some(plan) = day_count_plan(conds, *now) {
+        return day_count_query(prefix, tenant, conds, now, &plan);
+    }
     let mut q = sqlx::QueryBuilder::new(format!("{prefix}SELECT COUNT(*) AS n FROM grants g"));
     grant_sql::push_where(&mut q, tenant, conds, now);
+    q
+}
+
+/// `total` as the per-day counts of the whole days (migration 0010) plus a count of the
+/// grants on the exact days, with every filter, through the column's own index (see
+/// `domain::grant_count`).
+fn day_count_query<'a>(
+    prefix: &str,
+    tenant: &str,
+    conds: &[Cond],
+    now: &DateTime<Utc>,
+    plan: &DayCountPlan,
+) -> sqlx::QueryBuilder<'a, sqlx::Sqlite> {
+    let col = grant_sql::time_col(plan.col);
+    let (name, index) = match plan.col {
+        TimeCol::ExpiresAt => ("expires_at", "grants_by_expires_at"),
+        TimeCol::LastUsedAt => ("last_used_at", "grants_by_last_used"),
+        TimeCol::GrantedAt => ("granted_at", "grants_by_granted_at"),
+        other => unreachable!("no per-day counts of {other:?}"),
+    };
+    let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+    let mut q = sqlx::QueryBuilder::new(format!(
+        "{prefix}SELECT (SELECT COALESCE(SUM(n), 0) FROM grant_day_counts WHERE tenant_id = "
+    ));
+    q.push_bind(tenant.to_string())
+        .push(" AND col = ")
+        .push_bind(name);
+    if let Some(a) = plan.after {
+        q.push(" AND day > ").push_bind(day(a));
+    }
+    if let Some(b) = plan.before {
+        q.push(" AND day < ").push_bind(day(b));
+    }
+    if !plan.exact.is_empty() {
+        q.push(" AND day NOT IN (");
+        let mut sep = q.separated(", ");
+        for d in &plan.exact {
+            sep.push_bind(day(*d));
+        }
+        q.push(")");
+    }
+    q.push(" AND (0");
+    for (status, days) in &plan.statuses {
+        q.push(" OR (status = ").push_bind(*status);
+        match days {
+            Days::All => {}
+            Days::BeforeToday => {
+                q.push(" AND day < ").push_bind(day(plan.today));
+            }
+            Days::AfterToday => {
+                q.push(" AND day > ").push_bind(day(plan.today));
+            }
+        }
+        q.push(")");
+    }
+    q.push("))");
+    for d in &plan.exact {
+        // every stored timestamp of day D sorts between "D" and "DU" ('T' < 'U')
+        q.push(" + (SELECT COUNT(*) FROM grants g INDEXED BY ")
+            .push(index);
+        grant_sql::push_where(&mut q, tenant, conds, now);
+        q.push(" AND ")
+            .push(col)
+            .push(" >= ")
+            .push_bind(day(*d))
+            .push(" AND ")
+            .push(col)
+            .push(" < ")
+            .push_bind(format!("{}U", day(*d)))
+            .push(")");
+    }
+    q.push(" AS n");
     q
 }
 

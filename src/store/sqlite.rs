@@ -34,8 +34,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// Commits group-committed decision events on a connection and thread of its own; absent
-    /// for an in-memory database, which another connection could not see.
+    /// Commits group-committed decision events on a connection of its own, for the audit
+    /// writer's thread; absent for an in-memory database, which another connection could
+    /// not see.
     appender: Option<Arc<super::sqlite_appender::Appender>>,
     listener: std::sync::OnceLock<CommitListener>,
 }

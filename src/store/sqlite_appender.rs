@@ -6,8 +6,9 @@
 //! and back, and under load each hand-off waits for a busy core: a batch took ~2 ms, most of
 //! it waiting, and the single writer capped decisions at a fraction of what the engine
 //! answers. Here the whole transaction (head reads, inserts through cached prepared
-//! statements, head updates, commit and its fsync) runs on one thread without a hand-off;
-//! the only crossings are the batch arriving and its answer leaving.
+//! statements, head updates, commit and its fsync) runs on the audit writer's own thread
+//! (see `audit`) without a hand-off; the only crossings are the batch arriving and its
+//! answers leaving.
 //!
 //! Durability and order are those of every other write: `BEGIN IMMEDIATE` takes SQLite's
 //! write lock (waiting up to the busy timeout for a mutation's transaction to finish),
@@ -39,9 +40,7 @@ impl Appender {
     pub fn open(path: &Path, busy_timeout: Duration) -> Result<Self> {
         let conn = Connection::open_with_flags(
             path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                | OpenFlags::SQLITE_OPEN_URI,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(busy_timeout)?;
         // The same settings as the pool's connections (see `SqliteStore::connect`).

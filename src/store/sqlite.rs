@@ -119,6 +119,11 @@ fn key_from_row(row: &SqliteRow) -> Result<KeyRecord> {
     })
 }
 
+/// The insert of an event row, up to its values: both append paths (this module's and the
+/// appender's) bind the columns in this order.
+pub(super) const AUDIT_INSERT: &str = "INSERT INTO audit_events (tenant_id, seq, id, at, kind, \
+    subject_type, subject_id, decision, body, prev_hash, hash) ";
+
 /// `(seq, hash, at)` of a tenant's newest event.
 pub(super) type Head = (i64, String, Option<DateTime<Utc>>);
 
@@ -191,10 +196,7 @@ pub(crate) async fn append_in_tx(
     // Many rows per statement: a group commit of hundreds of events is a few statements.
     const ROWS_PER_INSERT: usize = 64;
     for chunk in placed.chunks(ROWS_PER_INSERT) {
-        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-            "INSERT INTO audit_events (tenant_id, seq, id, at, kind, subject_type, subject_id, \
-             decision, body, prev_hash, hash) ",
-        );
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(AUDIT_INSERT);
         q.push_values(chunk, |mut b, p| {
             let c = &p.event.content;
             b.push_bind(p.tenant.clone())

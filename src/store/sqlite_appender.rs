@@ -17,7 +17,7 @@
 //! transactions through the pool; both read the tenant's chain head under the write lock,
 //! so the chain stays gap-free whoever writes.
 
-use super::sqlite::{place_events, Head};
+use super::sqlite::{place_events, Head, AUDIT_INSERT};
 use super::BlockingAppend;
 use crate::clock::{format_ts, parse_ts};
 use crate::domain::audit::{AuditEvent, NewEvent};
@@ -99,10 +99,9 @@ fn append(conn: &mut Connection, events: Vec<(TenantId, NewEvent)>) -> Result<Ve
     }
     let placed = place_events(&mut heads, events);
     {
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO audit_events (tenant_id, seq, id, at, kind, subject_type, subject_id, \
-             decision, body, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )?;
+        let mut insert = tx.prepare_cached(&format!(
+            "{AUDIT_INSERT}VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+        ))?;
         for p in &placed {
             let c = &p.event.content;
             insert.execute(params![

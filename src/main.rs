@@ -140,6 +140,12 @@ enum KeyCmd {
     },
 }
 
+/// mimalloc instead of the system allocator: a decision allocates and frees many small
+/// objects across threads (request parsing, Cedar values, the audit event); interleaved load
+/// runs measured ~5% more authorize throughput with it (see README, Performance).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

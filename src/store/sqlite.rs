@@ -89,7 +89,7 @@ impl SqliteStore {
     }
 }
 
-fn corrupt(what: &str) -> Error {
+pub(super) fn corrupt(what: &str) -> Error {
     Error::internal(anyhow::anyhow!("corrupt row: {what}"))
 }
 

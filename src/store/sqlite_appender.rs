@@ -17,7 +17,7 @@
 //! transactions through the pool; both read the tenant's chain head under the write lock,
 //! so the chain stays gap-free whoever writes.
 
-use super::sqlite::{place_events, Head, AUDIT_INSERT};
+use super::sqlite::{corrupt, place_events, Head, AUDIT_INSERT};
 use super::BlockingAppend;
 use crate::clock::{format_ts, parse_ts};
 use crate::domain::audit::{AuditEvent, NewEvent};
@@ -88,12 +88,10 @@ fn append(conn: &mut Connection, events: Vec<(TenantId, NewEvent)>) -> Result<Ve
                 })
                 .optional()?
                 .ok_or_else(|| Error::not_found("tenant"))?;
-            let last_at = match head.2 {
-                Some(s) => Some(parse_ts(&s).ok_or_else(|| {
-                    Error::internal(anyhow::anyhow!("corrupt row: audit_heads.last_at"))
-                })?),
-                None => None,
-            };
+            let last_at = head
+                .2
+                .map(|s| parse_ts(&s).ok_or_else(|| corrupt("audit_heads.last_at")))
+                .transpose()?;
             heads.insert(*tenant, (head.0, head.1, last_at));
         }
     }

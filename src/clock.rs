@@ -46,7 +46,37 @@ impl Clock for ManualClock {
 /// RFC 3339 UTC with exactly six fraction digits, the contract's timestamp format. Because
 /// the width is fixed, these strings sort like the instants they name.
 pub fn format_ts(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    let mut out = String::with_capacity(27);
+    push_ts(t, &mut out);
+    out
+}
+
+/// Appends `format_ts(t)` to `out`. Written digit by digit: this runs for every audit event
+/// (twice) and every timestamp in a response, and chrono's `format` re-parses its pattern
+/// each call. Years outside 0..=9999 and leap seconds take chrono's path, which is the
+/// definition this must equal (checked by `fast_format_equals_chrono`).
+pub fn push_ts(t: &DateTime<Utc>, out: &mut String) {
+    use chrono::{Datelike, Timelike};
+    let (year, nanos) = (t.year(), t.nanosecond());
+    if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+        out.push_str(&t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string());
+        return;
+    }
+    let mut buf = *b"0000-00-00T00:00:00.000000Z";
+    let mut put = |at: usize, width: usize, mut v: u32| {
+        for i in (at..at + width).rev() {
+            buf[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, year as u32);
+    put(5, 2, t.month());
+    put(8, 2, t.day());
+    put(11, 2, t.hour());
+    put(14, 2, t.minute());
+    put(17, 2, t.second());
+    put(20, 6, nanos / 1000);
+    out.push_str(std::str::from_utf8(&buf).expect("ASCII digits"));
 }
 
 pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
@@ -108,6 +138,35 @@ mod tests {
         let t = parse_ts("2024-04-10T15:45:00Z").unwrap();
         assert_eq!(format_ts(&t), "2024-04-10T15:45:00.000000Z");
         assert!(parse_ts("yesterday").is_none());
+    }
+
+    #[test]
+    fn fast_format_equals_chrono() {
+        use chrono::TimeZone;
+        let chrono_fmt = |t: &DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+        let mut samples = vec![
+            Utc.timestamp_opt(0, 0).unwrap(),
+            Utc.timestamp_opt(-1, 999_999_999).unwrap(),
+            Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap(),
+            Utc.with_ymd_and_hms(10000, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(-5, 3, 1, 4, 5, 6).unwrap(),
+            Utc.with_ymd_and_hms(0, 1, 1, 0, 0, 0).unwrap(),
+            // A leap second as chrono represents it.
+            Utc.timestamp_opt(1_483_228_799, 1_500_000_000).unwrap(),
+        ];
+        // A spread of instants across centuries, with odd fractions.
+        let mut x: i64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..2000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let secs = x.rem_euclid(8_000_000_000) - 1_000_000_000;
+            let nanos = (x.rem_euclid(1_000_000_007) % 1_000_000_000) as u32;
+            samples.push(Utc.timestamp_opt(secs, nanos).unwrap());
+        }
+        for t in samples {
+            assert_eq!(format_ts(&t), chrono_fmt(&t), "{t:?}");
+        }
     }
 
     #[test]

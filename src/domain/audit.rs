@@ -192,8 +192,87 @@ impl EventContent {
     }
 
     /// Canonical JSON: keys sorted at every level, no whitespace, timestamps at microseconds.
+    ///
+    /// Written field by field in sorted key order rather than through a `serde_json::Value`:
+    /// the audit writer runs this for every event while the chain is held, and the detour
+    /// through a map per object was most of its non-SQLite time. It must equal
+    /// `canonical_json(&serde_json::to_value(self))`, which `direct_canonical_equals_sorted_value`
+    /// checks field by field.
     pub fn canonical(&self) -> String {
-        canonical_json(&serde_json::to_value(self).expect("event content serializes"))
+        let mut out = String::with_capacity(512);
+        // Keys in byte order: actor, at, decision, deny_reason, determining, id, kind,
+        // notices, policy_set_version, request, seq, subject.
+        out.push_str("{\"actor\":{\"key_id\":");
+        write_json_string(&self.actor.key_id, &mut out);
+        if let Some(on_behalf_of) = &self.actor.on_behalf_of {
+            out.push_str(",\"on_behalf_of\":");
+            write_json_string(on_behalf_of, &mut out);
+        }
+        out.push_str(",\"role\":");
+        write_json_string(&self.actor.role, &mut out);
+        out.push_str("},\"at\":\"");
+        crate::clock::push_ts(&self.at, &mut out);
+        out.push('"');
+        if let Some(decision) = &self.decision {
+            out.push_str(",\"decision\":");
+            write_json_string(decision, &mut out);
+        }
+        if let Some(deny_reason) = &self.deny_reason {
+            out.push_str(",\"deny_reason\":");
+            write_json_string(deny_reason, &mut out);
+        }
+        if let Some(determining) = &self.determining {
+            out.push_str(",\"determining\":[");
+            for (i, d) in determining.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str("{\"effect\":");
+                write_json_string(&d.effect, &mut out);
+                out.push_str(",\"policy_id\":");
+                write_json_string(&d.policy_id, &mut out);
+                out.push_str(",\"rule_id\":");
+                write_json_string(&d.rule_id, &mut out);
+                out.push('}');
+            }
+            out.push(']');
+        }
+        out.push_str(",\"id\":\"");
+        out.push_str(
+            self.id
+                .0
+                .hyphenated()
+                .encode_lower(&mut uuid::Uuid::encode_buffer()),
+        );
+        out.push_str("\",\"kind\":\"");
+        out.push_str(self.kind.as_str());
+        out.push('"');
+        if let Some(notices) = &self.notices {
+            out.push_str(",\"notices\":[");
+            for (i, n) in notices.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json_string(n, &mut out);
+            }
+            out.push(']');
+        }
+        if let Some(version) = self.policy_set_version {
+            out.push_str(",\"policy_set_version\":");
+            out.push_str(itoa::Buffer::new().format(version));
+        }
+        if let Some(request) = &self.request {
+            out.push_str(",\"request\":");
+            write_canonical(request, &mut out);
+        }
+        out.push_str(",\"seq\":");
+        out.push_str(itoa::Buffer::new().format(self.seq));
+        out.push_str(",\"subject\":{\"id\":");
+        write_json_string(&self.subject.id, &mut out);
+        out.push_str(",\"type\":");
+        write_json_string(&self.subject.kind, &mut out);
+        out.push_str("}}");
+        out
     }
 }
 
@@ -479,6 +558,66 @@ mod tests {
             assert_eq!(canonical_json(&v), v.to_string(), "{s:?}");
             let k = json!({ s: s });
             assert_eq!(canonical_json(&k), k.to_string(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn direct_canonical_equals_sorted_value() {
+        let kinds = [
+            EventKind::Authorize,
+            EventKind::GrantRequest,
+            EventKind::GrantExtend,
+            EventKind::GrantUpdate,
+            EventKind::GrantRevoke,
+            EventKind::GrantExpire,
+            EventKind::PolicyCreate,
+            EventKind::PolicyUpdate,
+            EventKind::PolicyDelete,
+            EventKind::SchemaUpdate,
+            EventKind::EntitiesUpdate,
+            EventKind::EntitiesDelete,
+            EventKind::KeyCreate,
+            EventKind::KeyRevoke,
+            EventKind::AuthTenantMismatch,
+        ];
+        let odd = "q\"uo\\te\n\t\u{1}\u{1f}é😀\u{7f}";
+        for (i, kind) in kinds.into_iter().enumerate() {
+            let mut e = NewEvent::new(
+                crate::clock::parse_ts("2024-02-29T23:59:59.000001Z").unwrap(),
+                Actor {
+                    key_id: format!("k{i}{odd}"),
+                    role: "auditor".into(),
+                    on_behalf_of: (i % 2 == 0).then(|| format!("user {odd}")),
+                },
+                kind,
+                Subject::new(odd, format!("s{i}")),
+            );
+            // Every optional field present in some events and absent in others.
+            if i % 3 != 0 {
+                e.decision = Some("deny".into());
+                e.deny_reason = (i % 3 == 1).then(|| "forbid".to_string());
+                e.determining = Some(
+                    (0..i % 4)
+                        .map(|j| Determining {
+                            policy_id: format!("p{j}{odd}"),
+                            rule_id: format!("r{j}"),
+                            effect: "forbid".into(),
+                        })
+                        .collect(),
+                );
+                e.notices = Some((0..i % 3).map(|j| format!("n{j} {odd}")).collect());
+                e.policy_set_version = Some(i as i64 * 1_000_000_007 - 3);
+            }
+            if i % 4 != 1 {
+                e.request = Some(serde_json::json!({
+                    "z": [1, -2.5, 1e300, null, true, {"b": odd, "a": []}],
+                    "principal": {"type": "User", "id": odd},
+                    "A": {}, "é": 18446744073709551615u64, odd: i,
+                }));
+            }
+            let c = EventContent::place(e, EventId::new(), i as i64 * 7919 - 1);
+            let oracle = canonical_json(&serde_json::to_value(&c).unwrap());
+            assert_eq!(c.canonical(), oracle, "event {i}");
         }
     }
 

@@ -184,6 +184,7 @@ fn run_blocking(
         let (events, waiting) = split(&mut batch);
         let started = std::time::Instant::now();
         answer(waiting, sink.append_blocking(events), started);
+        sink.after_batch();
     }
     tracing::debug!("audit writer drained and stopped");
 }

@@ -267,3 +267,115 @@ async fn shutdown_drains_in_flight_decisions() {
     .await
     .expect("server stops accepting");
 }
+
+/// Rows of the tenant in `table`, read on a connection of its own (no settling first).
+async fn raw_count(s: &TestServer, table: &str, tenant: &str) -> i64 {
+    let db = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect(&s.db_url)
+        .await
+        .unwrap();
+    let (n,): (i64,) = sqlx::query_as(&format!(
+        "SELECT COUNT(*) FROM {table} WHERE tenant_id = $1"
+    ))
+    .bind(tenant)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    db.close().await;
+    n
+}
+
+/// Decision events are committed to the SQLite store's inbox first (migration 0011) and
+/// moved into `audit_events` later. Whatever reads the log finds them: verification in the
+/// head's snapshot, listing and pruning after moving them, and another process opening the
+/// file (the CLI) as well as this one.
+#[tokio::test(flavor = "multi_thread")]
+async fn decision_events_in_the_inbox_are_verified_listed_and_pruned() {
+    let s = TestServer::start().await;
+    let now = s.clock.now();
+    s.clock.set(now - chrono::Duration::days(40));
+    let t = s.tenant().await; // its first key's event, 40 days ago
+    let tid: TenantId = t.id.parse().unwrap();
+    let audit = &s.state.services.audit;
+    for i in 0..5 {
+        audit.append(tid, event(&s, i)).await.unwrap();
+    }
+    s.clock.set(now);
+    for i in 5..10 {
+        audit.append(tid, event(&s, i)).await.unwrap();
+    }
+    assert_eq!(raw_count(&s, "audit_inbox", &t.id).await, 10);
+    assert_eq!(raw_count(&s, "audit_events", &t.id).await, 1);
+
+    // Verification reads both tables and leaves them be.
+    let rep = verify(&s, &t).await;
+    assert_eq!(rep["ok"], true, "{rep}");
+    assert_eq!(rep["events"], 11);
+    assert_eq!(raw_count(&s, "audit_inbox", &t.id).await, 10);
+
+    // Retention prunes the five old decisions with the key event, from the inbox too.
+    let pruned = grantd::audit::prune(&s.state.services.store, now, 30)
+        .await
+        .unwrap();
+    assert_eq!(pruned, 6);
+    assert_eq!(raw_count(&s, "audit_inbox", &t.id).await, 0);
+    let rep = verify(&s, &t).await;
+    assert_eq!(rep["ok"], true, "{rep}");
+    assert_eq!(rep["events"], 5);
+
+    // A mutation's event goes straight to `audit_events`, between decisions in the inbox.
+    audit.append(tid, event(&s, 10)).await.unwrap();
+    s.key(&t, "auditor").await;
+    audit.append(tid, event(&s, 11)).await.unwrap();
+    assert_eq!(raw_count(&s, "audit_inbox", &t.id).await, 2);
+
+    // Another store on the same file (as the CLI would open it) lists all of them in order.
+    let other = grantd::store::sqlite::SqliteStore::connect(&s.db_url)
+        .await
+        .unwrap();
+    let listed = grantd::store::Store::list_events(
+        &other,
+        tid,
+        &grantd::store::EventFilter::default(),
+        None,
+        100,
+    )
+    .await
+    .unwrap();
+    let seqs: Vec<i64> = listed.iter().map(|e| e.content.seq).collect();
+    assert_eq!(seqs, (7..=14).collect::<Vec<_>>());
+    let kinds: Vec<&str> = listed.iter().map(|e| e.content.kind.as_str()).collect();
+    assert_eq!(kinds[5..], ["authorize", "key.create", "authorize"]);
+    assert_eq!(raw_count(&s, "audit_inbox", &t.id).await, 0);
+    grantd::store::Store::close(&other).await;
+    let rep = verify(&s, &t).await;
+    assert_eq!(rep["ok"], true, "{rep}");
+    assert_eq!(rep["events"], 8);
+}
+
+/// The writer moves the inbox itself once it holds a few thousand events, so it stays
+/// small without any read.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_writer_moves_a_full_inbox() {
+    let s = TestServer::start().await;
+    let t = s.tenant().await;
+    let tid: TenantId = t.id.parse().unwrap();
+    const N: usize = 2_500; // more than the appender's SETTLE_AT (2,048)
+    let mut tasks = Vec::new();
+    for i in 0..N {
+        let audit = s.state.services.audit.clone();
+        let ev = event(&s, i);
+        tasks.push(tokio::spawn(async move { audit.append(tid, ev).await }));
+    }
+    for task in tasks {
+        task.await.unwrap().expect("appended");
+    }
+    let inbox = raw_count(&s, "audit_inbox", &t.id).await;
+    let moved = raw_count(&s, "audit_events", &t.id).await;
+    assert!(inbox < 500, "inbox holds {inbox}");
+    assert_eq!(inbox + moved, 1 + N as i64);
+    let rep = verify(&s, &t).await;
+    assert_eq!(rep["ok"], true, "{rep}");
+    assert_eq!(rep["events"], 1 + N as i64);
+}

@@ -140,6 +140,9 @@ pub type CommitListener = Arc<dyn Fn(Commit) + Send + Sync>;
 pub trait BlockingAppend: Send + Sync {
     /// Commits `events` in one transaction and returns them as stored. Blocks.
     fn append_blocking(&self, events: Vec<(TenantId, NewEvent)>) -> Result<Vec<AuditEvent>>;
+    /// Housekeeping between batches, after their answers have left (SQLite: moving a full
+    /// decision inbox into the log). Blocks; failures are the implementation's to report.
+    fn after_batch(&self) {}
 }
 
 #[async_trait::async_trait]
@@ -188,6 +191,12 @@ pub trait Store: Send + Sync + 'static {
     /// task scheduling sits inside the one serial step every decision waits for.
     fn blocking_appender(&self) -> Option<Arc<dyn BlockingAppend>> {
         None
+    }
+    /// Makes every acknowledged event visible where the event reads look (SQLite moves its
+    /// decision inbox into the log; a no-op for stores without one). The store's own reads
+    /// do this themselves; it is for callers that inspect the tables directly.
+    async fn settle_audit(&self) -> Result<()> {
+        Ok(())
     }
     /// A tenant's events matching `filter`, in `seq` order, after `after_seq`.
     async fn list_events(

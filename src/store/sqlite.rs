@@ -87,6 +87,23 @@ impl SqliteStore {
     async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
+
+    /// Moves committed decision events from the inbox into `audit_events` (see migration
+    /// 0011), so a read that starts after an event was acknowledged finds it there. A cheap
+    /// check when the inbox is empty.
+    async fn settle_inbox(&self) -> Result<()> {
+        let pending: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM audit_inbox)")
+            .fetch_one(&self.pool)
+            .await?;
+        if pending {
+            let mut tx = self.write_tx().await?;
+            for sql in SETTLE_INBOX {
+                sqlx::query(sql).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
 }
 
 pub(super) fn corrupt(what: &str) -> Error {
@@ -119,10 +136,44 @@ fn key_from_row(row: &SqliteRow) -> Result<KeyRecord> {
     })
 }
 
-/// The insert of an event row, up to its values: both append paths (this module's and the
-/// appender's) bind the columns in this order.
-pub(super) const AUDIT_INSERT: &str = "INSERT INTO audit_events (tenant_id, seq, id, at, kind, \
-    subject_type, subject_id, decision, body, prev_hash, hash) ";
+/// The columns of an event row, in the order both append paths bind them.
+macro_rules! event_columns {
+    () => {
+        "tenant_id, seq, id, at, kind, subject_type, subject_id, decision, body, prev_hash, hash"
+    };
+}
+
+/// The insert of an event row into `audit_events`, up to its values (mutations' events).
+pub(super) const AUDIT_INSERT: &str = concat!("INSERT INTO audit_events (", event_columns!(), ") ");
+
+/// The same into the decision inbox (the appender's group commits; migration 0011).
+pub(super) const INBOX_INSERT: &str = concat!("INSERT INTO audit_inbox (", event_columns!(), ") ");
+
+/// Moves the decision inbox into `audit_events`, inside a write transaction. The rows keep
+/// their placement (seq and hashes were fixed when they were committed to the inbox).
+pub(super) const SETTLE_INBOX: [&str; 2] = [
+    concat!(
+        "INSERT INTO audit_events (",
+        event_columns!(),
+        ") SELECT ",
+        event_columns!(),
+        " FROM audit_inbox ORDER BY rowid"
+    ),
+    // Without a WHERE clause SQLite drops the table's pages at once (and reuses them for
+    // the next rows) instead of deleting row by row.
+    "DELETE FROM audit_inbox",
+];
+
+/// Rows of a tenant's chain for verification: `audit_events` and the inbox, in seq order.
+const CHAIN_ROWS: &str = concat!(
+    "SELECT id, seq, kind, at, subject_id, decision, body, prev_hash, hash FROM (",
+    "SELECT id, seq, kind, at, subject_id, decision, body, prev_hash, hash \
+     FROM audit_events WHERE tenant_id = $1 \
+     UNION ALL \
+     SELECT id, seq, kind, at, subject_id, decision, body, prev_hash, hash \
+     FROM audit_inbox WHERE tenant_id = $1",
+    ") ORDER BY seq"
+);
 
 /// `(seq, hash, at)` of a tenant's newest event.
 pub(super) type Head = (i64, String, Option<DateTime<Utc>>);
@@ -817,15 +868,23 @@ impl Store for SqliteStore {
         Ok(true)
     }
 
+    async fn settle_audit(&self) -> Result<()> {
+        self.settle_inbox().await
+    }
+
     fn blocking_appender(&self) -> Option<Arc<dyn BlockingAppend>> {
         self.appender.clone().map(|a| a as Arc<dyn BlockingAppend>)
     }
 
     async fn append_events(&self, events: Vec<(TenantId, NewEvent)>) -> Result<Vec<AuditEvent>> {
         if let Some(appender) = self.appender.clone() {
-            return tokio::task::spawn_blocking(move || appender.append_blocking(events))
-                .await
-                .map_err(|e| Error::internal(anyhow::anyhow!("audit append task failed: {e}")))?;
+            return tokio::task::spawn_blocking(move || {
+                let stored = appender.append_blocking(events);
+                appender.after_batch();
+                stored
+            })
+            .await
+            .map_err(|e| Error::internal(anyhow::anyhow!("audit append task failed: {e}")))?;
         }
         let mut tx = self.write_tx().await?;
         let out = append_in_tx(&mut tx, events).await?;
@@ -840,6 +899,7 @@ impl Store for SqliteStore {
         after_seq: Option<i64>,
         limit: i64,
     ) -> Result<Vec<AuditEvent>> {
+        self.settle_inbox().await?;
         let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
             "SELECT body, prev_hash, hash FROM audit_events WHERE tenant_id = ",
         );
@@ -912,6 +972,8 @@ impl Store for SqliteStore {
     }
 
     async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64> {
+        // Events committed to the inbox before this call are pruned like any other.
+        self.settle_inbox().await?;
         let tenants = sqlx::query("SELECT tenant_id FROM audit_heads")
             .fetch_all(&self.pool)
             .await?;
@@ -981,12 +1043,9 @@ impl Store for SqliteStore {
         let anchor_hash: String = head.try_get("anchor_hash")?;
         let mut verifier = ChainVerifier::new(anchor_seq, &anchor_hash);
         {
-            let mut rows = sqlx::query(
-                "SELECT id, seq, kind, at, subject_id, decision, body, prev_hash, hash \
-                 FROM audit_events WHERE tenant_id = $1 ORDER BY seq",
-            )
-            .bind(&t)
-            .fetch(&mut *tx);
+            // Both tables, in the head's snapshot: a move between them is one transaction,
+            // so each event is in exactly one of them.
+            let mut rows = sqlx::query(CHAIN_ROWS).bind(&t).fetch(&mut *tx);
             while let Some(row) = rows.try_next().await? {
                 verifier.check(&StoredRow {
                     id: row.try_get("id")?,

@@ -10,6 +10,11 @@
 //! (see `audit`) without a hand-off; the only crossings are the batch arriving and its
 //! answers leaving.
 //!
+//! The events go to the decision inbox (migration 0011): a commit there dirties a few pages
+//! instead of one in each of `audit_events`' six B-trees. Once `SETTLE_AT` events have
+//! gathered, the writer moves them into `audit_events` in one transaction between batches
+//! (`after_batch`); the store's reads move whatever is there before they look.
+//!
 //! Durability and order are those of every other write: `BEGIN IMMEDIATE` takes SQLite's
 //! write lock (waiting up to the busy timeout for a mutation's transaction to finish),
 //! `synchronous = FULL` syncs the WAL before `COMMIT` returns, and the answer is sent only
@@ -17,7 +22,7 @@
 //! transactions through the pool; both read the tenant's chain head under the write lock,
 //! so the chain stays gap-free whoever writes.
 
-use super::sqlite::{corrupt, place_events, Head, AUDIT_INSERT};
+use super::sqlite::{corrupt, place_events, Head, INBOX_INSERT, SETTLE_INBOX};
 use super::BlockingAppend;
 use crate::clock::{format_ts, parse_ts};
 use crate::domain::audit::{AuditEvent, NewEvent};
@@ -26,6 +31,7 @@ use crate::error::{Error, Result};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -33,7 +39,15 @@ use std::time::Duration;
 /// never contended; it exists so the store can close the connection.
 pub(crate) struct Appender {
     conn: Mutex<Option<Connection>>,
+    /// Events this appender put in the inbox since it last moved it. Reads may have moved
+    /// them meanwhile; the move is then nearly free.
+    inboxed: AtomicUsize,
 }
+
+/// Inbox size at which the writer moves it into `audit_events`. A move of this many events
+/// holds the write lock for a few milliseconds; larger moves spread the index writes over
+/// more events, but every decision waits while one runs.
+pub(crate) const SETTLE_AT: usize = 2048;
 
 impl Appender {
     /// Opens the appender's connection to the database file at `path`.
@@ -49,7 +63,18 @@ impl Appender {
         conn.pragma_update(None, "foreign_keys", true)?;
         Ok(Appender {
             conn: Mutex::new(Some(conn)),
+            inboxed: AtomicUsize::new(0),
         })
+    }
+
+    /// Moves the inbox into `audit_events` (one write transaction).
+    fn settle(conn: &mut Connection) -> Result<()> {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for sql in SETTLE_INBOX {
+            tx.prepare_cached(sql)?.execute([])?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// Closes the connection; later appends fail as unavailable.
@@ -64,7 +89,25 @@ impl BlockingAppend for Appender {
         let conn = conn
             .as_mut()
             .ok_or_else(|| Error::Unavailable(anyhow::anyhow!("the store has been closed")))?;
-        append(conn, events)
+        let stored = append(conn, events)?;
+        self.inboxed.fetch_add(stored.len(), Ordering::Relaxed);
+        Ok(stored)
+    }
+
+    fn after_batch(&self) {
+        if self.inboxed.load(Ordering::Relaxed) < SETTLE_AT {
+            return;
+        }
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(conn) = conn.as_mut() else {
+            return;
+        };
+        match Self::settle(conn) {
+            Ok(()) => self.inboxed.store(0, Ordering::Relaxed),
+            // The events are committed in the inbox, where reads find and move them; the
+            // next batch tries again.
+            Err(e) => tracing::warn!(error = ?e, "moving the decision inbox failed"),
+        }
     }
 }
 
@@ -98,7 +141,7 @@ fn append(conn: &mut Connection, events: Vec<(TenantId, NewEvent)>) -> Result<Ve
     let placed = place_events(&mut heads, events);
     {
         let mut insert = tx.prepare_cached(&format!(
-            "{AUDIT_INSERT}VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+            "{INBOX_INSERT}VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
         ))?;
         for p in &placed {
             let c = &p.event.content;

@@ -170,8 +170,16 @@ impl TestServer {
         }
     }
 
-    /// A second connection to the database file, for tampering and inspection.
+    /// A second connection to the database file, for tampering and inspection. Acknowledged
+    /// decision events are first moved from the store's inbox into `audit_events`, where
+    /// inspection looks (the store's own reads do the same).
     pub async fn db(&self) -> sqlx::SqlitePool {
+        self.state
+            .services
+            .store
+            .settle_audit()
+            .await
+            .expect("settle the decision inbox");
         sqlx::sqlite::SqlitePoolOptions::new()
             .max_connections(1)
             .connect(&self.db_url)

@@ -4,6 +4,9 @@
 #
 #   bash benches/load.sh [seconds per run, default 10] [connections, default 32]
 #
+# GRANTD_BIN=/path/to/grantd measures that build instead of this tree's (for interleaved
+# A/B runs of two builds; machine noise between runs is ±15%).
+#
 # grantd runs on a fresh SQLite database in a temporary directory, with one tenant of 100
 # rules and one of 1,000 (generated like benches/engine.rs: per-user permits with a
 # condition, a forbid in ten), and every authorize call writes its durable audit event.
@@ -21,6 +24,7 @@ if ! command -v wrk >/dev/null; then
   apt-get update -qq && apt-get install -y -qq wrk >/dev/null
 fi
 cargo build --release --quiet --bin grantd --example baseline --manifest-path "$ROOT/Cargo.toml"
+GRANTD=${GRANTD_BIN:-$ROOT/target/release/grantd}
 
 WORK=$(mktemp -d)
 PIDS=()
@@ -29,7 +33,7 @@ trap cleanup EXIT
 
 export GRANTD_DATABASE_URL="sqlite://$WORK/grantd.db"
 export GRANTD_POLICIES_DIR="$ROOT/policies"
-(cd "$WORK" && GRANTD_LOG=warn exec "$ROOT/target/release/grantd" serve --bind 127.0.0.1:$GRANTD_PORT) &
+(cd "$WORK" && GRANTD_LOG=warn exec "$GRANTD" serve --bind 127.0.0.1:$GRANTD_PORT) &
 PIDS+=($!)
 "$ROOT/target/release/examples/baseline" 127.0.0.1:$BASE_PORT 2>/dev/null &
 PIDS+=($!)
@@ -42,7 +46,7 @@ done
 seed() {
   local rules=$1
   local out
-  out=$("$ROOT/target/release/grantd" tenant create "bench-$rules" --json)
+  out=$("$GRANTD" tenant create "bench-$rules" --json)
   python3 - "$rules" "$out" "$GRANTD_PORT" <<'PY'
 import json, sys, urllib.request
 rules, creds, port = int(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
@@ -124,6 +128,9 @@ LUA
 curl -sf "http://127.0.0.1:$GRANTD_PORT/v1/access/check" -H "X-Tenant-ID: $T100" -H "X-API-Key: $K100" \
   -H 'Content-Type: application/json' -d @<(sed -n "s/^wrk.body = '\(.*\)'$/\1/p" "$WORK/check.lua") | grep -q '"allowed":true'
 
+# Seeding left the database's pages dirty; write them out now, so the kernel's writeback
+# does not take CPU from whichever run comes first.
+sync
 GPID=${PIDS[0]}
 BPID=${PIDS[1]}
 read -r BASE BCPU BIDLE < <(rps "http://127.0.0.1:$BASE_PORT/v1/authorize" "$S100" "$BPID")

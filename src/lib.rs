@@ -82,8 +82,8 @@ impl App {
             poller,
             sweeper,
             stop_poller,
-            state: AppState {
-                services: Services {
+            state: AppState::new(
+                Services {
                     store,
                     clock,
                     audit,
@@ -91,8 +91,8 @@ impl App {
                     engine,
                     keys,
                 },
-                config: Arc::new(config),
-            },
+                Arc::new(config),
+            ),
             writer,
         })
     }

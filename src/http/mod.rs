@@ -30,11 +30,29 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_scalar::Servable;
 
-/// Shared by every handler; cheap to clone.
+/// Shared by every handler. axum clones the state for every request (each route's handler
+/// service holds a copy), so it is one `Arc`: one reference count, not one per service and
+/// a copy of the cursor key.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
     pub services: Services,
     pub config: Arc<crate::config::Config>,
+}
+
+impl AppState {
+    pub fn new(services: Services, config: Arc<crate::config::Config>) -> Self {
+        AppState(Arc::new(Shared { services, config }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 /// All API routes with their OpenAPI description.

@@ -1,10 +1,12 @@
 //! Criterion benchmark of the decision engine: one `evaluate` on a compiled set of N rules
-//! (N = 10, 100, 1000) with candidate selection and against every rule, and compiling a set
+//! (N = 10, 100, 1000) with candidate selection and against every rule; `prepare` plus
+//! `evaluate` (a request from its JSON parts, as `/v1/authorize` decides it); and compiling a set
 //! of N rules. Run: `cargo bench --bench engine`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use grantd::cedar::engine::compile;
 use grantd::domain::policy::PolicyCreate;
+use grantd::service::decisions::prepare;
 use grantd::service::policies::build_new;
 use grantd::store::{EntityRow, TenantConfig};
 use serde_json::json;
@@ -103,6 +105,36 @@ fn bench(c: &mut Criterion) {
         assert!(set.evaluate(&req, &set.entities).allowed);
         g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
             b.iter(|| black_box(set.evaluate(black_box(&req), &set.entities)))
+        });
+    }
+    g.finish();
+    // A request as `/v1/authorize` receives it: its parts turned into a Cedar request
+    // checked against the schema (`prepare`), then evaluated.
+    let mut g = c.benchmark_group("prepare_and_evaluate");
+    let r = |t: &str, id: &str| grantd::domain::decision::EntityRef {
+        etype: t.into(),
+        id: id.into(),
+    };
+    let (principal, action, resource) = (r("User", "u3"), r("Action", "request"), r("App", "app3"));
+    let context = json!({"scopes": ["read"], "reason": "incident", "extension_count": 0});
+    for n in [100, 1000] {
+        let set = compile(config(n)).unwrap();
+        let decide = || {
+            let p = prepare(
+                &set,
+                &principal,
+                &action,
+                &resource,
+                Some(&context),
+                None,
+                "",
+            )
+            .unwrap();
+            set.evaluate(&p.request, &p.entities)
+        };
+        assert!(decide().allowed);
+        g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter(|| black_box(decide()))
         });
     }
     g.finish();

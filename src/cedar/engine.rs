@@ -59,6 +59,9 @@ pub struct CompiledSet {
     /// Every entity a stored entity names as an ancestor, stored or not. A request-scoped
     /// entity with one of these ids would change stored entities' ancestry for that call.
     pub referenced: std::collections::HashSet<cedar_policy::EntityUid>,
+    /// The schema's entity and action types by their text, so a request's types are looked
+    /// up instead of parsed (a type the schema lacks still takes the parser, for its error).
+    pub type_names: HashMap<String, cedar_policy::EntityTypeName>,
     pub text: String,
 }
 
@@ -168,8 +171,15 @@ pub fn compile(config: TenantConfig) -> Result<CompiledSet> {
         .flatten()
         .cloned()
         .collect();
+    let type_names = schema
+        .entity_types()
+        .cloned()
+        .chain(schema.actions().map(|a| a.type_name().clone()))
+        .map(|t| (t.to_string(), t))
+        .collect();
     Ok(CompiledSet {
         referenced,
+        type_names,
         version: config.revision,
         text: compiled_text(&config.policies),
         index: CandidateIndex::new(parsed_all, &schema),

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use cedar_policy::{
     Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Request, RestrictedExpression,
 };
-use serde_json::{json, Value};
+use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -32,29 +32,47 @@ pub struct Prepared<'a> {
     pub principal: EntityUid,
 }
 
+/// [`uid`] for a request decided with `set`: a type the schema names is looked up, not
+/// parsed; any other takes [`uid`] (which parses it, or says why it is no type name).
+fn set_uid(set: &CompiledSet, r: &EntityRef, at: &str, field: &str) -> Result<EntityUid> {
+    match set.type_names.get(r.etype.as_str()) {
+        Some(t) => Ok(EntityUid::from_type_name_and_id(
+            t.clone(),
+            EntityId::new(&r.id),
+        )),
+        None => uid(r, &format!("{at}{field}")),
+    }
+}
+
 /// Builds a Cedar request from its parts, validated against the compiled set's schema.
+/// `None` for the context is the empty context.
 pub fn prepare<'a>(
     set: &'a CompiledSet,
     principal: &EntityRef,
     action: &EntityRef,
     resource: &EntityRef,
-    context: Value,
+    context: Option<&Value>,
     extra: Option<&[Value]>,
     at: &str,
 ) -> Result<Prepared<'a>> {
-    let p = uid(principal, &format!("{at}principal"))?;
-    let a = uid(action, &format!("{at}action"))?;
-    let r = uid(resource, &format!("{at}resource"))?;
-    if !context.is_object() {
-        return Err(Error::invalid(format!(
-            "{at}context: must be a JSON object"
-        )));
-    }
-    let ctx = match simple_context(&context) {
-        Some(ctx) => ctx,
-        None => Context::from_json_value(context, Some((&set.schema, &a))).map_err(|e| {
-            Error::invalid(format!("{at}context: {}", super::catalog::error_chain(&e)))
-        })?,
+    let p = set_uid(set, principal, at, "principal")?;
+    let a = set_uid(set, action, at, "action")?;
+    let r = set_uid(set, resource, at, "resource")?;
+    let ctx = match context {
+        None => Context::empty(),
+        Some(context) if !context.is_object() => {
+            return Err(Error::invalid(format!(
+                "{at}context: must be a JSON object"
+            )));
+        }
+        Some(context) => match simple_context(context) {
+            Some(ctx) => ctx,
+            None => {
+                Context::from_json_value(context.clone(), Some((&set.schema, &a))).map_err(|e| {
+                    Error::invalid(format!("{at}context: {}", super::catalog::error_chain(&e)))
+                })?
+            }
+        },
     };
     let request = Request::new(p.clone(), a, r, ctx, Some(&set.schema))
         .map_err(|e| Error::invalid(format!("{at}request: {}", super::catalog::error_chain(&e))))?;
@@ -149,26 +167,39 @@ pub fn body(eval: &Evaluation, version: i64) -> DecisionBody {
     }
 }
 
+/// The JSON form of an entity reference, built directly (no serializer round trip).
+fn ref_value(r: EntityRef) -> Value {
+    let mut m = Map::with_capacity(2);
+    m.insert("type".into(), Value::String(r.etype));
+    m.insert("id".into(), Value::String(r.id));
+    Value::Object(m)
+}
+
+/// The decision's audit event; it takes the request, which the answer no longer needs.
 fn event(
     s: &Services,
     caller: &Caller,
     principal: &EntityUid,
-    req: &AuthorizeRequest,
+    req: AuthorizeRequest,
     d: &DecisionBody,
 ) -> NewEvent {
+    let mut request = Map::with_capacity(5);
+    let entities = req.entities.as_ref().map_or(0, Vec::len);
+    request.insert("principal".into(), ref_value(req.principal));
+    request.insert("action".into(), ref_value(req.action));
+    request.insert("resource".into(), ref_value(req.resource));
+    request.insert(
+        "context".into(),
+        req.context.unwrap_or_else(|| Value::Object(Map::new())),
+    );
+    request.insert("entities".into(), Value::from(entities));
     let mut e = NewEvent::new(
         s.clock.now(),
         caller.actor(),
         EventKind::Authorize,
         Subject::new("principal", principal),
     )
-    .with_request(json!({
-        "principal": req.principal,
-        "action": req.action,
-        "resource": req.resource,
-        "context": req.context.clone().unwrap_or_else(|| json!({})),
-        "entities": req.entities.as_ref().map_or(0, Vec::len),
-    }));
+    .with_request(Value::Object(request));
     e.decision = Some(d.decision.clone());
     e.deny_reason = d.deny_reason.clone();
     e.determining = Some(d.determining.clone());
@@ -187,7 +218,7 @@ fn decide(
         &req.principal,
         &req.action,
         &req.resource,
-        req.context.clone().unwrap_or_else(|| json!({})),
+        req.context.as_ref(),
         req.entities.as_deref(),
         at,
     )?;
@@ -203,7 +234,7 @@ pub async fn authorize(
     let set = s.engine.get(caller.tenant_id).await?;
     let (principal, d) = decide(&set, &req, "")?;
     s.audit
-        .append(caller.tenant_id, event(s, caller, &principal, &req, &d))
+        .append(caller.tenant_id, event(s, caller, &principal, req, &d))
         .await?;
     Ok(d)
 }
@@ -227,7 +258,7 @@ pub async fn authorize_batch(
         .enumerate()
         .map(|(i, r)| decide(&set, r, &format!("requests[{i}].")))
         .collect::<Result<Vec<_>>>()?;
-    let appends = decided.iter().zip(&reqs).map(|((principal, d), r)| {
+    let appends = decided.iter().zip(reqs).map(|((principal, d), r)| {
         s.audit
             .append(caller.tenant_id, event(s, caller, principal, r, d))
     });

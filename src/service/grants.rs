@@ -246,7 +246,15 @@ fn evaluate(
     resource: &EntityRef,
     ctx: Value,
 ) -> Result<Evaluation> {
-    let prepared = prepare(set, principal, &action(action_id), resource, ctx, None, "")?;
+    let prepared = prepare(
+        set,
+        principal,
+        &action(action_id),
+        resource,
+        Some(&ctx),
+        None,
+        "",
+    )?;
     Ok(set.evaluate(&prepared.request, &prepared.entities))
 }
 

@@ -737,3 +737,101 @@ async fn decisions_during_rewrites_match_the_old_or_the_new_set() {
         "the rewrites interleaved with the decisions"
     );
 }
+
+#[tokio::test]
+async fn request_types_are_checked_the_same_whether_the_schema_names_them_or_not() {
+    let s = TestServer::start().await;
+    let t = setup(&s).await;
+    policy(
+        &s,
+        &t,
+        "eng",
+        0,
+        vec![rule(
+            "permit",
+            Some("engineering"),
+            Some("github"),
+            json!({}),
+        )],
+    )
+    .await;
+    // types the schema names: decided
+    let ok = authorize(&s, &t, request("alice", "github")).await;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    assert_eq!(ok.body["decision"], "allow");
+    // not a type name at all: the parser's reason, with the field
+    let mut bad = request("alice", "github");
+    bad["principal"]["type"] = json!("Us er");
+    let r = authorize(&s, &t, bad).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("principal.type: \"Us er\" is not a Cedar type name"),
+        "{}",
+        r.text
+    );
+    // a well-formed type the schema lacks, and a namespaced spelling of a known one: refused
+    for ty in ["Robot", "Ns::User"] {
+        let mut other = request("alice", "github");
+        other["principal"]["type"] = json!(ty);
+        let r = authorize(&s, &t, other).await;
+        assert_eq!(r.status, 400, "{ty}: {}", r.text);
+        assert!(
+            r.body["message"].as_str().unwrap().starts_with("request: "),
+            "{ty}: {}",
+            r.text
+        );
+    }
+    // in a batch the field names the request
+    let mut bad = request("alice", "github");
+    bad["resource"]["type"] = json!("1App");
+    let r = send(
+        &s,
+        &t,
+        Method::POST,
+        "/v1/authorize/batch",
+        Some(json!({"requests": [request("alice", "github"), bad]})),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("requests[1].resource.type: "),
+        "{}",
+        r.text
+    );
+    // a context that is not an object, and an absent one (the empty context, which the
+    // schema's context type refuses for `request`)
+    let mut ctx = request("alice", "github");
+    ctx["context"] = json!([1]);
+    let r = authorize(&s, &t, ctx).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.body["message"], "context: must be a JSON object");
+    let mut none = request("alice", "github");
+    none.as_object_mut().unwrap().remove("context");
+    let r = authorize(&s, &t, none).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    // the one decision's event records the request as it came
+    let events: Vec<Value> = s
+        .events(&t.id)
+        .await
+        .into_iter()
+        .filter(|(k, _)| k == "authorize")
+        .map(|(_, e)| e)
+        .collect();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events[0]["request"],
+        json!({
+            "principal": {"type": "User", "id": "alice"},
+            "action": {"type": "Action", "id": "request"},
+            "resource": {"type": "App", "id": "github"},
+            "context": {"scopes": ["read"], "reason": "", "extension_count": 0},
+            "entities": 0
+        })
+    );
+}

@@ -69,6 +69,16 @@ async fn authorize(s: &TestServer, t: &Tenant, body: Value) -> Resp {
     send(s, t, Method::POST, "/v1/authorize", Some(body)).await
 }
 
+/// The tenant's `authorize` audit events, in chain order.
+async fn authorize_events(s: &TestServer, t: &Tenant) -> Vec<Value> {
+    s.events(&t.id)
+        .await
+        .into_iter()
+        .filter(|(k, _)| k == "authorize")
+        .map(|(_, e)| e)
+        .collect()
+}
+
 #[tokio::test]
 async fn writes_take_effect_on_the_very_next_decision() {
     let s = TestServer::start().await;
@@ -509,13 +519,7 @@ async fn every_decision_is_audited_once_with_a_version_that_resolves_to_its_rule
     let v2 = second.body["policy_set_version"].as_i64().unwrap();
     assert!(v2 > v1);
 
-    let events: Vec<Value> = s
-        .events(&t.id)
-        .await
-        .into_iter()
-        .filter(|(k, _)| k == "authorize")
-        .map(|(_, e)| e)
-        .collect();
+    let events = authorize_events(&s, &t).await;
     assert_eq!(events.len(), 2);
     for (ev, resp) in events.iter().zip([&first, &second]) {
         assert_eq!(ev["decision"], resp.body["decision"]);
@@ -816,13 +820,7 @@ async fn request_types_are_checked_the_same_whether_the_schema_names_them_or_not
     let r = authorize(&s, &t, none).await;
     assert_eq!(r.status, 400, "{}", r.text);
     // the one decision's event records the request as it came
-    let events: Vec<Value> = s
-        .events(&t.id)
-        .await
-        .into_iter()
-        .filter(|(k, _)| k == "authorize")
-        .map(|(_, e)| e)
-        .collect();
+    let events = authorize_events(&s, &t).await;
     assert_eq!(events.len(), 1);
     assert_eq!(
         events[0]["request"],

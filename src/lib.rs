@@ -38,7 +38,7 @@ pub const BOOTSTRAP_FILE: &str = "grantd-bootstrap.json";
 
 impl App {
     pub async fn open(config: Config, clock: SharedClock) -> Result<App> {
-        let store = store::open(&config.database_url).await?;
+        let store = store::open_serving(&config.database_url).await?;
         let cursors = domain::page::CursorCodec::new(&store.cursor_secret().await?);
         let clock_for_sweeper = clock.clone();
         let (audit, writer) = audit::AuditWriter::spawn(

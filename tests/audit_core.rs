@@ -286,13 +286,14 @@ async fn raw_count(s: &TestServer, table: &str, tenant: &str) -> i64 {
     n
 }
 
-/// Decision events are committed to the SQLite store's inbox first (migration 0011) and
-/// moved into `audit_events` later. Whatever reads the log finds them: verification in the
-/// head's snapshot, listing and pruning after moving them, and another process opening the
-/// file (the CLI) as well as this one.
+/// Decision events are made durable in the SQLite store's decision journal first and moved
+/// into `audit_events` later. Whatever reads the log finds them: verification, listing and
+/// pruning move them first, and so does another store on the file (as the CLI opens it),
+/// from the journal file.
 #[tokio::test(flavor = "multi_thread")]
-async fn decision_events_in_the_inbox_are_verified_listed_and_pruned() {
-    let s = TestServer::start().await;
+async fn journaled_decision_events_are_verified_listed_and_pruned() {
+    // (the expiry sweep is a write transaction, which would move the journal meanwhile)
+    let s = TestServer::start_with(|c| c.sweep_interval = Duration::from_secs(3600)).await;
     let now = s.clock.now();
     s.clock.set(now - chrono::Duration::days(40));
     let t = s.tenant().await; // its first key's event, 40 days ago
@@ -305,32 +306,31 @@ async fn decision_events_in_the_inbox_are_verified_listed_and_pruned() {
     for i in 5..10 {
         audit.append(tid, event(&s, i)).await.unwrap();
     }
-    assert_eq!(raw_count(&s, "audit_inbox", &t.id).await, 10);
+    // Acknowledged, and only in the journal so far.
     assert_eq!(raw_count(&s, "audit_events", &t.id).await, 1);
 
-    // Verification reads both tables and leaves them be.
     let rep = verify(&s, &t).await;
     assert_eq!(rep["ok"], true, "{rep}");
     assert_eq!(rep["events"], 11);
-    assert_eq!(raw_count(&s, "audit_inbox", &t.id).await, 10);
+    assert_eq!(raw_count(&s, "audit_events", &t.id).await, 11);
 
-    // Retention prunes the five old decisions with the key event, from the inbox too.
+    // Retention prunes the five old decisions with the key event.
+    audit.append(tid, event(&s, 10)).await.unwrap();
     let pruned = grantd::audit::prune(&s.state.services.store, now, 30)
         .await
         .unwrap();
     assert_eq!(pruned, 6);
-    assert_eq!(raw_count(&s, "audit_inbox", &t.id).await, 0);
     let rep = verify(&s, &t).await;
     assert_eq!(rep["ok"], true, "{rep}");
-    assert_eq!(rep["events"], 5);
+    assert_eq!(rep["events"], 6);
 
-    // A mutation's event goes straight to `audit_events`, between decisions in the inbox.
-    audit.append(tid, event(&s, 10)).await.unwrap();
-    s.key(&t, "auditor").await;
+    // A mutation's event lands between journaled decisions, on the same chain.
     audit.append(tid, event(&s, 11)).await.unwrap();
-    assert_eq!(raw_count(&s, "audit_inbox", &t.id).await, 2);
+    s.key(&t, "auditor").await;
+    audit.append(tid, event(&s, 12)).await.unwrap();
 
-    // Another store on the same file (as the CLI would open it) lists all of them in order.
+    // Another store on the same file (as the CLI would open it) lists all of them in
+    // order: it moves what the server journaled, from the journal file.
     let other = grantd::store::sqlite::SqliteStore::connect(&s.db_url)
         .await
         .unwrap();
@@ -344,24 +344,34 @@ async fn decision_events_in_the_inbox_are_verified_listed_and_pruned() {
     .await
     .unwrap();
     let seqs: Vec<i64> = listed.iter().map(|e| e.content.seq).collect();
-    assert_eq!(seqs, (7..=14).collect::<Vec<_>>());
+    assert_eq!(seqs, (7..=15).collect::<Vec<_>>());
     let kinds: Vec<&str> = listed.iter().map(|e| e.content.kind.as_str()).collect();
-    assert_eq!(kinds[5..], ["authorize", "key.create", "authorize"]);
-    assert_eq!(raw_count(&s, "audit_inbox", &t.id).await, 0);
+    assert_eq!(kinds[6..], ["authorize", "key.create", "authorize"]);
+    assert_eq!(raw_count(&s, "audit_events", &t.id).await, 9);
+
+    // The server goes on after the other store's write, on the head it left.
+    audit.append(tid, event(&s, 13)).await.unwrap();
+    // The other store appends (its decisions go through its pool) while the server has
+    // journaled events it has not moved: it takes them from the journal first.
+    audit.append(tid, event(&s, 14)).await.unwrap();
+    grantd::store::Store::append_events(&other, vec![(tid, event(&s, 15))])
+        .await
+        .unwrap();
+    audit.append(tid, event(&s, 16)).await.unwrap();
     grantd::store::Store::close(&other).await;
     let rep = verify(&s, &t).await;
     assert_eq!(rep["ok"], true, "{rep}");
-    assert_eq!(rep["events"], 8);
+    assert_eq!(rep["events"], 13);
 }
 
-/// The writer moves the inbox itself once it holds a few thousand events, so it stays
-/// small without any read.
+/// The writer moves the journal into `audit_events` itself once it holds a few thousand
+/// events, so it stays small without any read.
 #[tokio::test(flavor = "multi_thread")]
-async fn the_writer_moves_a_full_inbox() {
+async fn the_writer_moves_a_full_journal() {
     let s = TestServer::start().await;
     let t = s.tenant().await;
     let tid: TenantId = t.id.parse().unwrap();
-    const N: usize = 2_500; // more than the appender's SETTLE_AT (2,048)
+    const N: usize = 2_500; // more than the appender's FLUSH_AT (2,048)
     let mut tasks = Vec::new();
     for i in 0..N {
         let audit = s.state.services.audit.clone();
@@ -371,21 +381,68 @@ async fn the_writer_moves_a_full_inbox() {
     for task in tasks {
         task.await.unwrap().expect("appended");
     }
-    // The writer moves the inbox after it has answered the batch that filled it, and only
-    // then takes the next batch: once one more event is committed, the move is done (if
-    // the batch that filled the inbox was the last of the N, its move could still be
-    // running now).
+    // The writer moves the journal after it has answered the batch that filled it, and only
+    // then takes the next batch: once one more event is acknowledged, the move is done.
     s.state
         .services
         .audit
         .append(tid, event(&s, N))
         .await
         .expect("appended");
-    let inbox = raw_count(&s, "audit_inbox", &t.id).await;
     let moved = raw_count(&s, "audit_events", &t.id).await;
-    assert!(inbox < 500, "inbox holds {inbox}");
-    assert_eq!(inbox + moved, 2 + N as i64);
+    assert!(
+        (2048..2 + N as i64).contains(&moved),
+        "{moved} events in audit_events"
+    );
     let rep = verify(&s, &t).await;
     assert_eq!(rep["ok"], true, "{rep}");
     assert_eq!(rep["events"], 2 + N as i64);
+}
+
+/// A crash (here: the files copied as they are on disk while the server runs) leaves
+/// acknowledged decisions in the journal only; the next start replays them onto their
+/// chains, once, and the chain verifies.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_replays_the_journal() {
+    let s = TestServer::start_with(|c| c.sweep_interval = Duration::from_secs(3600)).await;
+    let t = s.tenant().await;
+    let tid: TenantId = t.id.parse().unwrap();
+    let audit = &s.state.services.audit;
+    for i in 0..5 {
+        audit.append(tid, event(&s, i)).await.unwrap();
+    }
+    s.key(&t, "auditor").await; // moves the five, then its own event
+    for i in 5..12 {
+        audit.append(tid, event(&s, i)).await.unwrap();
+    }
+    assert_eq!(raw_count(&s, "audit_events", &t.id).await, 7);
+
+    let db = s.db_url.trim_start_matches("sqlite://").to_string();
+    let copy = tempfile::tempdir().unwrap();
+    let copied = copy.path().join("grantd.db");
+    for suffix in ["", "-wal", "-decisions"] {
+        let from = format!("{db}{suffix}");
+        if std::path::Path::new(&from).exists() {
+            std::fs::copy(&from, format!("{}{suffix}", copied.display())).unwrap();
+        }
+    }
+    let url = format!("sqlite://{}", copied.display());
+    for _ in 0..2 {
+        // the second start finds nothing new to replay
+        let store = grantd::store::open_serving(&url).await.unwrap();
+        let rep = store.verify_chain(tid).await.unwrap();
+        assert!(rep.ok, "{rep:?}");
+        assert_eq!(rep.events, 14);
+        store.close().await;
+    }
+    let store = grantd::store::open(&url).await.unwrap();
+    let listed = store
+        .list_events(tid, &grantd::store::EventFilter::default(), None, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.iter().map(|e| e.content.seq).collect::<Vec<_>>(),
+        (1..=14).collect::<Vec<_>>()
+    );
+    store.close().await;
 }

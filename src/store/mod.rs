@@ -4,6 +4,7 @@
 //! audit event in the same transaction.
 
 mod grant_sql;
+mod journal;
 pub mod sqlite;
 mod sqlite_appender;
 
@@ -411,8 +412,22 @@ pub trait Store: Send + Sync + 'static {
 
 /// Opens the store a database URL names, and migrates it.
 pub async fn open(url: &str) -> Result<DynStore> {
+    open_with(url, false).await
+}
+
+/// [`open`] for a server: the store takes ownership of SQLite's decision journal where no
+/// other process has (see `sqlite_appender`).
+pub async fn open_serving(url: &str) -> Result<DynStore> {
+    open_with(url, true).await
+}
+
+async fn open_with(url: &str, serving: bool) -> Result<DynStore> {
     let store: DynStore = if url.starts_with("sqlite:") {
-        Arc::new(sqlite::SqliteStore::connect(url).await?)
+        Arc::new(if serving {
+            sqlite::SqliteStore::connect_owning(url).await?
+        } else {
+            sqlite::SqliteStore::connect(url).await?
+        })
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         return Err(Error::invalid(
             "the PostgreSQL backend is not available in this version of grantd; use a sqlite:// URL",

@@ -2,6 +2,8 @@
 //! write so writers queue on SQLite's lock instead of failing half-way through.
 
 use super::grant_sql;
+use super::journal::Row as JRow;
+use super::sqlite_appender::{last_rows, Chain};
 use super::{
     BlockingAppend, Commit, CommitListener, ConfigSnapshot, EntityRow, EventFilter,
     IdempotencyRecord, ImportBatch, InsertOutcome, KeyRecord, NewTenant, PolicySetVersion, Store,
@@ -38,11 +40,27 @@ pub struct SqliteStore {
     /// writer's thread; absent for an in-memory database, which another connection could
     /// not see.
     appender: Option<Arc<super::sqlite_appender::Appender>>,
+    /// The decision journal's path, for a database file; a store without the appender
+    /// inserts its records before each write (see `write_tx`).
+    journal: Option<std::path::PathBuf>,
     listener: std::sync::OnceLock<CommitListener>,
 }
 
 impl SqliteStore {
+    /// Opens the database without owning the decision journal (as the CLI does): decision
+    /// events go through the pool, and every write first inserts what the owner journaled.
     pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(url, false).await
+    }
+
+    /// Opens the database and, if no other process or store has, takes ownership of the
+    /// decision journal: decision events are then journaled by the audit writer (as
+    /// `grantd serve` does).
+    pub async fn connect_owning(url: &str) -> Result<Self> {
+        Self::connect_with(url, true).await
+    }
+
+    async fn connect_with(url: &str, own: bool) -> Result<Self> {
         let opts = SqliteConnectOptions::from_str(url)
             .map_err(|e| Error::invalid(format!("invalid SQLite URL: {e}")))?
             .create_if_missing(true)
@@ -63,17 +81,23 @@ impl SqliteStore {
             .await
             .map_err(|e| Error::Unavailable(e.into()))?;
         let in_memory = file.as_os_str().is_empty() || file.to_string_lossy().contains(":memory:");
-        let appender = if in_memory {
-            None
-        } else {
-            Some(Arc::new(super::sqlite_appender::Appender::open(
+        let journal = (!in_memory).then(|| super::journal::Journal::path_for(&file));
+        let owner = match &journal {
+            Some(j) if own => super::journal::try_own(j)?,
+            _ => None,
+        };
+        let appender = match owner {
+            Some(owner) => Some(Arc::new(super::sqlite_appender::Appender::open(
                 &file,
                 BUSY_TIMEOUT,
-            )?))
+                owner,
+            )?)),
+            None => None,
         };
         Ok(SqliteStore {
             pool,
             appender,
+            journal,
             listener: std::sync::OnceLock::new(),
         })
     }
@@ -84,26 +108,195 @@ impl SqliteStore {
         }
     }
 
-    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    /// A write transaction: `BEGIN IMMEDIATE`, then the chain lock (see `sqlite_appender`),
+    /// then the journaled decision events not stored yet inserted, so the transaction reads
+    /// the true chain heads. The owner takes them from memory; another store reads them
+    /// from the journal file under the journal's file lock, held until the transaction ends.
+    async fn write_tx(&self) -> Result<WriteTx> {
+        // SQLite's lock first, then the chain lock: the audit writer takes the chain lock
+        // without SQLite's (to journal) or tries SQLite's without waiting (to move the
+        // journal), so no one waits for SQLite's lock while holding the chain's.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let chain = match &self.appender {
+            Some(a) => Some(a.chain.clone().lock_owned().await),
+            None => None,
+        };
+        let foreign = match (&chain, &self.journal) {
+            (None, Some(path)) => {
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || super::journal::lock_and_read(&path))
+                    .await
+                    .map_err(|e| {
+                        Error::internal(anyhow::anyhow!("journal lock task failed: {e}"))
+                    })??
+            }
+            _ => None,
+        };
+        let rows: &[JRow] = match (&chain, &foreign) {
+            (Some(c), _) => &c.pending,
+            (None, Some((_, rows))) => rows,
+            _ => &[],
+        };
+        if !rows.is_empty() {
+            let mut heads = std::collections::HashMap::new();
+            for r in rows {
+                if !heads.contains_key(&r.tenant) {
+                    let head: Option<(i64, String)> =
+                        sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1")
+                            .bind(&r.tenant)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    if let Some(h) = head {
+                        heads.insert(r.tenant.clone(), h);
+                    }
+                }
+            }
+            let take: Vec<&JRow> = super::journal::continuing(rows, heads);
+            if !take.is_empty() {
+                insert_rows(&mut tx, &take).await?;
+            }
+        }
+        let flushed = chain.as_ref().is_some_and(|c| !c.pending.is_empty());
+        Ok(WriteTx {
+            tx,
+            chain,
+            flushed,
+            _journal_lock: foreign.map(|(file, _)| file),
+        })
     }
 
-    /// Moves committed decision events from the inbox into `audit_events` (see migration
-    /// 0011), so a read that starts after an event was acknowledged finds it there. A cheap
-    /// check when the inbox is empty.
-    async fn settle_inbox(&self) -> Result<()> {
-        let pending: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM audit_inbox)")
+    /// Moves journaled decision events into `audit_events` (see `sqlite_appender`), so a
+    /// read that starts after an event was acknowledged finds it there. Nearly free when
+    /// the journal is empty.
+    async fn flush_journal(&self) -> Result<()> {
+        let pending = match (&self.appender, &self.journal) {
+            (Some(a), _) => !a.chain.lock().await.pending.is_empty(),
+            (None, Some(path)) => super::journal::has_records(path),
+            _ => false,
+        };
+        if pending {
+            self.write_tx().await?.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// At start: moves what an earlier version left in the decision inbox (migration 0011)
+    /// into `audit_events`, then replays the decision journal, taking each record that
+    /// continues its tenant's stored chain (the others were moved before the journal was
+    /// last reset).
+    async fn recover_decisions(&self) -> Result<()> {
+        let inboxed: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM audit_inbox)")
             .fetch_one(&self.pool)
             .await?;
-        if pending {
+        if inboxed {
             let mut tx = self.write_tx().await?;
             for sql in SETTLE_INBOX {
                 sqlx::query(sql).execute(&mut *tx).await?;
             }
             tx.commit().await?;
         }
+        if let Some(a) = &self.appender {
+            let found = {
+                let mut chain = a.chain.lock().await;
+                let found = std::mem::take(&mut chain.found);
+                let n = found.len();
+                chain.pending = found;
+                n
+            };
+            if found > 0 {
+                // The write transaction inserts those that continue a chain; its commit
+                // empties the journal.
+                self.write_tx().await?.commit().await?;
+                tracing::info!(records = found, "replayed the decision journal");
+            }
+        }
         Ok(())
     }
+}
+
+/// A write transaction holding the chain lock (see [`SqliteStore::write_tx`]). Dereferences
+/// to the connection; dropping it without `commit` rolls back, and the journaled events
+/// stay pending.
+pub(crate) struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    chain: Option<tokio::sync::OwnedMutexGuard<Chain>>,
+    /// Whether the pending journaled events are stored as of this transaction.
+    flushed: bool,
+    /// A store without the appender: the journal file, locked.
+    _journal_lock: Option<std::fs::File>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> Result<()> {
+        // `_journal_lock` (a named binding) stays locked until the commit is done.
+        let WriteTx {
+            tx,
+            chain,
+            flushed,
+            _journal_lock,
+        } = self;
+        let outcome = tx.commit().await;
+        if let Some(mut chain) = chain {
+            match &outcome {
+                Ok(()) => chain.committed(flushed),
+                // Whether it committed is unknown: appending on heads that may be stale could
+                // fork the chain, so the writer stops acknowledging (fail closed).
+                Err(e) => {
+                    tracing::error!(error = ?e, "a write transaction's commit failed; decision appends stop");
+                    chain.poisoned = true;
+                }
+            }
+        }
+        Ok(outcome?)
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
+    }
+}
+
+/// Inserts journaled events into `audit_events` and moves their tenants' heads.
+async fn insert_rows(conn: &mut SqliteConnection, rows: &[&JRow]) -> Result<()> {
+    // Many rows per statement: thousands of events are a few dozen statements.
+    const ROWS_PER_INSERT: usize = 64;
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(AUDIT_INSERT);
+        q.push_values(chunk, |mut b, &r| {
+            b.push_bind(&r.tenant)
+                .push_bind(r.seq)
+                .push_bind(&r.id)
+                .push_bind(&r.at)
+                .push_bind(&r.kind)
+                .push_bind(&r.subject_type)
+                .push_bind(&r.subject_id)
+                .push_bind(&r.decision)
+                .push_bind(&r.body)
+                .push_bind(&r.prev_hash)
+                .push_bind(&r.hash);
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    for r in last_rows(rows.iter().copied()) {
+        sqlx::query(
+            "UPDATE audit_heads SET seq = $1, hash = $2, last_at = $3 WHERE tenant_id = $4",
+        )
+        .bind(r.seq)
+        .bind(&r.hash)
+        .bind(&r.at)
+        .bind(&r.tenant)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 pub(super) fn corrupt(what: &str) -> Error {
@@ -145,9 +338,6 @@ macro_rules! event_columns {
 
 /// The insert of an event row into `audit_events`, up to its values (mutations' events).
 pub(super) const AUDIT_INSERT: &str = concat!("INSERT INTO audit_events (", event_columns!(), ") ");
-
-/// The same into the decision inbox (the appender's group commits; migration 0011).
-pub(super) const INBOX_INSERT: &str = concat!("INSERT INTO audit_inbox (", event_columns!(), ") ");
 
 /// Moves the decision inbox into `audit_events`, inside a write transaction. The rows keep
 /// their placement (seq and hashes were fixed when they were committed to the inbox).
@@ -724,7 +914,8 @@ impl Store for SqliteStore {
             .map_err(|e| match e {
                 sqlx::migrate::MigrateError::Execute(e) => Error::from(e),
                 other => Error::internal(other),
-            })
+            })?;
+        self.recover_decisions().await
     }
 
     async fn optimize(&self) -> Result<()> {
@@ -750,6 +941,11 @@ impl Store for SqliteStore {
 
     async fn close(&self) {
         if let Some(appender) = &self.appender {
+            // What is only journaled would be replayed at the next start; moving it now
+            // leaves the database complete for whoever opens it next.
+            if let Err(e) = self.flush_journal().await {
+                tracing::warn!(error = ?e, "moving the decision journal at close failed");
+            }
             appender.close();
         }
         self.pool.close().await;
@@ -869,7 +1065,7 @@ impl Store for SqliteStore {
     }
 
     async fn settle_audit(&self) -> Result<()> {
-        self.settle_inbox().await
+        self.flush_journal().await
     }
 
     fn blocking_appender(&self) -> Option<Arc<dyn BlockingAppend>> {
@@ -899,7 +1095,7 @@ impl Store for SqliteStore {
         after_seq: Option<i64>,
         limit: i64,
     ) -> Result<Vec<AuditEvent>> {
-        self.settle_inbox().await?;
+        self.flush_journal().await?;
         let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
             "SELECT body, prev_hash, hash FROM audit_events WHERE tenant_id = ",
         );
@@ -973,7 +1169,7 @@ impl Store for SqliteStore {
 
     async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64> {
         // Events committed to the inbox before this call are pruned like any other.
-        self.settle_inbox().await?;
+        self.flush_journal().await?;
         let tenants = sqlx::query("SELECT tenant_id FROM audit_heads")
             .fetch_all(&self.pool)
             .await?;
@@ -1026,6 +1222,7 @@ impl Store for SqliteStore {
     }
 
     async fn verify_chain(&self, tenant: TenantId) -> Result<VerifyReport> {
+        self.flush_journal().await?;
         // One read transaction: the head and the events come from the same snapshot, so
         // concurrent appends cannot look like a truncated tail.
         let mut tx = self.pool.begin().await?;
@@ -1793,6 +1990,18 @@ impl Store for SqliteStore {
         limit: i64,
         event: for<'g> fn(&'g Grant) -> NewEvent,
     ) -> Result<usize> {
+        // Most sweeps find nothing: a read says so without taking the write lock (or moving
+        // the decision journal every second).
+        let due: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM grants WHERE status IN ('GRANTED', 'EXTENDED') \
+             AND expires_at <= $1)",
+        )
+        .bind(format_ts(&now))
+        .fetch_one(&self.pool)
+        .await?;
+        if !due {
+            return Ok(0);
+        }
         let mut tx = self.write_tx().await?;
         let rows = sqlx::query(&format!(
             "SELECT g.tenant_id AS tenant, {GRANT_COLUMNS} {GRANT_FROM} \

@@ -446,3 +446,45 @@ async fn a_restart_replays_the_journal() {
     );
     store.close().await;
 }
+
+/// Another store on the file (as the CLI opens it) appending while the server journals
+/// decisions concurrently: one linear chain with every event on it.
+#[tokio::test(flavor = "multi_thread")]
+async fn another_store_appending_during_decisions_keeps_one_chain() {
+    let s = TestServer::start().await;
+    let t = s.tenant().await;
+    let tid: TenantId = t.id.parse().unwrap();
+    let other = std::sync::Arc::new(
+        grantd::store::sqlite::SqliteStore::connect(&s.db_url)
+            .await
+            .unwrap(),
+    );
+    const N: usize = 300;
+    const M: usize = 20;
+    let foreign_events: Vec<NewEvent> = (0..M).map(|i| event(&s, 1000 + i)).collect();
+    let o = other.clone();
+    let foreign = tokio::spawn(async move {
+        for ev in foreign_events {
+            grantd::store::Store::append_events(&*o, vec![(tid, ev)])
+                .await
+                .expect("the other store appends");
+        }
+    });
+    let mut tasks = Vec::new();
+    for i in 0..N {
+        let audit = s.state.services.audit.clone();
+        let ev = event(&s, i);
+        tasks.push(tokio::spawn(async move { audit.append(tid, ev).await }));
+        if i % 50 == 0 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+    for task in tasks {
+        task.await.unwrap().expect("appended");
+    }
+    foreign.await.unwrap();
+    grantd::store::Store::close(&*other).await;
+    let rep = verify(&s, &t).await;
+    assert_eq!(rep["ok"], true, "{rep}");
+    assert_eq!(rep["events"], (1 + N + M) as i64);
+}

@@ -381,15 +381,23 @@ async fn the_writer_moves_a_full_journal() {
     for task in tasks {
         task.await.unwrap().expect("appended");
     }
-    // The writer moves the journal after it has answered the batch that filled it, and only
-    // then takes the next batch: once one more event is acknowledged, the move is done.
+    // The writer hands the full journal file to the flusher thread after it has answered
+    // the batch that filled it; the flusher moves it while the writer goes on.
     s.state
         .services
         .audit
         .append(tid, event(&s, N))
         .await
         .expect("appended");
-    let moved = raw_count(&s, "audit_events", &t.id).await;
+    let mut moved = 0;
+    for _ in 0..500 {
+        moved = raw_count(&s, "audit_events", &t.id).await;
+        if moved >= 2048 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The first 2,048 were moved without any read; the rest wait for the next full file.
     assert!(
         (2048..2 + N as i64).contains(&moved),
         "{moved} events in audit_events"
@@ -420,7 +428,7 @@ async fn a_restart_replays_the_journal() {
     let db = s.db_url.trim_start_matches("sqlite://").to_string();
     let copy = tempfile::tempdir().unwrap();
     let copied = copy.path().join("grantd.db");
-    for suffix in ["", "-wal", "-decisions"] {
+    for suffix in ["", "-wal", "-decisions", "-decisions-1"] {
         let from = format!("{db}{suffix}");
         if std::path::Path::new(&from).exists() {
             std::fs::copy(&from, format!("{}{suffix}", copied.display())).unwrap();
@@ -448,7 +456,8 @@ async fn a_restart_replays_the_journal() {
 }
 
 /// Another store on the file (as the CLI opens it) appending while the server journals
-/// decisions concurrently: one linear chain with every event on it.
+/// decisions and moves a full journal file concurrently: one linear chain with every event
+/// on it.
 #[tokio::test(flavor = "multi_thread")]
 async fn another_store_appending_during_decisions_keeps_one_chain() {
     let s = TestServer::start().await;
@@ -459,7 +468,7 @@ async fn another_store_appending_during_decisions_keeps_one_chain() {
             .await
             .unwrap(),
     );
-    const N: usize = 300;
+    const N: usize = 2_600; // past FLUSH_AT: the flusher moves a journal file meanwhile
     const M: usize = 20;
     let foreign_events: Vec<NewEvent> = (0..M).map(|i| event(&s, 1000 + i)).collect();
     let o = other.clone();
@@ -475,7 +484,7 @@ async fn another_store_appending_during_decisions_keeps_one_chain() {
         let audit = s.state.services.audit.clone();
         let ev = event(&s, i);
         tasks.push(tokio::spawn(async move { audit.append(tid, ev).await }));
-        if i % 50 == 0 {
+        if i % 200 == 0 {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }

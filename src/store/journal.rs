@@ -46,10 +46,10 @@ pub(crate) struct Row {
 /// (tenant → stored `seq` and `hash`; a tenant without a head takes none): `seq` one past
 /// the head, `prev_hash` the head's hash, and `hash` the chained hash of the body. The
 /// others are already stored (or belong to no chain) and are skipped.
-pub(crate) fn continuing(
-    rows: &[Row],
+pub(crate) fn continuing<'a>(
+    rows: impl IntoIterator<Item = &'a Row>,
     mut heads: std::collections::HashMap<String, (i64, String)>,
-) -> Vec<&Row> {
+) -> Vec<&'a Row> {
     let mut out = Vec::new();
     for r in rows {
         let Some(head) = heads.get_mut(&r.tenant) else {
@@ -103,23 +103,38 @@ pub(crate) fn lock_and_read(path: &Path) -> Result<Option<(File, Vec<Row>)>> {
         Err(e) => return Err(io_error("open", path, e)),
     };
     file.lock().map_err(|e| io_error("lock", path, e))?;
-    let mut bytes = Vec::new();
-    {
-        use std::io::Read;
-        (&file)
-            .read_to_end(&mut bytes)
-            .map_err(|e| io_error("read", path, e))?;
-    }
-    Ok(Some((file, decode_all(&bytes).0)))
+    let mut rows = read_rows(path)?;
+    rows.extend(read_rows(&Journal::second_path(path))?);
+    in_chain_order(&mut rows);
+    Ok(Some((file, rows)))
 }
 
-/// Whether the journal at `path` holds a record (a quick look at its first length).
+/// The records of one journal file (none if it does not exist).
+fn read_rows(path: &Path) -> Result<Vec<Row>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(decode_all(&bytes).0),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(io_error("read", path, e)),
+    }
+}
+
+/// Orders the records of both files so each tenant's come in `seq` order (a stable sort:
+/// the files hold consecutive stretches of each chain, in either order).
+pub(crate) fn in_chain_order(rows: &mut [Row]) {
+    rows.sort_by_key(|r| r.seq);
+}
+
+/// Whether either journal file holds a record (a quick look at their first lengths).
 pub(crate) fn has_records(path: &Path) -> bool {
-    let Ok(file) = File::open(path) else {
-        return false;
-    };
-    let mut len = [0u8; 4];
-    file.read_exact_at(&mut len, 0).is_ok() && len != [0u8; 4]
+    [path.to_path_buf(), Journal::second_path(path)]
+        .iter()
+        .any(|p| {
+            let Ok(file) = File::open(p) else {
+                return false;
+            };
+            let mut len = [0u8; 4];
+            file.read_exact_at(&mut len, 0).is_ok() && len != [0u8; 4]
+        })
 }
 
 /// Bytes the file is extended by when an append does not fit: written as zeros once, so
@@ -139,10 +154,19 @@ pub(crate) struct Journal {
 }
 
 impl Journal {
-    /// The journal's path for a database file.
+    /// The journal's path for a database file (the first of its two files; its lock is
+    /// the chain lock across processes).
     pub fn path_for(db: &Path) -> PathBuf {
         let mut p = db.as_os_str().to_owned();
         p.push("-decisions");
+        PathBuf::from(p)
+    }
+
+    /// The journal's second file: the writer appends to one while the other's events are
+    /// being moved into SQLite.
+    pub fn second_path(first: &Path) -> PathBuf {
+        let mut p = first.as_os_str().to_owned();
+        p.push("-1");
         PathBuf::from(p)
     }
 
@@ -227,7 +251,6 @@ impl Journal {
     }
 
     /// Bytes of records since the last reset.
-    #[cfg(test)]
     pub fn len(&self) -> u64 {
         self.end
     }
@@ -442,5 +465,24 @@ mod tests {
         drop(j);
         let (_, rows) = Journal::open(&path).unwrap();
         assert_eq!(rows.iter().map(|r| r.seq).collect::<Vec<_>>(), [9]);
+    }
+
+    #[test]
+    fn both_files_are_read_in_chain_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = dir.path().join("db-decisions");
+        // The second file holds the older stretch (it was being moved when the writer
+        // switched to the first).
+        let (mut a, _) = Journal::open(&first).unwrap();
+        a.append(&[row(3, None), row(4, None)]).unwrap();
+        let (mut b, _) = Journal::open(&Journal::second_path(&first)).unwrap();
+        b.append(&[row(1, None), row(2, None)]).unwrap();
+        let (_lock, rows) = lock_and_read(&first).unwrap().unwrap();
+        assert_eq!(rows.iter().map(|r| r.seq).collect::<Vec<_>>(), [1, 2, 3, 4]);
+        assert!(has_records(&first));
+        a.reset().unwrap();
+        b.reset().unwrap();
+        assert!(!has_records(&first));
+        assert!(lock_and_read(&dir.path().join("none")).unwrap().is_none());
     }
 }

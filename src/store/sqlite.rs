@@ -132,14 +132,14 @@ impl SqliteStore {
             }
             _ => None,
         };
-        let rows: &[JRow] = match (&chain, &foreign) {
-            (Some(c), _) => &c.pending,
-            (None, Some((_, rows))) => rows,
-            _ => &[],
+        let rows: Vec<&JRow> = match (&chain, &foreign) {
+            (Some(c), _) => c.unstored(),
+            (None, Some((_, rows))) => rows.iter().collect(),
+            _ => Vec::new(),
         };
         if !rows.is_empty() {
             let mut heads = std::collections::HashMap::new();
-            for r in rows {
+            for r in &rows {
                 if !heads.contains_key(&r.tenant) {
                     let head: Option<(i64, String)> =
                         sqlx::query_as("SELECT seq, hash FROM audit_heads WHERE tenant_id = $1")
@@ -151,12 +151,13 @@ impl SqliteStore {
                     }
                 }
             }
-            let take: Vec<&JRow> = super::journal::continuing(rows, heads);
+            let take: Vec<&JRow> = super::journal::continuing(rows.iter().copied(), heads);
             if !take.is_empty() {
                 insert_rows(&mut tx, &take).await?;
             }
         }
-        let flushed = chain.as_ref().is_some_and(|c| !c.pending.is_empty());
+        let flushed = !rows.is_empty() && chain.is_some();
+        drop(rows);
         Ok(WriteTx {
             tx,
             chain,
@@ -170,7 +171,7 @@ impl SqliteStore {
     /// the journal is empty.
     async fn flush_journal(&self) -> Result<()> {
         let pending = match (&self.appender, &self.journal) {
-            (Some(a), _) => !a.chain.lock().await.pending.is_empty(),
+            (Some(a), _) => !a.chain.lock().await.unstored().is_empty(),
             (None, Some(path)) => super::journal::has_records(path),
             _ => false,
         };

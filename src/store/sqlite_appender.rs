@@ -50,11 +50,17 @@ use std::time::Duration;
 
 /// The state every appender of the chain shares, behind one lock (see the module docs).
 pub(crate) struct Chain {
-    pub journal: Journal,
-    /// Journaled events not yet in SQLite, in append order.
+    /// The journal's two files: the writer appends to `journals[active]`; the other is
+    /// empty or holds `inflight`.
+    pub journals: [Journal; 2],
+    pub active: usize,
+    /// Journaled events (in `journals[active]`) not yet in SQLite, in append order.
     pub pending: Vec<Row>,
-    /// The audit writer's heads: SQLite's, advanced by `pending`. Valid while only the
-    /// writer has appended since they were read; cleared when another transaction commits.
+    /// Journaled events (in the other file) the flusher thread is moving into SQLite.
+    pub inflight: Option<Arc<Vec<Row>>>,
+    /// The audit writer's heads: SQLite's, advanced by `inflight` and `pending`. Valid
+    /// while only the writer has appended since they were read; cleared when another
+    /// connection commits.
     pub heads: HashMap<TenantId, Head>,
     /// Records found in the journal at open, for `migrate` to replay.
     pub found: Vec<Row>,
@@ -67,15 +73,28 @@ pub(crate) struct Chain {
 }
 
 impl Chain {
+    /// Every journaled event not known to be in SQLite, oldest first.
+    pub fn unstored(&self) -> Vec<&Row> {
+        let mut out: Vec<&Row> = self.inflight.iter().flat_map(|v| v.iter()).collect();
+        out.extend(self.pending.iter());
+        out
+    }
+
     /// After a transaction on another connection committed: `flushed` says whether it
-    /// inserted the pending events.
+    /// inserted every journaled event.
     pub fn committed(&mut self, flushed: bool) {
         self.heads.clear();
         if flushed {
             self.pending.clear();
-            if let Err(e) = self.journal.reset() {
-                // The records stay; replay skips them, as they are in SQLite.
-                tracing::warn!(error = ?e, "resetting the decision journal failed");
+            let mut reset = vec![self.active];
+            if self.inflight.is_none() {
+                reset.push(1 - self.active);
+            }
+            for i in reset {
+                if let Err(e) = self.journals[i].reset() {
+                    // The records stay; replay skips them, as they are in SQLite.
+                    tracing::warn!(error = ?e, "resetting the decision journal failed");
+                }
             }
         }
     }
@@ -90,48 +109,109 @@ pub(crate) struct Appender {
     pub chain: Arc<tokio::sync::Mutex<Chain>>,
     /// The ownership lock, held until `close`.
     owner: Mutex<Option<std::fs::File>>,
-    busy_timeout: Duration,
+    /// Hands full journal files to the flusher thread; dropped at `close`, which ends it.
+    flusher: Mutex<Option<std::sync::mpsc::Sender<FullFile>>>,
 }
 
-/// Journaled events at which the writer moves them into `audit_events`. A move of this
-/// many holds the chain for a few milliseconds; larger moves spread the index writes over
-/// more events, but every decision waits while one runs.
+/// A full journal file for the flusher: its index and its events.
+type FullFile = (usize, Arc<Vec<Row>>);
+
+/// Journaled events at which the writer switches journal files and hands the full one to
+/// the flusher thread, which moves its events into `audit_events`. Larger moves spread the
+/// index writes over more events; a move holds SQLite's write lock for a few milliseconds.
 pub(crate) const FLUSH_AT: usize = 2048;
 
+fn open_conn(path: &Path, busy_timeout: Duration) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(busy_timeout)?;
+    // The same settings as the pool's connections (see `SqliteStore::connect`).
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    Ok(conn)
+}
+
 impl Appender {
-    /// Opens the appender's connection to the database file at `path`, and the decision
-    /// journal beside it.
+    /// Opens the appender's connection to the database file at `path`, the decision
+    /// journal beside it, and the flusher thread with a connection of its own.
     pub fn open(path: &Path, busy_timeout: Duration, owner: std::fs::File) -> Result<Self> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(busy_timeout)?;
-        // The same settings as the pool's connections (see `SqliteStore::connect`).
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", true)?;
-        let (journal, found) = Journal::open(&Journal::path_for(path))?;
+        let conn = open_conn(path, busy_timeout)?;
+        let first = Journal::path_for(path);
+        let (j0, mut found) = Journal::open(&first)?;
+        let (j1, found1) = Journal::open(&Journal::second_path(&first))?;
+        found.extend(found1);
+        super::journal::in_chain_order(&mut found);
+        // Appends go to the file with fewer records; the other is reset once `migrate`
+        // has replayed both.
+        let active = usize::from(j1.len() < j0.len());
         let seen_version = data_version(&conn)?;
+        let chain = Arc::new(tokio::sync::Mutex::new(Chain {
+            journals: [j0, j1],
+            active,
+            pending: Vec::new(),
+            inflight: None,
+            heads: HashMap::new(),
+            found,
+            seen_version,
+            poisoned: false,
+        }));
+        let flush_conn = open_conn(path, busy_timeout)?;
+        let (tx, rx) = std::sync::mpsc::channel::<FullFile>();
+        let for_flusher = chain.clone();
+        std::thread::Builder::new()
+            .name("grantd-flush".into())
+            .spawn(move || run_flusher(flush_conn, rx, for_flusher))
+            .map_err(|e| Error::internal(anyhow::anyhow!("could not start the flusher: {e}")))?;
         Ok(Appender {
             conn: Mutex::new(Some(conn)),
-            chain: Arc::new(tokio::sync::Mutex::new(Chain {
-                journal,
-                pending: Vec::new(),
-                heads: HashMap::new(),
-                found,
-                seen_version,
-                poisoned: false,
-            })),
+            chain,
             owner: Mutex::new(Some(owner)),
-            busy_timeout,
+            flusher: Mutex::new(Some(tx)),
         })
     }
 
-    /// Closes the connection; later appends fail as unavailable.
+    /// Closes the connection and ends the flusher; later appends fail as unavailable.
     pub fn close(&self) {
         self.conn.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.flusher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         self.owner.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+}
+
+/// The flusher thread: moves each full journal file's events into `audit_events` (those
+/// not stored yet), then empties the file and clears `inflight`. A failed move is retried;
+/// meanwhile the writer keeps appending to the other file, and write transactions insert
+/// the events themselves.
+fn run_flusher(
+    mut conn: Connection,
+    rx: std::sync::mpsc::Receiver<FullFile>,
+    chain: Arc<tokio::sync::Mutex<Chain>>,
+) {
+    while let Ok((file, rows)) = rx.recv() {
+        let mut wait = Duration::from_millis(10);
+        loop {
+            // SQLite's lock only; the chain lock is taken after the commit, never while
+            // waiting for SQLite's (see the lock order in the module docs).
+            match flush(&mut conn, &rows) {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(error = ?e, "moving the decision journal failed; retrying");
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        let mut c = chain.blocking_lock();
+        if let Err(e) = c.journals[file].reset() {
+            tracing::warn!(error = ?e, "resetting the decision journal failed");
+        }
+        c.inflight = None;
     }
 }
 
@@ -190,7 +270,10 @@ fn flush(conn: &mut Connection, rows: &[Row]) -> Result<()> {
             }
         }
     }
-    let rows: Vec<Row> = continuing(rows, heads).into_iter().cloned().collect();
+    let rows: Vec<Row> = continuing(rows.iter(), heads)
+        .into_iter()
+        .cloned()
+        .collect();
     {
         let mut insert = tx.prepare_cached(&format!(
             "{AUDIT_INSERT}VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
@@ -245,7 +328,18 @@ fn read_head(conn: &Connection, tenant: &TenantId) -> Result<Head> {
 fn head_of(chain: &Chain, conn: &Connection, tenant: &TenantId) -> Result<Head> {
     let stored = read_head(conn, tenant)?;
     let t = tenant.to_string();
-    match chain.pending.iter().rev().find(|r| r.tenant == t) {
+    let last = chain
+        .pending
+        .iter()
+        .rev()
+        .find(|r| r.tenant == t)
+        .or_else(|| {
+            chain
+                .inflight
+                .as_ref()
+                .and_then(|v| v.iter().rev().find(|r| r.tenant == t))
+        });
+    match last {
         Some(r) if r.seq > stored.0 => Ok((
             r.seq,
             r.hash.clone(),
@@ -284,7 +378,7 @@ fn journal_batch(
     }
     let placed = place_events(&mut chain.heads, events);
     let rows: Vec<Row> = placed.iter().map(row_of).collect();
-    if let Err(e) = chain.journal.append(&rows) {
+    if let Err(e) = chain.journals[chain.active].append(&rows) {
         chain.poisoned = true;
         for (tenant, head) in before {
             match head {
@@ -312,9 +406,9 @@ impl BlockingAppend for Appender {
             .as_mut()
             .ok_or_else(|| Error::Unavailable(anyhow::anyhow!("the store has been closed")))?;
         // The chain lock across processes, for placing and journaling the batch.
-        chain.journal.lock()?;
+        chain.journals[0].lock()?;
         let journaled = journal_batch(chain, conn, events);
-        chain.journal.unlock();
+        chain.journals[0].unlock();
         let (rows, placed) = journaled?;
         chain.pending.extend(rows);
         Ok(placed.into_iter().map(|p| p.event).collect())
@@ -322,38 +416,24 @@ impl BlockingAppend for Appender {
 
     fn after_batch(&self) {
         let mut chain = self.chain.blocking_lock();
-        if chain.pending.len() < FLUSH_AT {
+        if chain.pending.len() < FLUSH_AT || chain.inflight.is_some() {
             return;
         }
-        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(conn) = conn.as_mut() else {
+        let Some(flusher) = self
+            .flusher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        else {
             return;
         };
-        if let Err(e) = chain.journal.lock() {
-            tracing::warn!(error = ?e, "moving the decision journal failed");
-            return;
+        // The other file is empty: its last flush reset it before clearing `inflight`.
+        let rows = Arc::new(std::mem::take(&mut chain.pending));
+        let full = chain.active;
+        chain.inflight = Some(rows.clone());
+        chain.active = 1 - full;
+        if flusher.send((full, rows)).is_err() {
+            tracing::warn!("the decision flusher has stopped");
         }
-        // Without waiting for SQLite's lock: its holder may be a write transaction waiting
-        // for the chain lock held here, which then moves the journal itself.
-        let flushed = conn
-            .busy_timeout(Duration::ZERO)
-            .map_err(Error::from)
-            .and_then(|()| flush(conn, &chain.pending));
-        if let Err(e) = conn.busy_timeout(self.busy_timeout) {
-            tracing::warn!(error = ?e, "restoring the appender's busy timeout failed");
-        }
-        let chain = &mut *chain;
-        match flushed {
-            Ok(()) => {
-                chain.pending.clear();
-                if let Err(e) = chain.journal.reset() {
-                    tracing::warn!(error = ?e, "resetting the decision journal failed");
-                }
-            }
-            // The events are durable in the journal, and reads flush it; the next batch
-            // tries again.
-            Err(e) => tracing::warn!(error = ?e, "moving the decision journal failed"),
-        }
-        chain.journal.unlock();
     }
 }

@@ -141,8 +141,9 @@ pub type CommitListener = Arc<dyn Fn(Commit) + Send + Sync>;
 pub trait BlockingAppend: Send + Sync {
     /// Commits `events` in one transaction and returns them as stored. Blocks.
     fn append_blocking(&self, events: Vec<(TenantId, NewEvent)>) -> Result<Vec<AuditEvent>>;
-    /// Housekeeping between batches, after their answers have left (SQLite: moving a full
-    /// decision inbox into the log). Blocks; failures are the implementation's to report.
+    /// Housekeeping between batches, after their answers have left (SQLite: handing a full
+    /// decision journal file to its flusher). Blocks; failures are the implementation's to
+    /// report.
     fn after_batch(&self) {}
 }
 
@@ -194,7 +195,7 @@ pub trait Store: Send + Sync + 'static {
         None
     }
     /// Makes every acknowledged event visible where the event reads look (SQLite moves its
-    /// decision inbox into the log; a no-op for stores without one). The store's own reads
+    /// decision journal into the log; a no-op for stores without one). The store's own reads
     /// do this themselves; it is for callers that inspect the tables directly.
     async fn settle_audit(&self) -> Result<()> {
         Ok(())

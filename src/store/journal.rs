@@ -207,6 +207,9 @@ pub(crate) struct Journal {
     buf: Vec<u8>,
     /// Direct writes, while the file system takes them.
     direct: Option<Direct>,
+    /// Tests: the next append fails as a write error would.
+    #[cfg(test)]
+    pub fail_next: bool,
 }
 
 impl Journal {
@@ -267,6 +270,8 @@ impl Journal {
                 allocated,
                 buf: Vec::with_capacity(64 << 10),
                 direct,
+                #[cfg(test)]
+                fail_next: false,
             },
             rows,
         ))
@@ -286,6 +291,14 @@ impl Journal {
 
     /// Appends `rows` and syncs them: when this returns `Ok`, they survive a power cut.
     pub fn append(&mut self, rows: &[Row]) -> Result<()> {
+        #[cfg(test)]
+        if std::mem::take(&mut self.fail_next) {
+            return Err(io_error(
+                "write",
+                &self.path,
+                std::io::Error::other("injected"),
+            ));
+        }
         self.buf.clear();
         for r in rows {
             encode(&mut self.buf, r);

@@ -2067,3 +2067,109 @@ impl Store for SqliteStore {
         Ok(outcome)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SqliteStore;
+    use crate::audit::AuditWriter;
+    use crate::domain::audit::{Actor, EventKind, NewEvent, Subject};
+    use crate::store::{DynStore, EventFilter};
+    use std::sync::Arc;
+
+    fn event(n: usize) -> NewEvent {
+        NewEvent::new(
+            chrono::Utc::now(),
+            Actor::cli(),
+            EventKind::Authorize,
+            Subject::new("principal", format!("User::\"u{n}\"")),
+        )
+    }
+
+    /// Fail closed: after a journal write fails, that batch and every later one fail (no
+    /// decision is acknowledged that might not be durable); the events before it stay on
+    /// a verified chain, writes audited in SQLite go on from its true head, and a restart
+    /// continues that chain without the failed events.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_failed_journal_write_acknowledges_nothing_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("grantd.db").display());
+        let concrete = Arc::new(SqliteStore::connect_owning(&url).await.unwrap());
+        let store: DynStore = concrete.clone();
+        store.migrate().await.unwrap();
+        let schema =
+            crate::service::tenants::load_default_schema(std::path::Path::new("policies")).unwrap();
+        let (tid, _) = crate::service::tenants::create(&store, "t", schema, chrono::Utc::now())
+            .await
+            .unwrap();
+        let (audit, writer) = AuditWriter::spawn(store.clone(), 64, 16);
+        for i in 0..3 {
+            audit.append(tid, event(i)).await.unwrap();
+        }
+        {
+            let appender = concrete
+                .appender
+                .as_ref()
+                .expect("the store owns the journal");
+            let mut chain = appender.chain.lock().await;
+            let active = chain.active;
+            chain.journals[active].fail_next = true;
+        }
+        let failed = audit.append(tid, event(3)).await;
+        assert!(
+            matches!(failed, Err(crate::error::Error::Unavailable(_))),
+            "{failed:?}"
+        );
+        // the journal would take this one; the writer refuses it all the same
+        let later = audit.append(tid, event(4)).await;
+        assert!(
+            matches!(later, Err(crate::error::Error::Unavailable(_))),
+            "{later:?}"
+        );
+        // A write audited in SQLite itself still commits, on the chain's true head.
+        crate::service::keys::create(
+            &store,
+            tid,
+            Actor::cli(),
+            crate::domain::role::Role::Auditor,
+            None,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+        let rep = store.verify_chain(tid).await.unwrap();
+        assert!(rep.ok, "{rep:?}");
+        assert_eq!(
+            rep.events, 5,
+            "two key events and the three acknowledged decisions"
+        );
+        drop(audit);
+        writer.await.unwrap();
+        store.close().await;
+        drop((store, concrete));
+
+        let store = crate::store::open_serving(&url).await.unwrap();
+        let (audit, writer) = AuditWriter::spawn(store.clone(), 64, 16);
+        let next = audit.append(tid, event(5)).await.unwrap();
+        assert_eq!(next.content.seq, 6);
+        let rep = store.verify_chain(tid).await.unwrap();
+        assert!(rep.ok, "{rep:?}");
+        assert_eq!(rep.events, 6);
+        let listed = store
+            .list_events(tid, &EventFilter::default(), None, 100)
+            .await
+            .unwrap();
+        let subjects: Vec<String> = listed
+            .iter()
+            .map(|e| e.content.subject.id.clone())
+            .collect();
+        assert!(
+            !subjects
+                .iter()
+                .any(|s| s.contains("u3") || s.contains("u4")),
+            "{subjects:?}"
+        );
+        drop(audit);
+        writer.await.unwrap();
+        store.close().await;
+    }
+}

@@ -25,7 +25,8 @@
 //! the bytes already there are written again unchanged (so a torn write cannot alter an
 //! acknowledged record), then the new records and the end marker, then zeros. That skips
 //! the page cache and its writeback; the device flush is the same. Where `O_DIRECT` is
-//! refused (at open or by the first write), appends fall back to `pwrite` + `fdatasync`.
+//! refused (at open, or by a write with `EINVAL`), appends fall back to `pwrite` +
+//! `fdatasync`.
 
 use crate::error::{Error, Result};
 use sha2::{Digest, Sha256};
@@ -305,12 +306,14 @@ impl Journal {
         }
         self.buf.extend_from_slice(&0u32.to_le_bytes());
         if self.direct.is_some() {
+            // Whole blocks, from the one holding the end.
             let block = self.end / ALIGN as u64 * ALIGN as u64;
-            let need = (self.end - block + self.buf.len() as u64).next_multiple_of(ALIGN as u64);
-            if block + need > self.allocated {
-                self.grow(block + need)?;
+            let total = (self.end - block) as usize + self.buf.len();
+            let total = total.next_multiple_of(ALIGN);
+            if block + total as u64 > self.allocated {
+                self.grow(block + total as u64)?;
             }
-            match self.append_direct() {
+            match self.append_direct(block as usize, total) {
                 Ok(()) => {
                     self.end += (self.buf.len() - 4) as u64;
                     return Ok(());
@@ -336,13 +339,12 @@ impl Journal {
     }
 
     /// Writes `buf` (records and end marker) at `end` with one direct, synchronous write of
-    /// whole blocks (allocated already: see [`Journal::append`]); then keeps a copy of the
-    /// new partial end block for the next append.
-    fn append_direct(&mut self) -> std::io::Result<()> {
+    /// the `total` bytes of whole blocks from `block`, the start of the block holding `end`
+    /// (allocated already: see [`Journal::append`]); then keeps a copy of the new partial
+    /// end block for the next append.
+    fn append_direct(&mut self, block: usize, total: usize) -> std::io::Result<()> {
         let end = self.end as usize;
-        let block = end / ALIGN * ALIGN;
         let head = end - block;
-        let total = (head + self.buf.len()).next_multiple_of(ALIGN);
         let d = self.direct.as_mut().expect("direct writes");
         d.reserve(total, head);
         let start = d.start();

@@ -2165,7 +2165,7 @@ mod tests {
         assert!(
             !subjects
                 .iter()
-                .any(|s| s.contains("u3") || s.contains("u4")),
+                .any(|s| s == "User::\"u3\"" || s == "User::\"u4\""),
             "{subjects:?}"
         );
         drop(audit);

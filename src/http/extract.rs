@@ -141,10 +141,36 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(rej) => Err(json_rejection(rej)),
+        // The common case, `Content-Type: application/json`, is parsed without axum's
+        // path-tracking deserializer (which allocates every key it passes); a body that
+        // fails to parse is parsed again by axum for the error message that names the
+        // field. Any other content type takes axum's own check and parse.
+        let plain_json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"application/json"));
+        if !plain_json {
+            return match axum::Json::<T>::from_request(req, state).await {
+                Ok(axum::Json(v)) => Ok(ApiJson(v)),
+                Err(rej) => Err(json_rejection(rej)),
+            };
         }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| json_rejection(JsonRejection::from(e)))?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// A JSON body as `T`; when it does not parse, the error is axum's (with the path of the
+/// field at fault), so both ways of parsing answer alike.
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    match serde_json::from_slice(bytes) {
+        Ok(v) => Ok(v),
+        Err(_) => match axum::Json::<T>::from_bytes(bytes) {
+            Ok(axum::Json(v)) => Ok(v),
+            Err(rej) => Err(json_rejection(rej)),
+        },
     }
 }
 
@@ -257,6 +283,52 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("if-match", HeaderValue::from_str(v).unwrap());
         h
+    }
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Inner {
+        id: String,
+    }
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Outer {
+        principal: Inner,
+        n: Option<u32>,
+    }
+
+    fn message(e: Error) -> String {
+        match e {
+            Error::InvalidInput { message, .. } => message,
+            other => panic!("expected invalid_input, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn plain_parse_accepts_what_axum_accepts_and_errors_name_the_field() {
+        let ok: Outer = parse_json(br#" {"principal":{"id":"u1"},"n":3} "#).unwrap();
+        assert_eq!(
+            ok,
+            Outer {
+                principal: Inner { id: "u1".into() },
+                n: Some(3)
+            }
+        );
+        // A wrong type deep inside: the message carries the path, as axum's does.
+        let m = message(parse_json::<Outer>(br#"{"principal":{"id":7}}"#).unwrap_err());
+        assert!(m.starts_with("invalid JSON body: principal.id: "), "{m}");
+        let m = message(parse_json::<Outer>(br#"{"principal":{"id":"u1","x":1}}"#).unwrap_err());
+        assert!(
+            m.contains("principal") && m.contains("unknown field `x`"),
+            "{m}"
+        );
+        let m = message(parse_json::<Outer>(br#"{"n":-1,"principal":{"id":"a"}}"#).unwrap_err());
+        assert!(m.starts_with("invalid JSON body: n: "), "{m}");
+        // Syntax: trailing characters and truncated bodies are refused.
+        assert!(parse_json::<Outer>(br#"{"principal":{"id":"u1"}} x"#).is_err());
+        assert!(parse_json::<Outer>(br#"{"principal":{"id":"u1"}"#).is_err());
+        assert!(parse_json::<Outer>(b"").is_err());
     }
 
     #[test]

@@ -13,10 +13,12 @@
 //! rules whose other two scopes match as well.
 
 use cedar_policy::{
-    ActionConstraint, Entities, EntityTypeName, EntityUid, Policy, PrincipalConstraint, Request,
-    ResourceConstraint, Schema,
+    ActionConstraint, Entities, EntityTypeName, EntityUid, Policy, PolicySet, PrincipalConstraint,
+    Request, ResourceConstraint, Schema,
 };
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
 
 #[derive(Debug, Clone)]
 enum Scope {
@@ -115,6 +117,11 @@ pub struct CandidateIndex {
     resource: SideIndex,
     actions: Vec<ActionConstraint>,
     action_ancestors: HashMap<EntityUid, HashSet<EntityUid>>,
+    /// For each policy, the set of that policy alone, built the first time a request's
+    /// only candidate is that policy (most requests have one, and building a `PolicySet`
+    /// clones the policy's text and fills several maps). It lives and dies with the index.
+    singles: Vec<OnceLock<Option<PolicySet>>>,
+    empty: PolicySet,
 }
 
 fn ancestors_of(entities: &Entities, uid: &EntityUid) -> HashSet<EntityUid> {
@@ -142,6 +149,8 @@ impl CandidateIndex {
             .map(|a| (a.clone(), ancestors_of(&action_entities, a)))
             .collect();
         CandidateIndex {
+            singles: policies.iter().map(|_| OnceLock::new()).collect(),
+            empty: PolicySet::new(),
             policies,
             principal,
             resource,
@@ -160,9 +169,9 @@ impl CandidateIndex {
         }
     }
 
-    /// The policies that could apply, in index order; `None` means "all of them" (a request
+    /// The policies that could apply, by their index; `None` means "all of them" (a request
     /// with an unknown part, which a scope lookup cannot reason about).
-    pub fn select(&self, request: &Request, entities: &Entities) -> Option<Vec<&Policy>> {
+    pub fn select(&self, request: &Request, entities: &Entities) -> Option<Vec<usize>> {
         let (p, a, r) = (request.principal()?, request.action()?, request.resource()?);
         let p_anc = ancestors_of(entities, p);
         let r_anc = ancestors_of(entities, r);
@@ -182,6 +191,21 @@ impl CandidateIndex {
         };
         chosen.retain(|&i| self.action_matches(i, a));
         chosen.sort_unstable();
-        Some(chosen.into_iter().map(|i| &self.policies[i]).collect())
+        Some(chosen)
+    }
+
+    /// The policy set of the chosen policies (by index, from [`Self::select`]); `None` if
+    /// Cedar refused to build it, and the caller then evaluates every rule.
+    pub fn set_of(&self, chosen: &[usize]) -> Option<Cow<'_, PolicySet>> {
+        match chosen {
+            [] => Some(Cow::Borrowed(&self.empty)),
+            [i] => self.singles[*i]
+                .get_or_init(|| PolicySet::from_policies([self.policies[*i].clone()]).ok())
+                .as_ref()
+                .map(Cow::Borrowed),
+            many => PolicySet::from_policies(many.iter().map(|&i| self.policies[i].clone()))
+                .ok()
+                .map(Cow::Owned),
+        }
     }
 }

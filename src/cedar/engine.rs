@@ -203,13 +203,10 @@ impl CompiledSet {
     /// The rules that could apply to `request`: the one place rules are chosen for
     /// evaluation. It must never drop a rule that could apply (see `candidates.rs`).
     pub fn candidates(&self, request: &Request, entities: &Entities) -> Cow<'_, PolicySet> {
-        match self.index.select(request, entities) {
-            Some(chosen) => match PolicySet::from_policies(chosen.into_iter().cloned()) {
-                Ok(set) => Cow::Owned(set),
-                Err(_) => Cow::Borrowed(&self.policies),
-            },
-            None => Cow::Borrowed(&self.policies),
-        }
+        self.index
+            .select(request, entities)
+            .and_then(|chosen| self.index.set_of(&chosen))
+            .unwrap_or(Cow::Borrowed(&self.policies))
     }
 
     /// Evaluates a request. Fail closed: a `forbid` rule that errors denies (`error`);
@@ -538,6 +535,75 @@ mod tests {
             narrowed > 60,
             "selection should narrow most requests: {narrowed}"
         );
+    }
+
+    /// Requests with no candidate, one (whose set is built once and then reused) and
+    /// several decide as the full set does, with any context, again and again.
+    #[test]
+    fn none_one_and_many_candidates_decide_as_the_full_set() {
+        let mut config = tenant();
+        let now = chrono::Utc::now();
+        let body: PolicyCreate = serde_json::from_value(json!({
+        "name": "few", "max_duration_seconds": 60, "rules": [
+            {"effect": "permit", "principal_scope_type": "eq", "principal_entity_type": "User",
+             "principal_entity_id": "u2", "action_scope_type": "eq", "action_ids": ["request"],
+             "resource_scope_type": "eq", "resource_entity_type": "App", "resource_entity_id": "a2",
+             "conditions": "when { context.n > 1 }", "notice": "one"},
+            {"effect": "forbid", "principal_scope_type": "eq", "principal_entity_type": "User",
+             "principal_entity_id": "u2", "action_scope_type": "eq", "action_ids": ["extend"],
+             "resource_scope_type": "eq", "resource_entity_type": "App", "resource_entity_id": "a2",
+             "notice": "no extending"},
+            {"effect": "permit", "principal_scope_type": "eq", "principal_entity_type": "User",
+             "principal_entity_id": "u2", "action_scope_type": "eq", "action_ids": ["extend"],
+             "resource_scope_type": "eq", "resource_entity_type": "App", "resource_entity_id": "a2"}
+        ]}))
+        .unwrap();
+        let built = build_new(&body, now);
+        assert!(built.errors.is_empty(), "{:?}", built.errors);
+        config.policies = vec![built.policy];
+        let set = compile(config).unwrap();
+        let req = |a: &str, r: &str, n: i64| {
+            cedar_policy::Request::new(
+                EntityUid::from_str("User::\"u2\"").unwrap(),
+                EntityUid::from_str(a).unwrap(),
+                EntityUid::from_str(r).unwrap(),
+                Context::from_json_value(json!({ "n": n }), None).unwrap(),
+                None,
+            )
+            .unwrap()
+        };
+        let cases = [
+            ("Action::\"request\"", "App::\"a1\"", 0, false),
+            ("Action::\"request\"", "App::\"a2\"", 1, true),
+            ("Action::\"extend\"", "App::\"a2\"", 2, false),
+        ];
+        for round in 0..2 {
+            for (a, r, candidates, _) in cases {
+                for n in [0, 2, 5] {
+                    let q = req(a, r, n);
+                    assert_eq!(
+                        set.candidates(&q, &set.entities).num_of_policies(),
+                        candidates
+                    );
+                    let fast = set.evaluate(&q, &set.entities);
+                    let full = set.evaluate_all(&q, &set.entities);
+                    assert_eq!(
+                        summary(&fast),
+                        summary(&full),
+                        "{a} {r} n={n} round {round}"
+                    );
+                }
+            }
+        }
+        // The one-candidate request follows its condition every time (the set is reused,
+        // the decision is not).
+        let (a, r, _, _) = cases[1];
+        assert!(!set.evaluate(&req(a, r, 0), &set.entities).allowed);
+        assert!(set.evaluate(&req(a, r, 2), &set.entities).allowed);
+        assert!(!set.evaluate(&req(a, r, 1), &set.entities).allowed);
+        let e = set.evaluate(&req(cases[2].0, cases[2].1, 0), &set.entities);
+        assert_eq!(e.deny_reason, Some(DenyReason::Forbid));
+        assert_eq!(e.notices, vec!["no extending".to_string()]);
     }
 
     #[test]

@@ -101,7 +101,7 @@ pub fn router(state: AppState) -> Router {
     // Install the recorder before the first request is counted.
     ops::prometheus();
 
-    routes
+    let app = routes
         .route(
             "/openapi.json",
             axum::routing::get(move || {
@@ -120,14 +120,12 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async {
             Error::MethodNotAllowed("this method is not allowed on this route".into())
         })
-        .with_state(state)
-        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
-        .layer(middleware::map_response(ensure_envelope))
-        .layer(CatchPanicLayer::custom(|_| {
-            tracing::error!("a handler panicked");
-            Error::Internal(anyhow::anyhow!("handler panicked")).into_response()
-        }))
-        .layer(PropagateRequestIdLayer::x_request_id())
+        .with_state(state);
+    // The layers every request passes wrap the router once. (`Router::layer` wraps every
+    // route's handler in each layer instead, and a request then clones and boxes one
+    // service and one future per layer.) Outermost first.
+    let stack = tower::ServiceBuilder::new()
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(
             TraceLayer::new_for_http()
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
@@ -145,7 +143,15 @@ pub fn router(state: AppState) -> Router {
                     )
                 }),
         )
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a handler panicked");
+            Error::Internal(anyhow::anyhow!("handler panicked")).into_response()
+        }))
+        .layer(middleware::map_response(ensure_envelope))
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .service(app);
+    Router::new().fallback_service(stack)
 }
 
 /// Counts requests and their latency by route and status, for `/metrics`.

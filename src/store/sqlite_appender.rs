@@ -270,10 +270,7 @@ fn flush(conn: &mut Connection, rows: &[Row]) -> Result<()> {
             }
         }
     }
-    let rows: Vec<Row> = continuing(rows.iter(), heads)
-        .into_iter()
-        .cloned()
-        .collect();
+    let rows: Vec<&Row> = continuing(rows.iter(), heads);
     {
         let mut insert = tx.prepare_cached(&format!(
             "{AUDIT_INSERT}VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
@@ -296,7 +293,7 @@ fn flush(conn: &mut Connection, rows: &[Row]) -> Result<()> {
         let mut update = tx.prepare_cached(
             "UPDATE audit_heads SET seq = ?1, hash = ?2, last_at = ?3 WHERE tenant_id = ?4",
         )?;
-        for r in last_rows(&rows) {
+        for r in last_rows(rows.iter().copied()) {
             update.execute(params![r.seq, r.hash, r.at, r.tenant])?;
         }
     }

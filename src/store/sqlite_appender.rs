@@ -215,11 +215,11 @@ fn run_flusher(
     }
 }
 
-/// An event placed on its chain, as a row.
-pub(super) fn row_of(p: &Placed) -> Row {
+/// An event placed on its chain, as a row (which takes its canonical body) and the event.
+pub(super) fn row_of(p: Placed) -> (Row, AuditEvent) {
     let c = &p.event.content;
-    Row {
-        tenant: p.tenant.clone(),
+    let row = Row {
+        tenant: p.tenant,
         seq: c.seq,
         id: c.id.to_string(),
         at: format_ts(&c.at),
@@ -227,10 +227,11 @@ pub(super) fn row_of(p: &Placed) -> Row {
         subject_type: c.subject.kind.clone(),
         subject_id: c.subject.id.clone(),
         decision: c.decision.clone(),
-        body: p.body.clone(),
+        body: p.body,
         prev_hash: p.event.prev_hash.clone(),
         hash: p.event.hash.clone(),
-    }
+    };
+    (row, p.event)
 }
 
 /// The last row of each tenant in `rows`: the heads they leave behind.
@@ -352,7 +353,7 @@ fn journal_batch(
     chain: &mut Chain,
     conn: &mut Connection,
     events: Vec<(TenantId, NewEvent)>,
-) -> Result<(Vec<Row>, Vec<Placed>)> {
+) -> Result<(Vec<Row>, Vec<AuditEvent>)> {
     let version = data_version(conn)?;
     if version != chain.seen_version {
         // Another connection committed: it may have moved heads.
@@ -373,8 +374,10 @@ fn journal_batch(
         }
         before.push((*tenant, cached));
     }
-    let placed = place_events(&mut chain.heads, events);
-    let rows: Vec<Row> = placed.iter().map(row_of).collect();
+    let (rows, placed): (Vec<Row>, Vec<AuditEvent>) = place_events(&mut chain.heads, events)
+        .into_iter()
+        .map(row_of)
+        .unzip();
     if let Err(e) = chain.journals[chain.active].append(&rows) {
         chain.poisoned = true;
         for (tenant, head) in before {
@@ -408,7 +411,7 @@ impl BlockingAppend for Appender {
         chain.journals[0].unlock();
         let (rows, placed) = journaled?;
         chain.pending.extend(rows);
-        Ok(placed.into_iter().map(|p| p.event).collect())
+        Ok(placed)
     }
 
     fn after_batch(&self) {

@@ -2,10 +2,15 @@
 # Load test of POST /v1/authorize, measured in one run on this machine against a minimal
 # axum JSON endpoint (examples/baseline.rs): requests per second of each, and the ratios.
 #
-#   bash benches/load.sh [seconds per run, default 10] [connections, default 32]
+#   bash benches/load.sh [seconds per run, default 5] [connections, default 32] [rounds, default 3]
+#
+# Each round measures the baseline and then each grantd endpoint, one after the other; a
+# ratio is taken within its round (the machine's speed drifts by ±15% over a minute, and
+# a baseline measured once at the start would carry its drift into every ratio). The table
+# gives the median of the rounds and each round's ratio.
 #
 # GRANTD_BIN=/path/to/grantd measures that build instead of this tree's (for interleaved
-# A/B runs of two builds; machine noise between runs is ±15%).
+# A/B runs of two builds).
 #
 # grantd runs on a fresh SQLite database in a temporary directory, with one tenant of 100
 # rules and one of 1,000 (generated like benches/engine.rs: per-user permits with a
@@ -14,8 +19,9 @@
 # any single-machine measurement; compare ratios, not absolute numbers.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-DUR=${1:-10}
+DUR=${1:-5}
 CONN=${2:-32}
+ROUNDS=${3:-3}
 GRANTD_PORT=18180
 BASE_PORT=18181
 
@@ -133,18 +139,33 @@ curl -sf "http://127.0.0.1:$GRANTD_PORT/v1/access/check" -H "X-Tenant-ID: $T100"
 sync
 GPID=${PIDS[0]}
 BPID=${PIDS[1]}
-read -r BASE BCPU BIDLE < <(rps "http://127.0.0.1:$BASE_PORT/v1/authorize" "$S100" "$BPID")
-read -r G100 C100 I100 < <(rps "http://127.0.0.1:$GRANTD_PORT/v1/authorize" "$S100" "$GPID")
-read -r G1000 C1000 I1000 < <(rps "http://127.0.0.1:$GRANTD_PORT/v1/authorize" "$S1000" "$GPID")
-read -r CHECK CCHECK ICHECK < <(rps "http://127.0.0.1:$GRANTD_PORT/v1/access/check" "$WORK/check.lua" "$GPID")
+for round in $(seq 1 "$ROUNDS"); do
+  echo "$round baseline $(rps "http://127.0.0.1:$BASE_PORT/v1/authorize" "$S100" "$BPID")"
+  echo "$round authorize100 $(rps "http://127.0.0.1:$GRANTD_PORT/v1/authorize" "$S100" "$GPID")"
+  echo "$round authorize1000 $(rps "http://127.0.0.1:$GRANTD_PORT/v1/authorize" "$S1000" "$GPID")"
+  echo "$round check $(rps "http://127.0.0.1:$GRANTD_PORT/v1/access/check" "$WORK/check.lua" "$GPID")"
+done > "$WORK/runs.txt"
 EVENTS=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from audit_events where kind=\"authorize\"').fetchone()[0])" "$WORK/grantd.db")
 
-ratio() { python3 -c "print(f'{$1/$BASE:.2f}')"; }
-printf '\n%s, %s s per run, %s connections, wrk -t2, %s cores\n' "$(date -u +%Y-%m-%dT%H:%MZ)" "$DUR" "$CONN" "$(nproc)"
-printf '(server CPU = CPU time the server process used per request; idle = the machine'"'"'s idle share during the run)\n'
-printf '%-34s %12s %8s %16s %6s\n' "endpoint" "req/s" "ratio" "server CPU us/req" "idle%"
-printf '%-34s %12s %8s %16s %6s\n' "baseline (minimal axum JSON)" "$BASE" "1.00" "$BCPU" "$BIDLE"
-printf '%-34s %12s %8s %16s %6s\n' "grantd /v1/authorize, 100 rules" "$G100" "$(ratio "$G100")" "$C100" "$I100"
-printf '%-34s %12s %8s %16s %6s\n' "grantd /v1/authorize, 1000 rules" "$G1000" "$(ratio "$G1000")" "$C1000" "$I1000"
-printf '%-34s %12s %8s %16s %6s\n' "grantd /v1/access/check" "$CHECK" "$(ratio "$CHECK")" "$CCHECK" "$ICHECK"
+printf '\n%s, %s rounds of %s s per endpoint, %s connections, wrk -t2, %s cores\n' "$(date -u +%Y-%m-%dT%H:%MZ)" "$ROUNDS" "$DUR" "$CONN" "$(nproc)"
+printf '(median of the rounds; a ratio is to the baseline of its own round; server CPU = CPU time the server\n'
+printf ' process used per request; idle = the machine'"'"'s idle share during the run)\n'
+python3 - "$WORK/runs.txt" <<'PY2'
+import statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    rnd, name, rps, cpu, idle = line.split()
+    runs.setdefault(name, {})[int(rnd)] = (float(rps), float(cpu), float(idle))
+base = runs["baseline"]
+names = [("baseline", "baseline (minimal axum JSON)"),
+         ("authorize100", "grantd /v1/authorize, 100 rules"),
+         ("authorize1000", "grantd /v1/authorize, 1000 rules"),
+         ("check", "grantd /v1/access/check")]
+print(f"{'endpoint':34} {'req/s':>10} {'ratio':>6}  {'ratio per round':18} {'server CPU us/req':>17} {'idle%':>5}")
+for key, label in names:
+    r = runs[key]
+    ratios = [r[i][0] / base[i][0] for i in sorted(r)]
+    med = lambda k: statistics.median(v[k] for v in r.values())
+    print(f"{label:34} {med(0):10.0f} {statistics.median(ratios):6.2f}  {' '.join(f'{x:.2f}' for x in ratios):18} {med(1):17.1f} {med(2):5.0f}")
+PY2
 printf 'durable authorize audit events written during the runs: %s\n' "$EVENTS"

@@ -154,22 +154,64 @@ pub fn router(state: AppState) -> Router {
     Router::new().fallback_service(stack)
 }
 
-/// Counts requests and their latency by route and status, for `/metrics`.
+/// Counts requests and their latency by route and status, for `/metrics`. The labels are
+/// static strings (see [`label`]), so a request allocates none.
 async fn track_metrics(req: Request, next: Next) -> axum::response::Response {
     let start = Instant::now();
     let route = req
         .extensions()
         .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
+        .map_or("unmatched", |p| label(p.as_str()));
+    let method = method_label(req.method());
     let res = next.run(req).await;
-    let status = res.status().as_u16().to_string();
+    let status = label(res.status().as_str());
     let labels = [("method", method), ("route", route), ("status", status)];
     metrics::counter!("grantd_http_requests_total", &labels).increment(1);
     metrics::histogram!("grantd_http_request_duration_seconds", &labels)
         .record(start.elapsed().as_secs_f64());
     res
+}
+
+/// The method as a label: the standard ones by name, any other as `other` (a client may
+/// send any token as a method; it must not add series).
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ]
+    .iter()
+    .zip([
+        "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE",
+    ])
+    .find_map(|(m, name)| (m == method).then_some(name))
+    .unwrap_or("other")
+}
+
+/// The one `'static` copy of a label value: route templates (those the router matched)
+/// and status codes, a bounded set, each copied once for the life of the process.
+fn label(value: &str) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::{OnceLock, RwLock};
+    static SEEN: OnceLock<RwLock<HashSet<&'static str>>> = OnceLock::new();
+    let seen = SEEN.get_or_init(Default::default);
+    if let Some(v) = seen.read().unwrap_or_else(|p| p.into_inner()).get(value) {
+        return v;
+    }
+    let mut w = seen.write().unwrap_or_else(|p| p.into_inner());
+    if let Some(v) = w.get(value) {
+        return v;
+    }
+    let v: &'static str = Box::leak(value.to_owned().into_boxed_str());
+    w.insert(v);
+    v
 }
 
 /// The last line of defence for the envelope: any error response that did not come from
@@ -227,4 +269,26 @@ async fn ensure_envelope(res: Response<Body>) -> Response<Body> {
 /// `ETag`-style quoting helper shared by handlers that version resources.
 pub fn etag(version: i64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).expect("digits are a valid header value")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Method;
+
+    #[test]
+    fn labels_are_interned_and_methods_bounded() {
+        let a = label("/v1/authorize");
+        let b = label(&String::from("/v1/authorize"));
+        assert_eq!(a, "/v1/authorize");
+        assert!(std::ptr::eq(a, b), "one copy per value");
+        assert_eq!(label("200"), "200");
+        assert_eq!(method_label(&Method::POST), "POST");
+        assert_eq!(method_label(&Method::DELETE), "DELETE");
+        assert_eq!(
+            method_label(&Method::from_bytes(b"PROPFIND").unwrap()),
+            "other"
+        );
+        assert_eq!(method_label(&Method::from_bytes(b"x1").unwrap()), "other");
+    }
 }

@@ -90,8 +90,11 @@ impl PresentedKey {
 
     /// Constant-time comparison of this key's secret hash with the stored one.
     pub fn matches(&self, stored_hash: &str) -> bool {
-        let presented = hash_secret(&self.secret);
-        presented.as_bytes().ct_eq(stored_hash.as_bytes()).into()
+        // The hash's hex form on the stack: the same text as `hash_secret`, no allocation.
+        let mut presented = [0u8; 64];
+        hex::encode_to_slice(Sha256::digest(self.secret.as_bytes()), &mut presented)
+            .expect("a SHA-256 digest is 32 bytes, 64 hex digits");
+        presented[..].ct_eq(stored_hash.as_bytes()).into()
     }
 }
 
@@ -106,6 +109,13 @@ mod tests {
         let p = PresentedKey::parse(&k.plaintext).expect("parses");
         assert_eq!(p.id, k.id);
         assert!(p.matches(&k.hash));
+        assert_eq!(hash_secret(&p.secret), k.hash);
+        // Only the exact stored text matches: not a prefix, not another case.
+        assert!(!p.matches(&k.hash[..63]));
+        assert!(!p.matches(&format!("{}0", k.hash)));
+        if k.hash.bytes().any(|b| b.is_ascii_alphabetic()) {
+            assert!(!p.matches(&k.hash.to_uppercase()));
+        }
         assert_eq!(k.hash.len(), 64);
         assert!(!k.plaintext.contains(&k.hash));
     }

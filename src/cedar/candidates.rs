@@ -118,7 +118,7 @@ pub struct CandidateIndex {
     actions: Vec<ActionConstraint>,
     action_ancestors: HashMap<EntityUid, HashSet<EntityUid>>,
     /// For each policy, the set of that policy alone, built the first time a request's
-    /// only candidate is that policy (most requests have one, and building a `PolicySet`
+    /// only candidate is that policy (many requests have one, and building a `PolicySet`
     /// clones the policy's text and fills several maps). It lives and dies with the index.
     singles: Vec<OnceLock<Option<PolicySet>>>,
     empty: PolicySet,

@@ -44,7 +44,15 @@ pub fn generate() -> NewKey {
 }
 
 pub fn hash_secret(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
+    String::from_utf8(secret_hash_hex(secret).to_vec()).expect("hex digits are ASCII")
+}
+
+/// The stored form of a secret's hash: SHA-256 as 64 lower-case hex digits, on the stack.
+fn secret_hash_hex(secret: &str) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    hex::encode_to_slice(Sha256::digest(secret.as_bytes()), &mut out)
+        .expect("a SHA-256 digest is 32 bytes, 64 hex digits");
+    out
 }
 
 /// A key as presented by a caller, split into its lookup id and secret.
@@ -90,11 +98,9 @@ impl PresentedKey {
 
     /// Constant-time comparison of this key's secret hash with the stored one.
     pub fn matches(&self, stored_hash: &str) -> bool {
-        // The hash's hex form on the stack: the same text as `hash_secret`, no allocation.
-        let mut presented = [0u8; 64];
-        hex::encode_to_slice(Sha256::digest(self.secret.as_bytes()), &mut presented)
-            .expect("a SHA-256 digest is 32 bytes, 64 hex digits");
-        presented[..].ct_eq(stored_hash.as_bytes()).into()
+        secret_hash_hex(&self.secret)[..]
+            .ct_eq(stored_hash.as_bytes())
+            .into()
     }
 }
 

@@ -175,24 +175,13 @@ async fn track_metrics(req: Request, next: Next) -> axum::response::Response {
 /// The method as a label: the standard ones by name, any other as `other` (a client may
 /// send any token as a method; it must not add series).
 fn method_label(method: &axum::http::Method) -> &'static str {
-    use axum::http::Method;
-    [
-        Method::GET,
-        Method::POST,
-        Method::PUT,
-        Method::PATCH,
-        Method::DELETE,
-        Method::HEAD,
-        Method::OPTIONS,
-        Method::CONNECT,
-        Method::TRACE,
-    ]
-    .iter()
-    .zip([
+    const STANDARD: [&str; 9] = [
         "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE",
-    ])
-    .find_map(|(m, name)| (m == method).then_some(name))
-    .unwrap_or("other")
+    ];
+    STANDARD
+        .into_iter()
+        .find(|m| *m == method.as_str())
+        .unwrap_or("other")
 }
 
 /// The one `'static` copy of a label value: route templates (those the router matched)

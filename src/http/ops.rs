@@ -57,7 +57,8 @@ pub fn prometheus() -> &'static metrics_exporter_prometheus::PrometheusHandle {
 }
 
 /// Prometheus text: `grantd_http_requests_total` and `grantd_http_request_duration_seconds`
-/// by method, route and status.
+/// by method (a non-standard method counts as `other`), route template (`unmatched` when
+/// no route matched) and status.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String)))]
 pub async fn metrics() -> impl IntoResponse {

@@ -62,7 +62,52 @@ pub struct CompiledSet {
     /// The schema's entity and action types by their text, so a request's types are looked
     /// up instead of parsed (a type the schema lacks still takes the parser, for its error).
     pub type_names: HashMap<String, cedar_policy::EntityTypeName>,
+    /// Context shapes this set's schema accepted (see [`ContextShapes`]).
+    pub context_shapes: ContextShapes,
     pub text: String,
+}
+
+/// The shapes of contexts the schema accepted, for one compiled set (so it lives exactly as
+/// long as the schema it speaks for). A shape is the action's text and, for a context of
+/// strings, integers, booleans and sets of them, each key with the type of its value; the
+/// schema's verdict on such a context depends on nothing else (no value can name an entity
+/// or an extension type, and Cedar's schema types admit every string, integer or boolean),
+/// so a context of a shape accepted before is accepted again without the check. Only
+/// acceptances are kept: a rejected context is checked every time, so its error names its
+/// own values. Bounded, in entries and in key length; past either bound contexts are just
+/// checked.
+#[derive(Default)]
+pub struct ContextShapes(std::sync::RwLock<std::collections::HashSet<Box<[u8]>>>);
+
+impl ContextShapes {
+    const MAX_SHAPES: usize = 4096;
+    /// Bytes of one shape at most: contexts larger than this are checked every time.
+    pub const MAX_KEY: usize = 4096;
+
+    pub fn contains(&self, shape: &[u8]) -> bool {
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(shape)
+    }
+
+    pub fn insert(&self, shape: Vec<u8>) {
+        if shape.len() > Self::MAX_KEY {
+            return;
+        }
+        let mut known = self.0.write().unwrap_or_else(|p| p.into_inner());
+        if known.len() < Self::MAX_SHAPES {
+            known.insert(shape.into_boxed_slice());
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl std::fmt::Debug for CompiledSet {
@@ -180,6 +225,7 @@ pub fn compile(config: TenantConfig) -> Result<CompiledSet> {
     Ok(CompiledSet {
         referenced,
         type_names,
+        context_shapes: ContextShapes::default(),
         version: config.revision,
         text: compiled_text(&config.policies),
         index: CandidateIndex::new(parsed_all, &schema),

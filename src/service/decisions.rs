@@ -58,24 +58,44 @@ pub fn prepare<'a>(
     let p = set_uid(set, principal, at, "principal")?;
     let a = set_uid(set, action, at, "action")?;
     let r = set_uid(set, resource, at, "resource")?;
-    let ctx = match context {
-        None => Context::empty(),
+    let invalid = |e: cedar_policy::RequestValidationError| {
+        Error::invalid(format!("{at}request: {}", super::catalog::error_chain(&e)))
+    };
+    // The shape of a context built here (see `ContextShapes`): the action, then each key
+    // and the type of its value. `None` for a context that took Cedar's own parser.
+    let mut shape = Vec::with_capacity(64);
+    put_shape_str(&mut shape, &action.etype);
+    put_shape_str(&mut shape, &action.id);
+    let (ctx, shape) = match context {
+        None => (Context::empty(), Some(shape)),
         Some(context) if !context.is_object() => {
             return Err(Error::invalid(format!(
                 "{at}context: must be a JSON object"
             )));
         }
-        Some(context) => match simple_context(context) {
-            Some(ctx) => ctx,
-            None => {
-                Context::from_json_value(context.clone(), Some((&set.schema, &a))).map_err(|e| {
-                    Error::invalid(format!("{at}context: {}", super::catalog::error_chain(&e)))
-                })?
-            }
+        Some(context) => match simple_context(context, &mut shape) {
+            Some(ctx) => (ctx, Some(shape)),
+            None => (
+                Context::from_json_value(context.clone(), Some((&set.schema, &a))).map_err(
+                    |e| Error::invalid(format!("{at}context: {}", super::catalog::error_chain(&e))),
+                )?,
+                None,
+            ),
         },
     };
-    let request = Request::new(p.clone(), a, r, ctx, Some(&set.schema))
-        .map_err(|e| Error::invalid(format!("{at}request: {}", super::catalog::error_chain(&e))))?;
+    // What `Request::new` checks with a schema, in its order: the scope variables, then
+    // the context; the context's check is skipped for a shape the schema accepted before.
+    cedar_policy::validate_scope_variables(&p, &a, &r, &set.schema).map_err(invalid)?;
+    match shape {
+        Some(shape) if set.context_shapes.contains(&shape) => {}
+        shape => {
+            ctx.validate(&set.schema, &a).map_err(invalid)?;
+            if let Some(shape) = shape {
+                set.context_shapes.insert(shape);
+            }
+        }
+    }
+    let request = Request::new(p.clone(), a, r, ctx, None).map_err(invalid)?;
     let entities = match extra {
         None | Some([]) => Cow::Borrowed(&set.entities),
         Some(list) => Cow::Owned(with_request_entities(set, list, at)?),
@@ -87,29 +107,51 @@ pub fn prepare<'a>(
     })
 }
 
+fn put_shape_str(shape: &mut Vec<u8>, s: &str) {
+    shape.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    shape.extend_from_slice(s.as_bytes());
+}
+
 /// A context of strings, integers, booleans and sets of them, built without Cedar's JSON
-/// parser (which tries every value shape in turn and is most of a decision's cost). Its
-/// type is still checked against the schema, by `Request::new`. Anything else — records,
-/// entity references, extension values, fractions — returns `None` and takes the full
+/// parser (which tries every value shape in turn and is most of a decision's cost); its
+/// shape (each key and the type of its value) is appended to `shape`. Its type is still
+/// checked against the schema (see `prepare`). Anything else — records, entity
+/// references, extension values, fractions — returns `None` and takes the full
 /// schema-directed parse.
-fn simple_context(v: &Value) -> Option<Context> {
-    fn expr(v: &Value) -> Option<RestrictedExpression> {
+fn simple_context(v: &Value, shape: &mut Vec<u8>) -> Option<Context> {
+    fn expr(v: &Value, shape: &mut Vec<u8>) -> Option<RestrictedExpression> {
         match v {
-            Value::String(s) => Some(RestrictedExpression::new_string(s.clone())),
-            Value::Bool(b) => Some(RestrictedExpression::new_bool(*b)),
-            Value::Number(n) => n.as_i64().map(RestrictedExpression::new_long),
-            Value::Array(items) => items
-                .iter()
-                .map(expr)
-                .collect::<Option<Vec<_>>>()
-                .map(RestrictedExpression::new_set),
+            Value::String(s) => {
+                shape.push(b's');
+                Some(RestrictedExpression::new_string(s.clone()))
+            }
+            Value::Bool(b) => {
+                shape.push(b'b');
+                Some(RestrictedExpression::new_bool(*b))
+            }
+            Value::Number(n) => {
+                shape.push(b'l');
+                n.as_i64().map(RestrictedExpression::new_long)
+            }
+            Value::Array(items) => {
+                shape.push(b'[');
+                let items = items
+                    .iter()
+                    .map(|v| expr(v, shape))
+                    .collect::<Option<Vec<_>>>()?;
+                shape.push(b']');
+                Some(RestrictedExpression::new_set(items))
+            }
             Value::Null | Value::Object(_) => None,
         }
     }
     let pairs = v
         .as_object()?
         .iter()
-        .map(|(k, v)| expr(v).map(|e| (k.clone(), e)))
+        .map(|(k, v)| {
+            put_shape_str(shape, k);
+            expr(v, shape).map(|e| (k.clone(), e))
+        })
         .collect::<Option<Vec<_>>>()?;
     Context::from_pairs(pairs).ok()
 }
@@ -266,4 +308,130 @@ pub async fn authorize_batch(
         r?;
     }
     Ok(decided.into_iter().map(|(_, d)| d).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cedar::engine::compile;
+    use crate::store::TenantConfig;
+    use serde_json::json;
+
+    const SCHEMA: &str = r#"
+        entity User;
+        entity Color enum ["red", "blue"];
+        entity App;
+        action view appliesTo {
+            principal: [User, Color], resource: [App],
+            context: { n: Long, s?: String, tags: Set<String>, flag?: Bool, addr?: ipaddr }
+        };
+        action open appliesTo { principal: [User], resource: [App] };
+    "#;
+
+    fn set() -> CompiledSet {
+        compile(TenantConfig {
+            revision: 1,
+            cedarschema: SCHEMA.into(),
+            policies: Vec::new(),
+            entities: Vec::new(),
+        })
+        .unwrap()
+    }
+
+    fn r(t: &str, id: &str) -> EntityRef {
+        EntityRef {
+            etype: t.into(),
+            id: id.into(),
+        }
+    }
+
+    /// What `prepare` answered before context shapes were remembered: the context built
+    /// the same way, checked whole by `Request::new` with the schema.
+    fn reference(
+        set: &CompiledSet,
+        p: &EntityRef,
+        a: &EntityRef,
+        context: Option<&Value>,
+    ) -> std::result::Result<(), String> {
+        let ctx = match context {
+            None => Context::empty(),
+            Some(c) => simple_context(c, &mut Vec::new()).expect("a simple context"),
+        };
+        Request::new(
+            uid(p, "principal").unwrap(),
+            uid(a, "action").unwrap(),
+            uid(&r("App", "a1"), "resource").unwrap(),
+            ctx,
+            Some(&set.schema),
+        )
+        .map(|_| ())
+        .map_err(|e| format!("request: {}", super::super::catalog::error_chain(&e)))
+    }
+
+    #[test]
+    fn remembered_context_shapes_answer_as_the_full_check_does() {
+        let contexts = [
+            Some(json!({"n": 1, "tags": ["a"]})),
+            Some(json!({"n": 2, "tags": ["b", "c"]})),
+            Some(json!({"n": 3, "tags": []})),
+            Some(json!({"n": "1", "tags": []})),
+            Some(json!({"tags": ["a"]})),
+            Some(json!({"n": 1, "tags": [1]})),
+            Some(json!({"n": 1, "tags": ["a", 1]})),
+            Some(json!({"n": 1, "tags": [], "x": 1})),
+            Some(json!({"n": 1, "tags": ["a"], "flag": true})),
+            Some(json!({"n": 1, "tags": ["a"], "flag": "true"})),
+            Some(json!({"n": 1, "tags": ["a"], "addr": "10.0.0.1"})),
+            Some(json!({"n": 1, "tags": ["a"], "s": "x"})),
+            Some(json!({"n": 1, "tags": ["a"], "s": 5})),
+            Some(json!({"tags": ["a"], "n": 1})),
+            Some(json!({})),
+            None,
+        ];
+        let principals = [
+            r("User", "u1"),
+            r("Color", "red"),
+            r("Color", "green"),
+            r("App", "a1"),
+        ];
+        let actions = [r("Action", "view"), r("Action", "open")];
+        let mut cases = Vec::new();
+        for c in &contexts {
+            for p in &principals {
+                for a in &actions {
+                    cases.push((p, a, c.as_ref()));
+                }
+            }
+        }
+        let mut accepted = 0;
+        // Forward, backward and forward again, each order on a fresh set and then on the
+        // same one (every shape remembered): the answers never change.
+        for order in 0..3 {
+            let set = set();
+            let mut list: Vec<_> = cases.clone();
+            if order == 1 {
+                list.reverse();
+            }
+            for round in 0..2 {
+                for (p, a, c) in &list {
+                    let want = reference(&set, p, a, *c);
+                    let got = prepare(&set, p, a, &r("App", "a1"), *c, None, "")
+                        .map(|_| ())
+                        .map_err(|e| e.to_string());
+                    let got = got.map_err(|m| m.trim_start_matches("invalid: ").to_string());
+                    assert_eq!(
+                        got.is_ok(),
+                        want.is_ok(),
+                        "order {order} round {round}: {p:?} {a:?} {c:?}: {got:?} vs {want:?}"
+                    );
+                    if let (Err(g), Err(w)) = (&got, &want) {
+                        assert!(g.contains(w), "{g} does not say {w}");
+                    }
+                    accepted += usize::from(want.is_ok());
+                }
+            }
+            assert!(!set.context_shapes.is_empty());
+        }
+        assert!(accepted > 0);
+    }
 }

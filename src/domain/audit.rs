@@ -122,6 +122,8 @@ pub struct NewEvent {
     pub notices: Option<Vec<String>>,
     pub policy_set_version: Option<i64>,
     pub request: Option<Value>,
+    /// The canonical form's parts, when [`NewEvent::render`] made them.
+    pub rendered: Option<Rendered>,
 }
 
 impl NewEvent {
@@ -137,7 +139,16 @@ impl NewEvent {
             notices: None,
             policy_set_version: None,
             request: None,
+            rendered: None,
         }
+    }
+
+    /// Renders the parts of the canonical form now, on the caller's thread rather than the
+    /// audit writer's (see [`Rendered`]). Call it last: the parts are what gets stored and
+    /// hashed, so no field may change after it (placement checks this in debug builds).
+    pub fn render(mut self) -> Self {
+        self.rendered = Some(Rendered::of_new(&self));
+        self
     }
 
     pub fn with_request(mut self, request: Value) -> Self {
@@ -199,29 +210,67 @@ impl EventContent {
     /// `canonical_json(&serde_json::to_value(self))`, which `direct_canonical_equals_sorted_value`
     /// checks field by field.
     pub fn canonical(&self) -> String {
+        Rendered::of(
+            &self.actor,
+            self.kind,
+            &self.subject,
+            &self.decision,
+            &self.deny_reason,
+            &self.determining,
+            &self.notices,
+            self.policy_set_version,
+            &self.request,
+        )
+        .assemble(&self.at, &self.id, self.seq)
+    }
+}
+
+/// The canonical form of an event (see [`EventContent::canonical`]) less the three fields
+/// placing it in its chain sets: `at` (which placement may move forward), `id` and `seq`.
+/// Rendered before the event reaches the audit writer, so the one serial step every
+/// decision waits for only joins the parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    text: String,
+    /// Where `at`, `id` and `seq` go, in that order.
+    cuts: [usize; 3],
+}
+
+impl Rendered {
+    #[allow(clippy::too_many_arguments)]
+    fn of(
+        actor: &Actor,
+        kind: EventKind,
+        subject: &Subject,
+        decision: &Option<String>,
+        deny_reason: &Option<String>,
+        determining: &Option<Vec<Determining>>,
+        notices: &Option<Vec<String>>,
+        policy_set_version: Option<i64>,
+        request: &Option<Value>,
+    ) -> Rendered {
         let mut out = String::with_capacity(512);
         // Keys in byte order: actor, at, decision, deny_reason, determining, id, kind,
         // notices, policy_set_version, request, seq, subject.
         out.push_str("{\"actor\":{\"key_id\":");
-        write_json_string(&self.actor.key_id, &mut out);
-        if let Some(on_behalf_of) = &self.actor.on_behalf_of {
+        write_json_string(&actor.key_id, &mut out);
+        if let Some(on_behalf_of) = &actor.on_behalf_of {
             out.push_str(",\"on_behalf_of\":");
             write_json_string(on_behalf_of, &mut out);
         }
         out.push_str(",\"role\":");
-        write_json_string(&self.actor.role, &mut out);
-        out.push_str("},\"at\":\"");
-        crate::clock::push_ts(&self.at, &mut out);
-        out.push('"');
-        if let Some(decision) = &self.decision {
+        write_json_string(&actor.role, &mut out);
+        out.push('}');
+        let at = out.len();
+        if let Some(decision) = decision {
             out.push_str(",\"decision\":");
             write_json_string(decision, &mut out);
         }
-        if let Some(deny_reason) = &self.deny_reason {
+        if let Some(deny_reason) = deny_reason {
             out.push_str(",\"deny_reason\":");
             write_json_string(deny_reason, &mut out);
         }
-        if let Some(determining) = &self.determining {
+        if let Some(determining) = determining {
             out.push_str(",\"determining\":[");
             for (i, d) in determining.iter().enumerate() {
                 if i > 0 {
@@ -237,17 +286,11 @@ impl EventContent {
             }
             out.push(']');
         }
-        out.push_str(",\"id\":\"");
-        out.push_str(
-            self.id
-                .0
-                .hyphenated()
-                .encode_lower(&mut uuid::Uuid::encode_buffer()),
-        );
-        out.push_str("\",\"kind\":\"");
-        out.push_str(self.kind.as_str());
+        let id = out.len();
+        out.push_str(",\"kind\":\"");
+        out.push_str(kind.as_str());
         out.push('"');
-        if let Some(notices) = &self.notices {
+        if let Some(notices) = notices {
             out.push_str(",\"notices\":[");
             for (i, n) in notices.iter().enumerate() {
                 if i > 0 {
@@ -257,21 +300,61 @@ impl EventContent {
             }
             out.push(']');
         }
-        if let Some(version) = self.policy_set_version {
+        if let Some(version) = policy_set_version {
             out.push_str(",\"policy_set_version\":");
             out.push_str(itoa::Buffer::new().format(version));
         }
-        if let Some(request) = &self.request {
+        if let Some(request) = request {
             out.push_str(",\"request\":");
             write_canonical(request, &mut out);
         }
-        out.push_str(",\"seq\":");
-        out.push_str(itoa::Buffer::new().format(self.seq));
+        let seq = out.len();
         out.push_str(",\"subject\":{\"id\":");
-        write_json_string(&self.subject.id, &mut out);
+        write_json_string(&subject.id, &mut out);
         out.push_str(",\"type\":");
-        write_json_string(&self.subject.kind, &mut out);
+        write_json_string(&subject.kind, &mut out);
         out.push_str("}}");
+        Rendered {
+            text: out,
+            cuts: [at, id, seq],
+        }
+    }
+
+    /// The canonical form of `event` with these parts.
+    pub fn of_new(event: &NewEvent) -> Rendered {
+        Rendered::of(
+            &event.actor,
+            event.kind,
+            &event.subject,
+            &event.decision,
+            &event.deny_reason,
+            &event.determining,
+            &event.notices,
+            event.policy_set_version,
+            &event.request,
+        )
+    }
+
+    /// The whole canonical form, placed at `at` as event `id`, number `seq`.
+    pub fn assemble(&self, at: &DateTime<Utc>, id: &EventId, seq: i64) -> String {
+        let [a, i, s] = self.cuts;
+        let t = &self.text;
+        let mut out = String::with_capacity(t.len() + 96);
+        out.push_str(&t[..a]);
+        out.push_str(",\"at\":\"");
+        crate::clock::push_ts(at, &mut out);
+        out.push('"');
+        out.push_str(&t[a..i]);
+        out.push_str(",\"id\":\"");
+        out.push_str(
+            id.0.hyphenated()
+                .encode_lower(&mut uuid::Uuid::encode_buffer()),
+        );
+        out.push('"');
+        out.push_str(&t[i..s]);
+        out.push_str(",\"seq\":");
+        out.push_str(itoa::Buffer::new().format(seq));
+        out.push_str(&t[s..]);
         out
     }
 }
@@ -615,9 +698,13 @@ mod tests {
                     "A": {}, "é": 18446744073709551615u64, odd: i,
                 }));
             }
+            // Parts rendered before placement, which may move `at` forward.
+            let rendered = e.clone().render().rendered.unwrap();
+            e.at += chrono::Duration::microseconds(i as i64 * 1_000_003);
             let c = EventContent::place(e, EventId::new(), i as i64 * 7919 - 1);
             let oracle = canonical_json(&serde_json::to_value(&c).unwrap());
             assert_eq!(c.canonical(), oracle, "event {i}");
+            assert_eq!(rendered.assemble(&c.at, &c.id, c.seq), oracle, "event {i}");
         }
     }
 

@@ -247,7 +247,7 @@ fn event(
     e.determining = Some(d.determining.clone());
     e.notices = Some(d.notices.clone());
     e.policy_set_version = Some(d.policy_set_version);
-    e
+    e.render()
 }
 
 fn decide(

@@ -394,8 +394,16 @@ pub(super) fn place_events(
         if let Some(last) = head.2 {
             event.at = event.at.max(last);
         }
+        let rendered = event.rendered.take();
         let content = EventContent::place(event, EventId::new(), head.0 + 1);
-        let body = content.canonical();
+        let body = match rendered {
+            Some(r) => {
+                let body = r.assemble(&content.at, &content.id, content.seq);
+                debug_assert_eq!(body, content.canonical(), "rendered parts out of date");
+                body
+            }
+            None => content.canonical(),
+        };
         let hash = chain_hash(&head.1, &body);
         let prev_hash = std::mem::replace(&mut head.1, hash.clone());
         head.0 = content.seq;
@@ -2083,6 +2091,40 @@ mod tests {
             EventKind::Authorize,
             Subject::new("principal", format!("User::\"u{n}\"")),
         )
+    }
+
+    /// An event rendered and then changed would store a body that disagrees with its
+    /// columns; debug builds (every test run) refuse to place it.
+    #[cfg(debug_assertions)]
+    #[test]
+    #[should_panic(expected = "rendered parts out of date")]
+    fn a_stale_rendering_is_refused() {
+        let tenant = crate::domain::ids::TenantId::new();
+        let mut heads = std::collections::HashMap::new();
+        heads.insert(
+            tenant,
+            (0, crate::domain::audit::GENESIS_HASH.to_string(), None),
+        );
+        let mut e = event(1).render();
+        e.decision = Some("allow".into());
+        super::place_events(&mut heads, vec![(tenant, e)]);
+    }
+
+    #[test]
+    fn a_rendered_event_is_placed_with_its_parts() {
+        let tenant = crate::domain::ids::TenantId::new();
+        let mut heads = std::collections::HashMap::new();
+        heads.insert(
+            tenant,
+            (4, crate::domain::audit::GENESIS_HASH.to_string(), None),
+        );
+        let mut e = event(1);
+        e.decision = Some("allow".into());
+        let placed = super::place_events(&mut heads, vec![(tenant, e.render())]);
+        let p = &placed[0];
+        assert_eq!(p.event.content.seq, 5);
+        assert_eq!(p.body, p.event.content.canonical());
+        assert!(p.body.contains(r#""decision":"allow""#));
     }
 
     /// Fail closed: after a journal write fails, that batch and every later one fail (no

@@ -33,6 +33,20 @@ async fn metrics_count_requests_by_route_and_status() {
     }
     s.call(Method::GET, "/v1/keys", None, Some(&t.id), None)
         .await;
+    // An audited decision, so the audit writer records a batch.
+    let decided = s
+        .call(
+            Method::POST,
+            "/v1/authorize",
+            Some(&t.admin_key),
+            Some(&t.id),
+            Some(serde_json::json!({
+                "principal": {"type": "User", "id": "u"}, "action": {"type": "Action", "id": "request"},
+                "resource": {"type": "App", "id": "a"},
+                "context": {"scopes": ["read"], "reason": "r", "extension_count": 0}})),
+        )
+        .await;
+    assert_eq!(decided.status, 200, "{}", decided.text);
     let r = s
         .client
         .get(format!("{}/metrics", s.base))
@@ -62,6 +76,14 @@ async fn metrics_count_requests_by_route_and_status() {
         text.contains("grantd_http_request_duration_seconds_bucket{"),
         "{text}"
     );
+    // Batch sizes are counted in events, in buckets of events (not of seconds).
+    let bucket = |le: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("grantd_audit_batch_events_bucket{{le=\"{le}\"}}")))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+    };
+    assert!(bucket("1024").is_some_and(|n| n >= 1.0), "{text}");
+    assert_eq!(bucket("0.0001"), None, "{text}");
 }
 
 #[tokio::test]

@@ -48,6 +48,15 @@ pub fn prometheus() -> &'static metrics_exporter_prometheus::PrometheusHandle {
                 1.0, 2.5, 5.0,
             ])
             .expect("static buckets are valid")
+            // A count, not a duration: the default (seconds) buckets would put every batch
+            // past the last one.
+            .set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Full("grantd_audit_batch_events".into()),
+                &[
+                    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
+                ],
+            )
+            .expect("static buckets are valid")
             .build_recorder();
         let handle = recorder.handle();
         // Another recorder may already be installed (embedding apps); ours still renders.

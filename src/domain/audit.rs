@@ -374,7 +374,11 @@ pub fn chain_hash(prev_hash: &str, canonical: &str) -> String {
     let mut h = Sha256::new();
     h.update(prev_hash.as_bytes());
     h.update(canonical.as_bytes());
-    hex::encode(h.finalize())
+    let mut out = [0u8; 64];
+    // Into a buffer rather than `hex::encode`, which collects the digits char by char: this
+    // runs for every event on the audit writer's serial path.
+    hex::encode_to_slice(h.finalize(), &mut out).expect("a SHA-256 digest is 64 hex digits");
+    String::from_utf8(out.to_vec()).expect("hex digits are ASCII")
 }
 
 /// Serialises a JSON value with object keys sorted (byte order) and no whitespace.
@@ -706,6 +710,15 @@ mod tests {
             assert_eq!(c.canonical(), oracle, "event {i}");
             assert_eq!(rendered.assemble(&c.at, &c.id, c.seq), oracle, "event {i}");
         }
+    }
+
+    #[test]
+    fn chain_hash_is_sha256_of_prev_and_body_in_lower_hex() {
+        // sha256("0" * 64 + '{"a":1}'), by Python's hashlib.
+        assert_eq!(
+            chain_hash(GENESIS_HASH, r#"{"a":1}"#),
+            "fc6cee09194dd2578bd7664604fcb72a539066fd34544cea0009c43eb6cdc289"
+        );
     }
 
     #[test]

@@ -2093,18 +2093,25 @@ mod tests {
         )
     }
 
+    /// A tenant and its chain's head at `seq`, for placing events without a store.
+    fn one_head(
+        seq: i64,
+    ) -> (
+        crate::domain::ids::TenantId,
+        std::collections::HashMap<crate::domain::ids::TenantId, super::Head>,
+    ) {
+        let tenant = crate::domain::ids::TenantId::new();
+        let head = (seq, crate::domain::audit::GENESIS_HASH.to_string(), None);
+        (tenant, std::collections::HashMap::from([(tenant, head)]))
+    }
+
     /// An event rendered and then changed would store a body that disagrees with its
     /// columns; debug builds (every test run) refuse to place it.
     #[cfg(debug_assertions)]
     #[test]
     #[should_panic(expected = "rendered parts out of date")]
     fn a_stale_rendering_is_refused() {
-        let tenant = crate::domain::ids::TenantId::new();
-        let mut heads = std::collections::HashMap::new();
-        heads.insert(
-            tenant,
-            (0, crate::domain::audit::GENESIS_HASH.to_string(), None),
-        );
+        let (tenant, mut heads) = one_head(0);
         let mut e = event(1).render();
         e.decision = Some("allow".into());
         super::place_events(&mut heads, vec![(tenant, e)]);
@@ -2112,12 +2119,7 @@ mod tests {
 
     #[test]
     fn a_rendered_event_is_placed_with_its_parts() {
-        let tenant = crate::domain::ids::TenantId::new();
-        let mut heads = std::collections::HashMap::new();
-        heads.insert(
-            tenant,
-            (4, crate::domain::audit::GENESIS_HASH.to_string(), None),
-        );
+        let (tenant, mut heads) = one_head(4);
         let mut e = event(1);
         e.decision = Some("allow".into());
         let placed = super::place_events(&mut heads, vec![(tenant, e.render())]);

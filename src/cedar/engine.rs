@@ -80,9 +80,9 @@ pub struct CompiledSet {
 pub struct ContextShapes(std::sync::RwLock<std::collections::HashSet<Box<[u8]>>>);
 
 impl ContextShapes {
-    const MAX_SHAPES: usize = 4096;
+    const MAX_SHAPES: usize = 1024;
     /// Bytes of one shape at most: contexts larger than this are checked every time.
-    pub const MAX_KEY: usize = 4096;
+    pub const MAX_KEY: usize = 1024;
 
     pub fn contains(&self, shape: &[u8]) -> bool {
         self.0

@@ -210,7 +210,10 @@ impl EventContent {
     /// `canonical_json(&serde_json::to_value(self))`, which `direct_canonical_equals_sorted_value`
     /// checks field by field.
     pub fn canonical(&self) -> String {
-        Rendered::of(
+        let mut out = String::with_capacity(512);
+        render(
+            &mut out,
+            Some((&self.at, &self.id, self.seq)),
             &self.actor,
             self.kind,
             &self.subject,
@@ -220,8 +223,8 @@ impl EventContent {
             &self.notices,
             self.policy_set_version,
             &self.request,
-        )
-        .assemble(&self.at, &self.id, self.seq)
+        );
+        out
     }
 }
 
@@ -236,93 +239,125 @@ pub struct Rendered {
     cuts: [usize; 3],
 }
 
-impl Rendered {
-    #[allow(clippy::too_many_arguments)]
-    fn of(
-        actor: &Actor,
-        kind: EventKind,
-        subject: &Subject,
-        decision: &Option<String>,
-        deny_reason: &Option<String>,
-        determining: &Option<Vec<Determining>>,
-        notices: &Option<Vec<String>>,
-        policy_set_version: Option<i64>,
-        request: &Option<Value>,
-    ) -> Rendered {
-        let mut out = String::with_capacity(512);
-        // Keys in byte order: actor, at, decision, deny_reason, determining, id, kind,
-        // notices, policy_set_version, request, seq, subject.
-        out.push_str("{\"actor\":{\"key_id\":");
-        write_json_string(&actor.key_id, &mut out);
-        if let Some(on_behalf_of) = &actor.on_behalf_of {
-            out.push_str(",\"on_behalf_of\":");
-            write_json_string(on_behalf_of, &mut out);
-        }
-        out.push_str(",\"role\":");
-        write_json_string(&actor.role, &mut out);
-        out.push('}');
-        let at = out.len();
-        if let Some(decision) = decision {
-            out.push_str(",\"decision\":");
-            write_json_string(decision, &mut out);
-        }
-        if let Some(deny_reason) = deny_reason {
-            out.push_str(",\"deny_reason\":");
-            write_json_string(deny_reason, &mut out);
-        }
-        if let Some(determining) = determining {
-            out.push_str(",\"determining\":[");
-            for (i, d) in determining.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str("{\"effect\":");
-                write_json_string(&d.effect, &mut out);
-                out.push_str(",\"policy_id\":");
-                write_json_string(&d.policy_id, &mut out);
-                out.push_str(",\"rule_id\":");
-                write_json_string(&d.rule_id, &mut out);
-                out.push('}');
-            }
-            out.push(']');
-        }
-        let id = out.len();
-        out.push_str(",\"kind\":\"");
-        out.push_str(kind.as_str());
-        out.push('"');
-        if let Some(notices) = notices {
-            out.push_str(",\"notices\":[");
-            for (i, n) in notices.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_json_string(n, &mut out);
-            }
-            out.push(']');
-        }
-        if let Some(version) = policy_set_version {
-            out.push_str(",\"policy_set_version\":");
-            out.push_str(itoa::Buffer::new().format(version));
-        }
-        if let Some(request) = request {
-            out.push_str(",\"request\":");
-            write_canonical(request, &mut out);
-        }
-        let seq = out.len();
-        out.push_str(",\"subject\":{\"id\":");
-        write_json_string(&subject.id, &mut out);
-        out.push_str(",\"type\":");
-        write_json_string(&subject.kind, &mut out);
-        out.push_str("}}");
-        Rendered {
-            text: out,
-            cuts: [at, id, seq],
-        }
+/// Writes an event's canonical form to `out`: whole, with `placed` (`at`, `id`, `seq`), or
+/// without those three fields; returns where they go (or went) in `out`.
+#[allow(clippy::too_many_arguments)]
+fn render(
+    out: &mut String,
+    placed: Option<(&DateTime<Utc>, &EventId, i64)>,
+    actor: &Actor,
+    kind: EventKind,
+    subject: &Subject,
+    decision: &Option<String>,
+    deny_reason: &Option<String>,
+    determining: &Option<Vec<Determining>>,
+    notices: &Option<Vec<String>>,
+    policy_set_version: Option<i64>,
+    request: &Option<Value>,
+) -> [usize; 3] {
+    // Keys in byte order: actor, at, decision, deny_reason, determining, id, kind,
+    // notices, policy_set_version, request, seq, subject.
+    out.push_str("{\"actor\":{\"key_id\":");
+    write_json_string(&actor.key_id, out);
+    if let Some(on_behalf_of) = &actor.on_behalf_of {
+        out.push_str(",\"on_behalf_of\":");
+        write_json_string(on_behalf_of, out);
     }
+    out.push_str(",\"role\":");
+    write_json_string(&actor.role, out);
+    out.push('}');
+    let at = out.len();
+    if let Some((t, _, _)) = placed {
+        push_at(out, t);
+    }
+    if let Some(decision) = decision {
+        out.push_str(",\"decision\":");
+        write_json_string(decision, out);
+    }
+    if let Some(deny_reason) = deny_reason {
+        out.push_str(",\"deny_reason\":");
+        write_json_string(deny_reason, out);
+    }
+    if let Some(determining) = determining {
+        out.push_str(",\"determining\":[");
+        for (i, d) in determining.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"effect\":");
+            write_json_string(&d.effect, out);
+            out.push_str(",\"policy_id\":");
+            write_json_string(&d.policy_id, out);
+            out.push_str(",\"rule_id\":");
+            write_json_string(&d.rule_id, out);
+            out.push('}');
+        }
+        out.push(']');
+    }
+    let id = out.len();
+    if let Some((_, i, _)) = placed {
+        push_id(out, i);
+    }
+    out.push_str(",\"kind\":\"");
+    out.push_str(kind.as_str());
+    out.push('"');
+    if let Some(notices) = notices {
+        out.push_str(",\"notices\":[");
+        for (i, n) in notices.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            write_json_string(n, out);
+        }
+        out.push(']');
+    }
+    if let Some(version) = policy_set_version {
+        out.push_str(",\"policy_set_version\":");
+        out.push_str(itoa::Buffer::new().format(version));
+    }
+    if let Some(request) = request {
+        out.push_str(",\"request\":");
+        write_canonical(request, out);
+    }
+    let seq = out.len();
+    if let Some((_, _, n)) = placed {
+        push_seq(out, n);
+    }
+    out.push_str(",\"subject\":{\"id\":");
+    write_json_string(&subject.id, out);
+    out.push_str(",\"type\":");
+    write_json_string(&subject.kind, out);
+    out.push_str("}}");
+    [at, id, seq]
+}
 
-    /// The canonical form of `event` with these parts.
+fn push_at(out: &mut String, at: &DateTime<Utc>) {
+    out.push_str(",\"at\":\"");
+    crate::clock::push_ts(at, out);
+    out.push('"');
+}
+
+fn push_id(out: &mut String, id: &EventId) {
+    out.push_str(",\"id\":\"");
+    out.push_str(
+        id.0.hyphenated()
+            .encode_lower(&mut uuid::Uuid::encode_buffer()),
+    );
+    out.push('"');
+}
+
+fn push_seq(out: &mut String, seq: i64) {
+    out.push_str(",\"seq\":");
+    out.push_str(itoa::Buffer::new().format(seq));
+}
+
+impl Rendered {
+    /// The canonical form of `event` less `at`, `id` and `seq`.
     pub fn of_new(event: &NewEvent) -> Rendered {
-        Rendered::of(
+        let mut text = String::with_capacity(512);
+        let cuts = render(
+            &mut text,
+            None,
             &event.actor,
             event.kind,
             &event.subject,
@@ -332,7 +367,8 @@ impl Rendered {
             &event.notices,
             event.policy_set_version,
             &event.request,
-        )
+        );
+        Rendered { text, cuts }
     }
 
     /// The whole canonical form, placed at `at` as event `id`, number `seq`.
@@ -341,19 +377,11 @@ impl Rendered {
         let t = &self.text;
         let mut out = String::with_capacity(t.len() + 96);
         out.push_str(&t[..a]);
-        out.push_str(",\"at\":\"");
-        crate::clock::push_ts(at, &mut out);
-        out.push('"');
+        push_at(&mut out, at);
         out.push_str(&t[a..i]);
-        out.push_str(",\"id\":\"");
-        out.push_str(
-            id.0.hyphenated()
-                .encode_lower(&mut uuid::Uuid::encode_buffer()),
-        );
-        out.push('"');
+        push_id(&mut out, id);
         out.push_str(&t[i..s]);
-        out.push_str(",\"seq\":");
-        out.push_str(itoa::Buffer::new().format(seq));
+        push_seq(&mut out, seq);
         out.push_str(&t[s..]);
         out
     }

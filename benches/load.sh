@@ -166,6 +166,6 @@ for key, label in names:
     r = runs[key]
     ratios = [r[i][0] / base[i][0] for i in sorted(r)]
     med = lambda k: statistics.median(v[k] for v in r.values())
-    print(f"{label:34} {med(0):10.0f} {statistics.median(ratios):6.2f}  {' '.join(f'{x:.2f}' for x in ratios):18} {med(1):17.1f} {med(2):5.0f}")
+    print(f"{label:34} {med(0):10.0f} {statistics.median(ratios):6.3f}  {' '.join(f'{x:.2f}' for x in ratios):18} {med(1):17.1f} {med(2):5.0f}")
 PY2
 printf 'durable authorize audit events written during the runs: %s\n' "$EVENTS"

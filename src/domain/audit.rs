@@ -5,7 +5,6 @@ use super::ids::EventId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 /// The `prev_hash` of a tenant's first event.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -399,14 +398,7 @@ pub struct AuditEvent {
 
 /// `hash = SHA-256(prev_hash || canonical)`, hex encoded.
 pub fn chain_hash(prev_hash: &str, canonical: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(prev_hash.as_bytes());
-    h.update(canonical.as_bytes());
-    let mut out = [0u8; 64];
-    // Into a buffer rather than `hex::encode`, which collects the digits char by char: this
-    // runs for every event on the audit writer's serial path.
-    hex::encode_to_slice(h.finalize(), &mut out).expect("a SHA-256 digest is 64 hex digits");
-    String::from_utf8(out.to_vec()).expect("hex digits are ASCII")
+    super::sha256_hex_string(&[prev_hash.as_bytes(), canonical.as_bytes()])
 }
 
 /// Serialises a JSON value with object keys sorted (byte order) and no whitespace.

@@ -6,7 +6,6 @@ use super::ids::KeyId;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
@@ -44,15 +43,7 @@ pub fn generate() -> NewKey {
 }
 
 pub fn hash_secret(secret: &str) -> String {
-    String::from_utf8(secret_hash_hex(secret).to_vec()).expect("hex digits are ASCII")
-}
-
-/// The stored form of a secret's hash: SHA-256 as 64 lower-case hex digits, on the stack.
-fn secret_hash_hex(secret: &str) -> [u8; 64] {
-    let mut out = [0u8; 64];
-    hex::encode_to_slice(Sha256::digest(secret.as_bytes()), &mut out)
-        .expect("a SHA-256 digest is 32 bytes, 64 hex digits");
-    out
+    super::sha256_hex_string(&[secret.as_bytes()])
 }
 
 /// A key as presented by a caller, split into its lookup id and secret.
@@ -98,7 +89,7 @@ impl PresentedKey {
 
     /// Constant-time comparison of this key's secret hash with the stored one.
     pub fn matches(&self, stored_hash: &str) -> bool {
-        secret_hash_hex(&self.secret)[..]
+        super::sha256_hex(&[self.secret.as_bytes()])[..]
             .ct_eq(stored_hash.as_bytes())
             .into()
     }

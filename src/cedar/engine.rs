@@ -82,7 +82,7 @@ pub struct ContextShapes(std::sync::RwLock<std::collections::HashSet<Box<[u8]>>>
 impl ContextShapes {
     const MAX_SHAPES: usize = 1024;
     /// Bytes of one shape at most: contexts larger than this are checked every time.
-    pub const MAX_KEY: usize = 1024;
+    const MAX_KEY: usize = 1024;
 
     pub fn contains(&self, shape: &[u8]) -> bool {
         self.0

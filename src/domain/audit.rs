@@ -210,19 +210,18 @@ impl EventContent {
     /// checks field by field.
     pub fn canonical(&self) -> String {
         let mut out = String::with_capacity(512);
-        render(
-            &mut out,
-            Some((&self.at, &self.id, self.seq)),
-            &self.actor,
-            self.kind,
-            &self.subject,
-            &self.decision,
-            &self.deny_reason,
-            &self.determining,
-            &self.notices,
-            self.policy_set_version,
-            &self.request,
-        );
+        Fields {
+            actor: &self.actor,
+            kind: self.kind,
+            subject: &self.subject,
+            decision: &self.decision,
+            deny_reason: &self.deny_reason,
+            determining: &self.determining,
+            notices: &self.notices,
+            policy_set_version: self.policy_set_version,
+            request: &self.request,
+        }
+        .render(&mut out, Some((&self.at, &self.id, self.seq)));
         out
     }
 }
@@ -238,96 +237,114 @@ pub struct Rendered {
     cuts: [usize; 3],
 }
 
-/// Writes an event's canonical form to `out`: whole, with `placed` (`at`, `id`, `seq`), or
-/// without those three fields; returns where they go (or went) in `out`.
-#[allow(clippy::too_many_arguments)]
-fn render(
-    out: &mut String,
-    placed: Option<(&DateTime<Utc>, &EventId, i64)>,
-    actor: &Actor,
+/// The fields of an event's canonical form that its placement does not set, borrowed from
+/// an event placed or not.
+struct Fields<'a> {
+    actor: &'a Actor,
     kind: EventKind,
-    subject: &Subject,
-    decision: &Option<String>,
-    deny_reason: &Option<String>,
-    determining: &Option<Vec<Determining>>,
-    notices: &Option<Vec<String>>,
+    subject: &'a Subject,
+    decision: &'a Option<String>,
+    deny_reason: &'a Option<String>,
+    determining: &'a Option<Vec<Determining>>,
+    notices: &'a Option<Vec<String>>,
     policy_set_version: Option<i64>,
-    request: &Option<Value>,
-) -> [usize; 3] {
-    // Keys in byte order: actor, at, decision, deny_reason, determining, id, kind,
-    // notices, policy_set_version, request, seq, subject.
-    out.push_str("{\"actor\":{\"key_id\":");
-    write_json_string(&actor.key_id, out);
-    if let Some(on_behalf_of) = &actor.on_behalf_of {
-        out.push_str(",\"on_behalf_of\":");
-        write_json_string(on_behalf_of, out);
-    }
-    out.push_str(",\"role\":");
-    write_json_string(&actor.role, out);
-    out.push('}');
-    let at = out.len();
-    if let Some((t, _, _)) = placed {
-        push_at(out, t);
-    }
-    if let Some(decision) = decision {
-        out.push_str(",\"decision\":");
-        write_json_string(decision, out);
-    }
-    if let Some(deny_reason) = deny_reason {
-        out.push_str(",\"deny_reason\":");
-        write_json_string(deny_reason, out);
-    }
-    if let Some(determining) = determining {
-        out.push_str(",\"determining\":[");
-        for (i, d) in determining.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str("{\"effect\":");
-            write_json_string(&d.effect, out);
-            out.push_str(",\"policy_id\":");
-            write_json_string(&d.policy_id, out);
-            out.push_str(",\"rule_id\":");
-            write_json_string(&d.rule_id, out);
-            out.push('}');
+    request: &'a Option<Value>,
+}
+
+impl Fields<'_> {
+    /// Writes the canonical form to `out`: whole, with `placed` (`at`, `id`, `seq`), or
+    /// without those three fields; returns where they go (or went) in `out`.
+    fn render(
+        &self,
+        out: &mut String,
+        placed: Option<(&DateTime<Utc>, &EventId, i64)>,
+    ) -> [usize; 3] {
+        let Fields {
+            actor,
+            kind,
+            subject,
+            decision,
+            deny_reason,
+            determining,
+            notices,
+            policy_set_version,
+            request,
+        } = *self;
+        // Keys in byte order: actor, at, decision, deny_reason, determining, id, kind,
+        // notices, policy_set_version, request, seq, subject.
+        out.push_str("{\"actor\":{\"key_id\":");
+        write_json_string(&actor.key_id, out);
+        if let Some(on_behalf_of) = &actor.on_behalf_of {
+            out.push_str(",\"on_behalf_of\":");
+            write_json_string(on_behalf_of, out);
         }
-        out.push(']');
-    }
-    let id = out.len();
-    if let Some((_, i, _)) = placed {
-        push_id(out, i);
-    }
-    out.push_str(",\"kind\":\"");
-    out.push_str(kind.as_str());
-    out.push('"');
-    if let Some(notices) = notices {
-        out.push_str(",\"notices\":[");
-        for (i, n) in notices.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            write_json_string(n, out);
+        out.push_str(",\"role\":");
+        write_json_string(&actor.role, out);
+        out.push('}');
+        let at = out.len();
+        if let Some((t, _, _)) = placed {
+            push_at(out, t);
         }
-        out.push(']');
+        if let Some(decision) = decision {
+            out.push_str(",\"decision\":");
+            write_json_string(decision, out);
+        }
+        if let Some(deny_reason) = deny_reason {
+            out.push_str(",\"deny_reason\":");
+            write_json_string(deny_reason, out);
+        }
+        if let Some(determining) = determining {
+            out.push_str(",\"determining\":[");
+            for (i, d) in determining.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str("{\"effect\":");
+                write_json_string(&d.effect, out);
+                out.push_str(",\"policy_id\":");
+                write_json_string(&d.policy_id, out);
+                out.push_str(",\"rule_id\":");
+                write_json_string(&d.rule_id, out);
+                out.push('}');
+            }
+            out.push(']');
+        }
+        let id = out.len();
+        if let Some((_, i, _)) = placed {
+            push_id(out, i);
+        }
+        out.push_str(",\"kind\":\"");
+        out.push_str(kind.as_str());
+        out.push('"');
+        if let Some(notices) = notices {
+            out.push_str(",\"notices\":[");
+            for (i, n) in notices.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json_string(n, out);
+            }
+            out.push(']');
+        }
+        if let Some(version) = policy_set_version {
+            out.push_str(",\"policy_set_version\":");
+            out.push_str(itoa::Buffer::new().format(version));
+        }
+        if let Some(request) = request {
+            out.push_str(",\"request\":");
+            write_canonical(request, out);
+        }
+        let seq = out.len();
+        if let Some((_, _, n)) = placed {
+            push_seq(out, n);
+        }
+        out.push_str(",\"subject\":{\"id\":");
+        write_json_string(&subject.id, out);
+        out.push_str(",\"type\":");
+        write_json_string(&subject.kind, out);
+        out.push_str("}}");
+        [at, id, seq]
     }
-    if let Some(version) = policy_set_version {
-        out.push_str(",\"policy_set_version\":");
-        out.push_str(itoa::Buffer::new().format(version));
-    }
-    if let Some(request) = request {
-        out.push_str(",\"request\":");
-        write_canonical(request, out);
-    }
-    let seq = out.len();
-    if let Some((_, _, n)) = placed {
-        push_seq(out, n);
-    }
-    out.push_str(",\"subject\":{\"id\":");
-    write_json_string(&subject.id, out);
-    out.push_str(",\"type\":");
-    write_json_string(&subject.kind, out);
-    out.push_str("}}");
-    [at, id, seq]
 }
 
 fn push_at(out: &mut String, at: &DateTime<Utc>) {
@@ -354,19 +371,18 @@ impl Rendered {
     /// The canonical form of `event` less `at`, `id` and `seq`.
     pub fn of_new(event: &NewEvent) -> Rendered {
         let mut text = String::with_capacity(512);
-        let cuts = render(
-            &mut text,
-            None,
-            &event.actor,
-            event.kind,
-            &event.subject,
-            &event.decision,
-            &event.deny_reason,
-            &event.determining,
-            &event.notices,
-            event.policy_set_version,
-            &event.request,
-        );
+        let cuts = Fields {
+            actor: &event.actor,
+            kind: event.kind,
+            subject: &event.subject,
+            decision: &event.decision,
+            deny_reason: &event.deny_reason,
+            determining: &event.determining,
+            notices: &event.notices,
+            policy_set_version: event.policy_set_version,
+            request: &event.request,
+        }
+        .render(&mut text, None);
         Rendered { text, cuts }
     }
 

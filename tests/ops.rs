@@ -34,18 +34,18 @@ async fn metrics_count_requests_by_route_and_status() {
     s.call(Method::GET, "/v1/keys", None, Some(&t.id), None)
         .await;
     // An audited decision, so the audit writer records a batch.
-    let decided = s
-        .call(
-            Method::POST,
-            "/v1/authorize",
-            Some(&t.admin_key),
-            Some(&t.id),
-            Some(serde_json::json!({
-                "principal": {"type": "User", "id": "u"}, "action": {"type": "Action", "id": "request"},
-                "resource": {"type": "App", "id": "a"},
-                "context": {"scopes": ["read"], "reason": "r", "extension_count": 0}})),
-        )
-        .await;
+    let decided = common::send(
+        &s,
+        &t.admin_key,
+        &t,
+        Method::POST,
+        "/v1/authorize",
+        Some(serde_json::json!({
+            "principal": {"type": "User", "id": "u"}, "action": {"type": "Action", "id": "request"},
+            "resource": {"type": "App", "id": "a"},
+            "context": {"scopes": ["read"], "reason": "r", "extension_count": 0}})),
+    )
+    .await;
     assert_eq!(decided.status, 200, "{}", decided.text);
     let r = s
         .client

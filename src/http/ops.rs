@@ -61,8 +61,28 @@ pub fn prometheus() -> &'static metrics_exporter_prometheus::PrometheusHandle {
         let handle = recorder.handle();
         // Another recorder may already be installed (embedding apps); ours still renders.
         let _ = metrics::set_global_recorder(recorder);
+        spawn_upkeep(handle.clone(), UPKEEP_EVERY);
         handle
     })
+}
+
+/// How often the recorder's pending histogram samples are folded into their buckets.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A recorder made by `build_recorder` keeps every histogram sample it is given until
+/// someone renders it or runs its upkeep: without a scrape, memory would grow with every
+/// request. One thread per process folds them in every `every` (the exporter's own
+/// installer does the same).
+fn spawn_upkeep(handle: metrics_exporter_prometheus::PrometheusHandle, every: std::time::Duration) {
+    let spawned = std::thread::Builder::new()
+        .name("grantd-metrics".into())
+        .spawn(move || loop {
+            std::thread::sleep(every);
+            handle.run_upkeep();
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "could not start the metrics upkeep thread");
+    }
 }
 
 /// Prometheus text: `grantd_http_requests_total` and `grantd_http_request_duration_seconds`
@@ -75,4 +95,30 @@ pub async fn metrics() -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         prometheus().render(),
     )
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    /// Threads of this process with the given name.
+    fn threads_named(name: &str) -> usize {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            .filter(|comm| comm.trim_end() == name)
+            .count()
+    }
+
+    #[test]
+    fn the_recorder_comes_with_one_upkeep_thread() {
+        super::prometheus();
+        super::prometheus();
+        // A thread names itself once it runs.
+        for _ in 0..500 {
+            if threads_named("grantd-metrics") > 0 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert_eq!(threads_named("grantd-metrics"), 1);
+    }
 }

@@ -11,7 +11,7 @@
 //! Mutations do not come through here: they append their event inside their own
 //! transaction (see `store`).
 
-use crate::domain::audit::{AuditEvent, NewEvent};
+use crate::domain::audit::{Appended, NewEvent};
 use crate::domain::ids::TenantId;
 use crate::error::{Error, Result};
 use crate::store::{BlockingAppend, DynStore};
@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 struct Job {
     tenant: TenantId,
     event: NewEvent,
-    done: oneshot::Sender<Result<AuditEvent>>,
+    done: oneshot::Sender<Result<Appended>>,
 }
 
 /// Handle to the writer task. Cloning shares the one queue.
@@ -78,8 +78,9 @@ impl AuditWriter {
         )
     }
 
-    /// Appends one event and returns once it is committed. Waits while the queue is full.
-    pub async fn append(&self, tenant: TenantId, event: NewEvent) -> Result<AuditEvent> {
+    /// Appends one event and returns once it is committed: where it landed on the chain.
+    /// Waits while the queue is full.
+    pub async fn append(&self, tenant: TenantId, event: NewEvent) -> Result<Appended> {
         let (done, wait) = oneshot::channel();
         self.tx
             .send(Job {
@@ -118,7 +119,7 @@ fn fill(batch: &mut Vec<Job>, first: Job, rx: &mut mpsc::Receiver<Job>, max_batc
 }
 
 type Events = Vec<(TenantId, NewEvent)>;
-type Waiting = Vec<oneshot::Sender<Result<AuditEvent>>>;
+type Waiting = Vec<oneshot::Sender<Result<Appended>>>;
 
 fn split(batch: &mut Vec<Job>) -> (Events, Waiting) {
     batch
@@ -128,14 +129,14 @@ fn split(batch: &mut Vec<Job>) -> (Events, Waiting) {
 }
 
 /// Answers every job of a batch with the outcome of its commit.
-fn answer(waiting: Waiting, outcome: Result<Vec<AuditEvent>>, started: std::time::Instant) {
+fn answer(waiting: Waiting, outcome: Result<Vec<Appended>>, started: std::time::Instant) {
     metrics::histogram!("grantd_audit_commit_seconds").record(started.elapsed().as_secs_f64());
     match outcome {
         Ok(stored) => {
-            for (done, event) in waiting.into_iter().zip(stored) {
+            for (done, appended) in waiting.into_iter().zip(stored) {
                 // A caller that gave up waiting no longer needs the answer; its event is
                 // committed all the same.
-                let _ = done.send(Ok(event));
+                let _ = done.send(Ok(appended));
             }
         }
         Err(e) => {
@@ -162,7 +163,11 @@ async fn run(
         fill(&mut batch, first, &mut rx, max_batch);
         let (events, waiting) = split(&mut batch);
         let started = std::time::Instant::now();
-        answer(waiting, store.append_events(events).await, started);
+        let outcome = store
+            .append_events(events)
+            .await
+            .map(|stored| stored.iter().map(Appended::from).collect());
+        answer(waiting, outcome, started);
     }
     tracing::debug!("audit writer drained and stopped");
 }

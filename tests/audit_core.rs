@@ -45,7 +45,7 @@ async fn concurrent_appends_make_one_linear_chain() {
     let mut seqs = Vec::new();
     for task in tasks {
         let ev = task.await.unwrap().expect("appended");
-        seqs.push(ev.content.seq);
+        seqs.push(ev.seq);
     }
     let rows: Vec<(i64,)> =
         sqlx::query_as("SELECT seq FROM audit_events WHERE tenant_id = $1 ORDER BY seq")

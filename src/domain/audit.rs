@@ -402,6 +402,25 @@ impl Rendered {
     }
 }
 
+/// What the audit writer acknowledges for each event it made durable: where the event
+/// landed on its tenant's chain. Its callers (decisions) need no more, so the stored event
+/// itself stays with the writer, which moves its fields into the journal's row instead of
+/// copying them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub id: EventId,
+    pub seq: i64,
+}
+
+impl From<&AuditEvent> for Appended {
+    fn from(e: &AuditEvent) -> Self {
+        Appended {
+            id: e.content.id,
+            seq: e.content.seq,
+        }
+    }
+}
+
 /// A stored event as the API returns it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEvent {

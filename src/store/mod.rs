@@ -8,7 +8,7 @@ mod journal;
 pub mod sqlite;
 mod sqlite_appender;
 
-use crate::domain::audit::{AuditEvent, NewEvent, VerifyReport};
+use crate::domain::audit::{Appended, AuditEvent, NewEvent, VerifyReport};
 use crate::domain::ids::{KeyId, TenantId};
 use crate::domain::policy::{Policy, PolicyRef};
 use crate::domain::role::Role;
@@ -139,8 +139,8 @@ pub type CommitListener = Arc<dyn Fn(Commit) + Send + Sync>;
 
 /// A synchronous group-commit append (see [`Store::blocking_appender`]).
 pub trait BlockingAppend: Send + Sync {
-    /// Commits `events` in one transaction and returns them as stored. Blocks.
-    fn append_blocking(&self, events: Vec<(TenantId, NewEvent)>) -> Result<Vec<AuditEvent>>;
+    /// Makes `events` durable as one batch and says where each landed. Blocks.
+    fn append_blocking(&self, events: Vec<(TenantId, NewEvent)>) -> Result<Vec<Appended>>;
     /// Housekeeping between batches, after their answers have left (SQLite: handing a full
     /// decision journal file to its flusher). Blocks; failures are the implementation's to
     /// report.

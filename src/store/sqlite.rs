@@ -1084,7 +1084,7 @@ impl Store for SqliteStore {
     async fn append_events(&self, events: Vec<(TenantId, NewEvent)>) -> Result<Vec<AuditEvent>> {
         if let Some(appender) = self.appender.clone() {
             return tokio::task::spawn_blocking(move || {
-                let stored = appender.append_blocking(events);
+                let stored = appender.append_stored(events);
                 appender.after_batch();
                 stored
             })
@@ -2194,7 +2194,7 @@ mod tests {
         let store = crate::store::open_serving(&url).await.unwrap();
         let (audit, writer) = AuditWriter::spawn(store.clone(), 64, 16);
         let next = audit.append(tid, event(5)).await.unwrap();
-        assert_eq!(next.content.seq, 6);
+        assert_eq!(next.seq, 6);
         let rep = store.verify_chain(tid).await.unwrap();
         assert!(rep.ok, "{rep:?}");
         assert_eq!(rep.events, 6);

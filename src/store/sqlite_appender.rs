@@ -39,7 +39,7 @@ use super::journal::{continuing, Journal, Row};
 use super::sqlite::{corrupt, place_events, Head, Placed, AUDIT_INSERT};
 use super::BlockingAppend;
 use crate::clock::{format_ts, parse_ts};
-use crate::domain::audit::{AuditEvent, NewEvent};
+use crate::domain::audit::{Appended, AuditEvent, NewEvent};
 use crate::domain::ids::TenantId;
 use crate::error::{Error, Result};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
@@ -216,7 +216,7 @@ fn run_flusher(
 }
 
 /// An event placed on its chain, as a row (which takes its canonical body) and the event.
-pub(super) fn row_of(p: Placed) -> (Row, AuditEvent) {
+fn row_of(p: Placed) -> (Row, AuditEvent) {
     let c = &p.event.content;
     let row = Row {
         tenant: p.tenant,
@@ -232,6 +232,30 @@ pub(super) fn row_of(p: Placed) -> (Row, AuditEvent) {
         hash: p.event.hash.clone(),
     };
     (row, p.event)
+}
+
+/// The same row, with the event's fields moved into it, and the writer's acknowledgement.
+fn row_and_ack(p: Placed) -> (Row, Appended) {
+    let ack = Appended::from(&p.event);
+    let AuditEvent {
+        content: c,
+        hash,
+        prev_hash,
+    } = p.event;
+    let row = Row {
+        tenant: p.tenant,
+        seq: c.seq,
+        id: c.id.to_string(),
+        at: format_ts(&c.at),
+        kind: c.kind.as_str().to_string(),
+        subject_type: c.subject.kind,
+        subject_id: c.subject.id,
+        decision: c.decision,
+        body: p.body,
+        prev_hash,
+        hash,
+    };
+    (row, ack)
 }
 
 /// The last row of each tenant in `rows`: the heads they leave behind.
@@ -349,11 +373,12 @@ fn head_of(chain: &Chain, conn: &Connection, tenant: &TenantId) -> Result<Head> 
 
 /// Places `events` and journals them (the caller holds the chain lock). On failure the
 /// heads are as before and the chain is poisoned if the journal failed.
-fn journal_batch(
+fn journal_batch<T>(
     chain: &mut Chain,
     conn: &mut Connection,
     events: Vec<(TenantId, NewEvent)>,
-) -> Result<(Vec<Row>, Vec<AuditEvent>)> {
+    split: fn(Placed) -> (Row, T),
+) -> Result<(Vec<Row>, Vec<T>)> {
     let version = data_version(conn)?;
     if version != chain.seen_version {
         // Another connection committed: it may have moved heads.
@@ -374,9 +399,9 @@ fn journal_batch(
         }
         before.push((*tenant, cached));
     }
-    let (rows, placed): (Vec<Row>, Vec<AuditEvent>) = place_events(&mut chain.heads, events)
+    let (rows, placed): (Vec<Row>, Vec<T>) = place_events(&mut chain.heads, events)
         .into_iter()
-        .map(row_of)
+        .map(split)
         .unzip();
     if let Err(e) = chain.journals[chain.active].append(&rows) {
         chain.poisoned = true;
@@ -392,8 +417,18 @@ fn journal_batch(
     Ok((rows, placed))
 }
 
-impl BlockingAppend for Appender {
-    fn append_blocking(&self, events: Vec<(TenantId, NewEvent)>) -> Result<Vec<AuditEvent>> {
+impl Appender {
+    /// Journals `events` as one batch (see [`BlockingAppend::append_blocking`]), returning
+    /// them as stored.
+    pub fn append_stored(&self, events: Vec<(TenantId, NewEvent)>) -> Result<Vec<AuditEvent>> {
+        self.append_with(events, row_of)
+    }
+
+    fn append_with<T>(
+        &self,
+        events: Vec<(TenantId, NewEvent)>,
+        split: fn(Placed) -> (Row, T),
+    ) -> Result<Vec<T>> {
         let mut chain = self.chain.blocking_lock();
         let chain = &mut *chain;
         if chain.poisoned {
@@ -407,11 +442,17 @@ impl BlockingAppend for Appender {
             .ok_or_else(|| Error::Unavailable(anyhow::anyhow!("the store has been closed")))?;
         // The chain lock across processes, for placing and journaling the batch.
         chain.journals[0].lock()?;
-        let journaled = journal_batch(chain, conn, events);
+        let journaled = journal_batch(chain, conn, events, split);
         chain.journals[0].unlock();
         let (rows, placed) = journaled?;
         chain.pending.extend(rows);
         Ok(placed)
+    }
+}
+
+impl BlockingAppend for Appender {
+    fn append_blocking(&self, events: Vec<(TenantId, NewEvent)>) -> Result<Vec<Appended>> {
+        self.append_with(events, row_and_ack)
     }
 
     fn after_batch(&self) {

@@ -215,26 +215,15 @@ fn run_flusher(
     }
 }
 
-/// An event placed on its chain, as a row (which takes its canonical body) and the event.
+/// An event placed on its chain, as a row (which takes its canonical body) and the event
+/// (a copy: this is for callers that want the stored event back, not the writer's path).
 fn row_of(p: Placed) -> (Row, AuditEvent) {
-    let c = &p.event.content;
-    let row = Row {
-        tenant: p.tenant,
-        seq: c.seq,
-        id: c.id.to_string(),
-        at: format_ts(&c.at),
-        kind: c.kind.as_str().to_string(),
-        subject_type: c.subject.kind.clone(),
-        subject_id: c.subject.id.clone(),
-        decision: c.decision.clone(),
-        body: p.body,
-        prev_hash: p.event.prev_hash.clone(),
-        hash: p.event.hash.clone(),
-    };
-    (row, p.event)
+    let event = p.event.clone();
+    (row_and_ack(p).0, event)
 }
 
-/// The same row, with the event's fields moved into it, and the writer's acknowledgement.
+/// An event placed on its chain, as a row (which takes its canonical body and the event's
+/// fields), and the writer's acknowledgement.
 fn row_and_ack(p: Placed) -> (Row, Appended) {
     let ack = Appended::from(&p.event);
     let AuditEvent {

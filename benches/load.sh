@@ -2,12 +2,14 @@
 # Load test of POST /v1/authorize, measured in one run on this machine against a minimal
 # axum JSON endpoint (examples/baseline.rs): requests per second of each, and the ratios.
 #
-#   bash benches/load.sh [seconds per run, default 5] [connections, default 32] [rounds, default 3]
+#   bash benches/load.sh [seconds per run, default 5] [connections, default 32] [rounds, default 5]
 #
 # Each round measures the baseline and then each grantd endpoint, one after the other; a
 # ratio is taken within its round (the machine's speed drifts by ±15% over a minute, and
 # a baseline measured once at the start would carry its drift into every ratio). The table
-# gives the median of the rounds and each round's ratio.
+# gives the median of the rounds and each round's ratio. Single rounds of one build span
+# ±0.04 around their median here; five rounds (about two minutes) make the median of one
+# run steadier than three did.
 #
 # GRANTD_BIN=/path/to/grantd measures that build instead of this tree's (for interleaved
 # A/B runs of two builds).
@@ -21,7 +23,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DUR=${1:-5}
 CONN=${2:-32}
-ROUNDS=${3:-3}
+ROUNDS=${3:-5}
 GRANTD_PORT=18180
 BASE_PORT=18181
 

@@ -104,7 +104,15 @@ idle() { # idle + iowait ticks of the whole machine
 rps() { # url script server-pid: prints "req/s server-CPU-us-per-request machine-idle-%"
   local t0 i0 t1 i1 r
   t0=$(ticks "$3"); i0=$(idle)
-  r=$(wrk -t2 -c"$CONN" -d"${DUR}s" -s "$2" "$1" | tee -a "$WORK/wrk.log" | awk '/Requests\/sec/ {print $2}')
+  local out
+  out=$(wrk -t2 -c"$CONN" -d"${DUR}s" -s "$2" "$1")
+  echo "$out" >> "$WORK/wrk.log"
+  # An error answer is not throughput: a run with any is refused, not counted.
+  if grep -q "Non-2xx or 3xx responses" <<<"$out" || ! grep -q "Requests/sec" <<<"$out"; then
+    { echo "load.sh: $1 answered with errors (or wrk failed); not measured:"; echo "$out"; } >>"$WORK/failed"
+    exit 1
+  fi
+  r=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   t1=$(ticks "$3"); i1=$(idle)
   python3 -c "import os,sys; hz=os.sysconf('SC_CLK_TCK'); r=float(sys.argv[1]); d=float(sys.argv[5]); n=os.cpu_count()
 print(f'{r} {(int(sys.argv[3])-int(sys.argv[2]))/hz/(r*d)*1e6:.1f} {100*(int(sys.argv[6])-int(sys.argv[4]))/hz/(d*n):.0f}')" "$r" "$t0" "$t1" "$i0" "$DUR" "$i1"
@@ -147,6 +155,10 @@ for round in $(seq 1 "$ROUNDS"); do
   echo "$round authorize1000 $(rps "http://127.0.0.1:$GRANTD_PORT/v1/authorize" "$S1000" "$GPID")"
   echo "$round check $(rps "http://127.0.0.1:$GRANTD_PORT/v1/access/check" "$WORK/check.lua" "$GPID")"
 done > "$WORK/runs.txt"
+if [ -e "$WORK/failed" ]; then
+  cat "$WORK/failed" >&2
+  exit 1
+fi
 EVENTS=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from audit_events where kind=\"authorize\"').fetchone()[0])" "$WORK/grantd.db")
 
 printf '\n%s, %s rounds of %s s per endpoint, %s connections, wrk -t2, %s cores\n' "$(date -u +%Y-%m-%dT%H:%MZ)" "$ROUNDS" "$DUR" "$CONN" "$(nproc)"

@@ -50,13 +50,29 @@ pub(crate) struct Row {
     pub hash: String,
 }
 
+/// Where the rows handed to [`continuing`] come from, which says whether their `hash`
+/// must be recomputed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// Read back from a journal file (replay at start, or another process's write
+    /// transaction): each row's `hash` is recomputed from its `prev_hash` and body.
+    File,
+    /// Placed in this process by the audit writer, which computed each `hash` from the
+    /// body it holds; the flusher moves only such rows (rows replayed from the files reach
+    /// SQLite at start through a write transaction, as `File`, before any decision, and
+    /// the store does not open if that fails).
+    Placed,
+}
+
 /// Of `rows` (in journal order), those that continue their tenant's chain from `heads`
 /// (tenant → stored `seq` and `hash`; a tenant without a head takes none): `seq` one past
-/// the head, `prev_hash` the head's hash, and `hash` the chained hash of the body. The
-/// others are already stored (or belong to no chain) and are skipped.
+/// the head, `prev_hash` the head's hash, and (for rows from a [`Source::File`]) `hash`
+/// the chained hash of the body. The others are already stored (or belong to no chain)
+/// and are skipped.
 pub(crate) fn continuing<'a>(
     rows: impl IntoIterator<Item = &'a Row>,
     mut heads: std::collections::HashMap<String, (i64, String)>,
+    source: Source,
 ) -> Vec<&'a Row> {
     let mut out = Vec::new();
     for r in rows {
@@ -65,7 +81,8 @@ pub(crate) fn continuing<'a>(
         };
         if r.seq == head.0 + 1
             && r.prev_hash == head.1
-            && crate::domain::audit::chain_hash(&r.prev_hash, &r.body) == r.hash
+            && (source == Source::Placed
+                || crate::domain::audit::chain_hash(&r.prev_hash, &r.body) == r.hash)
         {
             *head = (r.seq, r.hash.clone());
             out.push(r);
@@ -525,6 +542,62 @@ mod tests {
             prev_hash: "p".into(),
             hash: "h".into(),
         }
+    }
+
+    /// Rows `from..=to` of a chain starting at genesis `g`, hashed properly.
+    fn chained(g: &str, from: i64, to: i64) -> Vec<Row> {
+        let mut prev = g.to_string();
+        let mut out = Vec::new();
+        for seq in 1..=to {
+            let mut r = row(seq, None);
+            r.prev_hash = prev.clone();
+            r.hash = crate::domain::audit::chain_hash(&prev, &r.body);
+            prev = r.hash.clone();
+            if seq >= from {
+                out.push(r);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn continuing_takes_the_rows_after_the_head_and_checks_file_rows_hashes() {
+        let rows = chained("g", 1, 4);
+        let heads = |seq: i64| {
+            let hash = if seq == 0 {
+                "g".to_string()
+            } else {
+                rows[seq as usize - 1].hash.clone()
+            };
+            std::collections::HashMap::from([("t".to_string(), (seq, hash))])
+        };
+        for source in [Source::File, Source::Placed] {
+            let took: Vec<i64> = continuing(&rows, heads(2), source)
+                .iter()
+                .map(|r| r.seq)
+                .collect();
+            assert_eq!(took, vec![3, 4], "{source:?}");
+            assert!(continuing(&rows, heads(4), source).is_empty());
+            // a row past a gap is not taken
+            assert!(continuing(&rows[3..], heads(2), source).is_empty());
+            // another tenant's head takes none of these
+            let other = std::collections::HashMap::from([("u".to_string(), (0, "g".to_string()))]);
+            assert!(continuing(&rows, other, source).is_empty());
+        }
+        // A row whose body no longer matches its hash: a file's is refused (and so is
+        // everything after it), the writer's own placement is trusted.
+        let mut edited = rows.clone();
+        edited[2].body.push(' ');
+        let from_file: Vec<i64> = continuing(&edited, heads(2), Source::File)
+            .iter()
+            .map(|r| r.seq)
+            .collect();
+        assert!(from_file.is_empty(), "{from_file:?}");
+        let placed: Vec<i64> = continuing(&edited, heads(2), Source::Placed)
+            .iter()
+            .map(|r| r.seq)
+            .collect();
+        assert_eq!(placed, vec![3, 4]);
     }
 
     #[test]

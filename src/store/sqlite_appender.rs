@@ -35,7 +35,7 @@
 //! At start, `migrate` replays the journal: records that continue their tenant's stored
 //! chain are inserted; the rest were moved before and are skipped.
 
-use super::journal::{continuing, Journal, Row};
+use super::journal::{continuing, Journal, Row, Source};
 use super::sqlite::{corrupt, place_events, Head, Placed, AUDIT_INSERT};
 use super::BlockingAppend;
 use crate::clock::{format_ts, parse_ts};
@@ -284,7 +284,8 @@ fn flush(conn: &mut Connection, rows: &[Row]) -> Result<()> {
             }
         }
     }
-    let rows: Vec<&Row> = continuing(rows.iter(), heads);
+    // The rows the writer placed: their hashes need no recomputing (see `Source`).
+    let rows: Vec<&Row> = continuing(rows.iter(), heads, Source::Placed);
     {
         let mut insert = tx.prepare_cached(&format!(
             "{AUDIT_INSERT}VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"

@@ -2261,4 +2261,117 @@ mod tests {
         assert_eq!(size, 16384);
         store.close().await;
     }
+
+    /// The scheduling policy (`/proc` stat field 41) of every thread of this process with
+    /// the given name.
+    #[cfg(target_os = "linux")]
+    fn thread_policies(name: &str) -> Vec<u32> {
+        let mut out = Vec::new();
+        for task in std::fs::read_dir("/proc/self/task").unwrap() {
+            let dir = task.unwrap().path();
+            let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+            if comm.trim_end() != name {
+                continue;
+            }
+            let Ok(stat) = std::fs::read_to_string(dir.join("stat")) else {
+                continue; // the thread ended meanwhile
+            };
+            // Fields after the `(comm)` one start at field 3 (state); policy is field 41.
+            let rest = &stat[stat.rfind(')').unwrap() + 1..];
+            out.push(
+                rest.split_whitespace()
+                    .nth(41 - 3)
+                    .unwrap()
+                    .parse()
+                    .unwrap(),
+            );
+        }
+        out
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn the_decision_flusher_runs_at_idle_priority() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _, _) = owning_store_with_tenant(dir.path()).await;
+        // The thread lowers itself as it starts.
+        let mut policies = thread_policies("grantd-flush");
+        for _ in 0..100 {
+            if !policies.is_empty() && policies.iter().all(|p| *p == libc::SCHED_IDLE as u32) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            policies = thread_policies("grantd-flush");
+        }
+        assert!(!policies.is_empty(), "no flusher thread");
+        assert!(
+            policies.iter().all(|p| *p == libc::SCHED_IDLE as u32),
+            "{policies:?}"
+        );
+        store.close().await;
+    }
+
+    /// The flusher yields the CPU to everything else, so the backlog of journaled events it
+    /// has not moved is bounded: with a file in its hands and `MAX_BACKLOG` in the other,
+    /// the audit writer waits for it before it takes another batch; once the flusher can
+    /// move again, the writer goes on and nothing is lost.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_full_backlog_waits_for_the_flusher() {
+        use super::super::sqlite_appender::{FLUSH_AT, MAX_BACKLOG};
+        use crate::store::BlockingAppend;
+        let dir = tempfile::tempdir().unwrap();
+        let (store, tid, _) = owning_store_with_tenant(dir.path()).await;
+        let appender = store.appender.clone().expect("the store owns the journal");
+        let before = store.verify_chain(tid).await.unwrap().events as usize;
+        // Another connection holds SQLite's write lock: the flusher cannot move a thing.
+        let blocker = rusqlite::Connection::open(dir.path().join("grantd.db")).unwrap();
+        blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let batch = move |from: usize, n: usize| -> Vec<_> {
+            (from..from + n).map(|i| (tid, event(i))).collect()
+        };
+        let a = appender.clone();
+        let filled = tokio::task::spawn_blocking(move || {
+            // One file for the flusher, then the other up to the bound (the last batch
+            // without the housekeeping that would wait).
+            let mut n = 0;
+            while n < FLUSH_AT + MAX_BACKLOG {
+                a.append_blocking(batch(n, 1024)).unwrap();
+                n += 1024;
+                if n < FLUSH_AT + MAX_BACKLOG {
+                    a.after_batch();
+                }
+            }
+            n
+        })
+        .await
+        .unwrap();
+        {
+            let chain = appender.chain.lock().await;
+            assert!(chain.inflight.is_some(), "the flusher holds a file");
+            assert!(
+                chain.pending.len() >= MAX_BACKLOG,
+                "{}",
+                chain.pending.len()
+            );
+        }
+        let a = appender.clone();
+        let next = std::thread::spawn(move || {
+            a.append_blocking(batch(filled, 1)).unwrap();
+            a.after_batch();
+        });
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(
+            !next.is_finished(),
+            "the writer went on past a full backlog"
+        );
+        blocker.execute_batch("ROLLBACK").unwrap();
+        drop(blocker);
+        tokio::task::spawn_blocking(move || next.join().unwrap())
+            .await
+            .unwrap();
+        let rep = store.verify_chain(tid).await.unwrap();
+        assert!(rep.ok, "{rep:?}");
+        assert_eq!(rep.events as usize, before + filled + 1, "{rep:?}");
+        store.close().await;
+    }
 }

@@ -2152,15 +2152,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn a_failed_journal_write_acknowledges_nothing_after_it() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("grantd.db").display());
-        let concrete = Arc::new(SqliteStore::connect_owning(&url).await.unwrap());
+        let (concrete, tid, url) = owning_store_with_tenant(dir.path()).await;
         let store: DynStore = concrete.clone();
-        store.migrate().await.unwrap();
-        let schema =
-            crate::service::tenants::load_default_schema(std::path::Path::new("policies")).unwrap();
-        let (tid, _) = crate::service::tenants::create(&store, "t", schema, chrono::Utc::now())
-            .await
-            .unwrap();
         let (audit, writer) = AuditWriter::spawn(store.clone(), 64, 16);
         for i in 0..3 {
             audit.append(tid, event(i)).await.unwrap();

@@ -3,11 +3,15 @@
 //! real append path, then times typical auditor queries through the store.
 //!
 //! `cargo run --release --example audit_read_bench -- [events]`
+//! (`GRANTD_BENCH_PAGE_SIZE=4096` to create the database with that page size)
 
 use chrono::{Duration, Utc};
 use grantd::domain::audit::{Actor, Determining, EventKind, NewEvent, Subject};
 use grantd::store::{self, EventFilter, KeyRecord, NewTenant};
 use std::time::Instant;
+
+#[path = "support/page_size.rs"]
+mod page_size;
 
 #[tokio::main]
 async fn main() {
@@ -17,6 +21,7 @@ async fn main() {
         .unwrap_or(1_000_000);
     let dir = tempfile_dir();
     let url = format!("sqlite://{}/audit.db", dir.display());
+    page_size::create_if_asked(&dir.join("audit.db"));
     let store = store::open(&url).await.expect("store");
     let now = Utc::now();
     let schema = std::fs::read_to_string(concat!(

@@ -9,6 +9,7 @@
 //! point (`last_used_at`). Another tenant holds 100,000 grants of its own alongside.
 //!
 //! `cargo run --release --example grant_list_bench -- [grants]`
+//! (`GRANTD_BENCH_PAGE_SIZE=4096` to create the database with that page size)
 
 use chrono::{DateTime, Duration, Utc};
 use grantd::clock::{format_ts, ManualClock};
@@ -19,6 +20,9 @@ use grantd::service::Caller;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Instant;
+
+#[path = "support/page_size.rs"]
+mod page_size;
 
 const USERS: u64 = 20_000;
 const APPS: u64 = 50;
@@ -169,7 +173,10 @@ async fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     let url = match &reuse {
         Some(file) => format!("sqlite://{file}"),
-        None => format!("sqlite://{}/grants.db", dir.display()),
+        None => {
+            page_size::create_if_asked(&dir.join("grants.db"));
+            format!("sqlite://{}/grants.db", dir.display())
+        }
     };
     let now: DateTime<Utc> = match &reuse {
         // the kept data was written relative to the time of that run

@@ -160,7 +160,7 @@ pub fn finish(api: &mut OpenApi) {
                     ),
                     (
                         "503",
-                        "unavailable: the database is unreachable; the request had no effect",
+                        "unavailable: the database is unreachable, or cannot be written (a decision whose audit event cannot be recorded is refused, not left waiting); the request had no effect",
                     ),
                 ],
             );

@@ -2304,31 +2304,34 @@ mod tests {
         store.close().await;
     }
 
-    /// The flusher yields the CPU to everything else, so the backlog of journaled events it
-    /// has not moved is bounded: with a file in its hands and `MAX_BACKLOG` in the other,
-    /// the audit writer waits for it before it takes another batch; once the flusher can
-    /// move again, the writer goes on and nothing is lost.
-    #[tokio::test(flavor = "multi_thread")]
-    async fn a_full_backlog_waits_for_the_flusher() {
+    /// `n` events of `tenant` numbered from `from`, as a batch for the appender.
+    fn batch(
+        tenant: crate::domain::ids::TenantId,
+        from: usize,
+        n: usize,
+    ) -> Vec<(crate::domain::ids::TenantId, NewEvent)> {
+        (from..from + n).map(|i| (tenant, event(i))).collect()
+    }
+
+    /// Holds SQLite's write lock on another connection, so the flusher cannot move a thing,
+    /// and appends until the backlog is full: one file in the flusher's hands and
+    /// `MAX_BACKLOG` events in the other. Returns the lock's connection (roll it back to
+    /// let the flusher go on) and the number of events appended.
+    async fn fill_backlog(
+        dir: &std::path::Path,
+        appender: &Arc<super::super::sqlite_appender::Appender>,
+        tid: crate::domain::ids::TenantId,
+    ) -> (rusqlite::Connection, usize) {
         use super::super::sqlite_appender::{FLUSH_AT, MAX_BACKLOG};
         use crate::store::BlockingAppend;
-        let dir = tempfile::tempdir().unwrap();
-        let (store, tid, _) = owning_store_with_tenant(dir.path()).await;
-        let appender = store.appender.clone().expect("the store owns the journal");
-        let before = store.verify_chain(tid).await.unwrap().events as usize;
-        // Another connection holds SQLite's write lock: the flusher cannot move a thing.
-        let blocker = rusqlite::Connection::open(dir.path().join("grantd.db")).unwrap();
+        let blocker = rusqlite::Connection::open(dir.join("grantd.db")).unwrap();
         blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
-        let batch = move |from: usize, n: usize| -> Vec<_> {
-            (from..from + n).map(|i| (tid, event(i))).collect()
-        };
         let a = appender.clone();
         let filled = tokio::task::spawn_blocking(move || {
-            // One file for the flusher, then the other up to the bound (the last batch
-            // without the housekeeping that would wait).
+            // The last batch goes without the housekeeping that would wait.
             let mut n = 0;
             while n < FLUSH_AT + MAX_BACKLOG {
-                a.append_blocking(batch(n, 1024)).unwrap();
+                a.append_blocking(batch(tid, n, 1024)).unwrap();
                 n += 1024;
                 if n < FLUSH_AT + MAX_BACKLOG {
                     a.after_batch();
@@ -2338,18 +2341,31 @@ mod tests {
         })
         .await
         .unwrap();
-        {
-            let chain = appender.chain.lock().await;
-            assert!(chain.inflight.is_some(), "the flusher holds a file");
-            assert!(
-                chain.pending.len() >= MAX_BACKLOG,
-                "{}",
-                chain.pending.len()
-            );
-        }
+        let chain = appender.chain.lock().await;
+        assert!(chain.inflight.is_some(), "the flusher holds a file");
+        assert!(
+            chain.pending.len() >= MAX_BACKLOG,
+            "{}",
+            chain.pending.len()
+        );
+        (blocker, filled)
+    }
+
+    /// The flusher yields the CPU to everything else, so the backlog of journaled events it
+    /// has not moved is bounded: with a file in its hands and `MAX_BACKLOG` in the other,
+    /// the audit writer waits for it before it takes another batch; once the flusher can
+    /// move again, the writer goes on and nothing is lost.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_full_backlog_waits_for_the_flusher() {
+        use crate::store::BlockingAppend;
+        let dir = tempfile::tempdir().unwrap();
+        let (store, tid, _) = owning_store_with_tenant(dir.path()).await;
+        let appender = store.appender.clone().expect("the store owns the journal");
+        let before = store.verify_chain(tid).await.unwrap().events as usize;
+        let (blocker, filled) = fill_backlog(dir.path(), &appender, tid).await;
         let a = appender.clone();
         let next = std::thread::spawn(move || {
-            a.append_blocking(batch(filled, 1)).unwrap();
+            a.append_blocking(batch(tid, filled, 1)).unwrap();
             a.after_batch();
         });
         std::thread::sleep(std::time::Duration::from_millis(300));
@@ -2365,6 +2381,60 @@ mod tests {
         let rep = store.verify_chain(tid).await.unwrap();
         assert!(rep.ok, "{rep:?}");
         assert_eq!(rep.events as usize, before + filled + 1, "{rep:?}");
+        store.close().await;
+    }
+
+    /// A flusher that cannot move anything for `STALL_AFTER` while the backlog is full
+    /// (another process holds SQLite's write lock) does not hang decisions: the writer stops
+    /// waiting, and batches are refused as unavailable (503) until it moves again; a refused
+    /// batch is not stored, and afterwards appends go on where the chain left off.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_stalled_flusher_gets_batches_refused_not_hung() {
+        use super::super::sqlite_appender::STALL_AFTER;
+        use crate::error::Error;
+        use crate::store::BlockingAppend;
+        let dir = tempfile::tempdir().unwrap();
+        let (store, tid, _) = owning_store_with_tenant(dir.path()).await;
+        let appender = store.appender.clone().expect("the store owns the journal");
+        let before = store.verify_chain(tid).await.unwrap().events as usize;
+        let (blocker, filled) = fill_backlog(dir.path(), &appender, tid).await;
+        // The next batch is taken (the flusher has not been stuck for long yet); the writer
+        // then waits for the flusher, but not past STALL_AFTER.
+        let a = appender.clone();
+        let (done, waited) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            a.append_blocking(batch(tid, filled, 1)).unwrap();
+            a.after_batch();
+            let _ = done.send(());
+        });
+        waited
+            .recv_timeout(STALL_AFTER * 10)
+            .expect("the writer still waits for a stalled flusher");
+        assert!(appender.chain.lock().await.stalled());
+        let a = appender.clone();
+        let refused = tokio::task::spawn_blocking(move || a.append_blocking(batch(tid, 0, 1)))
+            .await
+            .unwrap();
+        assert!(matches!(refused, Err(Error::Unavailable(_))), "{refused:?}");
+        // SQLite can be written again: the flusher finishes its file and appends go on.
+        blocker.execute_batch("ROLLBACK").unwrap();
+        drop(blocker);
+        let mut waited = std::time::Duration::ZERO;
+        while appender.chain.lock().await.inflight.is_some() {
+            assert!(waited < STALL_AFTER * 10, "the flusher did not resume");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            waited += std::time::Duration::from_millis(10);
+        }
+        let a = appender.clone();
+        tokio::task::spawn_blocking(move || {
+            a.append_blocking(batch(tid, filled + 1, 1)).unwrap();
+            a.after_batch();
+        })
+        .await
+        .unwrap();
+        let rep = store.verify_chain(tid).await.unwrap();
+        assert!(rep.ok, "{rep:?}");
+        assert_eq!(rep.events as usize, before + filled + 2, "{rep:?}");
         store.close().await;
     }
 }

@@ -46,7 +46,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The state every appender of the chain shares, behind one lock (see the module docs).
 pub(crate) struct Chain {
@@ -70,9 +70,21 @@ pub(crate) struct Chain {
     /// Set when the journal could not be written or synced: the page cache may then hold
     /// writes the disk lost, so no later append is acknowledged (fail closed).
     pub poisoned: bool,
+    /// When the flusher last made progress: was handed a file, or committed a transaction
+    /// of its events (see [`Chain::stalled`]).
+    pub moved_at: Instant,
 }
 
 impl Chain {
+    /// Whether the backlog is full (see [`MAX_BACKLOG`]) and the flusher has moved nothing
+    /// for [`STALL_AFTER`]: SQLite cannot be written (another process holds its write lock,
+    /// or the disk refuses). Appends are then refused rather than left waiting.
+    pub fn stalled(&self) -> bool {
+        self.inflight.is_some()
+            && self.pending.len() >= MAX_BACKLOG
+            && self.moved_at.elapsed() >= STALL_AFTER
+    }
+
     /// Every journaled event not known to be in SQLite, oldest first.
     pub fn unstored(&self) -> Vec<&Row> {
         let mut out: Vec<&Row> = self.inflight.iter().flat_map(|v| v.iter()).collect();
@@ -139,6 +151,17 @@ pub(crate) const FLUSH_CHUNK: usize = 512;
 /// CPU, and bounds the journal's memory and files.
 pub(crate) const MAX_BACKLOG: usize = 4 * FLUSH_AT;
 
+/// How long the flusher may go without moving anything while the backlog is full before
+/// the writer stops waiting for it and refuses batches (`503 unavailable`) until it moves
+/// again: a decision that cannot be audited is answered with an error, not left hanging.
+/// Twice SQLite's busy timeout, so a flusher that waited once for the write lock and then
+/// committed is not taken for stalled. (Two seconds in this crate's unit tests.)
+pub(crate) const STALL_AFTER: Duration = if cfg!(test) {
+    Duration::from_secs(2)
+} else {
+    Duration::from_secs(10)
+};
+
 fn open_conn(path: &Path, busy_timeout: Duration) -> Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
@@ -175,6 +198,7 @@ impl Appender {
             found,
             seen_version,
             poisoned: false,
+            moved_at: Instant::now(),
         }));
         let flush_conn = open_conn(path, busy_timeout)?;
         let (tx, rx) = std::sync::mpsc::channel::<FullFile>();
@@ -232,6 +256,7 @@ fn run_flusher(
                 std::thread::sleep(wait);
                 wait = (wait * 2).min(Duration::from_secs(5));
             }
+            chain.blocking_lock().moved_at = Instant::now();
         }
         let mut c = chain.blocking_lock();
         if let Err(e) = c.journals[file].reset() {
@@ -473,6 +498,13 @@ impl Appender {
                 "the decision journal failed earlier; restart grantd"
             )));
         }
+        if chain.stalled() {
+            return Err(Error::Unavailable(anyhow::anyhow!(
+                "{} journaled decision events have not reached SQLite for {} s (is its write lock held?); refusing decisions until they do",
+                chain.unstored().len(),
+                chain.moved_at.elapsed().as_secs()
+            )));
+        }
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let conn = conn
             .as_mut()
@@ -507,11 +539,15 @@ impl BlockingAppend for Appender {
                 return;
             };
             if chain.inflight.is_some() {
-                if chain.pending.len() < MAX_BACKLOG || self.flusher_thread.is_finished() {
+                if chain.pending.len() < MAX_BACKLOG
+                    || self.flusher_thread.is_finished()
+                    || chain.stalled()
+                {
                     return;
                 }
                 // The flusher is a file behind and the backlog is full: wait for it,
-                // without the chain lock (it takes that lock to finish).
+                // without the chain lock (it takes that lock to finish), unless it has
+                // stalled (appends are then refused until it moves again).
                 drop(chain);
                 std::thread::sleep(Duration::from_millis(1));
                 continue;
@@ -520,6 +556,7 @@ impl BlockingAppend for Appender {
             let rows = Arc::new(std::mem::take(&mut chain.pending));
             let full = chain.active;
             chain.inflight = Some(rows.clone());
+            chain.moved_at = Instant::now();
             chain.active = 1 - full;
             if flusher.send((full, rows)).is_err() {
                 tracing::warn!("the decision flusher has stopped");

@@ -2313,42 +2313,85 @@ mod tests {
         (from..from + n).map(|i| (tenant, event(i))).collect()
     }
 
-    /// Holds SQLite's write lock on another connection, so the flusher cannot move a thing,
-    /// and appends until the backlog is full: one file in the flusher's hands and
-    /// `MAX_BACKLOG` events in the other. Returns the lock's connection (roll it back to
-    /// let the flusher go on) and the number of events appended.
-    async fn fill_backlog(
-        dir: &std::path::Path,
-        appender: &Arc<super::super::sqlite_appender::Appender>,
+    /// A store whose journal backlog is full: another connection holds SQLite's write lock,
+    /// so the flusher cannot move a thing, and events were appended until one file is in the
+    /// flusher's hands and `MAX_BACKLOG` events wait in the other.
+    struct FullBacklog {
+        _dir: tempfile::TempDir,
+        store: Arc<SqliteStore>,
         tid: crate::domain::ids::TenantId,
-    ) -> (rusqlite::Connection, usize) {
-        use super::super::sqlite_appender::{FLUSH_AT, MAX_BACKLOG};
-        use crate::store::BlockingAppend;
-        let blocker = rusqlite::Connection::open(dir.join("grantd.db")).unwrap();
-        blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
-        let a = appender.clone();
-        let filled = tokio::task::spawn_blocking(move || {
-            // The last batch goes without the housekeeping that would wait.
-            let mut n = 0;
-            while n < FLUSH_AT + MAX_BACKLOG {
-                a.append_blocking(batch(tid, n, 1024)).unwrap();
-                n += 1024;
-                if n < FLUSH_AT + MAX_BACKLOG {
-                    a.after_batch();
+        appender: Arc<super::super::sqlite_appender::Appender>,
+        /// The events stored before the backlog was filled.
+        before: usize,
+        /// The events appended to fill it.
+        filled: usize,
+        /// The connection holding SQLite's write lock, until `release`.
+        blocker: Option<rusqlite::Connection>,
+    }
+
+    impl FullBacklog {
+        async fn new() -> FullBacklog {
+            use super::super::sqlite_appender::{FLUSH_AT, MAX_BACKLOG};
+            use crate::store::BlockingAppend;
+            let dir = tempfile::tempdir().unwrap();
+            let (store, tid, _) = owning_store_with_tenant(dir.path()).await;
+            let appender = store.appender.clone().expect("the store owns the journal");
+            let before = store.verify_chain(tid).await.unwrap().events as usize;
+            let blocker = rusqlite::Connection::open(dir.path().join("grantd.db")).unwrap();
+            blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+            let a = appender.clone();
+            let filled = tokio::task::spawn_blocking(move || {
+                // The last batch goes without the housekeeping that would wait.
+                let mut n = 0;
+                while n < FLUSH_AT + MAX_BACKLOG {
+                    a.append_blocking(batch(tid, n, 1024)).unwrap();
+                    n += 1024;
+                    if n < FLUSH_AT + MAX_BACKLOG {
+                        a.after_batch();
+                    }
                 }
+                n
+            })
+            .await
+            .unwrap();
+            {
+                let chain = appender.chain.lock().await;
+                assert!(chain.inflight.is_some(), "the flusher holds a file");
+                assert!(
+                    chain.pending.len() >= MAX_BACKLOG,
+                    "{}",
+                    chain.pending.len()
+                );
             }
-            n
-        })
-        .await
-        .unwrap();
-        let chain = appender.chain.lock().await;
-        assert!(chain.inflight.is_some(), "the flusher holds a file");
-        assert!(
-            chain.pending.len() >= MAX_BACKLOG,
-            "{}",
-            chain.pending.len()
-        );
-        (blocker, filled)
+            FullBacklog {
+                _dir: dir,
+                store,
+                tid,
+                appender,
+                before,
+                filled,
+                blocker: Some(blocker),
+            }
+        }
+
+        /// Lets the flusher write SQLite again.
+        fn release(&mut self) {
+            let blocker = self.blocker.take().expect("released once");
+            blocker.execute_batch("ROLLBACK").unwrap();
+        }
+
+        /// Checks that the chain verifies and holds the filling events and `more` after
+        /// them, then closes the store.
+        async fn assert_stored_with(self, more: usize) {
+            let rep = self.store.verify_chain(self.tid).await.unwrap();
+            assert!(rep.ok, "{rep:?}");
+            assert_eq!(
+                rep.events as usize,
+                self.before + self.filled + more,
+                "{rep:?}"
+            );
+            self.store.close().await;
+        }
     }
 
     /// The flusher yields the CPU to everything else, so the backlog of journaled events it
@@ -2358,12 +2401,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn a_full_backlog_waits_for_the_flusher() {
         use crate::store::BlockingAppend;
-        let dir = tempfile::tempdir().unwrap();
-        let (store, tid, _) = owning_store_with_tenant(dir.path()).await;
-        let appender = store.appender.clone().expect("the store owns the journal");
-        let before = store.verify_chain(tid).await.unwrap().events as usize;
-        let (blocker, filled) = fill_backlog(dir.path(), &appender, tid).await;
-        let a = appender.clone();
+        let mut full = FullBacklog::new().await;
+        let (a, tid, filled) = (full.appender.clone(), full.tid, full.filled);
         let next = std::thread::spawn(move || {
             a.append_blocking(batch(tid, filled, 1)).unwrap();
             a.after_batch();
@@ -2373,15 +2412,11 @@ mod tests {
             !next.is_finished(),
             "the writer went on past a full backlog"
         );
-        blocker.execute_batch("ROLLBACK").unwrap();
-        drop(blocker);
+        full.release();
         tokio::task::spawn_blocking(move || next.join().unwrap())
             .await
             .unwrap();
-        let rep = store.verify_chain(tid).await.unwrap();
-        assert!(rep.ok, "{rep:?}");
-        assert_eq!(rep.events as usize, before + filled + 1, "{rep:?}");
-        store.close().await;
+        full.assert_stored_with(1).await;
     }
 
     /// A flusher that cannot move anything for `STALL_AFTER` while the backlog is full
@@ -2393,11 +2428,8 @@ mod tests {
         use super::super::sqlite_appender::STALL_AFTER;
         use crate::error::Error;
         use crate::store::BlockingAppend;
-        let dir = tempfile::tempdir().unwrap();
-        let (store, tid, _) = owning_store_with_tenant(dir.path()).await;
-        let appender = store.appender.clone().expect("the store owns the journal");
-        let before = store.verify_chain(tid).await.unwrap().events as usize;
-        let (blocker, filled) = fill_backlog(dir.path(), &appender, tid).await;
+        let mut full = FullBacklog::new().await;
+        let (appender, tid, filled) = (full.appender.clone(), full.tid, full.filled);
         // The next batch is taken (the flusher has not been stuck for long yet); the writer
         // then waits for the flusher, but not past STALL_AFTER.
         let a = appender.clone();
@@ -2417,8 +2449,7 @@ mod tests {
             .unwrap();
         assert!(matches!(refused, Err(Error::Unavailable(_))), "{refused:?}");
         // SQLite can be written again: the flusher finishes its file and appends go on.
-        blocker.execute_batch("ROLLBACK").unwrap();
-        drop(blocker);
+        full.release();
         let mut waited = std::time::Duration::ZERO;
         while appender.chain.lock().await.inflight.is_some() {
             assert!(waited < STALL_AFTER * 10, "the flusher did not resume");
@@ -2432,9 +2463,6 @@ mod tests {
         })
         .await
         .unwrap();
-        let rep = store.verify_chain(tid).await.unwrap();
-        assert!(rep.ok, "{rep:?}");
-        assert_eq!(rep.events as usize, before + filled + 2, "{rep:?}");
-        store.close().await;
+        full.assert_stored_with(2).await;
     }
 }

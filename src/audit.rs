@@ -129,7 +129,37 @@ fn split(batch: &mut Vec<Job>) -> (Events, Waiting) {
 }
 
 /// Answers every job of a batch with the outcome of its commit.
-fn answer(waiting: Waiting, outcome: Result<Vec<Appended>>, started: std::time::Instant) {
+/// Failed group commits are logged at most once a second, each line counting the failures
+/// left out since the one before: a store that refuses writes fails every batch, and a
+/// line per batch would flood the log.
+#[derive(Default)]
+struct FailureLog {
+    last: Option<std::time::Instant>,
+    left_out: u64,
+}
+
+impl FailureLog {
+    /// Whether a failure at `now` is logged; if so, how many were left out before it.
+    fn admit(&mut self, now: std::time::Instant) -> Option<u64> {
+        match self.last {
+            Some(t) if now.saturating_duration_since(t) < std::time::Duration::from_secs(1) => {
+                self.left_out += 1;
+                None
+            }
+            _ => {
+                self.last = Some(now);
+                Some(std::mem::take(&mut self.left_out))
+            }
+        }
+    }
+}
+
+fn answer(
+    waiting: Waiting,
+    outcome: Result<Vec<Appended>>,
+    started: std::time::Instant,
+    failures: &mut FailureLog,
+) {
     metrics::histogram!("grantd_audit_commit_seconds").record(started.elapsed().as_secs_f64());
     match outcome {
         Ok(stored) => {
@@ -140,7 +170,14 @@ fn answer(waiting: Waiting, outcome: Result<Vec<Appended>>, started: std::time::
             }
         }
         Err(e) => {
-            tracing::error!(error = ?e, events = waiting.len(), "audit group commit failed");
+            if let Some(left_out) = failures.admit(std::time::Instant::now()) {
+                tracing::error!(
+                    error = ?e,
+                    events = waiting.len(),
+                    earlier_failures_not_logged = left_out,
+                    "audit group commit failed"
+                );
+            }
             for done in waiting {
                 let _ = done.send(Err(Error::Unavailable(anyhow::anyhow!(
                     "the audit log could not be written"
@@ -157,6 +194,7 @@ async fn run(
     max_batch: usize,
 ) {
     let mut batch = Vec::with_capacity(max_batch);
+    let mut failures = FailureLog::default();
     while let Some(first) = rx.recv().await {
         // The sender side of `paused` lives in every handle; if all are gone we just go on.
         let _ = paused.wait_for(|p| !*p).await;
@@ -167,7 +205,7 @@ async fn run(
             .append_events(events)
             .await
             .map(|stored| stored.iter().map(Appended::from).collect());
-        answer(waiting, outcome, started);
+        answer(waiting, outcome, started, &mut failures);
     }
     tracing::debug!("audit writer drained and stopped");
 }
@@ -181,6 +219,7 @@ fn run_blocking(
     runtime: tokio::runtime::Handle,
 ) {
     let mut batch = Vec::with_capacity(max_batch);
+    let mut failures = FailureLog::default();
     while let Some(first) = rx.blocking_recv() {
         if *paused.borrow() {
             let _ = runtime.block_on(paused.wait_for(|p| !*p));
@@ -188,7 +227,12 @@ fn run_blocking(
         fill(&mut batch, first, &mut rx, max_batch);
         let (events, waiting) = split(&mut batch);
         let started = std::time::Instant::now();
-        answer(waiting, sink.append_blocking(events), started);
+        answer(
+            waiting,
+            sink.append_blocking(events),
+            started,
+            &mut failures,
+        );
         sink.after_batch();
     }
     tracing::debug!("audit writer drained and stopped");
@@ -200,4 +244,26 @@ pub async fn prune(store: &DynStore, now: chrono::DateTime<chrono::Utc>, days: u
     store
         .prune_events(now - chrono::Duration::days(i64::from(days)))
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FailureLog;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn failures_are_logged_once_a_second_with_the_count_left_out() {
+        let mut log = FailureLog::default();
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        assert_eq!(log.admit(at(0)), Some(0));
+        assert_eq!(log.admit(at(1)), None);
+        assert_eq!(log.admit(at(999)), None);
+        // a second after the last line logged: logged, counting the two left out
+        assert_eq!(log.admit(at(1000)), Some(2));
+        assert_eq!(log.admit(at(1500)), None);
+        // a quiet spell, then the next failure is logged at once
+        assert_eq!(log.admit(at(60_000)), Some(1));
+        assert_eq!(log.admit(at(60_001)), None);
+    }
 }

@@ -128,7 +128,6 @@ fn split(batch: &mut Vec<Job>) -> (Events, Waiting) {
         .unzip()
 }
 
-/// Answers every job of a batch with the outcome of its commit.
 /// Failed group commits are logged at most once a second, each line counting the failures
 /// left out since the one before: a store that refuses writes fails every batch, and a
 /// line per batch would flood the log.
@@ -154,6 +153,7 @@ impl FailureLog {
     }
 }
 
+/// Answers every job of a batch with the outcome of its commit.
 fn answer(
     waiting: Waiting,
     outcome: Result<Vec<Appended>>,

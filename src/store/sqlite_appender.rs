@@ -36,7 +36,7 @@
 //! chain are inserted; the rest were moved before and are skipped.
 
 use super::journal::{continuing, Journal, Row, Source};
-use super::sqlite::{corrupt, place_events, Head, Placed, AUDIT_INSERT};
+use super::sqlite::{corrupt, place_events, Head, Placed, AUDIT_INSERT, BUSY_TIMEOUT};
 use super::BlockingAppend;
 use crate::clock::{format_ts, parse_ts};
 use crate::domain::audit::{Appended, AuditEvent, NewEvent};
@@ -154,12 +154,12 @@ pub(crate) const MAX_BACKLOG: usize = 4 * FLUSH_AT;
 /// How long the flusher may go without moving anything while the backlog is full before
 /// the writer stops waiting for it and refuses batches (`503 unavailable`) until it moves
 /// again: a decision that cannot be audited is answered with an error, not left hanging.
-/// Twice SQLite's busy timeout, so a flusher that waited once for the write lock and then
-/// committed is not taken for stalled. (Two seconds in this crate's unit tests.)
+/// Twice SQLite's busy timeout (10 s), so a flusher that waited once for the write lock
+/// and then committed is not taken for stalled. (Two seconds in this crate's unit tests.)
 pub(crate) const STALL_AFTER: Duration = if cfg!(test) {
     Duration::from_secs(2)
 } else {
-    Duration::from_secs(10)
+    BUSY_TIMEOUT.saturating_mul(2)
 };
 
 fn open_conn(path: &Path, busy_timeout: Duration) -> Result<Connection> {
@@ -501,7 +501,7 @@ impl Appender {
         if chain.stalled() {
             return Err(Error::Unavailable(anyhow::anyhow!(
                 "{} journaled decision events have not reached SQLite for {} s (is its write lock held?); refusing decisions until they do",
-                chain.unstored().len(),
+                chain.pending.len() + chain.inflight.as_ref().map_or(0, |f| f.len()),
                 chain.moved_at.elapsed().as_secs()
             )));
         }

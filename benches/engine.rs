@@ -1,7 +1,8 @@
 //! Criterion benchmark of the decision engine: one `evaluate` on a compiled set of N rules
 //! (N = 10, 100, 1000) with candidate selection and against every rule; `prepare` plus
-//! `evaluate` (a request from its JSON parts, as `/v1/authorize` decides it); and compiling a set
-//! of N rules. Run: `cargo bench --bench engine`.
+//! `evaluate` (a request from its JSON parts, as `/v1/authorize` decides it); the worst
+//! request-scoped entities the limits accept (`request_entities`); and compiling a set of N
+//! rules. Run: `cargo bench --bench engine`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use grantd::cedar::engine::compile;
@@ -146,6 +147,85 @@ fn bench(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
             b.iter(|| black_box(set.evaluate_all(black_box(&req), &set.entities)))
         });
+    }
+    g.finish();
+    // The worst request-scoped entities the limits accept (100 per request, ancestry depth
+    // 32), added to a store of 1,000 users and 51 apps: three chains of 32 groups; 32
+    // layers of three groups, each the child of every group of the layer above; and two
+    // layers of 50, each of the lower the child of every upper one (2,500 edges).
+    let mut g = c.benchmark_group("request_entities");
+    let set = compile(config(1000)).unwrap();
+    let grp = |id: String, parents: Vec<String>| {
+        let parents: Vec<_> = parents
+            .into_iter()
+            .map(|p| json!({"type": "Group", "id": p}))
+            .collect();
+        json!({"uid": {"type": "Group", "id": id}, "attrs": {}, "parents": parents})
+    };
+    let user = |parents: Vec<String>| {
+        let parents: Vec<_> = parents
+            .into_iter()
+            .map(|p| json!({"type": "Group", "id": p}))
+            .collect();
+        json!({"uid": {"type": "User", "id": "visitor"}, "attrs": {}, "parents": parents})
+    };
+    let chains: Vec<_> = ["a", "b", "c"]
+        .iter()
+        .flat_map(|c| {
+            (0..32).map(move |i| {
+                let parents = if i == 0 {
+                    vec![]
+                } else {
+                    vec![format!("{c}{}", i - 1)]
+                };
+                (format!("{c}{i}"), parents)
+            })
+        })
+        .map(|(id, ps)| grp(id, ps))
+        .chain([user(vec!["a31".into(), "b31".into(), "c31".into()])])
+        .collect();
+    let layered: Vec<_> = (0..32)
+        .flat_map(|layer| {
+            (0..3).map(move |k| {
+                let parents = if layer == 0 {
+                    vec![]
+                } else {
+                    (0..3).map(|j| format!("l{}_{j}", layer - 1)).collect()
+                };
+                (format!("l{layer}_{k}"), parents)
+            })
+        })
+        .map(|(id, ps)| grp(id, ps))
+        .chain([user((0..3).map(|j| format!("l31_{j}")).collect())])
+        .collect();
+    let upper: Vec<String> = (0..50).map(|i| format!("w{i}")).collect();
+    let wide: Vec<_> = upper
+        .iter()
+        .map(|id| grp(id.clone(), vec![]))
+        .chain((0..49).map(|i| grp(format!("x{i}"), upper.clone())))
+        .chain([user(upper.clone())])
+        .collect();
+    let visitor = r("User", "visitor");
+    for (name, list) in [("chains", chains), ("layered", layered), ("wide", wide)] {
+        assert!(
+            list.len() <= grantd::cedar::limits::MAX_REQUEST_ENTITIES,
+            "{name}"
+        );
+        let decide = || {
+            let p = prepare(
+                &set,
+                &visitor,
+                &action,
+                &resource,
+                Some(&context),
+                Some(&list),
+                "",
+            )
+            .unwrap();
+            set.evaluate(&p.request, &p.entities)
+        };
+        decide();
+        g.bench_function(name, |b| b.iter(|| black_box(decide())));
     }
     g.finish();
     let mut g = c.benchmark_group("compile");

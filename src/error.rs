@@ -34,6 +34,10 @@ pub enum Error {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A bulk operation that could not finish (409 `conflict`): `details` says what it did
+    /// and what is left.
+    #[error("{message}")]
+    Incomplete { message: String, details: Value },
     #[error("{0}")]
     MethodNotAllowed(String),
     #[error("{0}")]
@@ -45,6 +49,11 @@ pub enum Error {
     /// The database could not be reached; the request had no effect.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] anyhow::Error),
+    /// The tenant's stored configuration cannot be compiled (for example a rule stored by an
+    /// earlier version that breaks a limit added since): its decisions fail closed until an
+    /// author fixes or deletes what the message names. Other tenants are not affected.
+    #[error("{0}")]
+    PolicySetInvalid(String),
     /// A bug or an unexpected failure. The source is logged, never shown.
     #[error("internal error: {0}")]
     Internal(#[source] anyhow::Error),
@@ -97,13 +106,13 @@ impl Error {
                 StatusCode::FORBIDDEN
             }
             Error::NotFound(_) => StatusCode::NOT_FOUND,
-            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Conflict(_) | Error::Incomplete { .. } => StatusCode::CONFLICT,
             Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::PolicySetInvalid(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -115,12 +124,13 @@ impl Error {
             Error::Forbidden(_) => "forbidden",
             Error::AccessDenied { .. } => "access_denied",
             Error::NotFound(_) => "not_found",
-            Error::Conflict(_) => "conflict",
+            Error::Conflict(_) | Error::Incomplete { .. } => "conflict",
             Error::MethodNotAllowed(_) => "method_not_allowed",
             Error::PayloadTooLarge(_) => "payload_too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::RateLimited(_) => "rate_limited",
             Error::Unavailable(_) => "unavailable",
+            Error::PolicySetInvalid(_) => "policy_set_invalid",
             Error::Internal(_) => "internal",
         }
     }
@@ -212,6 +222,9 @@ impl IntoResponse for Error {
         match &self {
             Error::Internal(e) => tracing::error!(error = ?e, "internal error"),
             Error::Unavailable(e) => tracing::warn!(error = ?e, "database unavailable"),
+            Error::PolicySetInvalid(m) => {
+                tracing::error!(problem = %m, "a tenant's configuration cannot be compiled")
+            }
             _ => {}
         }
         (status, axum::Json(self.body())).into_response()

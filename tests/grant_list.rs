@@ -182,7 +182,7 @@ async fn world() -> World {
             &t,
             Method::POST,
             &format!("/v1/grants/{}/extend", ids[i]),
-            Some(json!({"duration_seconds": 2 * 86400})),
+            Some(json!({"duration_seconds": 10 * 86400})),
         )
         .await;
         assert_eq!(r.status, 200, "{}", r.text);
@@ -1359,7 +1359,7 @@ async fn a_cursor_walk_sees_every_grant_once_while_grants_are_written() {
                             &w.t,
                             Method::POST,
                             &format!("{path}/extend"),
-                            Some(json!({"duration_seconds": 86400 * 3})),
+                            Some(json!({"duration_seconds": 86400 * 10})),
                         )
                         .await
                     }
@@ -1737,7 +1737,7 @@ async fn totals_summed_from_day_counts_equal_the_grants_walked() {
         let (path, body) = match i % 3 {
             0 => (
                 format!("/v1/grants/{id}/extend"),
-                json!({"duration_seconds": 6 * 86400}),
+                json!({"duration_seconds": 10 * 86400}),
             ),
             1 => (
                 format!("/v1/grants/{id}/revoke"),

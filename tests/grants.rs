@@ -406,8 +406,16 @@ async fn extend_caps_the_lifetime_and_follows_the_contract() {
             .await
             .assert_error(400, "invalid_input");
     }
-    // beyond granted_at + max: clamped
+    // to a time, within the cap
     c.s.clock.advance(chrono::Duration::seconds(300));
+    let at = grantd::clock::format_ts(&(granted_at + chrono::Duration::seconds(1000)));
+    let r = c
+        .call(Method::POST, &ext, Some(json!({"expires_at": at})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["expires_at"], at.as_str());
+    assert_eq!(r.body["clamped"], false);
+    // beyond granted_at + max: clamped
     let r = c
         .call(Method::POST, &ext, Some(json!({"duration_seconds": 7200})))
         .await;
@@ -417,15 +425,12 @@ async fn extend_caps_the_lifetime_and_follows_the_contract() {
     assert_eq!(r.body["policy_id"], p["id"]);
     let exp = grantd::clock::parse_ts(r.body["expires_at"].as_str().unwrap()).unwrap();
     assert_eq!((exp - granted_at).num_seconds(), 3600);
-    assert_eq!(r.headers["etag"], "\"2\"");
-    // to a time, within the cap
-    let at = grantd::clock::format_ts(&(granted_at + chrono::Duration::seconds(1000)));
+    assert_eq!(r.headers["etag"], "\"3\"");
+    // an extension never shortens: an earlier expiry is refused, the grant unchanged
     let r = c
         .call(Method::POST, &ext, Some(json!({"expires_at": at})))
         .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(r.body["expires_at"], at.as_str());
-    assert_eq!(r.body["clamped"], false);
+    r.assert_error(400, "invalid_input");
     // stale If-Match
     let stale = TestServer::read(
         c.s.client
@@ -776,7 +781,13 @@ async fn expiry_is_immediate_and_then_persisted_by_the_sweeper() {
 #[tokio::test]
 async fn access_check_covers_ancestors_scopes_revocation_and_tenants() {
     let c = setup().await;
-    policy(&c.s, &c.t, json!({"key": "eng", "name": "eng", "max_duration_seconds": 3600, "rules": [permit(json!({}))]})).await;
+    policy(
+        &c.s,
+        &c.t,
+        json!({"key": "eng", "name": "eng", "max_duration_seconds": 3600,
+        "covers_descendants": true, "rules": [permit(json!({}))]}),
+    )
+    .await;
     let check = |user: &str, rt: &str, rid: &str, scopes: Value| {
         let mut b =
             json!({"principal": {"type": "User", "id": user}, "resource": {"type": rt, "id": rid}});
@@ -1045,6 +1056,9 @@ async fn a_revoke_racing_extends_ends_revoked() {
             assert_eq!(r.status, 200, "the revoke always wins: {}", r.text);
         } else if r.status == 200 {
             ok_extends += 1;
+        } else if r.status == 400 {
+            // a longer extension committed first: this one would shorten the grant
+            r.assert_error(400, "invalid_input");
         } else {
             r.assert_error(409, "conflict");
         }

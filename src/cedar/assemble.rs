@@ -10,6 +10,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::limits;
 use cedar_policy::ffi::DetailedError;
 use cedar_policy::{
     ActionConstraint, EntityId, EntityTypeName, EntityUid, ParseErrors, Policy, PolicyId,
@@ -177,15 +178,18 @@ pub fn assemble_rule(spec: &RuleSpec) -> Result<AssembledRule, Vec<FieldError>> 
     };
 
     let conditions = spec.conditions.as_deref().filter(|c| !c.trim().is_empty());
+    // Too deep a text is refused before Cedar's (recursive) parser sees it.
     let expects_clauses = match conditions {
         None => Some(false),
-        Some(c) => match clause_prefix(c) {
-            Ok(has_clause) => Some(has_clause),
-            Err(message) => {
-                errors.push(FieldError::new(CONDITIONS, message));
-                None
+        Some(c) => {
+            match limits::check_text(c, limits::Text::Policy).and_then(|()| clause_prefix(c)) {
+                Ok(has_clause) => Some(has_clause),
+                Err(message) => {
+                    errors.push(FieldError::new(CONDITIONS, message));
+                    None
+                }
             }
-        },
+        }
     };
 
     // The scope is verified on its own first, so that anything going wrong
@@ -602,6 +606,15 @@ fn parse_errors_message(errors: &ParseErrors) -> String {
 /// Parses `text` and proves it is exactly one static policy with the intended
 /// id, effect and scope, no annotations, and clauses iff `expects_clauses`.
 fn verify(
+    text: &str,
+    rule_id: &str,
+    scope: &Scope,
+    expects_clauses: bool,
+) -> Result<Policy, Vec<Failure>> {
+    limits::on_cedar_stack(|| verify_on_stack(text, rule_id, scope, expects_clauses))
+}
+
+fn verify_on_stack(
     text: &str,
     rule_id: &str,
     scope: &Scope,

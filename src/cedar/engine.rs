@@ -12,6 +12,7 @@
 
 use crate::cedar::assemble::Effect;
 use crate::cedar::candidates::CandidateIndex;
+use crate::cedar::limits;
 use crate::domain::audit::Determining;
 use crate::domain::ids::TenantId;
 use crate::domain::policy::compiled_text;
@@ -33,6 +34,7 @@ pub struct PolicyMeta {
     pub priority: i64,
     pub max_duration_seconds: i64,
     pub default_duration_seconds: Option<i64>,
+    pub covers_descendants: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -59,6 +61,12 @@ pub struct CompiledSet {
     /// Every entity a stored entity names as an ancestor, stored or not. A request-scoped
     /// entity with one of these ids would change stored entities' ancestry for that call.
     pub referenced: std::collections::HashSet<cedar_policy::EntityUid>,
+    /// The enabled policies that say `covers_descendants`: their grants pass the access
+    /// checks of their resource's descendants too.
+    pub covering: std::collections::HashSet<Uuid>,
+    /// The ancestry depth of every stored entity that has parents, by `(type, id)`: a
+    /// request-scoped entity's depth counts its stored ancestors too.
+    pub depths: HashMap<(String, String), usize>,
     /// The schema's entity and action types by their text, so a request's types are looked
     /// up instead of parsed (a type the schema lacks still takes the parser, for its error).
     pub type_names: HashMap<String, cedar_policy::EntityTypeName>,
@@ -164,14 +172,57 @@ fn internal(what: String) -> Error {
     Error::internal(anyhow::anyhow!(what))
 }
 
+/// Parses a stored rule's text, after checking it against today's limits: a rule stored by
+/// an earlier version may break them, and Cedar's parser must not see it then.
+pub fn parse_stored_rule(id: Uuid, text: &str) -> Result<cedar_policy::Policy> {
+    limits::check_text(text, limits::Text::Policy).map_err(|m| {
+        Error::PolicySetInvalid(format!("stored rule {id} {m}; fix or delete its policy"))
+    })?;
+    limits::on_cedar_stack(|| {
+        cedar_policy::Policy::parse(Some(PolicyId::new(id.to_string())), text)
+            .map_err(|e| Error::PolicySetInvalid(format!("stored rule {id} does not parse: {e}")))
+    })
+}
+
+/// The depth of every stored entity that has parents (see [`limits::ancestry_depths`]),
+/// from the entities' JSON, before Cedar computes their ancestry (which recurses).
+pub fn stored_depths(
+    rows: &[Value],
+) -> std::result::Result<HashMap<(String, String), usize>, String> {
+    let mut graph: HashMap<(String, String), Vec<(String, String)>> =
+        HashMap::with_capacity(rows.len());
+    for row in rows {
+        if let Some(uid) = row.get("uid").and_then(limits::json_uid) {
+            graph.insert(uid, limits::json_parents(row));
+        }
+    }
+    let mut depths =
+        limits::ancestry_depths(&graph, |_| 0, limits::MAX_ANCESTRY_DEPTH).map_err(|(t, id)| {
+            format!(
+                "{} has a chain of more than {} ancestors; the limit is {}",
+                crate::service::catalog::uid_text(&t, &id),
+                limits::MAX_ANCESTRY_DEPTH,
+                limits::MAX_ANCESTRY_DEPTH
+            )
+        })?;
+    depths.retain(|_, d| *d > 0);
+    Ok(depths)
+}
+
 /// Compiles a tenant's configuration. Stored rules were validated when written, so they are
 /// only parsed here; entities are parsed against the schema so typed attributes are right.
+/// What breaks a limit (stored by an earlier version) fails with `PolicySetInvalid` before
+/// Cedar sees it: that tenant's decisions fail closed, and no other tenant notices.
 pub fn compile(config: TenantConfig) -> Result<CompiledSet> {
-    let schema = crate::cedar::schema::parse(&config.cedarschema)
-        .map_err(|e| internal(format!("stored schema does not parse: {e:?}")))?;
+    limits::on_cedar_stack(|| compile_on_stack(config))
+}
+
+fn compile_on_stack(config: TenantConfig) -> Result<CompiledSet> {
+    let schema = crate::service::policies::parse_stored_schema(&config.cedarschema)?;
     let mut policies = PolicySet::new();
     let mut parsed_all = Vec::new();
     let mut rules = HashMap::new();
+    let mut covering = std::collections::HashSet::new();
     for p in &config.policies {
         let meta = Arc::new(PolicyMeta {
             id: p.id,
@@ -179,12 +230,15 @@ pub fn compile(config: TenantConfig) -> Result<CompiledSet> {
             priority: p.priority,
             max_duration_seconds: p.max_duration_seconds,
             default_duration_seconds: p.default_duration_seconds,
+            covers_descendants: p.covers_descendants,
             created_at: p.created_at,
         });
+        if p.covers_descendants {
+            covering.insert(p.id);
+        }
         for r in &p.rules {
             let id = PolicyId::new(r.id.to_string());
-            let parsed = cedar_policy::Policy::parse(Some(id.clone()), &r.policy_text)
-                .map_err(|e| internal(format!("stored rule {} does not parse: {e}", r.id)))?;
+            let parsed = parse_stored_rule(r.id, &r.policy_text)?;
             parsed_all.push(parsed.clone());
             policies
                 .add(parsed)
@@ -208,8 +262,20 @@ pub fn compile(config: TenantConfig) -> Result<CompiledSet> {
         .map(|r| serde_json::from_str(&r.body))
         .collect::<std::result::Result<_, _>>()
         .map_err(|e| internal(format!("stored entity is not JSON: {e}")))?;
+    for row in &rows {
+        limits::check_json(row).map_err(|m| {
+            Error::PolicySetInvalid(format!(
+                "a stored entity breaks a limit: {m}; replace or delete it"
+            ))
+        })?;
+    }
+    let depths = stored_depths(&rows).map_err(|m| {
+        Error::PolicySetInvalid(format!(
+            "stored entities break a limit: {m}; replace or delete them"
+        ))
+    })?;
     let entities = Entities::from_json_value(Value::Array(rows), Some(&schema))
-        .map_err(|e| internal(format!("stored entities do not load: {e}")))?;
+        .map_err(|e| Error::PolicySetInvalid(format!("the stored entities do not load: {e}")))?;
     let referenced = entities
         .iter()
         .filter_map(|e| entities.ancestors(&e.uid()))
@@ -223,6 +289,8 @@ pub fn compile(config: TenantConfig) -> Result<CompiledSet> {
         .map(|t| (t.to_string(), t))
         .collect();
     Ok(CompiledSet {
+        covering,
+        depths,
         referenced,
         type_names,
         context_shapes: ContextShapes::default(),
@@ -325,6 +393,16 @@ pub struct Engine {
     cache: moka::sync::Cache<TenantId, Arc<CompiledSet>>,
     generations: Mutex<HashMap<TenantId, u64>>,
     loading: Mutex<HashMap<TenantId, Arc<tokio::sync::Mutex<()>>>>,
+    /// Tenants whose configuration does not compile, with the generation and revision that
+    /// failed: their decisions answer the failure at once (no load per request) until a
+    /// write moves the generation.
+    failures: Mutex<HashMap<TenantId, Failure>>,
+}
+
+struct Failure {
+    generation: u64,
+    revision: i64,
+    message: String,
 }
 
 impl Engine {
@@ -334,6 +412,7 @@ impl Engine {
             cache: moka::sync::Cache::new(max_tenants),
             generations: Mutex::new(HashMap::new()),
             loading: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
         }
     }
 
@@ -358,16 +437,38 @@ impl Engine {
                 return Ok(set);
             }
             let generation = self.generation(tenant);
+            if let Some(f) = self.failures.lock().expect("failures lock").get(&tenant) {
+                if f.generation == generation {
+                    return Err(Error::PolicySetInvalid(f.message.clone()));
+                }
+            }
             let config = self.store.load_config(tenant).await?;
-            let set = Arc::new(
-                tokio::task::spawn_blocking(move || compile(config))
-                    .await
-                    .map_err(Error::internal)??,
-            );
+            let revision = config.revision;
+            let compiled = tokio::task::spawn_blocking(move || compile(config))
+                .await
+                .map_err(Error::internal)?;
             let generations = self.generations.lock().expect("generations lock");
-            if generations.get(&tenant).copied().unwrap_or(0) == generation {
-                self.cache.insert(tenant, set.clone());
-                return Ok(set);
+            let current = generations.get(&tenant).copied().unwrap_or(0) == generation;
+            match compiled {
+                Ok(set) if current => {
+                    let set = Arc::new(set);
+                    self.failures.lock().expect("failures lock").remove(&tenant);
+                    self.cache.insert(tenant, set.clone());
+                    return Ok(set);
+                }
+                Err(Error::PolicySetInvalid(message)) if current => {
+                    self.failures.lock().expect("failures lock").insert(
+                        tenant,
+                        Failure {
+                            generation,
+                            revision,
+                            message: message.clone(),
+                        },
+                    );
+                    return Err(Error::PolicySetInvalid(message));
+                }
+                Err(e) if current => return Err(e),
+                _ => {}
             }
             // A write committed while we read: what we loaded may be older than it.
         }
@@ -386,7 +487,10 @@ impl Engine {
 
     /// The version of the cached set, if any (for the change poller).
     pub fn cached_version(&self, tenant: TenantId) -> Option<i64> {
-        self.cache.get(&tenant).map(|s| s.version)
+        self.cache.get(&tenant).map(|s| s.version).or_else(|| {
+            let failures = self.failures.lock().expect("failures lock");
+            failures.get(&tenant).map(|f| f.revision)
+        })
     }
 
     pub fn cached_tenants(&self) -> Vec<TenantId> {

@@ -5,5 +5,6 @@
 pub mod assemble;
 pub mod candidates;
 pub mod engine;
+pub mod limits;
 pub mod schema;
 pub mod validate;

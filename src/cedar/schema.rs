@@ -8,6 +8,13 @@ use std::str::FromStr;
 
 /// Parses Cedar schema text; on failure, one message per Cedar diagnostic.
 pub fn parse(text: &str) -> Result<Schema, Vec<String>> {
+    // Too deep a text is refused before Cedar's (recursive) parser sees it.
+    super::limits::check_text(text, super::limits::Text::Schema)
+        .map_err(|m| vec![format!("schema: {m}")])?;
+    super::limits::on_cedar_stack(|| parse_on_stack(text))
+}
+
+fn parse_on_stack(text: &str) -> Result<Schema, Vec<String>> {
     match Schema::from_cedarschema_str(text) {
         Ok((schema, _warnings)) => Ok(schema),
         Err(e) => {

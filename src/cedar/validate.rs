@@ -68,7 +68,9 @@ pub fn validate_rules(schema: &Schema, rules: &[(&str, &Policy)]) -> Result<(), 
         }
     }
 
-    let result = Validator::new(schema.clone()).validate(&set, ValidationMode::Strict);
+    let result = super::limits::on_cedar_stack(|| {
+        Validator::new(schema.clone()).validate(&set, ValidationMode::Strict)
+    });
     for error in result.validation_errors() {
         let position = positions.get(error.policy_id()).copied();
         let rule = position.and_then(|p| rules.get(p));

@@ -767,6 +767,101 @@ mod tests {
         }
     }
 
+    /// JSON values as a context may carry them: any nesting up to the accepted limit,
+    /// any text, integers.
+    fn accepted_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            any::<i64>().prop_map(Value::from),
+            any::<bool>().prop_map(Value::from),
+            ".{0,12}".prop_map(Value::from),
+        ];
+        // Each level adds one array or object; the context object is one more.
+        leaf.prop_recursive(
+            (crate::cedar::limits::MAX_JSON_NESTING - 1) as u32,
+            64,
+            3,
+            |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                    proptest::collection::btree_map(".{0,6}", inner, 0..3)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            },
+        )
+    }
+
+    /// A chain of one event per value, read back exactly as the store's readers read it.
+    fn chain_of(values: &[Value]) -> Vec<StoredRow> {
+        let mut prev = GENESIS_HASH.to_string();
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let mut e = NewEvent::new(
+                    crate::clock::parse_ts("2026-12-06T12:00:00.25Z").unwrap(),
+                    Actor::cli(),
+                    EventKind::Authorize,
+                    Subject::new("principal", "User::\"u\""),
+                )
+                .with_request(json!({"context": {"deep": v}, "entities": 0}));
+                e.decision = Some("allow".into());
+                let e = e.render();
+                let seq = i as i64 + 1;
+                let c = EventContent::place(e, EventId::new(), seq);
+                let body = c.canonical();
+                let hash = chain_hash(&prev, &body);
+                let row = StoredRow {
+                    id: c.id.to_string(),
+                    seq,
+                    kind: c.kind.as_str().into(),
+                    at: crate::clock::format_ts(&c.at),
+                    subject_id: c.subject.id.clone(),
+                    decision: c.decision.clone(),
+                    body,
+                    prev_hash: prev.clone(),
+                    hash: hash.clone(),
+                };
+                prev = hash;
+                row
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        /// Whatever the limits accept reads back (as the list endpoint parses it) and
+        /// verifies: no accepted context can pass the JSON reader's own nesting limit.
+        #[test]
+        fn every_accepted_context_reads_back_and_verifies(values in proptest::collection::vec(accepted_value(), 1..4)) {
+            for v in &values {
+                let ctx = json!({ "deep": v });
+                proptest::prop_assert!(crate::cedar::limits::check_json(&ctx).is_ok());
+            }
+            let rows = chain_of(&values);
+            for (row, v) in rows.iter().zip(&values) {
+                let read: EventContent = serde_json::from_str(&row.body).expect("the event reads back");
+                proptest::prop_assert_eq!(&read.request.as_ref().unwrap()["context"]["deep"], v);
+                proptest::prop_assert_eq!(read.canonical(), row.body.clone());
+            }
+            let head = rows.last().unwrap().hash.clone();
+            let report = verify(&rows, rows.len() as i64, &head);
+            proptest::prop_assert!(report.ok, "{:?}", report);
+        }
+    }
+
+    #[test]
+    fn the_deepest_accepted_context_reads_back() {
+        let mut v = json!(1);
+        for _ in 0..crate::cedar::limits::MAX_JSON_NESTING - 1 {
+            v = json!({ "a": v });
+        }
+        assert!(crate::cedar::limits::check_json(&json!({ "deep": v })).is_ok());
+        let rows = chain_of(std::slice::from_ref(&v));
+        let read: EventContent = serde_json::from_str(&rows[0].body).unwrap();
+        assert_eq!(read.request.unwrap()["context"]["deep"], v);
+        assert!(verify(&rows, 1, &rows[0].hash.clone()).ok);
+    }
+
     #[test]
     fn chain_hash_is_sha256_of_prev_and_body_in_lower_hex() {
         // sha256("0" * 64 + '{"a":1}'), by Python's hashlib.

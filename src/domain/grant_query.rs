@@ -32,6 +32,9 @@ pub const MAX_VALUES: usize = 1000;
 /// At most this many values over all filters of one body (keeps every query far below the
 /// database's limit on bound parameters).
 pub const MAX_TOTAL_VALUES: usize = 5000;
+/// At most this many characters in one text value of a filter (a pattern far longer than
+/// any id or reason would only make the database's pattern matcher work for nothing).
+pub const MAX_VALUE_CHARS: usize = 1000;
 
 /// One filter object as sent.
 #[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
@@ -581,6 +584,14 @@ fn parse_filter(f: &RawFilter, now: DateTime<Utc>) -> Result<Cond, String> {
         .collect();
     if values.len() > MAX_VALUES {
         return Err(format!("at most {MAX_VALUES} values per filter"));
+    }
+    if let Some(i) = values.iter().position(|v| {
+        v.as_str()
+            .is_some_and(|s| s.chars().count() > MAX_VALUE_CHARS)
+    }) {
+        return Err(format!(
+            "values[{i}]: at most {MAX_VALUE_CHARS} characters per value"
+        ));
     }
     use Attribute as A;
     match attr {

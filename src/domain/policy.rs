@@ -53,6 +53,11 @@ pub struct Policy {
     pub max_duration_seconds: i64,
     pub default_duration_seconds: Option<i64>,
     pub notification_channel: Option<String>,
+    /// Whether a grant this policy governs on a resource also passes the access checks of
+    /// that resource's descendants (an app's entitlements). Without it, a grant covers
+    /// exactly its own resource.
+    #[serde(default)]
+    pub covers_descendants: bool,
     pub rules: Vec<Rule>,
     /// The assembled Cedar text of all rules of this policy.
     pub cedar_policy_set: String,
@@ -128,6 +133,10 @@ pub struct PolicyCreate {
     pub default_duration_seconds: Option<i64>,
     #[serde(default)]
     pub notification_channel: Option<String>,
+    /// Default false: a grant covers exactly its own resource in `access/check`; true: also
+    /// the resource's descendants (e.g. an app's entitlements).
+    #[serde(default)]
+    pub covers_descendants: Option<bool>,
     #[serde(default)]
     pub rules: Vec<RuleInput>,
     #[serde(default, skip_serializing)]
@@ -176,6 +185,9 @@ pub struct PolicyPatch {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub notification_channel: Patch<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub covers_descendants: Patch<bool>,
     #[serde(default)]
     #[schema(value_type = Option<Vec<RuleInput>>)]
     pub rules: Patch<Vec<RuleInput>>,
@@ -390,6 +402,7 @@ impl Policy {
             max_duration_seconds: self.max_duration_seconds,
             default_duration_seconds: self.default_duration_seconds,
             notification_channel: self.notification_channel.clone(),
+            covers_descendants: Some(self.covers_descendants),
             rules: self.rules.iter().map(Rule::to_input).collect(),
             id: None,
             version: None,
@@ -459,6 +472,7 @@ mod tests {
             max_duration_seconds: max,
             default_duration_seconds: default,
             notification_channel: None,
+            covers_descendants: false,
             rules: vec![],
             cedar_policy_set: String::new(),
             version: 1,

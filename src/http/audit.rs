@@ -113,6 +113,7 @@ pub async fn list(
     let page = s
         .cursors
         .page_request(
+            caller.tenant_id,
             &scope,
             q.per_page.as_deref(),
             None,
@@ -132,8 +133,12 @@ pub async fn list(
     let more = items.len() as i64 > page.per_page;
     items.truncate(page.per_page as usize);
     let next_page_token = more.then(|| items.last()).flatten().map(|e| {
-        s.cursors
-            .encode(&scope, &serde_json::json!(e.content.seq), page.page + 1)
+        s.cursors.encode(
+            caller.tenant_id,
+            &scope,
+            &serde_json::json!(e.content.seq),
+            page.page + 1,
+        )
     });
     Ok(Json(EventList {
         items,

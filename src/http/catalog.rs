@@ -106,6 +106,7 @@ pub async fn list_entities(
     let page = s
         .cursors
         .page_request(
+            caller.tenant_id,
             &scope,
             q.per_page.as_deref(),
             q.page.as_deref(),
@@ -119,7 +120,10 @@ pub async fn list_entities(
         page: page.page,
         per_page: page.per_page,
         total,
-        next_page_token: next.map(|after| s.cursors.encode(&scope, &after, page.page + 1)),
+        next_page_token: next.map(|after| {
+            s.cursors
+                .encode(caller.tenant_id, &scope, &after, page.page + 1)
+        }),
     }))
 }
 

@@ -70,14 +70,17 @@ pub async fn get_grant(
 
 /// Extend an active grant to `now + duration_seconds` or to `expires_at`. Evaluated as
 /// `Action::"extend"`; the lifetime is capped at `granted_at + max_duration_seconds` of the
-/// governing policy (`clamped` says so).
+/// governing policy (`clamped` says so). An extension never shortens a grant: a new expiry
+/// before the current one is a 400 (shortening is `PUT` with `expires_at`), and a cap that
+/// would end the grant earlier than now is a 409.
 #[utoipa::path(post, path = "/v1/grants/{id}/extend", tag = "grants", request_body = ExtendBody,
     params(("id" = String, Path, description = "grant id"),
            ("If-Match" = Option<String>, Header, description = "the grant version the change is based on")),
     responses(
         (status = 200, description = "extended", body = GrantDecision),
+        (status = 400, description = "invalid_input: not exactly one of duration_seconds and expires_at, a duration <= 0, an expiry not after now, or a new expiry before the current one", body = ErrorBody),
         (status = 403, description = "access_denied; the grant is unchanged", body = ErrorBody),
-        (status = 409, description = "the grant is not active, or If-Match is stale", body = ErrorBody),
+        (status = 409, description = "the grant is not active, If-Match is stale, or the governing policy's lifetime cap ends before the current expiry", body = ErrorBody),
     ))]
 pub async fn extend_grant(
     State(state): State<AppState>,
@@ -116,13 +119,18 @@ pub async fn revoke_grant(
     Ok(grant_response(StatusCode::OK, g.version, g))
 }
 
-/// Change a grant: `scopes` (re-evaluated), `status: REVOKED` (as revoke); admin only:
-/// `status: EXTENDED | EXPIRED`, `granted_by`, `granted_at`, `policy_id`/`policy_key`.
+/// Change a grant: `scopes` (re-evaluated as `Action::"request"` with the grant's real
+/// durations; the governing policy of that decision becomes the grant's and its lifetime
+/// cap applies, `clamped` says so), `expires_at` (earlier than the current expiry and after
+/// now: shortens the grant, no re-decision), `status: REVOKED` (as revoke); admin only:
+/// `status: EXTENDED | EXPIRED`, `granted_by`, `granted_at` (not after now),
+/// `policy_id`/`policy_key` (re-evaluated and capped like a scope change).
 #[utoipa::path(put, path = "/v1/grants/{id}", tag = "grants", request_body = UpdateBody,
     params(("id" = String, Path, description = "grant id"),
            ("If-Match" = Option<String>, Header, description = "the grant version the change is based on")),
     responses(
-        (status = 200, description = "changed", body = Grant),
+        (status = 200, description = "changed (the Grant plus `clamped`)", body = crate::service::grants::Updated),
+        (status = 400, description = "invalid_input: `granted_at` after now, `expires_at` not after now or not earlier than the current expiry", body = ErrorBody),
         (status = 403, description = "forbidden (admin-only field) or access_denied (re-evaluation)", body = ErrorBody),
         (status = 409, description = "illegal status transition, or If-Match is stale", body = ErrorBody),
     ))]
@@ -133,12 +141,13 @@ pub async fn update_grant(
     headers: HeaderMap,
     ApiJson(body): ApiJson<UpdateBody>,
 ) -> Result<Response> {
-    let g = grants::update(&state.services, &caller, &id, body, if_match(&headers)?).await?;
-    Ok(grant_response(StatusCode::OK, g.version, g))
+    let u = grants::update(&state.services, &caller, &id, body, if_match(&headers)?).await?;
+    Ok(grant_response(StatusCode::OK, u.grant.version, u))
 }
 
-/// Does the principal hold an active grant on this resource (or an ancestor of it) that
-/// covers the scopes? The run-time enforcement path: one indexed read.
+/// Does the principal hold an active grant on exactly this resource that covers the scopes
+/// (or one on an ancestor of it whose governing policy is enabled and has
+/// `covers_descendants: true`)? The run-time enforcement path: one indexed read.
 #[utoipa::path(post, path = "/v1/access/check", tag = "grants", request_body = AccessCheckBody,
     responses((status = 200, description = "the answer", body = AccessCheckResult)))]
 pub async fn access_check(
@@ -183,7 +192,7 @@ pub async fn access_check(
 /// per page (a grant revoked mid-walk leaves an `ACTIVE` list). `total` is counted on the
 /// page that starts a walk and carried by its tokens.
 #[utoipa::path(post, path = "/v1/grants/list", tag = "grants",
-    request_body(content = Vec<crate::domain::grant_query::RawFilter>, description = "filters, ANDed; may be omitted"),
+    request_body(content = Option<Vec<crate::domain::grant_query::RawFilter>>, description = "filters, ANDed; may be omitted (no body, or `[]`: every grant)"),
     params(crate::service::grant_list::ListQuery),
     responses((status = 200, description = "a page of grants", body = crate::service::grant_list::GrantPage)))]
 pub async fn list_grants(
@@ -203,7 +212,8 @@ pub async fn list_grants(
 /// fails part-way, the grants already revoked stay revoked; calling again finishes.
 #[utoipa::path(post, path = "/v1/grants/revoke", tag = "grants",
     request_body = crate::service::grant_list::BulkRevokeBody,
-    responses((status = 200, description = "how many grants were revoked", body = crate::service::grant_list::BulkRevokeResult)))]
+    responses((status = 200, description = "how many grants were revoked; every matching grant that was active when the call began is now revoked", body = crate::service::grant_list::BulkRevokeResult),
+        (status = 409, description = "conflict: some matching grants kept changing and are still active (`details.remaining` names them, `details.revoked` counts those revoked); call again", body = ErrorBody)))]
 pub async fn bulk_revoke(
     State(state): State<AppState>,
     Auth(caller, _): Auth<perm::AdminGrants>,

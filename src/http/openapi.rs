@@ -17,7 +17,18 @@ use utoipa::{OpenApi as _, PartialSchema};
         description = "Multi-tenant Cedar policy decision point with a grant lifecycle. \
             Every /v1 call carries `X-API-Key` and `X-Tenant-ID`; errors share one envelope \
             `{code, message, details?, notices?}`. Unknown JSON fields are rejected (400); \
-            a body that is not `application/json` gets 415, one over the size limit 413.",
+            a body that is not `application/json` gets 415, one over the size limit 413.\n\n\
+            Limits, checked before Cedar sees the input (400 `invalid_input` naming the limit): \
+            rule `conditions` and schemas nest at most 32 levels of brackets (`(`, `[`, `{`, \
+            and `<` in schemas) and `if` expressions; conditions are at most 20,000 bytes; \
+            arrays and objects nest at most 32 levels in a context (from the context object) \
+            and in one entity (from the entity object); an entity's chain of ancestors is at \
+            most 32 long (stored and request-scoped entities alike); a decision request \
+            carries at most 100 request-scoped entities, a batch at most 1,000; a filter value \
+            is at most 1,000 characters. A tenant whose stored configuration breaks a limit \
+            (stored by an earlier version) answers its decisions and grant writes `500 \
+            policy_set_invalid` with a message naming what to fix; other tenants are not \
+            affected. `next_page_token` is bound to the tenant and the query it came from.",
         license(name = "Apache-2.0")
     ),
     components(schemas(ErrorBody)),

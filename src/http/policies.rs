@@ -68,6 +68,7 @@ pub async fn list_policies(
     let page = s
         .cursors
         .page_request(
+            caller.tenant_id,
             SCOPE,
             q.per_page.as_deref(),
             q.page.as_deref(),
@@ -76,8 +77,12 @@ pub async fn list_policies(
         .map_err(Error::invalid)?;
     let (items, total, more) = policies::list(&s.store, caller.tenant_id, &page).await?;
     let next_page_token = more.then(|| items.last()).flatten().map(|p| {
-        s.cursors
-            .encode(SCOPE, &serde_json::json!(p.id), page.page + 1)
+        s.cursors.encode(
+            caller.tenant_id,
+            SCOPE,
+            &serde_json::json!(p.id),
+            page.page + 1,
+        )
     });
     Ok(Json(PolicyList {
         items,

@@ -6,7 +6,7 @@ use super::policies::{
     parse_stored, parse_stored_schema, stale_error, validate_policy, MAX_ATTEMPTS,
 };
 use super::Caller;
-use crate::cedar::schema;
+use crate::cedar::{limits, schema};
 use crate::domain::audit::{Actor, EventKind, NewEvent, Subject};
 use crate::domain::ids::TenantId;
 use crate::domain::page::PageRequest;
@@ -35,8 +35,11 @@ pub async fn breakage(store: &DynStore, tenant: TenantId, schema: &Schema) -> Re
     let rows = store.all_entities(tenant).await?;
     if !rows.is_empty() {
         let list = rows_to_json(&rows)?;
-        if let Err(e) = Entities::from_json_value(list, Some(schema)) {
-            problems.push(format!("stored entities: {}", error_chain(&e)));
+        let loaded = limits::on_cedar_stack(|| {
+            Entities::from_json_value(list, Some(schema)).map_err(|e| error_chain(&e))
+        });
+        if let Err(e) = loaded {
+            problems.push(format!("stored entities: {e}"));
         }
     }
     Ok(problems)
@@ -153,6 +156,7 @@ pub async fn put_entities(
     let mut uids = Vec::with_capacity(list.len());
     let mut seen = HashSet::new();
     for (i, v) in list.iter().enumerate() {
+        limits::check_json(v).map_err(|m| Error::invalid(format!("[{i}]: {m}")))?;
         let uid = entity_uid(i, v)?;
         if !seen.insert(uid.clone()) {
             return Err(Error::invalid(format!(
@@ -173,13 +177,17 @@ pub async fn put_entities(
                 )));
             }
         }
-        let entities = Entities::from_json_value(Value::Array(list.clone()), Some(&schema))
-            .map_err(|e| {
+        // Ancestry depth first, over the batch alone (the message names the batch's own
+        // entity) and then with what is stored: Cedar's ancestry computation recurses.
+        crate::cedar::engine::stored_depths(&list).map_err(Error::invalid)?;
+        let entities = limits::on_cedar_stack(|| {
+            Entities::from_json_value(Value::Array(list.clone()), Some(&schema)).map_err(|e| {
                 Error::invalid(format!(
                     "the entities do not match the schema: {}",
                     error_chain(&e)
                 ))
-            })?;
+            })
+        })?;
         // The batch must also fit with what is stored: together they must still load (a
         // parent cycle spread over two writes would otherwise break every decision).
         let replaced: HashSet<&(String, String)> = uids.iter().collect();
@@ -191,10 +199,22 @@ pub async fn put_entities(
             .map(|r| serde_json::from_str(&r.body).map_err(Error::internal))
             .collect::<Result<_>>()?;
         combined.extend(list.iter().cloned());
-        Entities::from_json_value(Value::Array(combined), Some(&schema)).map_err(|e| {
+        crate::cedar::engine::stored_depths(&combined)
+            .map_err(|m| Error::invalid(format!("with the stored entities: {m}")))?;
+        // Loading every stored entity grows with the tenant: a blocking thread's work.
+        let combined_schema = schema.clone();
+        tokio::task::spawn_blocking(move || {
+            limits::on_cedar_stack(|| {
+                Entities::from_json_value(Value::Array(combined), Some(&combined_schema))
+                    .map(drop)
+                    .map_err(|e| error_chain(&e))
+            })
+        })
+        .await
+        .map_err(Error::internal)?
+        .map_err(|e| {
             Error::invalid(format!(
-                "with the stored entities, these would not load: {}",
-                error_chain(&e)
+                "with the stored entities, these would not load: {e}"
             ))
         })?;
         let mut rows = Vec::with_capacity(uids.len());

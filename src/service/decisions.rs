@@ -4,6 +4,7 @@
 
 use super::{Caller, Services};
 use crate::cedar::engine::{CompiledSet, Evaluation};
+use crate::cedar::limits;
 use crate::domain::audit::{EventKind, NewEvent, Subject};
 use crate::domain::decision::{AuthorizeRequest, DecisionBody, EntityRef, MAX_BATCH};
 use crate::error::{Error, Result};
@@ -14,6 +15,7 @@ use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::str::FromStr;
+use std::sync::Arc;
 
 pub fn uid(r: &EntityRef, field: &str) -> Result<EntityUid> {
     let t = EntityTypeName::from_str(&r.etype).map_err(|e| {
@@ -71,6 +73,12 @@ pub fn prepare<'a>(
         Some(context) if !context.is_object() => {
             return Err(Error::invalid(format!(
                 "{at}context: must be a JSON object"
+            )));
+        }
+        Some(context) if limits::json_depth(context) > limits::MAX_JSON_NESTING => {
+            return Err(Error::invalid(format!(
+                "{at}context: {}",
+                limits::check_json(context).err().unwrap_or_default()
             )));
         }
         Some(context) => match simple_context(context, &mut shape) {
@@ -156,8 +164,42 @@ fn simple_context(v: &Value, shape: &mut Vec<u8>) -> Option<Context> {
     Context::from_pairs(pairs).ok()
 }
 
+/// Checks the request-scoped entities' limits before Cedar sees them: their count, each
+/// one's JSON nesting, and the ancestry depth they reach (stored ancestors included).
+fn check_request_entities(set: &CompiledSet, list: &[Value], at: &str) -> Result<()> {
+    if list.len() > limits::MAX_REQUEST_ENTITIES {
+        return Err(Error::invalid(format!(
+            "{at}entities: at most {} request-scoped entities per request, got {}",
+            limits::MAX_REQUEST_ENTITIES,
+            list.len()
+        )));
+    }
+    let mut graph = std::collections::HashMap::with_capacity(list.len());
+    for (i, v) in list.iter().enumerate() {
+        limits::check_json(v).map_err(|m| Error::invalid(format!("{at}entities[{i}]: {m}")))?;
+        if let Some(uid) = v.get("uid").and_then(limits::json_uid) {
+            graph.insert(uid, limits::json_parents(v));
+        }
+    }
+    let stored = |k: &(String, String)| set.depths.get(k).copied().unwrap_or(0);
+    limits::ancestry_depths(&graph, stored, limits::MAX_ANCESTRY_DEPTH).map_err(|(t, id)| {
+        Error::invalid(format!(
+            "{at}entities: {} has a chain of more than {} ancestors; the limit is {}",
+            super::catalog::uid_text(&t, &id),
+            limits::MAX_ANCESTRY_DEPTH,
+            limits::MAX_ANCESTRY_DEPTH
+        ))
+    })?;
+    Ok(())
+}
+
 /// The stored entities plus request-scoped ones, which may only add.
 fn with_request_entities(set: &CompiledSet, list: &[Value], at: &str) -> Result<Entities> {
+    check_request_entities(set, list, at)?;
+    limits::on_cedar_stack(|| add_request_entities(set, list, at))
+}
+
+fn add_request_entities(set: &CompiledSet, list: &[Value], at: &str) -> Result<Entities> {
     let actions: HashSet<EntityUid> = set.schema.actions().cloned().collect();
     let mut added = Vec::with_capacity(list.len());
     let mut seen = HashSet::new();
@@ -268,13 +310,57 @@ fn decide(
     Ok((prepared.principal, body(&eval, set.version)))
 }
 
+/// Decides requests on the async worker, unless one brings request-scoped entities: adding
+/// them clones the stored entities and computes their ancestry, work that grows with the
+/// tenant's entity store and belongs on a blocking thread.
+async fn decide_all(
+    set: Arc<CompiledSet>,
+    reqs: Vec<AuthorizeRequest>,
+    batch: bool,
+) -> (
+    Vec<AuthorizeRequest>,
+    Result<Vec<(EntityUid, DecisionBody)>>,
+) {
+    let at = move |i: usize| {
+        if batch {
+            format!("requests[{i}].")
+        } else {
+            String::new()
+        }
+    };
+    let run = move |reqs: Vec<AuthorizeRequest>| {
+        let decided = reqs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| decide(&set, r, &at(i)))
+            .collect::<Result<Vec<_>>>();
+        (reqs, decided)
+    };
+    if reqs
+        .iter()
+        .all(|r| r.entities.as_ref().is_none_or(Vec::is_empty))
+    {
+        return run(reqs);
+    }
+    match tokio::task::spawn_blocking(move || run(reqs)).await {
+        Ok(done) => done,
+        Err(e) => (Vec::new(), Err(Error::internal(e))),
+    }
+}
+
 pub async fn authorize(
     s: &Services,
     caller: &Caller,
     req: AuthorizeRequest,
 ) -> Result<DecisionBody> {
     let set = s.engine.get(caller.tenant_id).await?;
-    let (principal, d) = decide(&set, &req, "")?;
+    let (mut reqs, decided) = decide_all(set, vec![req], false).await;
+    let (principal, d) = decided?
+        .pop()
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("no decision")))?;
+    let req = reqs
+        .pop()
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("no request")))?;
     s.audit
         .append(caller.tenant_id, event(s, caller, &principal, req, &d))
         .await?;
@@ -294,12 +380,19 @@ pub async fn authorize_batch(
             reqs.len()
         )));
     }
-    let set = s.engine.get(caller.tenant_id).await?;
-    let decided = reqs
+    let entities: usize = reqs
         .iter()
-        .enumerate()
-        .map(|(i, r)| decide(&set, r, &format!("requests[{i}].")))
-        .collect::<Result<Vec<_>>>()?;
+        .map(|r| r.entities.as_ref().map_or(0, Vec::len))
+        .sum();
+    if entities > limits::MAX_BATCH_ENTITIES {
+        return Err(Error::invalid(format!(
+            "requests: at most {} request-scoped entities over a whole batch, got {entities}",
+            limits::MAX_BATCH_ENTITIES
+        )));
+    }
+    let set = s.engine.get(caller.tenant_id).await?;
+    let (reqs, decided) = decide_all(set, reqs, true).await;
+    let decided = decided?;
     let appends = decided.iter().zip(reqs).map(|((principal, d), r)| {
         s.audit
             .append(caller.tenant_id, event(s, caller, principal, r, d))

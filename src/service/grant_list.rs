@@ -133,6 +133,7 @@ pub async fn list(
     let page = s
         .cursors
         .page_request(
+            caller.tenant_id,
             &scope,
             q.per_page.as_deref(),
             q.page.as_deref(),
@@ -178,6 +179,7 @@ pub async fn list(
     items.truncate(page.per_page as usize);
     let next_page_token = more.then(|| items.last()).flatten().map(|g| {
         s.cursors.encode(
+            caller.tenant_id,
             &scope,
             &json!([format_ts(&sort_value(g, sort.col)), g.id.to_string(), total]),
             page.page + 1,
@@ -196,14 +198,18 @@ pub async fn list(
 /// writers wait at most one step.
 pub const REVOKE_BATCH: i64 = 200;
 
-/// Passes over the tenant's grants at most; the second normally finds nothing.
-const MAX_PASSES: usize = 5;
+/// Passes over the tenant's grants at most; the second normally finds nothing. A pass that
+/// finds matching active grants it could not revoke (each lost its version race to a
+/// concurrent write) is followed by another, after a short pause that grows.
+const MAX_PASSES: usize = 16;
 
 /// `POST /v1/grants/revoke`: revokes every grant that is active and matches, in batches of
 /// [`REVOKE_BATCH`], each grant with its own `grant.revoke` event (its request names the
 /// reason and the call's `bulk_id`). It walks the matching grants in id order, then walks
 /// again until a pass finds nothing left: a grant committed late (with an id the walk had
-/// passed) or changed while its batch was written is caught by the next pass. A failure
+/// passed) or changed while its batch was written is caught by the next pass. The call
+/// answers 200 only after a pass found no matching active grant; if grants still match
+/// after every pass, it answers 409 naming them (those revoked stay revoked). A failure
 /// part-way leaves the batches already committed revoked (and audited); calling again
 /// finishes the job.
 pub async fn bulk_revoke(
@@ -224,7 +230,13 @@ pub async fn bulk_revoke(
     let reason = body.reason;
     let bulk_id = uuid::Uuid::now_v7();
     let mut total = 0;
-    for _ in 0..MAX_PASSES {
+    let mut left: Vec<uuid::Uuid> = Vec::new();
+    for pass in 0..MAX_PASSES {
+        if pass > 0 && !left.is_empty() {
+            // Every grant left lost a race to another writer: let it finish first.
+            tokio::time::sleep(std::time::Duration::from_millis(2 << pass.min(6))).await;
+        }
+        left.clear();
         let mut after = None;
         let mut this_pass = 0;
         loop {
@@ -240,20 +252,29 @@ pub async fn bulk_revoke(
                 .with_request(json!({"reason": reason, "bulk_id": bulk_id}));
                 (next, event)
             };
-            let (n, found, last) = s
+            let (n, lost, found, last) = s
                 .store
                 .revoke_matching(caller.tenant_id, &conds, after, REVOKE_BATCH, now, &revoke)
                 .await?;
             this_pass += n;
+            left.extend(lost);
             if (found as i64) < REVOKE_BATCH {
                 break;
             }
             after = last;
         }
         total += this_pass;
-        if this_pass == 0 {
-            break;
+        // Done when a whole pass found no matching active grant.
+        if this_pass == 0 && left.is_empty() {
+            return Ok(BulkRevokeResult { revoked: total });
         }
     }
-    Ok(BulkRevokeResult { revoked: total })
+    Err(Error::Incomplete {
+        message: format!(
+            "{} matching grant(s) kept changing and are still active after {MAX_PASSES} passes; \
+             {total} were revoked; call again to finish",
+            left.len()
+        ),
+        details: json!({"revoked": total, "remaining": left}),
+    })
 }

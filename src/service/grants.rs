@@ -92,10 +92,16 @@ pub struct UpdateBody {
     /// Admin-only.
     #[serde(default)]
     pub granted_by: Option<String>,
-    /// Admin-only; `expires_at` stays.
+    /// Admin-only; not after now (it may be before `created_at`: a grant recorded after it
+    /// was given); `expires_at` stays.
     #[serde(default, with = "ts::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub granted_at: Option<DateTime<Utc>>,
+    /// Shortens the grant (any role that may write grants): after now and earlier than the
+    /// current `expires_at`; no re-decision. Extending is `POST /v1/grants/{id}/extend`.
+    #[serde(default, with = "ts::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<DateTime<Utc>>,
     /// Replaces the scopes (re-evaluated as `Action::"request"`).
     #[serde(default)]
     pub scopes: Option<Vec<String>>,
@@ -555,6 +561,15 @@ pub async fn extend(
             (_, Some(at)) if at > now => at,
             _ => return Err(Error::invalid("expires_at: must be after now")),
         };
+        if new_expiry < g.expires_at {
+            return Err(Error::invalid(format!(
+                "an extension never shortens a grant: the new expiry {} is before the current \
+                 expires_at {}; to shorten it, PUT /v1/grants/{} with an earlier expires_at",
+                crate::clock::format_ts(&new_expiry),
+                crate::clock::format_ts(&g.expires_at),
+                g.id
+            )));
+        }
         let set = s.engine.get(caller.tenant_id).await?;
         let requested = seconds_between(now, new_expiry);
         let ctx = grant_context(
@@ -584,9 +599,10 @@ pub async fn extend(
         let policy = governing_policy(&eval)?;
         let (expires_at, clamped) =
             cap_lifetime(g.granted_at, new_expiry, policy.max_duration_seconds);
-        if expires_at <= now {
+        if expires_at <= now || expires_at < g.expires_at {
             return Err(Error::Conflict(format!(
-                "the grant's lifetime under its governing policy ({} s from granted_at) is used up",
+                "the grant's lifetime under the extension's governing policy ({} s from \
+                 granted_at) ends before its current expiry: an extension cannot lengthen it",
                 policy.max_duration_seconds
             )));
         }
@@ -685,6 +701,16 @@ pub async fn revoke(
     Err(kept_changing())
 }
 
+/// The answer of `PUT /v1/grants/{id}`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Updated {
+    #[serde(flatten)]
+    pub grant: Grant,
+    /// Whether the lifetime was cut to the new governing policy's maximum (after a scope
+    /// change or a policy move).
+    pub clamped: bool,
+}
+
 /// `PUT /v1/grants/{id}`.
 pub async fn update(
     s: &Services,
@@ -692,7 +718,7 @@ pub async fn update(
     id: &str,
     body: UpdateBody,
     if_match: Option<i64>,
-) -> Result<Grant> {
+) -> Result<Updated> {
     // The role is checked before the state.
     let admin_only = matches!(
         body.status,
@@ -711,8 +737,11 @@ pub async fn update(
     }
     check_text("granted_by", body.granted_by.as_deref())?;
     let scopes = body.scopes.as_deref().map(check_scopes).transpose()?;
+    if body.granted_at.is_some_and(|at| at > s.clock.now()) {
+        return Err(Error::invalid("granted_at: must not be after now"));
+    }
     if body.status == Some(GrantStatus::Revoked) {
-        if scopes.is_some() || admin_only || body.context.is_some() {
+        if scopes.is_some() || admin_only || body.context.is_some() || body.expires_at.is_some() {
             return Err(Error::invalid(
                 "status REVOKED revokes the grant; send other changes separately",
             ));
@@ -723,10 +752,20 @@ pub async fn update(
                 return Err(Error::invalid("resource: a grant's resource cannot change"));
             }
         }
-        return revoke(s, caller, id, None, if_match).await;
+        return revoke(s, caller, id, None, if_match)
+            .await
+            .map(|grant| Updated {
+                grant,
+                clamped: false,
+            });
     }
     if body.status == Some(GrantStatus::Granted) {
         return Err(Error::Conflict("a grant cannot return to GRANTED".into()));
+    }
+    if body.status == Some(GrantStatus::Expired) && body.expires_at.is_some() {
+        return Err(Error::invalid(
+            "status EXPIRED sets expires_at to now; send one of them",
+        ));
     }
     for _ in 0..MAX_ATTEMPTS {
         let now = s.clock.now();
@@ -738,8 +777,27 @@ pub async fn update(
         if !g.status.is_active() {
             return Err(not_active(&g, "changed"));
         }
+        if let Some(at) = body.expires_at {
+            if at <= now {
+                return Err(Error::invalid("expires_at: must be after now"));
+            }
+            if at >= g.expires_at {
+                return Err(Error::invalid(format!(
+                    "expires_at: PUT only shortens a grant (earlier than its expires_at {}); \
+                     to extend it, POST /v1/grants/{}/extend",
+                    crate::clock::format_ts(&g.expires_at),
+                    g.id
+                )));
+            }
+        }
         let mut next = g.clone();
-        let mut decision: Option<(Evaluation, i64)> = None;
+        let mut decision: Option<(Evaluation, i64, i64)> = None;
+        let mut clamped = false;
+        if let Some(at) = body.expires_at {
+            next.expires_at = at;
+        }
+        // The lifetime a re-decision is asked about: the grant's real one after this change.
+        let granted_at = body.granted_at.unwrap_or(g.granted_at);
         if let Some(to) = body.status {
             if !g.status.can_become(to) {
                 return Err(Error::Conflict(format!(
@@ -773,15 +831,16 @@ pub async fn update(
             let new_scopes = scopes.clone().unwrap_or_else(|| g.scopes.clone());
             let ctx = grant_context(
                 body.context.as_ref(),
-                None,
-                None,
+                Some(seconds_between(now, next.expires_at)),
+                Some(seconds_between(granted_at, next.expires_at)),
                 &new_scopes,
                 g.reason.as_deref().unwrap_or(""),
                 g.extension_count,
             )?;
             let eval = evaluate(&set, &g.principal, "request", &g.resource, ctx)?;
             let raw = json!({"scopes": body.scopes, "policy_id": body.policy_id,
-                "policy_key": body.policy_key, "context": body.context});
+                "policy_key": body.policy_key, "context": body.context,
+                "expires_at": body.expires_at.map(|t| crate::clock::format_ts(&t))});
             let target_permits = |pid: Uuid| {
                 eval.determining.iter().any(|r| {
                     r.policy.id == pid && r.effect == crate::cedar::assemble::Effect::Permit
@@ -827,11 +886,11 @@ pub async fn update(
             next.policy_key = meta.key.clone();
             next.notices = eval.notices.clone();
             next.audit_session = eval.determining.iter().any(|r| r.audit_session);
-            decision = Some((eval, set.version));
+            decision = Some((eval, set.version, meta.max_duration_seconds));
         }
         if let Some(at) = body.granted_at {
-            let max = match &new_policy {
-                Some(p) => p.max_duration_seconds,
+            let max = match &decision {
+                Some((_, _, max)) => *max,
                 None => s
                     .store
                     .get_policy(caller.tenant_id, &PolicyRef::Id(next.policy_id))
@@ -846,11 +905,24 @@ pub async fn update(
             }
             next.granted_at = at;
         }
+        // A new governing policy brings its lifetime cap.
+        if let Some((_, _, max)) = &decision {
+            let (capped, cut) = cap_lifetime(next.granted_at, next.expires_at, *max);
+            if capped <= now {
+                return Err(Error::Conflict(format!(
+                    "the grant's lifetime under its new governing policy ({max} s from \
+                     granted_at) is used up; nothing was changed"
+                )));
+            }
+            next.expires_at = capped;
+            clamped = cut;
+        }
         next.updated_at = now;
         next.version += 1;
         let raw = serde_json::to_value(json!({
             "status": body.status, "policy_id": body.policy_id, "policy_key": body.policy_key,
             "granted_by": body.granted_by, "granted_at": body.granted_at.map(|t| crate::clock::format_ts(&t)),
+            "expires_at": body.expires_at.map(|t| crate::clock::format_ts(&t)),
             "scopes": body.scopes, "context": body.context,
         }))
         .map_err(Error::internal)?;
@@ -861,7 +933,7 @@ pub async fn update(
             Subject::new("grant", g.id),
         )
         .with_request(raw);
-        if let Some((eval, version)) = &decision {
+        if let Some((eval, version, _)) = &decision {
             event = decision_event(event, eval, *version);
         }
         match s
@@ -871,11 +943,16 @@ pub async fn update(
                 &next,
                 g.version,
                 event,
-                decision.as_ref().map(|(_, v)| *v),
+                decision.as_ref().map(|(_, v, _)| *v),
             )
             .await?
         {
-            WriteOutcome::Done => return Ok(next),
+            WriteOutcome::Done => {
+                return Ok(Updated {
+                    grant: next,
+                    clamped,
+                })
+            }
             WriteOutcome::StaleRevision => s.engine.invalidate(caller.tenant_id),
             _ => {}
         }
@@ -900,7 +977,11 @@ pub async fn access_check(
     let resource = super::decisions::uid(&body.resource, "resource")?;
     super::decisions::uid(&body.principal, "principal")?;
     let mut resources = vec![body.resource.clone()];
-    if let Some(ancestors) = set.entities.ancestors(&resource) {
+    // Grants on ancestors matter only when some policy covers descendants.
+    let ancestors = (!set.covering.is_empty())
+        .then(|| set.entities.ancestors(&resource))
+        .flatten();
+    if let Some(ancestors) = ancestors {
         resources.extend(ancestors.map(|a| EntityRef {
             etype: a.type_name().to_string(),
             id: a.id().unescaped().to_string(),
@@ -910,9 +991,12 @@ pub async fn access_check(
         .store
         .active_grants_on(caller.tenant_id, &body.principal, &resources, now)
         .await?;
+    // A grant covers exactly its own resource; one on an ancestor counts only when its
+    // governing policy is enabled and says it covers descendants.
+    let covers = |g: &Grant| g.resource == body.resource || set.covering.contains(&g.policy_id);
     let best = grants
         .into_iter()
-        .filter(|g| g.is_active_at(now) && scopes_cover(&g.scopes, &wanted))
+        .filter(|g| g.is_active_at(now) && covers(g) && scopes_cover(&g.scopes, &wanted))
         .max_by(|a, b| a.expires_at.cmp(&b.expires_at).then(a.id.cmp(&b.id)));
     let Some(g) = best else {
         return Ok(AccessCheckResult {

@@ -151,24 +151,21 @@ pub fn parse_stored(policy: &Policy) -> Result<Vec<AssembledRule>> {
         .rules
         .iter()
         .map(|r| {
-            cedar_policy::Policy::parse(
-                Some(cedar_policy::PolicyId::new(r.id.to_string())),
-                &r.policy_text,
-            )
-            .map(|p| AssembledRule {
+            crate::cedar::engine::parse_stored_rule(r.id, &r.policy_text).map(|p| AssembledRule {
                 text: r.policy_text.clone(),
                 policy: p,
-            })
-            .map_err(|e| {
-                Error::internal(anyhow::anyhow!("stored rule {} does not parse: {e}", r.id))
             })
         })
         .collect()
 }
 
 pub fn parse_stored_schema(text: &str) -> Result<cedar_policy::Schema> {
-    crate::cedar::schema::parse(text)
-        .map_err(|e| Error::internal(anyhow::anyhow!("stored schema does not parse: {e:?}")))
+    crate::cedar::schema::parse(text).map_err(|e| {
+        Error::PolicySetInvalid(format!(
+            "the stored schema does not parse: {}",
+            e.join("; ")
+        ))
+    })
 }
 
 /// A policy built from input: checked fields, assembled rules; not yet schema-validated.
@@ -201,6 +198,7 @@ fn build(input: &PolicyCreate, current: Option<&Policy>, now: DateTime<Utc>) -> 
         max_duration_seconds: input.max_duration_seconds,
         default_duration_seconds: input.default_duration_seconds,
         notification_channel: input.notification_channel.clone(),
+        covers_descendants: input.covers_descendants.unwrap_or(false),
         rules,
         cedar_policy_set: String::new(),
         version: current.map_or(1, |c| c.version + 1),
@@ -248,6 +246,7 @@ pub fn build_patched(current: &Policy, patch: PolicyPatch, now: DateTime<Utc>) -
         notification_channel: patch
             .notification_channel
             .apply_optional(current.notification_channel.clone()),
+        covers_descendants: current.covers_descendants,
         rules: current.rules.clone(),
         cedar_policy_set: String::new(),
         version: current.version + 1,
@@ -273,6 +272,13 @@ pub fn build_patched(current: &Policy, patch: PolicyPatch, now: DateTime<Utc>) -
     match patch.enabled.apply_required(p.enabled, "enabled") {
         Ok(v) => p.enabled = v,
         Err(_) => errors.push(FieldError::new("enabled", "may not be null")),
+    }
+    match patch
+        .covers_descendants
+        .apply_required(p.covers_descendants, "covers_descendants")
+    {
+        Ok(v) => p.covers_descendants = v,
+        Err(_) => errors.push(FieldError::new("covers_descendants", "may not be null")),
     }
     let assembled = match patch.rules {
         crate::domain::patch::Patch::Absent => match parse_stored(current) {

@@ -14,11 +14,19 @@
 //! columns as length-prefixed fields. Every append also writes a zero `len` after its last
 //! record, so a reader stops there. After the events have been moved into SQLite the
 //! journal is reset: writing starts at offset 0 again, over old records. Whatever a reader
-//! finds past the end marker, or past a record a crash tore, is ignored; and because every
-//! record is an event already placed in its tenant's chain, replay takes a record only if it
-//! continues the chain stored in SQLite (`seq` one past the head, `prev_hash` the head's
-//! hash, `hash` recomputed from the body) — an old record is already in SQLite and is
-//! skipped.
+//! finds past the end marker is ignored; and because every record is an event already
+//! placed in its tenant's chain, replay takes a record only if it continues the chain
+//! stored in SQLite (`seq` one past the head, `prev_hash` the head's hash, `hash`
+//! recomputed from the body) — an old record is already in SQLite and is skipped.
+//!
+//! A record that is cut short or fails its check ends the records only if it is the last
+//! one: a write a crash cut short (its batch was never acknowledged), dropped with what
+//! follows it. If valid records of the current contents follow it, it was written whole and
+//! damaged since: reading the journal fails with an error naming the file and the offset,
+//! and the file is left as it is, so neither the server's start nor a CLI write goes on
+//! (appending after the damage would write over the acknowledged records behind it).
+//! `decode_all` describes how records an earlier generation left past the end are told
+//! apart from those.
 //!
 //! Where the file system allows it, a batch goes to the disk as one `O_DIRECT | O_DSYNC`
 //! write of whole 4 KiB blocks, from the start of the block that holds the current end:
@@ -134,10 +142,13 @@ pub(crate) fn lock_and_read(path: &Path) -> Result<Option<(File, Vec<Row>)>> {
     Ok(Some((file, rows)))
 }
 
-/// The records of one journal file (none if it does not exist).
+/// The records of one journal file (none if it does not exist); an error if a record
+/// before its end is damaged (see [`decode_all`]).
 fn read_rows(path: &Path) -> Result<Vec<Row>> {
     match std::fs::read(path) {
-        Ok(bytes) => Ok(decode_all(&bytes).0),
+        Ok(bytes) => decode_all(&bytes)
+            .map(|d| d.rows)
+            .map_err(|d| d.into_error(path)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(io_error("read", path, e)),
     }
@@ -248,7 +259,9 @@ impl Journal {
     }
 
     /// Opens (or creates) the journal at `path` and returns it with the records it holds,
-    /// in order. Appends go after them until [`Journal::reset`].
+    /// in order. Appends go after them until [`Journal::reset`]; a torn final record is
+    /// dropped (the next append writes over it). A record damaged before the end is an
+    /// error, and the file is left as it is (see [`decode_all`]).
     pub fn open(path: &Path) -> Result<(Journal, Vec<Row>)> {
         Journal::open_with(path, true)
     }
@@ -274,7 +287,15 @@ impl Journal {
                 .read_to_end(&mut bytes)
                 .map_err(|e| io_error("read", path, e))?;
         }
-        let (rows, end) = decode_all(&bytes);
+        let Decoded { rows, end, torn } = decode_all(&bytes).map_err(|d| d.into_error(path))?;
+        if torn {
+            tracing::warn!(
+                path = %path.display(),
+                offset = end,
+                records = rows.len(),
+                "the decision journal ends in a record a crash cut short; it is dropped"
+            );
+        }
         let mut direct = if direct { Direct::open(path) } else { None };
         if let Some(d) = direct.as_mut() {
             let block = end / ALIGN * ALIGN;
@@ -501,27 +522,199 @@ fn decode(payload: &[u8]) -> Option<Row> {
     r.0.is_empty().then_some(row)
 }
 
-/// The records from the start of `bytes` up to the end marker or the first record that is
-/// torn or fails its check, and the offset where they end.
-pub(crate) fn decode_all(bytes: &[u8]) -> (Vec<Row>, usize) {
+/// The smallest payload a record can have: nine empty strings (a `u32` length each), the
+/// `seq` and the decision's tag. A length below it cannot start a record.
+const MIN_PAYLOAD: usize = 9 * 4 + 8 + 1;
+
+/// What a reader finds at one offset.
+enum Next {
+    /// The end marker (a zero length), or too few bytes left for a header.
+    End,
+    /// A whole record that passes its check, and the offset after it.
+    Record(Box<Row>, usize),
+    /// A record cut short by the end of the file, failing its check, or not decoding.
+    Bad,
+}
+
+fn next_at(bytes: &[u8], at: usize) -> Next {
+    let Some(header) = bytes.get(at..at.saturating_add(HEADER)) else {
+        return Next::End;
+    };
+    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+    if len == 0 {
+        return Next::End;
+    }
+    let start = at + HEADER;
+    let Some(payload) = bytes.get(start..start.saturating_add(len)) else {
+        return Next::Bad;
+    };
+    // The structure first: it turns down most garbage before the payload is hashed (the
+    // scan in `current_after` tries every offset of a damaged stretch).
+    if len < MIN_PAYLOAD {
+        return Next::Bad;
+    }
+    match decode(payload) {
+        Some(row) if header[4..] == check(payload) => Next::Record(Box::new(row), start + len),
+        _ => Next::Bad,
+    }
+}
+
+/// The records of one journal file, as [`decode_all`] reads them.
+#[derive(Debug)]
+pub(crate) struct Decoded {
+    pub rows: Vec<Row>,
+    /// Where they end: the offset of the end marker, or of the torn record dropped.
+    pub end: usize,
+    /// Whether a torn final record was dropped at `end`.
+    pub torn: bool,
+}
+
+/// A record that fails its check with records of the journal's current contents after it
+/// (see [`decode_all`]): acknowledged data is damaged, not a write cut short.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Damaged {
+    /// Offset of the first record that fails.
+    pub at: usize,
+    /// Offset, tenant and `seq` of the first valid record after it that is not older
+    /// than the records before it.
+    pub next: usize,
+    pub tenant: String,
+    pub seq: i64,
+}
+
+impl Damaged {
+    fn into_error(self, path: &Path) -> Error {
+        Error::Unavailable(anyhow::anyhow!(
+            "decision journal {}: the record at byte {} is damaged (it fails its check) and \
+             valid records follow it (the first at byte {}: tenant {}, seq {}), so it is not \
+             a write a crash cut short; acknowledged decision events would be lost. The file \
+             was left as it is and grantd will not use the journal until it is inspected and \
+             restored (from a backup, with the database)",
+            path.display(),
+            self.at,
+            self.next,
+            self.tenant,
+            self.seq
+        ))
+    }
+}
+
+/// Reads the records from the start of `bytes` up to the end marker, and tells a torn final
+/// record from damage before the end.
+///
+/// At a record that is cut short, fails its check or does not decode, the rest of the
+/// file is searched (at every offset) for a valid record that belongs to the journal's
+/// current contents. If there is none, the bad record is the last one, torn by a crash
+/// during its write (or damaged with nothing after it, which looks the same): it and
+/// whatever follows are dropped and the records end where it starts. If there is one, the
+/// bad record was followed by others, so it had been written whole and was damaged since:
+/// that is `Err`, and nothing is dropped.
+///
+/// The search must pass over what an earlier generation of the file left behind: the
+/// journal is reused after its records are moved into SQLite (see [`Journal::reset`]), so
+/// older records lie past the end, and a torn write leaves the old bytes of every block it
+/// did not reach. Every such record was placed on its chain before every record of the
+/// current contents; a record found past the bad one counts as current unless it is older
+/// than the records before the bad one (see [`Prefix::is_current`]).
+///
+/// One crash is refused too: a torn write whose later blocks reached the disk and an
+/// earlier one did not leaves valid records of its (unacknowledged) batch after a bad one,
+/// which cannot be told from damage by the bytes alone.
+pub(crate) fn decode_all(bytes: &[u8]) -> std::result::Result<Decoded, Damaged> {
     let mut rows = Vec::new();
     let mut at = 0usize;
-    while bytes.len() >= at + HEADER {
-        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
-        if len == 0 || bytes.len() < at + HEADER + len {
-            break;
+    loop {
+        match next_at(bytes, at) {
+            Next::End => {
+                return Ok(Decoded {
+                    rows,
+                    end: at,
+                    torn: false,
+                })
+            }
+            Next::Record(row, next) => {
+                rows.push(*row);
+                at = next;
+            }
+            Next::Bad => break,
         }
-        let payload = &bytes[at + HEADER..at + HEADER + len];
-        if bytes[at + 4..at + HEADER] != check(payload) {
-            break;
-        }
-        let Some(row) = decode(payload) else {
-            break;
-        };
-        rows.push(row);
-        at += HEADER + len;
     }
-    (rows, at)
+    let prefix = Prefix::of(&rows);
+    match current_after(bytes, at + 1, &prefix) {
+        None => Ok(Decoded {
+            rows,
+            end: at,
+            torn: true,
+        }),
+        Some((next, row)) => Err(Damaged {
+            at,
+            next,
+            tenant: row.tenant,
+            seq: row.seq,
+        }),
+    }
+}
+
+/// The first valid record from `from` on that [`Prefix::is_current`] takes for the
+/// journal's current contents, with its offset.
+fn current_after(bytes: &[u8], from: usize, prefix: &Prefix) -> Option<(usize, Row)> {
+    let mut at = from;
+    while at.saturating_add(HEADER) <= bytes.len() {
+        match next_at(bytes, at) {
+            Next::Record(row, next) => {
+                if prefix.is_current(&row) {
+                    return Some((at, *row));
+                }
+                at = next;
+            }
+            Next::End | Next::Bad => at += 1,
+        }
+    }
+    None
+}
+
+/// What the records before a bad one say about the age of a record found after it.
+struct Prefix<'a> {
+    /// Each tenant's last `seq` before the bad record.
+    last_seq: std::collections::HashMap<&'a str, i64>,
+    /// The earliest `at` before the bad record.
+    first_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl<'a> Prefix<'a> {
+    fn of(rows: &'a [Row]) -> Self {
+        let mut last_seq = std::collections::HashMap::new();
+        let mut first_at = None;
+        for r in rows {
+            let seq = last_seq.entry(r.tenant.as_str()).or_insert(r.seq);
+            *seq = (*seq).max(r.seq);
+            if let Some(at) = crate::clock::parse_ts(&r.at) {
+                if first_at.is_none_or(|first| at < first) {
+                    first_at = Some(at);
+                }
+            }
+        }
+        Prefix { last_seq, first_at }
+    }
+
+    /// Whether `r`, found past a bad record, may belong to the current contents rather
+    /// than to an earlier generation of the file. Records of earlier generations were all
+    /// placed on their chains (and moved into SQLite) before the file was reset, so before
+    /// every record of the current contents: of a tenant with records before the bad one,
+    /// their `seq` is lower, and a record past those (`seq` above the last) is current.
+    /// For another tenant the clock decides: an event's `at` is the time it was placed
+    /// (never before its tenant's last), so a record at or after the earliest `at` before
+    /// the bad one is current. Without records before the bad one, any valid record is
+    /// taken for current: the damage is then refused rather than guessed away.
+    fn is_current(&self, r: &Row) -> bool {
+        match self.last_seq.get(r.tenant.as_str()) {
+            Some(&last) => r.seq > last,
+            None => match (self.first_at, crate::clock::parse_ts(&r.at)) {
+                (Some(first), Some(at)) => at >= first,
+                _ => true,
+            },
+        }
+    }
 }
 
 #[cfg(test)]
@@ -609,31 +802,280 @@ mod tests {
         buf.extend_from_slice(&0u32.to_le_bytes());
         // an old record past the marker is not read
         encode(&mut buf, &row(3, None));
-        let (rows, at) = decode_all(&buf);
-        assert_eq!(rows, vec![row(1, Some("allow")), row(2, None)]);
-        assert_eq!(at, end);
+        let d = decode_all(&buf).unwrap();
+        assert_eq!(d.rows, vec![row(1, Some("allow")), row(2, None)]);
+        assert_eq!((d.end, d.torn), (end, false));
     }
 
     #[test]
-    fn a_torn_or_corrupt_record_ends_the_journal() {
+    fn min_payload_is_the_smallest_record() {
+        let empty = Row {
+            tenant: String::new(),
+            seq: 0,
+            id: String::new(),
+            at: String::new(),
+            kind: String::new(),
+            subject_type: String::new(),
+            subject_id: String::new(),
+            decision: None,
+            body: String::new(),
+            prev_hash: String::new(),
+            hash: String::new(),
+        };
+        let mut buf = Vec::new();
+        encode(&mut buf, &empty);
+        assert_eq!(buf.len() - HEADER, MIN_PAYLOAD);
+        assert_eq!(decode_all(&buf).unwrap().rows, vec![empty]);
+    }
+
+    #[test]
+    fn a_torn_or_corrupt_final_record_ends_the_journal() {
         let mut buf = Vec::new();
         encode(&mut buf, &row(1, None));
         let first = buf.len();
         encode(&mut buf, &row(2, None));
         let whole = buf.clone();
         // torn: the second record is cut short
-        let (rows, at) = decode_all(&whole[..whole.len() - 3]);
-        assert_eq!((rows.len(), at), (1, first));
+        let d = decode_all(&whole[..whole.len() - 3]).unwrap();
+        assert_eq!((d.rows.len(), d.end, d.torn), (1, first, true));
         // corrupt: one byte of the second record's payload flipped
         let mut bad = whole.clone();
         let i = bad.len() - 2;
         bad[i] ^= 1;
-        assert_eq!(decode_all(&bad).0, vec![row(1, None)]);
+        assert_eq!(decode_all(&bad).unwrap().rows, vec![row(1, None)]);
         // a length running past the end of the file
         let mut long = whole[..first].to_vec();
         long.extend_from_slice(&(1u32 << 30).to_le_bytes());
         long.extend_from_slice(&[0u8; 8]);
-        assert_eq!(decode_all(&long).0, vec![row(1, None)]);
+        assert_eq!(decode_all(&long).unwrap().rows, vec![row(1, None)]);
+    }
+
+    /// An event of `tenant` placed `secs` seconds into the test's day.
+    fn event(tenant: &str, seq: i64, secs: i64) -> Row {
+        let base = crate::clock::parse_ts("2026-12-02T00:00:00.000000Z").unwrap();
+        Row {
+            tenant: tenant.into(),
+            at: crate::clock::format_ts(&(base + chrono::Duration::seconds(secs))),
+            body: format!("{{\"seq\":{seq},\"pad\":\"{}\"}}", "x".repeat(300)),
+            ..row(seq, Some("allow"))
+        }
+    }
+
+    /// The offset of each record in `rows` as a journal holds them from offset 0.
+    fn offsets(rows: &[Row]) -> Vec<usize> {
+        let mut buf = Vec::new();
+        rows.iter()
+            .map(|r| {
+                let at = buf.len();
+                encode(&mut buf, r);
+                at
+            })
+            .collect()
+    }
+
+    /// The file a crash leaves when it cuts short a write that turned `before` into
+    /// `after`: the new bytes reached the disk up to `cut`, the old ones stay after it.
+    fn tear(before: &[u8], after: &[u8], cut: usize) -> Vec<u8> {
+        let mut torn = after.to_vec();
+        let old = before.len().min(after.len());
+        if cut < old {
+            torn[cut..old].copy_from_slice(&before[cut..old]);
+        }
+        // past the old end of the file: the zeros it was extended by
+        if let Some(grown) = torn.get_mut(old.max(cut)..) {
+            grown.fill(0);
+        }
+        torn
+    }
+
+    /// (1) A record that fails its check with records after it: opening (as `grantd serve`
+    /// does) and reading (as the CLI does) fail with an error naming the file and offset,
+    /// and the file is not changed. Before, the journal ended there and the next append
+    /// wrote over the records after it.
+    #[test]
+    fn a_damaged_record_before_the_end_is_an_error_and_the_file_is_kept() {
+        for direct in [true, false] {
+            // the record after the damaged one is another tenant's (told current by its
+            // time) or the same tenant's (by its seq)
+            for next_tenant in ["u", "t"] {
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("db-decisions");
+                let (mut j, _) = Journal::open_with(&path, direct).unwrap();
+                let rows = vec![
+                    event("t", 1, 1),
+                    event("t", 2, 2),
+                    event("t", 3, 3),
+                    event(next_tenant, 4, 4),
+                    event("t", 5, 5),
+                ];
+                j.append(&rows[..2]).unwrap();
+                j.append(&rows[2..3]).unwrap();
+                j.append(&rows[3..]).unwrap();
+                drop(j);
+                let at = offsets(&rows);
+                let clean = std::fs::read(&path).unwrap();
+                // a flipped payload byte, or a length that no longer fits the record
+                let mut flipped = clean.clone();
+                flipped[at[2] + HEADER + 20] ^= 0x10;
+                let mut long = clean.clone();
+                long[at[2] + 1] ^= 0x01;
+                for damaged in [flipped, long] {
+                    std::fs::write(&path, &damaged).unwrap();
+                    let Err(e) = Journal::open_with(&path, direct) else {
+                        panic!("direct={direct}: the damaged journal opened");
+                    };
+                    let msg = e.to_string();
+                    assert!(msg.contains(&path.display().to_string()), "{msg}");
+                    assert!(msg.contains(&format!("record at byte {}", at[2])), "{msg}");
+                    assert!(msg.contains(&format!("first at byte {}", at[3])), "{msg}");
+                    assert!(msg.contains("left as it is"), "{msg}");
+                    let Err(e) = lock_and_read(&path) else {
+                        panic!("the CLI read the damaged journal");
+                    };
+                    assert!(e.to_string().contains("is damaged"), "{e}");
+                    assert_eq!(
+                        decode_all(&damaged).unwrap_err(),
+                        Damaged {
+                            at: at[2],
+                            next: at[3],
+                            tenant: next_tenant.into(),
+                            seq: 4
+                        }
+                    );
+                    assert!(std::fs::read(&path).unwrap() == damaged, "the file changed");
+                }
+            }
+        }
+    }
+
+    /// (2) A write a crash cut short within its last record: that record is dropped, the
+    /// ones before it are read, and appends go on from its start.
+    #[test]
+    fn a_torn_final_record_is_dropped() {
+        for direct in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("db-decisions");
+            let (mut j, _) = Journal::open_with(&path, direct).unwrap();
+            let rows: Vec<Row> = (1..=14).map(|s| event("t", s, s)).collect();
+            j.append(&rows[..4]).unwrap();
+            let before = std::fs::read(&path).unwrap();
+            j.append(&rows[4..]).unwrap();
+            drop(j);
+            let after = std::fs::read(&path).unwrap();
+            let at = offsets(&rows);
+            // the cut falls in the last record, or in one before it (the rest of the
+            // batch is then torn away too)
+            for (cut, kept) in [(at[13] + 100, 13), (at[13] + 3, 13), (at[9] + 250, 9)] {
+                std::fs::write(&path, tear(&before, &after, cut)).unwrap();
+                let (mut j, found) = Journal::open_with(&path, direct).unwrap();
+                assert_eq!(found, rows[..kept], "direct={direct} cut={cut}");
+                assert_eq!(j.len() as usize, at[kept]);
+                j.append(&[event("t", 99, 99)]).unwrap();
+                drop(j);
+                let mut expected = rows[..kept].to_vec();
+                expected.push(event("t", 99, 99));
+                assert_eq!(read_rows(&path).unwrap(), expected);
+            }
+        }
+    }
+
+    /// (3) The last record fails its check and nothing valid follows it: it cannot be told
+    /// from a torn one, and is dropped like one.
+    #[test]
+    fn a_damaged_final_record_with_nothing_after_it_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db-decisions");
+        let (mut j, _) = Journal::open(&path).unwrap();
+        let rows: Vec<Row> = (1..=3).map(|s| event("t", s, s)).collect();
+        j.append(&rows).unwrap();
+        drop(j);
+        let at = offsets(&rows);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[at[2] + HEADER + 5] ^= 0x40;
+        std::fs::write(&path, &bytes).unwrap();
+        let d = decode_all(&bytes).unwrap();
+        assert_eq!(
+            (d.rows.as_slice(), d.end, d.torn),
+            (&rows[..2], at[2], true)
+        );
+        let (_, found) = Journal::open(&path).unwrap();
+        assert_eq!(found, rows[..2]);
+        assert_eq!(read_rows(&path).unwrap(), rows[..2]);
+    }
+
+    /// (4) After a reset the file is reused: the records of the generation before lie past
+    /// the end, and a torn write leaves them in the blocks it did not reach. Those are
+    /// older than every current record and do not make a torn record damage: the same
+    /// tenant's by their lower seq, another tenant's by their earlier time.
+    #[test]
+    fn records_an_earlier_generation_left_do_not_make_a_torn_record_damage() {
+        for direct in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("db-decisions");
+            let (mut j, _) = Journal::open_with(&path, direct).unwrap();
+            // the older generation: tenants t and u, moved into SQLite, then the reset
+            let old: Vec<Row> = (1..=40)
+                .flat_map(|s| [event("t", s, s), event("u", s, s)])
+                .collect();
+            for batch in old.chunks(7) {
+                j.append(batch).unwrap();
+            }
+            j.reset().unwrap();
+            // the current contents: t only, later
+            let rows: Vec<Row> = (41..=46).map(|s| event("t", s, 100 + s)).collect();
+            j.append(&rows[..3]).unwrap();
+            let before = std::fs::read(&path).unwrap();
+            j.append(&rows[3..]).unwrap();
+            drop(j);
+            let after = std::fs::read(&path).unwrap();
+            let at = offsets(&rows);
+            assert_eq!(read_rows(&path).unwrap(), rows, "direct={direct}");
+            for cut in [at[5] + 40, at[4] + 300] {
+                let torn = tear(&before, &after, cut);
+                let kept = if cut > at[5] { 5 } else { 4 };
+                // the old generation's records are there past the torn one, as whole records
+                let stale = current_after(&torn, at[kept] + 1, &Prefix::of(&[]));
+                assert!(
+                    stale.is_some(),
+                    "direct={direct}: no old records in the test"
+                );
+                std::fs::write(&path, &torn).unwrap();
+                let (_, found) = Journal::open_with(&path, direct).unwrap();
+                assert_eq!(found, rows[..kept], "direct={direct} cut={cut}");
+            }
+            // damage before the end is still refused in a reused file
+            let mut damaged = after.clone();
+            damaged[at[1] + HEADER + 30] ^= 1;
+            assert!(decode_all(&damaged).is_err(), "direct={direct}");
+        }
+    }
+
+    /// The error reaches start-up: `grantd serve` (`open_serving`) fails, and so does a CLI
+    /// process that reads the journal before it writes; neither changes the file.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_damaged_journal_stops_the_server_and_the_cli() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("grantd.db");
+        let url = format!("sqlite://{}", db.display());
+        let path = Journal::path_for(&db);
+        let rows: Vec<Row> = (1..=3).map(|s| event("t", s, s)).collect();
+        let (mut j, _) = Journal::open(&path).unwrap();
+        j.append(&rows).unwrap();
+        drop(j);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[offsets(&rows)[1] + HEADER + 9] ^= 0x08;
+        std::fs::write(&path, &bytes).unwrap();
+        let Err(e) = crate::store::open_serving(&url).await else {
+            panic!("the server started on a damaged journal");
+        };
+        assert!(e.to_string().contains("is damaged"), "{e}");
+        assert!(std::fs::read(&path).unwrap() == bytes, "the file changed");
+        let store = crate::store::open(&url).await.unwrap();
+        let Err(e) = store.settle_audit().await else {
+            panic!("the CLI wrote past a damaged journal");
+        };
+        assert!(e.to_string().contains("is damaged"), "{e}");
+        assert!(std::fs::read(&path).unwrap() == bytes, "the file changed");
     }
 
     #[test]

@@ -1,0 +1,385 @@
+//! Bounds on what reaches Cedar, checked before Cedar sees it.
+//!
+//! Cedar's parsers (policy text, schema text) and its entity-graph code (transitive
+//! closure) recurse; its evaluator and validator check the remaining stack, the rest do
+//! not. A key holder's input must not be able to overflow a thread's stack (which aborts
+//! the whole process) or make one call cost seconds of CPU, so every text and value is
+//! measured here first, with a 400 that names the limit, and Cedar's work then runs on a
+//! stack of its own ([`on_cedar_stack`]) that is far larger than the bounded input needs.
+//!
+//! The measures are written here (not taken from a crate) because they must mirror what
+//! makes Cedar recurse: brackets and `if` expressions in its text, nested arrays and
+//! objects in its JSON, parent chains in its entity graphs.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+/// How deep brackets (`(`, `[`, `{`, and `<` in schemas) and `if` expressions may nest in
+/// a rule's conditions, a stored rule's text and a schema.
+pub const MAX_CEDAR_NESTING: usize = 32;
+
+/// How deep arrays and objects may nest in a context (counted from the context object)
+/// and in one entity's JSON (counted from the entity object).
+pub const MAX_JSON_NESTING: usize = 32;
+
+/// The longest chain of ancestors (parent, its parent, …) an entity may have.
+pub const MAX_ANCESTRY_DEPTH: usize = 32;
+
+/// Request-scoped entities of one decision request.
+pub const MAX_REQUEST_ENTITIES: usize = 100;
+
+/// Request-scoped entities over all requests of one batch.
+pub const MAX_BATCH_ENTITIES: usize = 1_000;
+
+/// The stack Cedar's parsing, validation and entity loading run on. The inputs above keep
+/// their recursion to a small fraction of it; it is reserved address space, touched only
+/// as deep as the work goes.
+const CEDAR_STACK: usize = 32 * 1024 * 1024;
+
+/// Runs `f` (Cedar work on key holders' input) on a stack of its own, so that no input,
+/// however nested, can overflow the calling thread's stack (an async worker has 2 MiB).
+pub fn on_cedar_stack<R>(f: impl FnOnce() -> R) -> R {
+    stacker::grow(CEDAR_STACK, f)
+}
+
+/// Which kind of Cedar text is measured: `<` nests only in schemas (`Set<…>`), and is a
+/// comparison in policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Text {
+    Policy,
+    Schema,
+}
+
+/// The first place where `text` nests deeper than `max`, as `(line, column)` (1-based,
+/// columns in characters). Brackets and `if` expressions count; string literals and `//`
+/// comments do not. An `if` counts until the bracket around it closes, so sequential
+/// `if`s at one level add up: an over-approximation, never an under-approximation.
+pub fn text_too_deep(text: &str, kind: Text, max: usize) -> Option<(usize, usize)> {
+    // One entry per open bracket: the `if`s seen inside it so far.
+    let mut frames: Vec<usize> = vec![0];
+    let mut depth = 0usize;
+    let (mut line, mut col) = (1usize, 0usize);
+    let mut chars = text.chars().peekable();
+    let mut prev_ident = false;
+    while let Some(c) = chars.next() {
+        col += 1;
+        let mut ident = false;
+        match c {
+            '\n' => {
+                line += 1;
+                col = 0;
+            }
+            '"' => {
+                // A string literal, with backslash escapes.
+                while let Some(s) = chars.next() {
+                    col += 1;
+                    match s {
+                        '\\' => {
+                            if chars.next() == Some('\n') {
+                                line += 1;
+                                col = 0;
+                            } else {
+                                col += 1;
+                            }
+                        }
+                        '"' => break,
+                        '\n' => {
+                            line += 1;
+                            col = 0;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'/') => {
+                for s in chars.by_ref() {
+                    if s == '\n' {
+                        line += 1;
+                        col = 0;
+                        break;
+                    }
+                }
+            }
+            '(' | '[' | '{' => {
+                frames.push(0);
+                depth += 1;
+            }
+            '<' if kind == Text::Schema => {
+                frames.push(0);
+                depth += 1;
+            }
+            ')' | ']' | '}' => {
+                pop(&mut frames, &mut depth);
+            }
+            '>' if kind == Text::Schema => {
+                pop(&mut frames, &mut depth);
+            }
+            'i' if !prev_ident && chars.peek() == Some(&'f') => {
+                chars.next();
+                col += 1;
+                let standalone = chars
+                    .peek()
+                    .is_none_or(|n| !(n.is_alphanumeric() || *n == '_'));
+                if standalone {
+                    if let Some(top) = frames.last_mut() {
+                        *top += 1;
+                    }
+                    depth += 1;
+                } else {
+                    ident = true;
+                }
+            }
+            c if c.is_alphanumeric() || c == '_' => ident = true,
+            _ => {}
+        }
+        prev_ident = ident;
+        if depth > max {
+            return Some((line, col.max(1)));
+        }
+    }
+    None
+}
+
+fn pop(frames: &mut Vec<usize>, depth: &mut usize) {
+    if frames.len() > 1 {
+        let ifs = frames.pop().unwrap_or(0);
+        *depth = depth.saturating_sub(ifs + 1);
+    }
+}
+
+/// `text_too_deep` as the message a 400 carries.
+pub fn check_text(text: &str, kind: Text) -> Result<(), String> {
+    match text_too_deep(text, kind, MAX_CEDAR_NESTING) {
+        None => Ok(()),
+        Some((line, column)) => Err(format!(
+            "nests deeper than {MAX_CEDAR_NESTING} levels of brackets and `if` expressions \
+             (at line {line}, column {column}); the limit is {MAX_CEDAR_NESTING}"
+        )),
+    }
+}
+
+/// How deep arrays and objects nest in `v` (a scalar is 0, `{}` and `[]` are 1).
+pub fn json_depth(v: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    let mut deepest = 0;
+    let mut stack: Vec<(&Value, usize)> = vec![(v, 0)];
+    while let Some((v, d)) = stack.pop() {
+        match v {
+            Value::Array(items) => {
+                deepest = deepest.max(d + 1);
+                stack.extend(items.iter().map(|i| (i, d + 1)));
+            }
+            Value::Object(map) => {
+                deepest = deepest.max(d + 1);
+                stack.extend(map.values().map(|i| (i, d + 1)));
+            }
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// `json_depth` against [`MAX_JSON_NESTING`], as the message a 400 carries.
+pub fn check_json(v: &serde_json::Value) -> Result<(), String> {
+    let depth = json_depth(v);
+    if depth > MAX_JSON_NESTING {
+        return Err(format!(
+            "arrays and objects nest {depth} levels deep; the limit is {MAX_JSON_NESTING}"
+        ));
+    }
+    Ok(())
+}
+
+/// The longest ancestor chain of every node of a parent graph, computed without recursion.
+/// `parents` gives each node's direct parents; a parent that is not a node of the graph has
+/// the depth `outside` says (`0` when it knows nothing of it). A node without parents has
+/// depth 0; a node's depth is one more than its deepest parent's. Cycles are not this
+/// function's to report (Cedar refuses them); an edge that closes one counts as depth 0.
+///
+/// Stops at the first node deeper than `max` and returns it.
+pub fn ancestry_depths<K: Hash + Eq + Clone>(
+    parents: &HashMap<K, Vec<K>>,
+    outside: impl Fn(&K) -> usize,
+    max: usize,
+) -> Result<HashMap<K, usize>, K> {
+    let mut done: HashMap<K, usize> = HashMap::with_capacity(parents.len());
+    let mut on_path: std::collections::HashSet<K> = std::collections::HashSet::new();
+    for start in parents.keys() {
+        if done.contains_key(start) {
+            continue;
+        }
+        // (node, index of the next parent to look at, deepest parent seen so far)
+        let mut stack: Vec<(&K, usize, usize)> = vec![(start, 0, 0)];
+        on_path.insert(start.clone());
+        while let Some(top) = stack.last_mut() {
+            let node = top.0;
+            let list = &parents[node];
+            if let Some(p) = list.get(top.1) {
+                top.1 += 1;
+                match parents.get_key_value(p) {
+                    None => top.2 = top.2.max(outside(p) + 1),
+                    Some(_) if on_path.contains(p) => {}
+                    Some((k, _)) => match done.get(p) {
+                        Some(d) => top.2 = top.2.max(d + 1),
+                        None => {
+                            on_path.insert(k.clone());
+                            stack.push((k, 0, 0));
+                        }
+                    },
+                }
+                continue;
+            }
+            let depth = top.2;
+            if depth > max {
+                return Err(node.clone());
+            }
+            stack.pop();
+            on_path.remove(node);
+            done.insert(node.clone(), depth);
+            if let Some(parent_frame) = stack.last_mut() {
+                parent_frame.2 = parent_frame.2.max(depth + 1);
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// The `(type, id)` of a Cedar JSON entity reference (`{"type","id"}` or its `__entity`
+/// escape), if it is one.
+pub fn json_uid(v: &serde_json::Value) -> Option<(String, String)> {
+    let v = v.get("__entity").unwrap_or(v);
+    Some((
+        v.get("type")?.as_str()?.to_string(),
+        v.get("id")?.as_str()?.to_string(),
+    ))
+}
+
+/// The direct parents a Cedar JSON entity names (malformed ones are Cedar's to report).
+pub fn json_parents(entity: &serde_json::Value) -> Vec<(String, String)> {
+    entity
+        .get("parents")
+        .and_then(serde_json::Value::as_array)
+        .map(|ps| ps.iter().filter_map(json_uid).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn parens(n: usize) -> String {
+        format!("when {{ {}true{} }}", "(".repeat(n), ")".repeat(n))
+    }
+
+    #[test]
+    fn brackets_and_ifs_count_strings_and_comments_do_not() {
+        // `when { … }` is one level itself.
+        assert_eq!(text_too_deep(&parens(31), Text::Policy, 32), None);
+        assert_eq!(text_too_deep(&parens(32), Text::Policy, 32), Some((1, 39)));
+        let strings = format!("when {{ \"{}\" == \"\\\"(\" }}", "(".repeat(500));
+        assert_eq!(text_too_deep(&strings, Text::Policy, 2), None);
+        let comment = format!("when {{ true // {}\n }}", "[".repeat(500));
+        assert_eq!(text_too_deep(&comment, Text::Policy, 2), None);
+        let ifs = format!(
+            "when {{ {} true {} }}",
+            "if true then ".repeat(40),
+            " else false".repeat(40)
+        );
+        assert!(text_too_deep(&ifs, Text::Policy, 32).is_some());
+        // `if` inside an identifier or a longer word is no `if`.
+        let words = "when { principal.ifx == \"a\" && context.elif && diff < 3 }";
+        assert_eq!(text_too_deep(words, Text::Policy, 1), None);
+        // `<` is a comparison in policies and a bracket in schemas.
+        let lt = format!("when {{ {} }}", "1 < 2 && ".repeat(100) + "true");
+        assert_eq!(text_too_deep(&lt, Text::Policy, 1), None);
+        let sets = format!("type T = {}String{};", "Set<".repeat(33), ">".repeat(33));
+        assert!(text_too_deep(&sets, Text::Schema, 32).is_some());
+        assert_eq!(text_too_deep(&sets, Text::Schema, 33), None);
+        // The position names the line and column where the limit was passed.
+        let multi = format!("when {{\n  {}", "(".repeat(40));
+        assert_eq!(text_too_deep(&multi, Text::Policy, 32), Some((2, 34)));
+    }
+
+    #[test]
+    fn json_depth_counts_arrays_and_objects() {
+        assert_eq!(json_depth(&json!(1)), 0);
+        assert_eq!(json_depth(&json!({})), 1);
+        assert_eq!(json_depth(&json!({"a": [1, {"b": []}]})), 4);
+        let mut v = json!(true);
+        for _ in 0..40 {
+            v = json!({ "x": v });
+        }
+        assert_eq!(json_depth(&v), 40);
+        assert!(check_json(&v).is_err());
+    }
+
+    #[test]
+    fn ancestry_depths_of_chains_diamonds_and_cycles() {
+        let g = |edges: &[(&str, &[&str])]| -> HashMap<String, Vec<String>> {
+            edges
+                .iter()
+                .map(|(k, ps)| (k.to_string(), ps.iter().map(|p| p.to_string()).collect()))
+                .collect()
+        };
+        let chain: HashMap<String, Vec<String>> = (0..10_000)
+            .map(|i| {
+                (
+                    format!("c{i}"),
+                    if i == 0 {
+                        vec![]
+                    } else {
+                        vec![format!("c{}", i - 1)]
+                    },
+                )
+            })
+            .collect();
+        let d = ancestry_depths(&chain, |_| 0, usize::MAX).unwrap();
+        assert_eq!(d["c9999"], 9999);
+        assert!(ancestry_depths(&chain, |_| 0, 32).is_err());
+        let diamond = g(&[
+            ("u", &["a", "b"]),
+            ("a", &["top"]),
+            ("b", &["top"]),
+            ("top", &[]),
+        ]);
+        let d = ancestry_depths(&diamond, |_| 0, 32).unwrap();
+        assert_eq!((d["u"], d["a"], d["top"]), (2, 1, 0));
+        // A stored parent outside the graph brings its own depth.
+        let outside = g(&[("u", &["stored"])]);
+        let d = ancestry_depths(&outside, |_| 5, 32).unwrap();
+        assert_eq!(d["u"], 6);
+        // A cycle terminates (Cedar reports it).
+        let cycle = g(&[("a", &["b"]), ("b", &["a"])]);
+        assert!(ancestry_depths(&cycle, |_| 0, 32).is_ok());
+    }
+
+    proptest! {
+        /// The iterative depth equals a plain recursive definition on random DAGs.
+        #[test]
+        fn ancestry_depths_match_the_definition(edges in proptest::collection::vec((0usize..40, 0usize..40), 0..120)) {
+            let mut parents: HashMap<usize, Vec<usize>> = (0..40).map(|i| (i, vec![])).collect();
+            for (a, b) in edges {
+                let (child, parent) = (a.max(b), a.min(b));
+                if child != parent {
+                    parents.get_mut(&child).unwrap().push(parent);
+                }
+            }
+            fn depth(n: usize, p: &HashMap<usize, Vec<usize>>) -> usize {
+                p[&n].iter().map(|q| depth(*q, p) + 1).max().unwrap_or(0)
+            }
+            let got = ancestry_depths(&parents, |_| 0, usize::MAX).unwrap();
+            for n in 0..40 {
+                prop_assert_eq!(got[&n], depth(n, &parents));
+            }
+        }
+
+        /// Nested brackets are found at exactly the depth they reach.
+        #[test]
+        fn text_depth_is_exact_for_plain_brackets(n in 0usize..80, max in 1usize..64) {
+            let t = format!("{}x{}", "(".repeat(n), ")".repeat(n));
+            prop_assert_eq!(text_too_deep(&t, Text::Policy, max).is_some(), n > max);
+        }
+    }
+}

@@ -23,6 +23,23 @@ async fn healthy(s: &TestServer) {
     assert_eq!(r.status, 200, "{}", r.text);
 }
 
+/// A 400 `invalid_input` whose text says `what`.
+fn refused(r: &common::Resp, what: &str) {
+    r.assert_error(400, "invalid_input");
+    assert!(r.text.contains(what), "expected {what:?} in {}", r.text);
+}
+
+/// A call with the tenant's admin key.
+async fn admin(
+    s: &TestServer,
+    t: &Tenant,
+    m: Method,
+    path: &str,
+    body: Option<Value>,
+) -> common::Resp {
+    send(s, &t.admin_key, t, m, path, body).await
+}
+
 async fn authorize(s: &TestServer, t: &Tenant, body: Value) -> common::Resp {
     send(
         s,
@@ -141,9 +158,8 @@ async fn a_stored_rule_past_the_limits_fails_its_tenant_closed_and_nobody_else()
     let s = TestServer::start().await;
     let (t, other) = (s.tenant().await, s.tenant().await);
     for tenant in [&t, &other] {
-        let r = send(
+        let r = admin(
             &s,
-            &tenant.admin_key,
             tenant,
             Method::PUT,
             "/v1/entities",
@@ -153,9 +169,8 @@ async fn a_stored_rule_past_the_limits_fails_its_tenant_closed_and_nobody_else()
         )
         .await;
         assert_eq!(r.status, 200, "{}", r.text);
-        let r = send(
+        let r = admin(
             &s,
-            &tenant.admin_key,
             tenant,
             Method::POST,
             "/v1/policies",
@@ -185,9 +200,8 @@ async fn a_stored_rule_past_the_limits_fails_its_tenant_closed_and_nobody_else()
         assert_eq!(r.body["decision"], "allow");
     }
     // Grant requests fail closed too.
-    let r = send(
+    let r = admin(
         &s,
-        &t.admin_key,
         &t,
         Method::POST,
         "/v1/grants",
@@ -197,7 +211,7 @@ async fn a_stored_rule_past_the_limits_fails_its_tenant_closed_and_nobody_else()
     .await;
     r.assert_error(500, "policy_set_invalid");
     healthy(&s).await;
-    let r = send(&s, &t.admin_key, &t, Method::DELETE, "/v1/policies/p", None).await;
+    let r = admin(&s, &t, Method::DELETE, "/v1/policies/p", None).await;
     assert_eq!(r.status, 204, "{}", r.text);
     let r = authorize(&s, &t, probe("u")).await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -223,9 +237,8 @@ fn chain(prefix: &str, n: usize) -> Vec<Value> {
 async fn request_scoped_entities_are_bounded_in_count_and_depth() {
     let s = TestServer::start().await;
     let t = s.tenant().await;
-    let r = send(
+    let r = admin(
         &s,
-        &t.admin_key,
         &t,
         Method::PUT,
         "/v1/entities",
@@ -245,22 +258,12 @@ async fn request_scoped_entities_are_bounded_in_count_and_depth() {
     };
     // 101 entities.
     let r = authorize(&s, &t, with(chain("g", 101))).await;
-    r.assert_error(400, "invalid_input");
-    assert!(
-        r.text.contains("at most 100 request-scoped entities"),
-        "{}",
-        r.text
-    );
+    refused(&r, "at most 100 request-scoped entities");
     // A chain of 33 ancestors above the user.
     let mut deep = chain("g", 33);
     deep.push(user("g32"));
     let r = authorize(&s, &t, with(deep)).await;
-    r.assert_error(400, "invalid_input");
-    assert!(
-        r.text.contains("chain of more than 32 ancestors"),
-        "{}",
-        r.text
-    );
+    refused(&r, "chain of more than 32 ancestors");
     // 32 ancestors: accepted.
     let mut ok = chain("g", 32);
     ok.push(user("g31"));
@@ -286,40 +289,27 @@ async fn request_scoped_entities_are_bounded_in_count_and_depth() {
     );
     // A batch: at most 1,000 over all its requests.
     let batch: Vec<Value> = (0..11).map(|_| with(chain("g", 100))).collect();
-    let r = send(
+    let r = admin(
         &s,
-        &t.admin_key,
         &t,
         Method::POST,
         "/v1/authorize/batch",
         Some(json!({"requests": batch})),
     )
     .await;
-    r.assert_error(400, "invalid_input");
-    assert!(
-        r.text.contains("at most 1000 request-scoped entities"),
-        "{}",
-        r.text
-    );
+    refused(&r, "at most 1000 request-scoped entities");
     // Stored entities: a chain past the limit in one write, and one built over two writes.
-    let r = send(
+    let r = admin(
         &s,
-        &t.admin_key,
         &t,
         Method::PUT,
         "/v1/entities",
         Some(Value::Array(chain("s", 34))),
     )
     .await;
-    r.assert_error(400, "invalid_input");
-    assert!(
-        r.text.contains("chain of more than 32 ancestors"),
-        "{}",
-        r.text
-    );
-    let r = send(
+    refused(&r, "chain of more than 32 ancestors");
+    let r = admin(
         &s,
-        &t.admin_key,
         &t,
         Method::PUT,
         "/v1/entities",
@@ -330,9 +320,8 @@ async fn request_scoped_entities_are_bounded_in_count_and_depth() {
     let upper: Vec<Value> = (20..34)
         .map(|i| group(&format!("s{i}"), Some(&format!("s{}", i - 1))))
         .collect();
-    let r = send(
+    let r = admin(
         &s,
-        &t.admin_key,
         &t,
         Method::PUT,
         "/v1/entities",
@@ -348,12 +337,7 @@ async fn request_scoped_entities_are_bounded_in_count_and_depth() {
     over[0] = group("r0", Some("s19"));
     over.push(user("r13"));
     let r = authorize(&s, &t, with(over)).await;
-    r.assert_error(400, "invalid_input");
-    assert!(
-        r.text.contains("chain of more than 32 ancestors"),
-        "{}",
-        r.text
-    );
+    refused(&r, "chain of more than 32 ancestors");
 }
 
 /// The worst accepted decision requests run on blocking threads: the async workers go on
@@ -363,9 +347,8 @@ async fn request_scoped_entities_are_bounded_in_count_and_depth() {
 async fn healthz_answers_while_the_worst_accepted_decisions_run() {
     let s = std::sync::Arc::new(TestServer::start().await);
     let t = s.tenant().await;
-    let r = send(
+    let r = admin(
         &s,
-        &t.admin_key,
         &t,
         Method::PUT,
         "/v1/entities",
@@ -384,9 +367,8 @@ async fn healthz_answers_while_the_worst_accepted_decisions_run() {
     let mut one = probe("u");
     one["entities"] = Value::Array(entities);
     let batch = json!({"requests": vec![one; 10]});
-    let r = send(
+    let r = admin(
         &s,
-        &t.admin_key,
         &t,
         Method::POST,
         "/v1/authorize/batch",
@@ -401,9 +383,8 @@ async fn healthz_answers_while_the_worst_accepted_decisions_run() {
         load.push(tokio::spawn(async move {
             let mut n = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let r = send(
+                let r = admin(
                     &s,
-                    &t.admin_key,
                     &t,
                     Method::POST,
                     "/v1/authorize/batch",
@@ -443,9 +424,7 @@ async fn healthz_answers_while_the_worst_accepted_decisions_run() {
 async fn the_deepest_accepted_context_reads_back_and_verifies() {
     let s = TestServer::start().await;
     let t = s.tenant().await;
-    let schema = send(&s, &t.admin_key, &t, Method::GET, "/v1/schema", None)
-        .await
-        .body["cedarschema"]
+    let schema = admin(&s, &t, Method::GET, "/v1/schema", None).await.body["cedarschema"]
         .as_str()
         .unwrap()
         .to_string();
@@ -454,9 +433,8 @@ async fn the_deepest_accepted_context_reads_back_and_verifies() {
         types.push_str(&format!("type R{i} = {{ a: R{} }};\n", i - 1));
     }
     let text = format!("{schema}\n{types}action probe appliesTo {{ principal: [User], resource: [App], context: {{ deep: R40 }} }};\n");
-    let r = send(
+    let r = admin(
         &s,
-        &t.admin_key,
         &t,
         Method::PUT,
         "/v1/schema",
@@ -480,9 +458,8 @@ async fn the_deepest_accepted_context_reads_back_and_verifies() {
         "resource": {"type": "App", "id": "crm"}, "context": {"deep": value(k)}})
     };
     // depth 32: accepted
-    let r = send(
+    let r = admin(
         &s,
-        &t.admin_key,
         &t,
         Method::PUT,
         "/v1/schema",
@@ -494,9 +471,8 @@ async fn the_deepest_accepted_context_reads_back_and_verifies() {
     assert_eq!(r.status, 200, "{}", r.text);
     // depth 33: refused, and nothing stored
     let before = s.events(&t.id).await.len();
-    let r = send(
+    let r = admin(
         &s,
-        &t.admin_key,
         &t,
         Method::PUT,
         "/v1/schema",
@@ -517,26 +493,10 @@ async fn the_deepest_accepted_context_reads_back_and_verifies() {
         "only the schema change"
     );
     // Every page of the log reads, and the chain verifies.
-    let r = send(
-        &s,
-        &t.admin_key,
-        &t,
-        Method::GET,
-        "/v1/audit-events?kind=authorize",
-        None,
-    )
-    .await;
+    let r = admin(&s, &t, Method::GET, "/v1/audit-events?kind=authorize", None).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["items"][0]["request"]["context"]["deep"], value(30));
-    let r = send(
-        &s,
-        &t.admin_key,
-        &t,
-        Method::GET,
-        "/v1/audit-events/verify",
-        None,
-    )
-    .await;
+    let r = admin(&s, &t, Method::GET, "/v1/audit-events/verify", None).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["ok"], true, "{}", r.text);
 }
@@ -552,9 +512,8 @@ async fn long_filter_values_are_refused_naming_the_filter() {
         ("STARTS_WITH", "_".repeat(1_001)),
         ("EQUALS", "é".repeat(1_001)),
     ] {
-        let r = send(
+        let r = admin(
             &s,
-            &t.admin_key,
             &t,
             Method::POST,
             "/v1/grants/list",
@@ -564,9 +523,8 @@ async fn long_filter_values_are_refused_naming_the_filter() {
         r.assert_error(400, "invalid_input");
         assert_eq!(r.body["details"]["filter"], 0, "{}", r.text);
         assert!(r.text.contains("at most 1000 characters"), "{}", r.text);
-        let r = send(
+        let r = admin(
             &s,
-            &t.admin_key,
             &t,
             Method::POST,
             "/v1/grants/revoke",
@@ -582,9 +540,8 @@ async fn long_filter_values_are_refused_naming_the_filter() {
         "TEXT_DOES_NOT_CONTAINS",
         "ENDS_WITH",
     ] {
-        let r = send(
+        let r = admin(
             &s,
-            &t.admin_key,
             &t,
             Method::POST,
             "/v1/grants/list",
@@ -602,9 +559,8 @@ async fn page_tokens_do_not_cross_tenants() {
     let (a, b) = (s.tenant().await, s.tenant().await);
     for t in [&a, &b] {
         for i in 0..3 {
-            let r = send(
+            let r = admin(
                 &s,
-                &t.admin_key,
                 t,
                 Method::POST,
                 "/v1/policies",
@@ -613,9 +569,8 @@ async fn page_tokens_do_not_cross_tenants() {
             .await;
             assert_eq!(r.status, 201, "{}", r.text);
         }
-        let r = send(
+        let r = admin(
             &s,
-            &t.admin_key,
             t,
             Method::PUT,
             "/v1/entities",
@@ -629,16 +584,16 @@ async fn page_tokens_do_not_cross_tenants() {
         "/v1/entities?per_page=1",
         "/v1/audit-events?per_page=1",
     ] {
-        let r = send(&s, &a.admin_key, &a, Method::GET, path, None).await;
+        let r = admin(&s, &a, Method::GET, path, None).await;
         assert_eq!(r.status, 200, "{}", r.text);
         let token = r.body["next_page_token"]
             .as_str()
             .expect("a next page")
             .to_string();
         let next = format!("{path}&next_page_token={token}");
-        let r = send(&s, &a.admin_key, &a, Method::GET, &next, None).await;
+        let r = admin(&s, &a, Method::GET, &next, None).await;
         assert_eq!(r.status, 200, "{path} in its own tenant: {}", r.text);
-        let r = send(&s, &b.admin_key, &b, Method::GET, &next, None).await;
+        let r = admin(&s, &b, Method::GET, &next, None).await;
         r.assert_error(400, "invalid_input");
         assert!(r.text.contains("next_page_token"), "{path}: {}", r.text);
     }

@@ -654,20 +654,21 @@ mod tests {
         )
     }
 
-    fn rows(n: i64) -> Vec<StoredRow> {
+    /// The stored rows of `events`, chained from the genesis hash in order.
+    fn chained(events: impl IntoIterator<Item = EventContent>) -> Vec<StoredRow> {
         let mut prev = GENESIS_HASH.to_string();
-        (1..=n)
-            .map(|seq| {
-                let c = event(seq);
+        events
+            .into_iter()
+            .map(|c| {
                 let body = c.canonical();
                 let hash = chain_hash(&prev, &body);
                 let row = StoredRow {
                     id: c.id.to_string(),
-                    seq,
+                    seq: c.seq,
                     kind: c.kind.as_str().into(),
                     at: crate::clock::format_ts(&c.at),
                     subject_id: c.subject.id.clone(),
-                    decision: None,
+                    decision: c.decision.clone(),
                     body,
                     prev_hash: prev.clone(),
                     hash: hash.clone(),
@@ -676,6 +677,10 @@ mod tests {
                 row
             })
             .collect()
+    }
+
+    fn rows(n: i64) -> Vec<StoredRow> {
+        chained((1..=n).map(event))
     }
 
     fn verify(rows: &[StoredRow], head_seq: i64, head_hash: &str) -> VerifyReport {
@@ -793,39 +798,17 @@ mod tests {
 
     /// A chain of one event per value, read back exactly as the store's readers read it.
     fn chain_of(values: &[Value]) -> Vec<StoredRow> {
-        let mut prev = GENESIS_HASH.to_string();
-        values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                let mut e = NewEvent::new(
-                    crate::clock::parse_ts("2026-12-06T12:00:00.25Z").unwrap(),
-                    Actor::cli(),
-                    EventKind::Authorize,
-                    Subject::new("principal", "User::\"u\""),
-                )
-                .with_request(json!({"context": {"deep": v}, "entities": 0}));
-                e.decision = Some("allow".into());
-                let e = e.render();
-                let seq = i as i64 + 1;
-                let c = EventContent::place(e, EventId::new(), seq);
-                let body = c.canonical();
-                let hash = chain_hash(&prev, &body);
-                let row = StoredRow {
-                    id: c.id.to_string(),
-                    seq,
-                    kind: c.kind.as_str().into(),
-                    at: crate::clock::format_ts(&c.at),
-                    subject_id: c.subject.id.clone(),
-                    decision: c.decision.clone(),
-                    body,
-                    prev_hash: prev.clone(),
-                    hash: hash.clone(),
-                };
-                prev = hash;
-                row
-            })
-            .collect()
+        chained(values.iter().enumerate().map(|(i, v)| {
+            let mut e = NewEvent::new(
+                crate::clock::parse_ts("2026-12-06T12:00:00.25Z").unwrap(),
+                Actor::cli(),
+                EventKind::Authorize,
+                Subject::new("principal", "User::\"u\""),
+            )
+            .with_request(json!({"context": {"deep": v}, "entities": 0}));
+            e.decision = Some("allow".into());
+            EventContent::place(e.render(), EventId::new(), i as i64 + 1)
+        }))
     }
 
     proptest::proptest! {

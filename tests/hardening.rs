@@ -79,6 +79,17 @@ async fn nesting_in_conditions_and_schemas_is_refused_before_cedar_parses_it() {
             40,
             format!("when {{ {}1{} == [1] }}", "[".repeat(40), "]".repeat(40)),
         ),
+        // A comment that Cedar ends at `\r` hides nothing after it.
+        (
+            40,
+            format!(
+                "when {{ true // x\r && {}true{} }}",
+                "(".repeat(40),
+                ")".repeat(40)
+            ),
+        ),
+        // Operator chains nest in Cedar's tree without any bracket.
+        (1001, format!("when {{ context{} }}", ".a".repeat(1001))),
     ] {
         let r = send(
             &s,

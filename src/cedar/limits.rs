@@ -31,6 +31,12 @@ pub const MAX_REQUEST_ENTITIES: usize = 100;
 /// Request-scoped entities over all requests of one batch.
 pub const MAX_BATCH_ENTITIES: usize = 1_000;
 
+/// How many operator characters (`.`, `&`, `|`, `+`, `-`, `*`, `<`, `>`, `=`, `!`) one
+/// rule's text may hold. Cedar folds a chain such as `a && b && …` or `x.a.a.a…` into one
+/// expression level per operand, with no bracket to count, and drops such trees
+/// recursively; this bounds every chain.
+pub const MAX_CEDAR_OPERATORS: usize = 1_000;
+
 /// The stack Cedar's parsing, validation and entity loading run on. The inputs above keep
 /// their recursion to a small fraction of it; it is reserved address space, touched only
 /// as deep as the work goes.
@@ -61,6 +67,7 @@ pub fn text_too_deep(text: &str, kind: Text, max: usize) -> Option<(usize, usize
     let (mut line, mut col) = (1usize, 0usize);
     let mut chars = text.chars().peekable();
     let mut prev_ident = false;
+    let mut operators = 0usize;
     while let Some(c) = chars.next() {
         col += 1;
         let mut ident = false;
@@ -92,10 +99,14 @@ pub fn text_too_deep(text: &str, kind: Text, max: usize) -> Option<(usize, usize
                 }
             }
             '/' if chars.peek() == Some(&'/') => {
+                // Cedar ends a comment at either line break.
                 for s in chars.by_ref() {
                     if s == '\n' {
                         line += 1;
                         col = 0;
+                        break;
+                    }
+                    if s == '\r' {
                         break;
                     }
                 }
@@ -130,6 +141,12 @@ pub fn text_too_deep(text: &str, kind: Text, max: usize) -> Option<(usize, usize
                 }
             }
             c if c.is_alphanumeric() || c == '_' => ident = true,
+            '.' | '&' | '|' | '+' | '-' | '*' | '<' | '>' | '=' | '!' if kind == Text::Policy => {
+                operators += 1;
+                if operators > MAX_CEDAR_OPERATORS {
+                    return Some((line, col.max(1)));
+                }
+            }
             _ => {}
         }
         prev_ident = ident;
@@ -152,8 +169,10 @@ pub fn check_text(text: &str, kind: Text) -> Result<(), String> {
     match text_too_deep(text, kind, MAX_CEDAR_NESTING) {
         None => Ok(()),
         Some((line, column)) => Err(format!(
-            "nests deeper than {MAX_CEDAR_NESTING} levels of brackets and `if` expressions \
-             (at line {line}, column {column}); the limit is {MAX_CEDAR_NESTING}"
+            "nests deeper than {MAX_CEDAR_NESTING} levels of brackets and `if` expressions, \
+             or holds more than {MAX_CEDAR_OPERATORS} operator characters \
+             (at line {line}, column {column}); the limit is {MAX_CEDAR_NESTING} levels and \
+             {MAX_CEDAR_OPERATORS} operators"
         )),
     }
 }
@@ -282,6 +301,18 @@ mod tests {
         assert_eq!(text_too_deep(&strings, Text::Policy, 2), None);
         let comment = format!("when {{ true // {}\n }}", "[".repeat(500));
         assert_eq!(text_too_deep(&comment, Text::Policy, 2), None);
+        // Cedar ends a comment at `\r` too: what follows it counts.
+        let cr = format!(
+            "when {{ true // x\r && {}true{} }}",
+            "(".repeat(40),
+            ")".repeat(40)
+        );
+        assert!(text_too_deep(&cr, Text::Policy, 32).is_some());
+        // Operator chains, which nest without brackets.
+        let chain = format!("when {{ context{} }}", ".a".repeat(MAX_CEDAR_OPERATORS + 1));
+        assert!(text_too_deep(&chain, Text::Policy, 32).is_some());
+        let ok = format!("when {{ context{} }}", ".a".repeat(MAX_CEDAR_OPERATORS));
+        assert_eq!(text_too_deep(&ok, Text::Policy, 32), None);
         let ifs = format!(
             "when {{ {} true {} }}",
             "if true then ".repeat(40),

@@ -20,7 +20,8 @@ use utoipa::{OpenApi as _, PartialSchema};
             a body that is not `application/json` gets 415, one over the size limit 413.\n\n\
             Limits, checked before Cedar sees the input (400 `invalid_input` naming the limit): \
             rule `conditions` and schemas nest at most 32 levels of brackets (`(`, `[`, `{`, \
-            and `<` in schemas) and `if` expressions; conditions are at most 20,000 bytes; \
+            and `<` in schemas) and `if` expressions; conditions are at most 20,000 bytes with \
+            at most 1,000 operator characters (`.&|+-*<>=!`); \
             arrays and objects nest at most 32 levels in a context (from the context object) \
             and in one entity (from the entity object); an entity's chain of ancestors is at \
             most 32 long (stored and request-scoped entities alike); a decision request \

@@ -49,6 +49,16 @@ impl Ctx {
         assert_eq!(r.status, 200, "{}", r.text);
         r.body["allowed"] == true
     }
+    /// `PUT /v1/grants/{id}` with the requester's key.
+    async fn put(&self, id: &str, body: Value) -> Resp {
+        self.call(Method::PUT, &format!("/v1/grants/{id}"), Some(body))
+            .await
+    }
+    /// `PUT /v1/grants/{id}` with the admin key.
+    async fn admin_put(&self, id: &str, body: Value) -> Resp {
+        self.admin(Method::PUT, &format!("/v1/grants/{id}"), Some(body))
+            .await
+    }
     async fn policy(&self, body: Value) -> Value {
         let r = self.admin(Method::POST, "/v1/policies", Some(body)).await;
         assert_eq!(r.status, 201, "{}", r.text);
@@ -113,10 +123,9 @@ async fn an_extension_never_shortens_and_put_expires_at_does() {
     let now = c.s.clock.now();
     let earlier = now + chrono::Duration::seconds(1800);
     let r = c
-        .call(
-            Method::PUT,
-            &format!("/v1/grants/{id}"),
-            Some(json!({"expires_at": grantd::clock::format_ts(&earlier)})),
+        .put(
+            id,
+            json!({"expires_at": grantd::clock::format_ts(&earlier)}),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -128,11 +137,7 @@ async fn an_extension_never_shortens_and_put_expires_at_does() {
         (now - chrono::Duration::seconds(5), "past"),
     ] {
         let r = c
-            .call(
-                Method::PUT,
-                &format!("/v1/grants/{id}"),
-                Some(json!({"expires_at": grantd::clock::format_ts(&at)})),
-            )
+            .put(id, json!({"expires_at": grantd::clock::format_ts(&at)}))
             .await;
         r.assert_error(400, "invalid_input");
         assert!(r.text.contains("expires_at"), "{what}: {}", r.text);
@@ -162,19 +167,11 @@ async fn granted_at_may_not_be_in_the_future() {
     let id = g["id"].as_str().unwrap();
     let future = c.s.clock.now() + chrono::Duration::days(3650);
     let r = c
-        .admin(
-            Method::PUT,
-            &format!("/v1/grants/{id}"),
-            Some(json!({"granted_at": "9999-12-31T00:00:00Z"})),
-        )
+        .admin_put(id, json!({"granted_at": "9999-12-31T00:00:00Z"}))
         .await;
     r.assert_error(400, "invalid_input");
     let r = c
-        .admin(
-            Method::PUT,
-            &format!("/v1/grants/{id}"),
-            Some(json!({"granted_at": grantd::clock::format_ts(&future)})),
-        )
+        .admin_put(id, json!({"granted_at": grantd::clock::format_ts(&future)}))
         .await;
     r.assert_error(400, "invalid_input");
     assert!(r.text.contains("granted_at"), "{}", r.text);
@@ -199,26 +196,13 @@ async fn a_scope_change_or_policy_move_applies_the_new_policy_cap_and_real_durat
     let id = g["id"].as_str().unwrap();
     assert_eq!(g["policy_id"], read["id"]);
     // 4 h left: the write rule's duration guard sees the real remaining time and denies.
-    let r = c
-        .call(
-            Method::PUT,
-            &format!("/v1/grants/{id}"),
-            Some(json!({"scopes": ["read", "write"]})),
-        )
-        .await;
+    let r = c.put(id, json!({"scopes": ["read", "write"]})).await;
     r.assert_error(403, "access_denied");
     // Shorten to 30 minutes, then the scope change is permitted and governed by `write`.
     c.s.clock.advance(chrono::Duration::minutes(10));
-    let r = c.call(Method::PUT, &format!("/v1/grants/{id}"),
-        Some(json!({"expires_at": grantd::clock::format_ts(&(c.s.clock.now() + chrono::Duration::minutes(30)))}))).await;
+    let r = c.put(id, json!({"expires_at": grantd::clock::format_ts(&(c.s.clock.now() + chrono::Duration::minutes(30)))})).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let r = c
-        .call(
-            Method::PUT,
-            &format!("/v1/grants/{id}"),
-            Some(json!({"scopes": ["read", "write"]})),
-        )
-        .await;
+    let r = c.put(id, json!({"scopes": ["read", "write"]})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["policy_id"], write["id"]);
     assert_eq!(r.body["clamped"], false);
@@ -234,23 +218,16 @@ async fn a_scope_change_or_policy_move_applies_the_new_policy_cap_and_real_durat
     let g2 = c.grant(&["read"], 8 * 3600).await;
     let id2 = g2["id"].as_str().unwrap();
     let r = c
-        .admin(
-            Method::PUT,
-            &format!("/v1/grants/{id2}"),
-            Some(json!({"scopes": ["read", "write"], "policy_key": "write"})),
+        .admin_put(
+            id2,
+            json!({"scopes": ["read", "write"], "policy_key": "write"}),
         )
         .await;
     // the guard denies: 8 h left is more than an hour
     r.assert_error(403, "access_denied");
     let loose = c.policy(json!({"key": "loose-write", "name": "loose", "priority": 20, "max_duration_seconds": 3600,
         "rules": [rule("when { context.scopes.contains(\"write\") }")]})).await;
-    let r = c
-        .call(
-            Method::PUT,
-            &format!("/v1/grants/{id2}"),
-            Some(json!({"scopes": ["read", "write"]})),
-        )
-        .await;
+    let r = c.put(id2, json!({"scopes": ["read", "write"]})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["policy_id"], loose["id"]);
     assert_eq!(r.body["clamped"], true);
@@ -260,11 +237,7 @@ async fn a_scope_change_or_policy_move_applies_the_new_policy_cap_and_real_durat
     );
     // An admin's move back to `read` keeps the cut lifetime (a move never lengthens).
     let r = c
-        .admin(
-            Method::PUT,
-            &format!("/v1/grants/{id2}"),
-            Some(json!({"scopes": ["read"], "policy_key": "read"})),
-        )
+        .admin_put(id2, json!({"scopes": ["read"], "policy_key": "read"}))
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["policy_id"], read["id"]);

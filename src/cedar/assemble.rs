@@ -11,6 +11,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::limits;
+use crate::domain::policy::MAX_CONDITIONS;
 use cedar_policy::ffi::DetailedError;
 use cedar_policy::{
     ActionConstraint, EntityId, EntityTypeName, EntityUid, ParseErrors, Policy, PolicyId,
@@ -177,8 +178,21 @@ pub fn assemble_rule(spec: &RuleSpec) -> Result<AssembledRule, Vec<FieldError>> 
         resource: resource.unwrap_or(EntityScope::Any),
     };
 
-    let conditions = spec.conditions.as_deref().filter(|c| !c.trim().is_empty());
-    // Too deep a text is refused before Cedar's (recursive) parser sees it.
+    // Too long or too deep a text is refused before Cedar's (recursive) parser sees it.
+    let oversized = spec
+        .conditions
+        .as_ref()
+        .is_some_and(|c| c.len() > MAX_CONDITIONS);
+    if oversized {
+        errors.push(FieldError::new(
+            CONDITIONS,
+            format!("at most {MAX_CONDITIONS} bytes"),
+        ));
+    }
+    let conditions = spec
+        .conditions
+        .as_deref()
+        .filter(|c| !oversized && !c.trim().is_empty());
     let expects_clauses = match conditions {
         None => Some(false),
         Some(c) => {

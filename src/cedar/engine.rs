@@ -184,31 +184,6 @@ pub fn parse_stored_rule(id: Uuid, text: &str) -> Result<cedar_policy::Policy> {
     })
 }
 
-/// The depth of every stored entity that has parents (see [`limits::ancestry_depths`]),
-/// from the entities' JSON, before Cedar computes their ancestry (which recurses).
-pub fn stored_depths(
-    rows: &[Value],
-) -> std::result::Result<HashMap<(String, String), usize>, String> {
-    let mut graph: HashMap<(String, String), Vec<(String, String)>> =
-        HashMap::with_capacity(rows.len());
-    for row in rows {
-        if let Some(uid) = row.get("uid").and_then(limits::json_uid) {
-            graph.insert(uid, limits::json_parents(row));
-        }
-    }
-    let mut depths =
-        limits::ancestry_depths(&graph, |_| 0, limits::MAX_ANCESTRY_DEPTH).map_err(|(t, id)| {
-            format!(
-                "{} has a chain of more than {} ancestors; the limit is {}",
-                crate::service::catalog::uid_text(&t, &id),
-                limits::MAX_ANCESTRY_DEPTH,
-                limits::MAX_ANCESTRY_DEPTH
-            )
-        })?;
-    depths.retain(|_, d| *d > 0);
-    Ok(depths)
-}
-
 /// Compiles a tenant's configuration. Stored rules were validated when written, so they are
 /// only parsed here; entities are parsed against the schema so typed attributes are right.
 /// What breaks a limit (stored by an earlier version) fails with `PolicySetInvalid` before
@@ -269,11 +244,12 @@ fn compile_on_stack(config: TenantConfig) -> Result<CompiledSet> {
             ))
         })?;
     }
-    let depths = stored_depths(&rows).map_err(|m| {
+    let mut depths = limits::entity_depths(&rows, |_| 0).map_err(|m| {
         Error::PolicySetInvalid(format!(
             "stored entities break a limit: {m}; replace or delete them"
         ))
     })?;
+    depths.retain(|_, d| *d > 0);
     let entities = Entities::from_json_value(Value::Array(rows), Some(&schema))
         .map_err(|e| Error::PolicySetInvalid(format!("the stored entities do not load: {e}")))?;
     let referenced = entities

@@ -56,11 +56,21 @@ pub enum Text {
     Schema,
 }
 
-/// The first place where `text` nests deeper than `max`, as `(line, column)` (1-based,
-/// columns in characters). Brackets and `if` expressions count; string literals and `//`
-/// comments do not. An `if` counts until the bracket around it closes, so sequential
-/// `if`s at one level add up: an over-approximation, never an under-approximation.
-pub fn text_too_deep(text: &str, kind: Text, max: usize) -> Option<(usize, usize)> {
+/// Which limit of a Cedar text was passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exceeded {
+    /// Brackets and `if` expressions nest deeper than allowed.
+    Nesting,
+    /// More than [`MAX_CEDAR_OPERATORS`] operator characters (policy text only).
+    Operators,
+}
+
+/// The first place where `text` nests deeper than `max` or passes
+/// [`MAX_CEDAR_OPERATORS`], as `(which, line, column)` (1-based, columns in characters).
+/// Brackets and `if` expressions count; string literals and `//` comments do not. An `if`
+/// counts until the bracket around it closes, so sequential `if`s at one level add up: an
+/// over-approximation, never an under-approximation.
+pub fn text_too_deep(text: &str, kind: Text, max: usize) -> Option<(Exceeded, usize, usize)> {
     // One entry per open bracket: the `if`s seen inside it so far.
     let mut frames: Vec<usize> = vec![0];
     let mut depth = 0usize;
@@ -144,14 +154,14 @@ pub fn text_too_deep(text: &str, kind: Text, max: usize) -> Option<(usize, usize
             '.' | '&' | '|' | '+' | '-' | '*' | '<' | '>' | '=' | '!' if kind == Text::Policy => {
                 operators += 1;
                 if operators > MAX_CEDAR_OPERATORS {
-                    return Some((line, col.max(1)));
+                    return Some((Exceeded::Operators, line, col.max(1)));
                 }
             }
             _ => {}
         }
         prev_ident = ident;
         if depth > max {
-            return Some((line, col.max(1)));
+            return Some((Exceeded::Nesting, line, col.max(1)));
         }
     }
     None
@@ -168,11 +178,13 @@ fn pop(frames: &mut Vec<usize>, depth: &mut usize) {
 pub fn check_text(text: &str, kind: Text) -> Result<(), String> {
     match text_too_deep(text, kind, MAX_CEDAR_NESTING) {
         None => Ok(()),
-        Some((line, column)) => Err(format!(
-            "nests deeper than {MAX_CEDAR_NESTING} levels of brackets and `if` expressions, \
-             or holds more than {MAX_CEDAR_OPERATORS} operator characters \
-             (at line {line}, column {column}); the limit is {MAX_CEDAR_NESTING} levels and \
-             {MAX_CEDAR_OPERATORS} operators"
+        Some((Exceeded::Nesting, line, column)) => Err(format!(
+            "nests deeper than {MAX_CEDAR_NESTING} levels of brackets and `if` expressions \
+             (at line {line}, column {column}); the limit is {MAX_CEDAR_NESTING}"
+        )),
+        Some((Exceeded::Operators, line, column)) => Err(format!(
+            "holds more than {MAX_CEDAR_OPERATORS} operator characters (`.&|+-*<>=!`; at line \
+             {line}, column {column}); the limit is {MAX_CEDAR_OPERATORS}"
         )),
     }
 }
@@ -274,12 +286,33 @@ pub fn json_uid(v: &serde_json::Value) -> Option<(String, String)> {
 }
 
 /// The direct parents a Cedar JSON entity names (malformed ones are Cedar's to report).
-pub fn json_parents(entity: &serde_json::Value) -> Vec<(String, String)> {
+fn json_parents(entity: &serde_json::Value) -> Vec<(String, String)> {
     entity
         .get("parents")
         .and_then(serde_json::Value::as_array)
         .map(|ps| ps.iter().filter_map(json_uid).collect())
         .unwrap_or_default()
+}
+
+/// The ancestry depth of every entity of a list of Cedar JSON entities, by `(type, id)`,
+/// from their JSON (before Cedar computes their ancestry, which recurses); a parent outside
+/// the list has the depth `outside` says. An entity deeper than [`MAX_ANCESTRY_DEPTH`] is
+/// the message a 400 carries.
+pub fn entity_depths(
+    entities: &[serde_json::Value],
+    outside: impl Fn(&(String, String)) -> usize,
+) -> Result<HashMap<(String, String), usize>, String> {
+    let graph: HashMap<(String, String), Vec<(String, String)>> = entities
+        .iter()
+        .filter_map(|e| Some((json_uid(e.get("uid")?)?, json_parents(e))))
+        .collect();
+    ancestry_depths(&graph, outside, MAX_ANCESTRY_DEPTH).map_err(|(t, id)| {
+        format!(
+            "{} has a chain of more than {MAX_ANCESTRY_DEPTH} ancestors; the limit is \
+             {MAX_ANCESTRY_DEPTH}",
+            crate::service::catalog::uid_text(&t, &id)
+        )
+    })
 }
 
 #[cfg(test)]
@@ -296,7 +329,10 @@ mod tests {
     fn brackets_and_ifs_count_strings_and_comments_do_not() {
         // `when { … }` is one level itself.
         assert_eq!(text_too_deep(&parens(31), Text::Policy, 32), None);
-        assert_eq!(text_too_deep(&parens(32), Text::Policy, 32), Some((1, 39)));
+        assert_eq!(
+            text_too_deep(&parens(32), Text::Policy, 32),
+            Some((Exceeded::Nesting, 1, 39))
+        );
         let strings = format!("when {{ \"{}\" == \"\\\"(\" }}", "(".repeat(500));
         assert_eq!(text_too_deep(&strings, Text::Policy, 2), None);
         let comment = format!("when {{ true // {}\n }}", "[".repeat(500));
@@ -310,7 +346,10 @@ mod tests {
         assert!(text_too_deep(&cr, Text::Policy, 32).is_some());
         // Operator chains, which nest without brackets.
         let chain = format!("when {{ context{} }}", ".a".repeat(MAX_CEDAR_OPERATORS + 1));
-        assert!(text_too_deep(&chain, Text::Policy, 32).is_some());
+        assert!(matches!(
+            text_too_deep(&chain, Text::Policy, 32),
+            Some((Exceeded::Operators, 1, _))
+        ));
         let ok = format!("when {{ context{} }}", ".a".repeat(MAX_CEDAR_OPERATORS));
         assert_eq!(text_too_deep(&ok, Text::Policy, 32), None);
         let ifs = format!(
@@ -330,7 +369,10 @@ mod tests {
         assert_eq!(text_too_deep(&sets, Text::Schema, 33), None);
         // The position names the line and column where the limit was passed.
         let multi = format!("when {{\n  {}", "(".repeat(40));
-        assert_eq!(text_too_deep(&multi, Text::Policy, 32), Some((2, 34)));
+        assert_eq!(
+            text_too_deep(&multi, Text::Policy, 32),
+            Some((Exceeded::Nesting, 2, 34))
+        );
     }
 
     #[test]

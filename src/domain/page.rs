@@ -57,7 +57,7 @@ impl CursorCodec {
 
     fn mac(&self, tenant: TenantId, scope: &str, payload: &str) -> HmacSha256 {
         let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes any key length");
-        mac.update(tenant.to_string().as_bytes());
+        mac.update(tenant.0.as_bytes());
         mac.update(b"\n");
         mac.update(scope.as_bytes());
         mac.update(b"\n");

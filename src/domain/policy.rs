@@ -12,6 +12,7 @@ pub const MAX_NAME: usize = 200;
 pub const MAX_DESCRIPTION: usize = 4000;
 pub const MAX_NOTICE: usize = 2000;
 pub const MAX_CHANNEL: usize = 500;
+/// Bytes of one rule's `conditions` (checked by `cedar::assemble`).
 pub const MAX_CONDITIONS: usize = 20_000;
 pub const MAX_RULES: usize = 200;
 
@@ -320,7 +321,8 @@ pub fn check_policy_fields(p: &Policy) -> Vec<FieldError> {
     errors
 }
 
-/// Field checks of one rule input that assembly does not do (lengths of free text).
+/// Field checks of one rule input that assembly does not do (the notice's length and
+/// characters; `conditions` are bounded by assembly, before Cedar parses them).
 pub fn check_rule_text(prefix: &str, r: &RuleInput) -> Vec<FieldError> {
     let mut errors = Vec::new();
     check_text(
@@ -330,15 +332,6 @@ pub fn check_rule_text(prefix: &str, r: &RuleInput) -> Vec<FieldError> {
         MAX_NOTICE,
         true,
     );
-    if r.conditions
-        .as_ref()
-        .is_some_and(|c| c.len() > MAX_CONDITIONS)
-    {
-        errors.push(FieldError::new(
-            format!("{prefix}.conditions"),
-            format!("at most {MAX_CONDITIONS} bytes"),
-        ));
-    }
     errors
 }
 

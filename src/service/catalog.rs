@@ -123,16 +123,11 @@ fn entity_uid(i: usize, v: &Value) -> Result<(String, String)> {
     let uid = v
         .get("uid")
         .ok_or_else(|| Error::invalid(format!("[{i}].uid: required")))?;
-    let uid = uid.get("__entity").unwrap_or(uid);
-    match (
-        uid.get("type").and_then(Value::as_str),
-        uid.get("id").and_then(Value::as_str),
-    ) {
-        (Some(t), Some(id)) => Ok((t.to_string(), id.to_string())),
-        _ => Err(Error::invalid(format!(
+    limits::json_uid(uid).ok_or_else(|| {
+        Error::invalid(format!(
             "[{i}].uid: must be {{\"type\": string, \"id\": string}}"
-        ))),
-    }
+        ))
+    })
 }
 
 /// Validates entities against the tenant's schema and upserts them. Returns how many.
@@ -179,7 +174,7 @@ pub async fn put_entities(
         }
         // Ancestry depth first, over the batch alone (the message names the batch's own
         // entity) and then with what is stored: Cedar's ancestry computation recurses.
-        crate::cedar::engine::stored_depths(&list).map_err(Error::invalid)?;
+        limits::entity_depths(&list, |_| 0).map_err(Error::invalid)?;
         let entities = limits::on_cedar_stack(|| {
             Entities::from_json_value(Value::Array(list.clone()), Some(&schema)).map_err(|e| {
                 Error::invalid(format!(
@@ -199,7 +194,7 @@ pub async fn put_entities(
             .map(|r| serde_json::from_str(&r.body).map_err(Error::internal))
             .collect::<Result<_>>()?;
         combined.extend(list.iter().cloned());
-        crate::cedar::engine::stored_depths(&combined)
+        limits::entity_depths(&combined, |_| 0)
             .map_err(|m| Error::invalid(format!("with the stored entities: {m}")))?;
         // Loading every stored entity grows with the tenant: a blocking thread's work.
         let combined_schema = schema.clone();

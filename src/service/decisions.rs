@@ -75,21 +75,23 @@ pub fn prepare<'a>(
                 "{at}context: must be a JSON object"
             )));
         }
-        Some(context) if limits::json_depth(context) > limits::MAX_JSON_NESTING => {
-            return Err(Error::invalid(format!(
-                "{at}context: {}",
-                limits::check_json(context).err().unwrap_or_default()
-            )));
+        Some(context) => {
+            limits::check_json(context).map_err(|m| Error::invalid(format!("{at}context: {m}")))?;
+            match simple_context(context, &mut shape) {
+                Some(ctx) => (ctx, Some(shape)),
+                None => (
+                    Context::from_json_value(context.clone(), Some((&set.schema, &a))).map_err(
+                        |e| {
+                            Error::invalid(format!(
+                                "{at}context: {}",
+                                super::catalog::error_chain(&e)
+                            ))
+                        },
+                    )?,
+                    None,
+                ),
+            }
         }
-        Some(context) => match simple_context(context, &mut shape) {
-            Some(ctx) => (ctx, Some(shape)),
-            None => (
-                Context::from_json_value(context.clone(), Some((&set.schema, &a))).map_err(
-                    |e| Error::invalid(format!("{at}context: {}", super::catalog::error_chain(&e))),
-                )?,
-                None,
-            ),
-        },
     };
     // What `Request::new` checks with a schema, in its order: the scope variables, then
     // the context; the context's check is skipped for a shape the schema accepted before.
@@ -174,22 +176,12 @@ fn check_request_entities(set: &CompiledSet, list: &[Value], at: &str) -> Result
             list.len()
         )));
     }
-    let mut graph = std::collections::HashMap::with_capacity(list.len());
     for (i, v) in list.iter().enumerate() {
         limits::check_json(v).map_err(|m| Error::invalid(format!("{at}entities[{i}]: {m}")))?;
-        if let Some(uid) = v.get("uid").and_then(limits::json_uid) {
-            graph.insert(uid, limits::json_parents(v));
-        }
     }
     let stored = |k: &(String, String)| set.depths.get(k).copied().unwrap_or(0);
-    limits::ancestry_depths(&graph, stored, limits::MAX_ANCESTRY_DEPTH).map_err(|(t, id)| {
-        Error::invalid(format!(
-            "{at}entities: {} has a chain of more than {} ancestors; the limit is {}",
-            super::catalog::uid_text(&t, &id),
-            limits::MAX_ANCESTRY_DEPTH,
-            limits::MAX_ANCESTRY_DEPTH
-        ))
-    })?;
+    limits::entity_depths(list, stored)
+        .map_err(|m| Error::invalid(format!("{at}entities: {m}")))?;
     Ok(())
 }
 

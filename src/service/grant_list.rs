@@ -117,10 +117,10 @@ pub async fn list(
         .find(|(_, o)| *o == sort)
         .map(|(n, _)| *n)
         .unwrap_or_default();
-    // a cursor is valid only for the tenant, order, filters and selectors it came from
+    // a cursor is valid only for the order, filters and selectors it came from (and, as
+    // every cursor, for its tenant)
     let scope = format!(
-        "grants:{}:{}",
-        caller.tenant_id,
+        "grants:{}",
         canonical_json(&json!([
             sort_name,
             filters,
@@ -252,10 +252,11 @@ pub async fn bulk_revoke(
                 .with_request(json!({"reason": reason, "bulk_id": bulk_id}));
                 (next, event)
             };
-            let (n, lost, found, last) = s
+            let (n, lost, last) = s
                 .store
                 .revoke_matching(caller.tenant_id, &conds, after, REVOKE_BATCH, now, &revoke)
                 .await?;
+            let found = n + lost.len();
             this_pass += n;
             left.extend(lost);
             if (found as i64) < REVOKE_BATCH {

@@ -80,16 +80,8 @@ pub fn build_rules(
             },
             _ => (Uuid::now_v7(), now),
         };
-        let text_errors = check_rule_text(&prefix, input);
-        // Text past its size limit is not handed to Cedar's parser at all.
-        let oversized = !text_errors.is_empty();
-        errors.extend(text_errors);
-        let assembled_rule = if oversized {
-            Err(Vec::new())
-        } else {
-            assemble_rule(&input.spec(id))
-        };
-        match assembled_rule {
+        errors.extend(check_rule_text(&prefix, input));
+        match assemble_rule(&input.spec(id)) {
             Ok(a) => {
                 rules.push(Rule {
                     id,

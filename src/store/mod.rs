@@ -363,8 +363,8 @@ pub trait Store: Send + Sync + 'static {
     /// that are active at `now`, match every condition and have an id after `after`, in id
     /// order; then revokes them in one short write transaction, each becoming what `revoke`
     /// returns, with its audit event. A grant that changed in between (another version, no
-    /// longer active) is skipped. Returns how many were revoked, the ids of those skipped,
-    /// how many were found, and the last id found (to continue from).
+    /// longer active) is skipped. Returns how many were revoked, the ids of those skipped
+    /// (together, every grant found), and the last id found (to continue from).
     async fn revoke_matching(
         &self,
         tenant: TenantId,
@@ -375,7 +375,7 @@ pub trait Store: Send + Sync + 'static {
         revoke: &(dyn for<'g> Fn(&'g crate::domain::grant::Grant) -> (crate::domain::grant::Grant, NewEvent)
               + Send
               + Sync),
-    ) -> Result<(usize, Vec<uuid::Uuid>, usize, Option<uuid::Uuid>)>;
+    ) -> Result<(usize, Vec<uuid::Uuid>, Option<uuid::Uuid>)>;
     /// Sets `last_used_at = now` unless it is already after `not_before`.
     async fn stamp_last_used(
         &self,

@@ -1929,7 +1929,7 @@ impl Store for SqliteStore {
         limit: i64,
         now: DateTime<Utc>,
         revoke: &(dyn for<'g> Fn(&'g Grant) -> (Grant, NewEvent) + Send + Sync),
-    ) -> Result<(usize, Vec<uuid::Uuid>, usize, Option<uuid::Uuid>)> {
+    ) -> Result<(usize, Vec<uuid::Uuid>, Option<uuid::Uuid>)> {
         let t = tenant.to_string();
         let now_text = format_ts(&now);
         // find the batch as a reader: a filter no index serves scans without blocking writers
@@ -1951,7 +1951,7 @@ impl Store for SqliteStore {
             .collect::<Result<Vec<_>>>()?;
         let last = found.last().map(|g| g.id);
         if found.is_empty() {
-            return Ok((0, Vec::new(), 0, None));
+            return Ok((0, Vec::new(), None));
         }
         // revoke it as a writer: one short transaction of primary-key updates
         let mut tx = self.write_tx().await?;
@@ -1989,7 +1989,7 @@ impl Store for SqliteStore {
             append_in_tx(&mut tx, events).await?;
         }
         tx.commit().await?;
-        Ok((n, lost, found.len(), last))
+        Ok((n, lost, last))
     }
 
     async fn stamp_last_used(

@@ -248,6 +248,49 @@ async fn a_scope_change_or_policy_move_applies_the_new_policy_cap_and_real_durat
 }
 
 #[tokio::test]
+async fn lowering_a_policy_maximum_cuts_its_active_grants_in_the_same_write() {
+    let c = Ctx::new().await;
+    let (read, _) = two_policies(&c).await;
+    let long = c.grant(&["read"], 6 * 3600).await;
+    let short = c.grant(&["read"], 1800).await;
+    c.s.clock.advance(chrono::Duration::minutes(90));
+    let r = c
+        .admin(
+            Method::PATCH,
+            "/v1/policies/read",
+            Some(json!({"max_duration_seconds": 2 * 3600})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // The 6 h grant now ends 2 h after it was granted; the other (already expired) and
+    // any grant within the new maximum are untouched.
+    let id = long["id"].as_str().unwrap();
+    let g = c.call(Method::GET, &format!("/v1/grants/{id}"), None).await;
+    assert_eq!(
+        ts(&g.body["expires_at"]),
+        ts(&long["granted_at"]) + chrono::Duration::hours(2)
+    );
+    assert_eq!(g.body["version"], 2);
+    let sid = short["id"].as_str().unwrap();
+    let g = c
+        .call(Method::GET, &format!("/v1/grants/{sid}"), None)
+        .await;
+    assert_eq!(g.body["expires_at"], short["expires_at"]);
+    // Audited: one grant.update by the author's key, right after the policy.update.
+    let events = c.s.events(&c.t.id).await;
+    let at = events
+        .iter()
+        .rposition(|(k, _)| k == "policy.update")
+        .unwrap();
+    let (kind, e) = &events[at + 1];
+    assert_eq!(kind, "grant.update");
+    assert_eq!(e["subject"]["id"], long["id"]);
+    assert_eq!(e["request"]["policy_id"], read["id"]);
+    assert_eq!(e["request"]["max_duration_seconds"], 2 * 3600);
+    assert_eq!(events.len(), at + 2, "only the grant past the new maximum");
+}
+
+#[tokio::test]
 async fn a_grant_covers_exactly_its_resource_unless_its_policy_covers_descendants() {
     let c = Ctx::new().await;
     two_policies(&c).await;
@@ -376,4 +419,167 @@ async fn the_openapi_document_says_grants_list_takes_an_optional_body() {
     let t = s.tenant().await;
     let r = send(&s, &t.admin_key, &t, Method::POST, "/v1/grants/list", None).await;
     assert_eq!(r.status, 200, "{}", r.text);
+}
+
+/// One step of a random grant history.
+#[derive(Debug, Clone)]
+enum Step {
+    Request { write: bool, seconds: i64 },
+    Extend { grant: usize, seconds: i64 },
+    Scopes { grant: usize, write: bool },
+    Move { grant: usize, to_b: bool },
+    Shorten { grant: usize, seconds: i64 },
+    EditMax { b: bool, seconds: i64 },
+    Wait { seconds: i64 },
+}
+
+fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+    use proptest::prelude::*;
+    let secs = 60i64..20_000;
+    prop_oneof![
+        3 => (any::<bool>(), secs.clone()).prop_map(|(write, seconds)| Step::Request { write, seconds }),
+        2 => (0usize..4, secs.clone()).prop_map(|(grant, seconds)| Step::Extend { grant, seconds }),
+        2 => (0usize..4, any::<bool>()).prop_map(|(grant, write)| Step::Scopes { grant, write }),
+        1 => (0usize..4, any::<bool>()).prop_map(|(grant, to_b)| Step::Move { grant, to_b }),
+        1 => (0usize..4, 60i64..3600).prop_map(|(grant, seconds)| Step::Shorten { grant, seconds }),
+        2 => (any::<bool>(), 600i64..20_000).prop_map(|(b, seconds)| Step::EditMax { b, seconds }),
+        1 => (60i64..1200).prop_map(|seconds| Step::Wait { seconds }),
+    ]
+}
+
+impl Ctx {
+    /// Every active grant's `expires_at` is within its governing policy's maximum of its
+    /// `granted_at`.
+    async fn assert_within_caps(&self, history: &[Step]) {
+        let mut max = std::collections::HashMap::new();
+        let r = self
+            .admin(Method::GET, "/v1/policies?per_page=100", None)
+            .await;
+        for p in r.body["items"].as_array().unwrap() {
+            max.insert(p["id"].clone(), p["max_duration_seconds"].as_i64().unwrap());
+        }
+        let r = self
+            .admin(
+                Method::POST,
+                "/v1/grants/list?per_page=100",
+                Some(json!([
+            {"attribute": "status", "operator": "IS_ANY_OF", "values": [{"value": "ACTIVE"}]}])),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        for g in r.body["items"].as_array().unwrap() {
+            let cap = ts(&g["granted_at"]) + chrono::Duration::seconds(max[&g["policy_id"]]);
+            assert!(ts(&g["expires_at"]) <= cap, "after {history:?}: {g}");
+        }
+    }
+}
+
+/// The property: over random sequences of requests, extensions, scope changes,
+/// policy moves, shortenings, policy edits and time passing, no active grant's `expires_at`
+/// is ever past `granted_at` + its current governing policy's maximum.
+#[test]
+fn no_active_grant_outlives_its_governing_policy_cap() {
+    use proptest::test_runner::{Config, TestRunner};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut runner = TestRunner::new(Config {
+        cases: 24,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&proptest::collection::vec(step(), 4..20), |steps| {
+            rt.block_on(async {
+                let c = Ctx::new().await;
+                c.policy(
+                    json!({"key": "a", "name": "a", "priority": 1, "max_duration_seconds": 8 * 3600,
+                    "rules": [rule("when { true }")]}),
+                )
+                .await;
+                c.policy(
+                    json!({"key": "b", "name": "b", "priority": 5, "max_duration_seconds": 3600,
+                    "rules": [rule("when { context.scopes.contains(\"write\") }")]}),
+                )
+                .await;
+                let mut ids: Vec<String> = Vec::new();
+                let id = |ids: &[String], i: usize| ids.get(i % ids.len().max(1)).cloned();
+                for (n, s) in steps.iter().enumerate() {
+                    match s {
+                        Step::Request { write, seconds } => {
+                            let scopes = if *write {
+                                json!(["read", "write"])
+                            } else {
+                                json!(["read"])
+                            };
+                            let r = c
+                                .call(
+                                    Method::POST,
+                                    "/v1/grants",
+                                    Some(json!({
+                                "principal": {"type": "User", "id": "alice"},
+                                "resource": {"type": "App", "id": "production"},
+                                "scopes": scopes, "duration_seconds": seconds})),
+                                )
+                                .await;
+                            if r.status == 201 {
+                                ids.push(r.body["id"].as_str().unwrap().to_string());
+                            }
+                        }
+                        Step::Extend { grant, seconds } => {
+                            if let Some(g) = id(&ids, *grant) {
+                                c.call(
+                                    Method::POST,
+                                    &format!("/v1/grants/{g}/extend"),
+                                    Some(json!({"duration_seconds": seconds})),
+                                )
+                                .await;
+                            }
+                        }
+                        Step::Scopes { grant, write } => {
+                            if let Some(g) = id(&ids, *grant) {
+                                let scopes = if *write {
+                                    json!(["read", "write"])
+                                } else {
+                                    json!(["read"])
+                                };
+                                c.put(&g, json!({"scopes": scopes})).await;
+                            }
+                        }
+                        Step::Move { grant, to_b } => {
+                            if let Some(g) = id(&ids, *grant) {
+                                let key = if *to_b { "b" } else { "a" };
+                                c.admin_put(&g, json!({"policy_key": key})).await;
+                            }
+                        }
+                        Step::Shorten { grant, seconds } => {
+                            if let Some(g) = id(&ids, *grant) {
+                                let at = c.s.clock.now() + chrono::Duration::seconds(*seconds);
+                                c.put(&g, json!({"expires_at": grantd::clock::format_ts(&at)}))
+                                    .await;
+                            }
+                        }
+                        Step::EditMax { b, seconds } => {
+                            let key = if *b { "b" } else { "a" };
+                            let r = c
+                                .admin(
+                                    Method::PATCH,
+                                    &format!("/v1/policies/{key}"),
+                                    Some(json!({"max_duration_seconds": seconds})),
+                                )
+                                .await;
+                            assert_eq!(r.status, 200, "{}", r.text);
+                        }
+                        Step::Wait { seconds } => {
+                            c.s.clock.advance(chrono::Duration::seconds(*seconds))
+                        }
+                    }
+                    c.assert_within_caps(&steps[..=n]).await;
+                }
+            });
+            Ok(())
+        })
+        .unwrap();
 }

@@ -159,6 +159,40 @@ pub fn cap_lifetime(
     }
 }
 
+/// A grant as its governing policy's (new) maximum leaves it: `expires_at` cut to
+/// `granted_at + max_seconds`, with the `grant.update` event that records the cut (by
+/// `actor`, at `now`); `None` when the grant already fits. Applied to every active grant of
+/// a policy whose maximum is written, in the same transaction, so that no active grant
+/// outlives its governing policy's cap.
+pub fn cut_to_policy_max(
+    g: &Grant,
+    max_seconds: i64,
+    actor: &crate::domain::audit::Actor,
+    now: DateTime<Utc>,
+) -> Option<(Grant, crate::domain::audit::NewEvent)> {
+    use crate::domain::audit::{EventKind, NewEvent, Subject};
+    let (expires_at, cut) = cap_lifetime(g.granted_at, g.expires_at, max_seconds);
+    if !cut {
+        return None;
+    }
+    let mut next = g.clone();
+    next.expires_at = expires_at;
+    next.updated_at = now;
+    next.version += 1;
+    let event = NewEvent::new(
+        now,
+        actor.clone(),
+        EventKind::GrantUpdate,
+        Subject::new("grant", g.id),
+    )
+    .with_request(serde_json::json!({
+        "policy_id": g.policy_id,
+        "max_duration_seconds": max_seconds,
+        "expires_at": crate::clock::format_ts(&expires_at),
+    }));
+    Some((next, event))
+}
+
 /// The candidates for a grant's governing policy: every policy with a determining permit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyRank {

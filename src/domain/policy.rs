@@ -177,6 +177,8 @@ pub struct PolicyPatch {
     #[serde(default)]
     #[schema(value_type = Option<i64>)]
     pub priority: Patch<i64>,
+    /// Lowering it cuts every active grant the policy governs to `granted_at` + the new
+    /// maximum (each with a `grant.update` event).
     #[serde(default)]
     #[schema(value_type = Option<i64>)]
     pub max_duration_seconds: Patch<i64>,

@@ -113,7 +113,8 @@ pub async fn get_policy(
 
 /// Update the given fields of a policy; `rules`, when given, replaces the list (a rule sent
 /// with its `id` keeps it); `null` clears an optional field. Read-only fields sent back are
-/// ignored.
+/// ignored. A lower `max_duration_seconds` cuts every active grant the policy governs to
+/// `granted_at` + the new maximum, in the same write, each with a `grant.update` event.
 #[utoipa::path(patch, path = "/v1/policies/{id}", tag = "policies", request_body = PolicyPatch,
     params(("id" = String, Path, description = "policy id or key"),
            ("If-Match" = Option<String>, Header, description = "the version the change is based on")),

@@ -631,6 +631,54 @@ async fn update_policy_row(
     Ok(r.rows_affected() == 1)
 }
 
+/// Cuts every active grant `p` governs to `granted_at + p.max_duration_seconds` (see
+/// `grant::cut_to_policy_max`), in the caller's transaction; returns their events.
+async fn cut_grants_to_policy_max(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    p: &Policy,
+    actor: &crate::domain::audit::Actor,
+    now: DateTime<Utc>,
+) -> Result<Vec<(TenantId, NewEvent)>> {
+    // The index on (tenant, policy, status) finds the policy's grants; the day arithmetic
+    // (a second of slack for its rounding) leaves only those near or past the cap, which
+    // the exact rule then decides.
+    let rows = sqlx::query(&format!(
+        "SELECT {GRANT_COLUMNS} {GRANT_FROM} WHERE g.tenant_id = $1 AND g.policy_id = $2 \
+         AND g.status IN ('GRANTED', 'EXTENDED') AND g.expires_at > $3 \
+         AND (julianday(g.expires_at) - julianday(g.granted_at)) * 86400.0 > $4"
+    ))
+    .bind(tenant.to_string())
+    .bind(p.id.to_string())
+    .bind(format_ts(&now))
+    .bind(p.max_duration_seconds as f64 - 1.0)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut events = Vec::new();
+    for row in &rows {
+        let g = grant_from_row(row)?;
+        let Some((next, event)) =
+            crate::domain::grant::cut_to_policy_max(&g, p.max_duration_seconds, actor, now)
+        else {
+            continue;
+        };
+        sqlx::query(
+            "UPDATE grants SET expires_at = $1, updated_at = $2, version = $3 \
+             WHERE tenant_id = $4 AND id = $5 AND version = $6",
+        )
+        .bind(format_ts(&next.expires_at))
+        .bind(format_ts(&next.updated_at))
+        .bind(next.version)
+        .bind(tenant.to_string())
+        .bind(g.id.to_string())
+        .bind(g.version)
+        .execute(&mut *conn)
+        .await?;
+        events.push((tenant, event));
+    }
+    Ok(events)
+}
+
 fn entity_from_row(row: &SqliteRow) -> Result<EntityRow> {
     Ok(EntityRow {
         etype: row.try_get("type")?,
@@ -1389,7 +1437,11 @@ impl Store for SqliteStore {
             return Ok(WriteOutcome::VersionConflict);
         }
         record_set_version(&mut tx, tenant, &format_ts(&event.at)).await?;
-        append_in_tx(&mut tx, vec![(tenant, event)]).await?;
+        let cuts =
+            cut_grants_to_policy_max(&mut tx, tenant, policy, &event.actor, event.at).await?;
+        let mut events = vec![(tenant, event)];
+        events.extend(cuts);
+        append_in_tx(&mut tx, events).await?;
         tx.commit().await?;
         self.committed(Commit::Config(tenant));
         Ok(WriteOutcome::Done)
@@ -1532,11 +1584,18 @@ impl Store for SqliteStore {
             .map(|e| format_ts(&e.at))
             .unwrap_or_default();
         record_set_version(&mut tx, tenant, &at).await?;
-        append_in_tx(
-            &mut tx,
-            batch.events.into_iter().map(|e| (tenant, e)).collect(),
-        )
-        .await?;
+        let mut cuts = Vec::new();
+        if let Some(first) = batch.events.first() {
+            for (p, _) in &batch.update {
+                cuts.extend(
+                    cut_grants_to_policy_max(&mut tx, tenant, p, &first.actor, first.at).await?,
+                );
+            }
+        }
+        let mut events: Vec<(TenantId, NewEvent)> =
+            batch.events.into_iter().map(|e| (tenant, e)).collect();
+        events.extend(cuts);
+        append_in_tx(&mut tx, events).await?;
         tx.commit().await?;
         self.committed(Commit::Config(tenant));
         Ok(WriteOutcome::Done)

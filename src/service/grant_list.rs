@@ -270,11 +270,17 @@ pub async fn bulk_revoke(
             return Ok(BulkRevokeResult { revoked: total });
         }
     }
+    let why = if left.is_empty() {
+        "new matching grants kept arriving".to_string()
+    } else {
+        format!(
+            "{} matching grant(s) kept changing and are still active",
+            left.len()
+        )
+    };
     Err(Error::Incomplete {
         message: format!(
-            "{} matching grant(s) kept changing and are still active after {MAX_PASSES} passes; \
-             {total} were revoked; call again to finish",
-            left.len()
+            "{why} after {MAX_PASSES} passes; {total} were revoked; call again to finish"
         ),
         details: json!({"revoked": total, "remaining": left}),
     })

@@ -186,8 +186,27 @@ fn main() -> ExitCode {
     }
 }
 
+/// The error and its causes on one line, with the notices an invalid input carries (the
+/// Cedar diagnostics the API returns in `notices`), so the CLI says what the API says.
 fn one_line(e: &anyhow::Error) -> String {
-    format!("{e:#}").replace('\n', " ")
+    let mut line = format!("{e:#}");
+    let notices = e
+        .chain()
+        .find_map(|c| match c.downcast_ref::<grantd::error::Error>() {
+            Some(grantd::error::Error::InvalidInput { notices, .. }) if !notices.is_empty() => {
+                Some(notices)
+            }
+            _ => None,
+        });
+    if let Some(notices) = notices {
+        for n in notices {
+            if !line.contains(n.as_str()) {
+                line.push_str("; ");
+                line.push_str(n);
+            }
+        }
+    }
+    line.replace('\n', " ")
 }
 
 fn init_logging(format: &str, serving: bool) {

@@ -494,6 +494,66 @@ async fn import_is_all_or_nothing() {
     );
 }
 
+/// The attack through the CLI (8 MiB main-thread stack): a 400-deep rule is
+/// refused with the same limit the API names, nothing is stored, and the server that
+/// shares the database goes on deciding.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_refuses_rules_and_schemas_past_the_nesting_limit() {
+    let s = TestServer::start().await;
+    let t = s.tenant().await;
+    let dir = tempfile::tempdir().unwrap();
+    let deep = format!("when {{ {}true{} }}", "(".repeat(400), ")".repeat(400));
+    std::fs::write(
+        dir.path().join("deep.json"),
+        json!({"key": "deep", "name": "d", "max_duration_seconds": 60, "rules": [
+            {"effect": "permit", "principal_scope_type": "any", "action_scope_type": "any",
+             "resource_scope_type": "any", "conditions": deep}]})
+        .to_string(),
+    )
+    .unwrap();
+    let out = grantd(&s.db_url)
+        .args(["policy", "import", "--tenant", &t.id])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("deep.json") && err.contains("the limit is 32"),
+        "{err}"
+    );
+    std::fs::remove_file(dir.path().join("deep.json")).unwrap();
+    std::fs::write(
+        dir.path().join("schema.cedarschema"),
+        format!("type Deep = {}Long{};", "Set<".repeat(400), ">".repeat(400)),
+    )
+    .unwrap();
+    let out = grantd(&s.db_url)
+        .args(["policy", "import", "--tenant", &t.id])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the limit is 32"), "{err}");
+    assert_eq!(
+        send(&s, &t, Method::GET, "/v1/policies", None).await.body["total"],
+        0
+    );
+    let r = send(
+        &s,
+        &t,
+        Method::POST,
+        "/v1/authorize",
+        Some(json!({
+        "principal": {"type": "User", "id": "u"}, "action": {"type": "Action", "id": "request"},
+        "resource": {"type": "App", "id": "a"},
+        "context": {"scopes": [], "reason": "", "extension_count": 0}})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bootstrap_tenant_gets_the_examples() {
     let s = TestServer::start().await;

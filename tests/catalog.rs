@@ -276,6 +276,15 @@ async fn schema_changes_that_break_something_are_refused() {
     assert_eq!(r.status, 201, "{}", r.text);
 }
 
+/// `grantd policy import` of `dir` into tenant `t`, run to its end.
+fn import_dir(s: &TestServer, t: &Tenant, dir: &std::path::Path) -> std::process::Output {
+    grantd(&s.db_url)
+        .args(["policy", "import", "--tenant", &t.id])
+        .arg(dir)
+        .output()
+        .unwrap()
+}
+
 fn grantd(url: &str) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_grantd"));
     c.env_remove("GRANTD_POLICIES_DIR")
@@ -462,11 +471,7 @@ async fn import_is_all_or_nothing() {
         .to_string(),
     )
     .unwrap();
-    let out = grantd(&s.db_url)
-        .args(["policy", "import", "--tenant", &t.id])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = import_dir(&s, &t, dir.path());
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("broken.json"), "{err}");
@@ -482,11 +487,7 @@ async fn import_is_all_or_nothing() {
         std::fs::read_to_string(policies_dir().join("admin-extension-limit.json")).unwrap(),
     )
     .unwrap();
-    let out = grantd(&s.db_url)
-        .args(["policy", "import", "--tenant", &t.id])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = import_dir(&s, &t, dir.path());
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         send(&s, &t, Method::GET, "/v1/policies", None).await.body["total"],
@@ -511,11 +512,7 @@ async fn import_refuses_rules_and_schemas_past_the_nesting_limit() {
         .to_string(),
     )
     .unwrap();
-    let out = grantd(&s.db_url)
-        .args(["policy", "import", "--tenant", &t.id])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = import_dir(&s, &t, dir.path());
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -528,11 +525,7 @@ async fn import_refuses_rules_and_schemas_past_the_nesting_limit() {
         format!("type Deep = {}Long{};", "Set<".repeat(400), ">".repeat(400)),
     )
     .unwrap();
-    let out = grantd(&s.db_url)
-        .args(["policy", "import", "--tenant", &t.id])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = import_dir(&s, &t, dir.path());
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("the limit is 32"), "{err}");

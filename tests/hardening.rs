@@ -458,30 +458,29 @@ async fn the_deepest_accepted_context_reads_back_and_verifies() {
         json!({"principal": {"type": "User", "id": "u"}, "action": {"type": "Action", "id": "probe"},
         "resource": {"type": "App", "id": "crm"}, "context": {"deep": value(k)}})
     };
+    // The schema declares a context of depth `k + 2`; the call sends one.
+    let decide_at = |k: usize| {
+        let (s, t) = (&s, &t);
+        let (text, body) = (schema_for(k), body(k));
+        async move {
+            let r = admin(
+                s,
+                t,
+                Method::PUT,
+                "/v1/schema",
+                Some(json!({"cedarschema": text})),
+            )
+            .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            authorize(s, t, body).await
+        }
+    };
     // depth 32: accepted
-    let r = admin(
-        &s,
-        &t,
-        Method::PUT,
-        "/v1/schema",
-        Some(json!({"cedarschema": schema_for(30)})),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    let r = authorize(&s, &t, body(30)).await;
+    let r = decide_at(30).await;
     assert_eq!(r.status, 200, "{}", r.text);
     // depth 33: refused, and nothing stored
     let before = s.events(&t.id).await.len();
-    let r = admin(
-        &s,
-        &t,
-        Method::PUT,
-        "/v1/schema",
-        Some(json!({"cedarschema": schema_for(31)})),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    let r = authorize(&s, &t, body(31)).await;
+    let r = decide_at(31).await;
     r.assert_error(400, "invalid_input");
     assert!(
         r.text.contains("context") && r.text.contains("the limit is 32"),

@@ -95,7 +95,7 @@ async fn nesting_in_conditions_and_schemas_is_refused_before_cedar_parses_it() {
             ),
         ),
         // Operator chains nest in Cedar's tree without any bracket.
-        (1000, format!("when {{ context{} }}", ".a".repeat(1001))),
+        (200, format!("when {{ context{} }}", ".a".repeat(201))),
     ] {
         let r = send(
             &s,
@@ -589,4 +589,135 @@ async fn page_tokens_do_not_cross_tenants() {
         r.assert_error(400, "invalid_input");
         assert!(r.text.contains("next_page_token"), "{path}: {}", r.text);
     }
+}
+
+/// What one request may cost: a rule at the operator limit still evaluates (on a request
+/// worker's stack), `like` patterns and the strings they are matched against are bounded,
+/// a schema's declarations are bounded, and few requests of a batch may bring entities.
+#[tokio::test]
+async fn the_cost_of_one_request_is_bounded_and_what_is_accepted_evaluates() {
+    let s = TestServer::start().await;
+    let t = s.tenant().await;
+    let schema = admin(&s, &t, Method::GET, "/v1/schema", None).await.body["cedarschema"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let with_n = format!("{schema}\nentity N {{ m: N, s?: String }};\n");
+    let r = admin(
+        &s,
+        &t,
+        Method::PUT,
+        "/v1/schema",
+        Some(json!({"cedarschema": with_n})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let n =
+        |attrs: Value| json!([{"uid": {"type": "N", "id": "x"}, "attrs": attrs, "parents": []}]);
+    put_entities(
+        &s,
+        &t,
+        n(json!({"m": {"__entity": {"type": "N", "id": "x"}}})),
+    )
+    .await;
+    put_entities(
+        &s,
+        &t,
+        json!([{"uid": {"type": "App", "id": "crm"}, "attrs": {}, "parents": []}]),
+    )
+    .await;
+    // 198 member accesses and `==`: exactly the operator limit; accepted, and it decides.
+    let deepest = format!("when {{ N::\"x\"{} == N::\"x\" }}", ".m".repeat(198));
+    let r = admin(
+        &s,
+        &t,
+        Method::POST,
+        "/v1/policies",
+        Some(policy("deepest", &deepest)),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = authorize(&s, &t, probe("u")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["decision"], "allow", "{}", r.text);
+    assert_eq!(r.body["errors"], json!([]), "{}", r.text);
+    // One more is refused.
+    let over = format!("when {{ N::\"x\"{} == N::\"x\" }}", ".m".repeat(199));
+    let r = admin(
+        &s,
+        &t,
+        Method::POST,
+        "/v1/policies",
+        Some(policy("over", &over)),
+    )
+    .await;
+    refused(&r, "the limit is 200");
+    // `like` patterns: 128 characters in all per rule.
+    let like = |n: usize| format!("when {{ context.reason like \"*{}\" }}", "a".repeat(n - 1));
+    let r = admin(
+        &s,
+        &t,
+        Method::POST,
+        "/v1/policies",
+        Some(policy("like-ok", &like(128))),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = admin(
+        &s,
+        &t,
+        Method::POST,
+        "/v1/policies",
+        Some(policy("like-long", &like(129))),
+    )
+    .await;
+    refused(&r, "the limit is 128");
+    // Strings matched against them: 4,096 characters in contexts and entities.
+    let mut long = probe("u");
+    long["context"]["reason"] = json!("a".repeat(4097));
+    refused(&authorize(&s, &t, long).await, "the limit is 4096");
+    let r = admin(
+        &s,
+        &t,
+        Method::PUT,
+        "/v1/entities",
+        Some(n(json!({
+        "m": {"__entity": {"type": "N", "id": "x"}}, "s": "a".repeat(4097)}))),
+    )
+    .await;
+    refused(&r, "the limit is 4096");
+    // Schemas: 256 declarations.
+    let chain: String = (0..300)
+        .map(|i| format!("entity K{i} in [K{}];\n", i + 1))
+        .collect();
+    let r = admin(
+        &s,
+        &t,
+        Method::PUT,
+        "/v1/schema",
+        Some(json!({"cedarschema": format!("{schema}\n{chain}entity K300;")})),
+    )
+    .await;
+    refused(&r, "the limit is 256");
+    // Batches: at most 10 requests bring entities.
+    let mut one = probe("u");
+    one["entities"] = json!([group("g", None)]);
+    let r = admin(
+        &s,
+        &t,
+        Method::POST,
+        "/v1/authorize/batch",
+        Some(json!({"requests": vec![one.clone(); 11]})),
+    )
+    .await;
+    refused(&r, "at most 10 requests of a batch");
+    let r = admin(
+        &s,
+        &t,
+        Method::POST,
+        "/v1/authorize/batch",
+        Some(json!({"requests": vec![one; 10]})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
 }

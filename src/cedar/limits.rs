@@ -31,11 +31,35 @@ pub const MAX_REQUEST_ENTITIES: usize = 100;
 /// Request-scoped entities over all requests of one batch.
 pub const MAX_BATCH_ENTITIES: usize = 1_000;
 
-/// How many operator characters (`.`, `&`, `|`, `+`, `-`, `*`, `<`, `>`, `=`, `!`) one
-/// rule's text may hold. Cedar folds a chain such as `a && b && …` or `x.a.a.a…` into one
-/// expression level per operand, with no bracket to count, and drops such trees
-/// recursively; this bounds every chain.
-pub const MAX_CEDAR_OPERATORS: usize = 1_000;
+/// Requests of one batch that bring request-scoped entities: adding them copies the
+/// tenant's stored entities once per request, a cost that grows with the store.
+pub const MAX_BATCH_REQUESTS_WITH_ENTITIES: usize = 10;
+
+/// How many operator characters (`.`, `[`, `&`, `|`, `+`, `-`, `*`, `<`, `>`, `=`, `!`) a
+/// rule's conditions may hold. Cedar folds a chain such as `a && b && …` or `x.a.a.a…`
+/// into one expression level per operand, with no bracket to count; its evaluator, on a
+/// request worker's 2 MiB stack, gives up ("recursion limit reached") on chains of about
+/// 450 levels in a release build, so a rule accepted is a rule that can be evaluated.
+pub const MAX_CEDAR_OPERATORS: usize = 200;
+
+/// The same bound for a rule's stored text, written perhaps by an earlier version: only
+/// what Cedar's parser and the drop of its tree need (a deeper chain that evaluates to an
+/// error fails that rule closed, not the tenant).
+pub const MAX_STORED_OPERATORS: usize = 1_000;
+
+/// Characters of all `like` patterns of a rule together: Cedar's wildcard matching costs a
+/// pattern's length times the text's, on the request path (128 against a string of
+/// [`MAX_STRING_CHARS`]: 0.7 ms in a release build).
+pub const MAX_LIKE_PATTERN: usize = 128;
+
+/// Declarations (`entity`, `action` and `type` statements) in one schema. Cedar resolves
+/// chains of them (`entity A in [B]; entity B in [C]; …`, `type A = {a: B}; …`) with work
+/// and memory that grow faster than their number, and frees nested types recursively.
+pub const MAX_SCHEMA_DECLARATIONS: usize = 256;
+
+/// Characters of one string value in a context or an entity: values are matched against
+/// `like` patterns on the request path.
+pub const MAX_STRING_CHARS: usize = 4_096;
 
 /// The stack Cedar's parsing, validation and entity loading run on. The inputs above keep
 /// their recursion to a small fraction of it; it is reserved address space, touched only
@@ -63,24 +87,76 @@ pub enum Exceeded {
     Nesting,
     /// More than [`MAX_CEDAR_OPERATORS`] operator characters (policy text only).
     Operators,
+    /// `like` patterns longer than [`MAX_LIKE_PATTERN`] together (policy text only).
+    LikePattern,
+    /// More than [`MAX_SCHEMA_DECLARATIONS`] declarations (schema text only).
+    Declarations,
 }
 
-/// The first place where `text` nests deeper than `max` or passes
-/// [`MAX_CEDAR_OPERATORS`], as `(which, line, column)` (1-based, columns in characters).
+/// The first place where `text` nests deeper than `max` or passes another limit of its
+/// kind ([`Exceeded`]), as `(which, line, column)` (1-based, columns in characters).
 /// Brackets and `if` expressions count; string literals and `//` comments do not. An `if`
 /// counts until the bracket around it closes, so sequential `if`s at one level add up: an
-/// over-approximation, never an under-approximation.
-pub fn text_too_deep(text: &str, kind: Text, max: usize) -> Option<(Exceeded, usize, usize)> {
+/// over-approximation, never an under-approximation. In policies, `.`, `[` and the
+/// operator characters count towards [`MAX_CEDAR_OPERATORS`] (each adds a level to Cedar's
+/// tree); in schemas, `entity`, `action` and `type` words towards
+/// [`MAX_SCHEMA_DECLARATIONS`] (as attribute names too: an over-approximation).
+pub fn text_too_deep(
+    text: &str,
+    kind: Text,
+    max: usize,
+    max_operators: usize,
+) -> Option<(Exceeded, usize, usize)> {
     // One entry per open bracket: the `if`s seen inside it so far.
     let mut frames: Vec<usize> = vec![0];
     let mut depth = 0usize;
     let (mut line, mut col) = (1usize, 0usize);
     let mut chars = text.chars().peekable();
-    let mut prev_ident = false;
     let mut operators = 0usize;
+    let mut declarations = 0usize;
+    // The word being read (only its first few characters matter: keywords are short),
+    // and whether the last word was `like` with nothing but blanks since.
+    let mut word = String::new();
+    let mut after_like = false;
+    let mut like_chars = 0usize;
     while let Some(c) = chars.next() {
         col += 1;
-        let mut ident = false;
+        if c.is_alphanumeric() || c == '_' {
+            // Past 8 bytes a word is none of the keywords: it is only marked as long (a
+            // `_`, which no keyword holds), never cut (a cut could split a character).
+            if word.len() < 8 {
+                word.push(c);
+            } else if !word.ends_with('_') {
+                word.push('_');
+            }
+            continue;
+        }
+        if !word.is_empty() {
+            after_like = word == "like";
+            match (word.as_str(), kind) {
+                ("if", _) => {
+                    if let Some(top) = frames.last_mut() {
+                        *top += 1;
+                    }
+                    depth += 1;
+                }
+                ("entity" | "action" | "type", Text::Schema) => {
+                    declarations += 1;
+                    if declarations > MAX_SCHEMA_DECLARATIONS {
+                        return Some((Exceeded::Declarations, line, col.max(1)));
+                    }
+                }
+                _ => {}
+            }
+            word.clear();
+            if depth > max {
+                return Some((Exceeded::Nesting, line, col.max(1)));
+            }
+        }
+        let like_pattern = after_like && c == '"';
+        if !c.is_whitespace() {
+            after_like = false;
+        }
         match c {
             '\n' => {
                 line += 1;
@@ -90,6 +166,12 @@ pub fn text_too_deep(text: &str, kind: Text, max: usize) -> Option<(Exceeded, us
                 // A string literal, with backslash escapes.
                 while let Some(s) = chars.next() {
                     col += 1;
+                    if like_pattern && kind == Text::Policy && s != '"' {
+                        like_chars += 1;
+                        if like_chars > MAX_LIKE_PATTERN {
+                            return Some((Exceeded::LikePattern, line, col.max(1)));
+                        }
+                    }
                     match s {
                         '\\' => {
                             if chars.next() == Some('\n') {
@@ -121,6 +203,14 @@ pub fn text_too_deep(text: &str, kind: Text, max: usize) -> Option<(Exceeded, us
                     }
                 }
             }
+            '[' if kind == Text::Policy => {
+                frames.push(0);
+                depth += 1;
+                operators += 1;
+                if operators > max_operators {
+                    return Some((Exceeded::Operators, line, col.max(1)));
+                }
+            }
             '(' | '[' | '{' => {
                 frames.push(0);
                 depth += 1;
@@ -135,34 +225,21 @@ pub fn text_too_deep(text: &str, kind: Text, max: usize) -> Option<(Exceeded, us
             '>' if kind == Text::Schema => {
                 pop(&mut frames, &mut depth);
             }
-            'i' if !prev_ident && chars.peek() == Some(&'f') => {
-                chars.next();
-                col += 1;
-                let standalone = chars
-                    .peek()
-                    .is_none_or(|n| !(n.is_alphanumeric() || *n == '_'));
-                if standalone {
-                    if let Some(top) = frames.last_mut() {
-                        *top += 1;
-                    }
-                    depth += 1;
-                } else {
-                    ident = true;
-                }
-            }
-            c if c.is_alphanumeric() || c == '_' => ident = true,
             '.' | '&' | '|' | '+' | '-' | '*' | '<' | '>' | '=' | '!' if kind == Text::Policy => {
                 operators += 1;
-                if operators > MAX_CEDAR_OPERATORS {
+                if operators > max_operators {
                     return Some((Exceeded::Operators, line, col.max(1)));
                 }
             }
             _ => {}
         }
-        prev_ident = ident;
         if depth > max {
             return Some((Exceeded::Nesting, line, col.max(1)));
         }
+    }
+    // A text that ends in a word: only `if` could still count.
+    if word == "if" && depth + 1 > max {
+        return Some((Exceeded::Nesting, line, col.max(1)));
     }
     None
 }
@@ -174,25 +251,54 @@ fn pop(frames: &mut Vec<usize>, depth: &mut usize) {
     }
 }
 
-/// `text_too_deep` as the message a 400 carries.
+/// `text_too_deep` of an author's text (conditions, a schema), as the message a 400
+/// carries.
 pub fn check_text(text: &str, kind: Text) -> Result<(), String> {
-    match text_too_deep(text, kind, MAX_CEDAR_NESTING) {
+    explain(text_too_deep(
+        text,
+        kind,
+        MAX_CEDAR_NESTING,
+        MAX_CEDAR_OPERATORS,
+    ))
+}
+
+/// `check_text` for a rule's stored text: what Cedar may parse at all.
+pub fn check_stored_rule(text: &str) -> Result<(), String> {
+    explain(text_too_deep(
+        text,
+        Text::Policy,
+        MAX_CEDAR_NESTING,
+        MAX_STORED_OPERATORS,
+    ))
+}
+
+fn explain(found: Option<(Exceeded, usize, usize)>) -> Result<(), String> {
+    match found {
         None => Ok(()),
         Some((Exceeded::Nesting, line, column)) => Err(format!(
             "nests deeper than {MAX_CEDAR_NESTING} levels of brackets and `if` expressions \
              (at line {line}, column {column}); the limit is {MAX_CEDAR_NESTING}"
         )),
         Some((Exceeded::Operators, line, column)) => Err(format!(
-            "holds more than {MAX_CEDAR_OPERATORS} operator characters (`.&|+-*<>=!`; at line \
-             {line}, column {column}); the limit is {MAX_CEDAR_OPERATORS}"
+            "holds more than {MAX_CEDAR_OPERATORS} operator characters (`.[&|+-*<>=!`; at \
+             line {line}, column {column}); the limit is {MAX_CEDAR_OPERATORS}"
+        )),
+        Some((Exceeded::LikePattern, line, column)) => Err(format!(
+            "has `like` patterns longer than {MAX_LIKE_PATTERN} characters together (at line \
+             {line}, column {column}); the limit is {MAX_LIKE_PATTERN}"
+        )),
+        Some((Exceeded::Declarations, line, column)) => Err(format!(
+            "has more than {MAX_SCHEMA_DECLARATIONS} declarations (`entity`, `action`, \
+             `type`; at line {line}, column {column}); the limit is {MAX_SCHEMA_DECLARATIONS}"
         )),
     }
 }
 
-/// How deep arrays and objects nest in `v` (a scalar is 0, `{}` and `[]` are 1).
-pub fn json_depth(v: &serde_json::Value) -> usize {
+/// How deep arrays and objects nest in `v` (a scalar is 0, `{}` and `[]` are 1), and the
+/// characters of its longest string (object keys included).
+fn json_measure(v: &serde_json::Value) -> (usize, usize) {
     use serde_json::Value;
-    let mut deepest = 0;
+    let (mut deepest, mut longest) = (0, 0);
     let mut stack: Vec<(&Value, usize)> = vec![(v, 0)];
     while let Some((v, d)) = stack.pop() {
         match v {
@@ -202,20 +308,47 @@ pub fn json_depth(v: &serde_json::Value) -> usize {
             }
             Value::Object(map) => {
                 deepest = deepest.max(d + 1);
-                stack.extend(map.values().map(|i| (i, d + 1)));
+                for (k, i) in map {
+                    longest = longest.max(k.chars().count());
+                    stack.push((i, d + 1));
+                }
             }
+            Value::String(s) => longest = longest.max(s.chars().count()),
             _ => {}
         }
     }
-    deepest
+    (deepest, longest)
 }
 
-/// `json_depth` against [`MAX_JSON_NESTING`], as the message a 400 carries.
+/// How deep arrays and objects nest in `v` (a scalar is 0, `{}` and `[]` are 1).
+pub fn json_depth(v: &serde_json::Value) -> usize {
+    json_measure(v).0
+}
+
+/// `json_depth` against [`MAX_JSON_NESTING`], as the message a 400 carries: what Cedar may
+/// load at all (stored entities too).
 pub fn check_json(v: &serde_json::Value) -> Result<(), String> {
     let depth = json_depth(v);
     if depth > MAX_JSON_NESTING {
         return Err(format!(
             "arrays and objects nest {depth} levels deep; the limit is {MAX_JSON_NESTING}"
+        ));
+    }
+    Ok(())
+}
+
+/// What a context or an entity sent to grantd may be: [`check_json`]'s nesting, and no
+/// string longer than [`MAX_STRING_CHARS`].
+pub fn check_input(v: &serde_json::Value) -> Result<(), String> {
+    let (depth, longest) = json_measure(v);
+    if depth > MAX_JSON_NESTING {
+        return Err(format!(
+            "arrays and objects nest {depth} levels deep; the limit is {MAX_JSON_NESTING}"
+        ));
+    }
+    if longest > MAX_STRING_CHARS {
+        return Err(format!(
+            "a string has {longest} characters; the limit is {MAX_STRING_CHARS}"
         ));
     }
     Ok(())
@@ -328,49 +461,121 @@ mod tests {
     #[test]
     fn brackets_and_ifs_count_strings_and_comments_do_not() {
         // `when { … }` is one level itself.
-        assert_eq!(text_too_deep(&parens(31), Text::Policy, 32), None);
         assert_eq!(
-            text_too_deep(&parens(32), Text::Policy, 32),
+            text_too_deep(&parens(31), Text::Policy, 32, MAX_CEDAR_OPERATORS),
+            None
+        );
+        assert_eq!(
+            text_too_deep(&parens(32), Text::Policy, 32, MAX_CEDAR_OPERATORS),
             Some((Exceeded::Nesting, 1, 39))
         );
         let strings = format!("when {{ \"{}\" == \"\\\"(\" }}", "(".repeat(500));
-        assert_eq!(text_too_deep(&strings, Text::Policy, 2), None);
+        assert_eq!(
+            text_too_deep(&strings, Text::Policy, 2, MAX_CEDAR_OPERATORS),
+            None
+        );
         let comment = format!("when {{ true // {}\n }}", "[".repeat(500));
-        assert_eq!(text_too_deep(&comment, Text::Policy, 2), None);
+        assert_eq!(
+            text_too_deep(&comment, Text::Policy, 2, MAX_CEDAR_OPERATORS),
+            None
+        );
         // Cedar ends a comment at `\r` too: what follows it counts.
         let cr = format!(
             "when {{ true // x\r && {}true{} }}",
             "(".repeat(40),
             ")".repeat(40)
         );
-        assert!(text_too_deep(&cr, Text::Policy, 32).is_some());
+        assert!(text_too_deep(&cr, Text::Policy, 32, MAX_CEDAR_OPERATORS).is_some());
         // Operator chains, which nest without brackets.
         let chain = format!("when {{ context{} }}", ".a".repeat(MAX_CEDAR_OPERATORS + 1));
         assert!(matches!(
-            text_too_deep(&chain, Text::Policy, 32),
+            text_too_deep(&chain, Text::Policy, 32, MAX_CEDAR_OPERATORS),
             Some((Exceeded::Operators, 1, _))
         ));
         let ok = format!("when {{ context{} }}", ".a".repeat(MAX_CEDAR_OPERATORS));
-        assert_eq!(text_too_deep(&ok, Text::Policy, 32), None);
+        assert_eq!(
+            text_too_deep(&ok, Text::Policy, 32, MAX_CEDAR_OPERATORS),
+            None
+        );
         let ifs = format!(
             "when {{ {} true {} }}",
             "if true then ".repeat(40),
             " else false".repeat(40)
         );
-        assert!(text_too_deep(&ifs, Text::Policy, 32).is_some());
+        assert!(text_too_deep(&ifs, Text::Policy, 32, MAX_CEDAR_OPERATORS).is_some());
         // `if` inside an identifier or a longer word is no `if`.
         let words = "when { principal.ifx == \"a\" && context.elif && diff < 3 }";
-        assert_eq!(text_too_deep(words, Text::Policy, 1), None);
+        assert_eq!(
+            text_too_deep(words, Text::Policy, 1, MAX_CEDAR_OPERATORS),
+            None
+        );
         // `<` is a comparison in policies and a bracket in schemas.
-        let lt = format!("when {{ {} }}", "1 < 2 && ".repeat(100) + "true");
-        assert_eq!(text_too_deep(&lt, Text::Policy, 1), None);
+        let lt = format!("when {{ {} }}", "1 < 2 && ".repeat(60) + "true");
+        assert_eq!(
+            text_too_deep(&lt, Text::Policy, 1, MAX_CEDAR_OPERATORS),
+            None
+        );
         let sets = format!("type T = {}String{};", "Set<".repeat(33), ">".repeat(33));
-        assert!(text_too_deep(&sets, Text::Schema, 32).is_some());
-        assert_eq!(text_too_deep(&sets, Text::Schema, 33), None);
+        assert!(text_too_deep(&sets, Text::Schema, 32, MAX_CEDAR_OPERATORS).is_some());
+        assert_eq!(
+            text_too_deep(&sets, Text::Schema, 33, MAX_CEDAR_OPERATORS),
+            None
+        );
+        // `[` counts as an operator (indexing nests like `.`), `like` patterns add up.
+        let index = format!("when {{ N::\"x\"{} == N::\"x\" }}", "[\"m\"]".repeat(199));
+        assert!(matches!(
+            text_too_deep(&index, Text::Policy, 32, MAX_CEDAR_OPERATORS),
+            Some((Exceeded::Operators, 1, _))
+        ));
+        let like = |n: usize| {
+            format!(
+                "when {{ context.a like \"{}\" && context.b like  \"*{}\" }}",
+                "a".repeat(n),
+                "b".repeat(MAX_LIKE_PATTERN - n - 1)
+            )
+        };
+        assert_eq!(
+            text_too_deep(&like(60), Text::Policy, 32, MAX_CEDAR_OPERATORS),
+            None
+        );
+        let too_long = format!(
+            "when {{ context.a like \"{}\" }}",
+            "*".repeat(MAX_LIKE_PATTERN + 1)
+        );
+        assert!(matches!(
+            text_too_deep(&too_long, Text::Policy, 32, MAX_CEDAR_OPERATORS),
+            Some((Exceeded::LikePattern, 1, _))
+        ));
+        // A string after another word is no pattern, however long.
+        let not_like = format!("when {{ context.a == \"{}\" }}", "*".repeat(5000));
+        assert_eq!(
+            text_too_deep(&not_like, Text::Policy, 32, MAX_CEDAR_OPERATORS),
+            None
+        );
+        // Schemas: declarations are counted (not in comments or strings).
+        let decls = |n: usize| {
+            (0..n)
+                .map(|i| format!("entity K{i} in [K{}]; // entity action type\n", i + 1))
+                .collect::<String>()
+        };
+        assert_eq!(
+            text_too_deep(&decls(MAX_SCHEMA_DECLARATIONS), Text::Schema, 32, 0),
+            None
+        );
+        assert!(matches!(
+            text_too_deep(&decls(MAX_SCHEMA_DECLARATIONS + 1), Text::Schema, 32, 0),
+            Some((Exceeded::Declarations, _, _))
+        ));
+        // Long words of any script are no keyword, and never split.
+        let words = "when { context.ééééééééé == \"x\" && context.actionnnnn_if }";
+        assert_eq!(
+            text_too_deep(words, Text::Policy, 1, MAX_CEDAR_OPERATORS),
+            None
+        );
         // The position names the line and column where the limit was passed.
         let multi = format!("when {{\n  {}", "(".repeat(40));
         assert_eq!(
-            text_too_deep(&multi, Text::Policy, 32),
+            text_too_deep(&multi, Text::Policy, 32, MAX_CEDAR_OPERATORS),
             Some((Exceeded::Nesting, 2, 34))
         );
     }
@@ -452,7 +657,7 @@ mod tests {
         #[test]
         fn text_depth_is_exact_for_plain_brackets(n in 0usize..80, max in 1usize..64) {
             let t = format!("{}x{}", "(".repeat(n), ")".repeat(n));
-            prop_assert_eq!(text_too_deep(&t, Text::Policy, max).is_some(), n > max);
+            prop_assert_eq!(text_too_deep(&t, Text::Policy, max, MAX_CEDAR_OPERATORS).is_some(), n > max);
         }
     }
 }

@@ -13,9 +13,10 @@ use serde::Serialize;
 
 /// Decide one request with the tenant's enabled rules. `forbid` wins; a `forbid` rule that
 /// errors denies (`deny_reason: "error"`). The decision's audit event is durable before the
-/// answer is sent. The context nests at most 32 levels; request-scoped `entities`: at most
-/// 100, each nesting at most 32 levels, ancestor chains (stored ancestors included) at
-/// most 32 long.
+/// answer is sent. The context nests at most 32 levels with strings of at most 4,096
+/// characters; request-scoped `entities`: at most 100, each nesting at most 32 levels with
+/// strings of at most 4,096 characters, ancestor chains (stored ancestors included) at most
+/// 32 long.
 #[utoipa::path(post, path = "/v1/authorize", tag = "decisions", request_body = AuthorizeRequest,
     responses((status = 200, description = "the decision", body = DecisionBody),
         (status = 400, description = "invalid_input: the request does not match the schema, or breaks a limit", body = crate::error::ErrorBody),
@@ -31,8 +32,8 @@ pub async fn authorize(
 }
 
 /// Decide up to 100 requests, answered in order, each audited. At most 1,000
-/// request-scoped entities over the whole batch (and the limits of `/v1/authorize` per
-/// request).
+/// request-scoped entities over the whole batch, brought by at most 10 of its requests
+/// (and the limits of `/v1/authorize` per request).
 #[utoipa::path(post, path = "/v1/authorize/batch", tag = "decisions", request_body = BatchRequest,
     responses((status = 200, description = "the decisions, in request order", body = BatchBody)))]
 pub async fn authorize_batch(

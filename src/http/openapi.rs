@@ -21,12 +21,14 @@ use utoipa::{OpenApi as _, PartialSchema};
             Limits, checked before Cedar sees the input (400 `invalid_input` naming the limit): \
             rule `conditions` and schemas nest at most 32 levels of brackets (`(`, `[`, `{`, \
             and `<` in schemas) and `if` expressions; conditions are at most 20,000 bytes with \
-            at most 1,000 operator characters (`.&|+-*<>=!`); \
+            at most 200 operator characters (`.[&|+-*<>=!`) and 128 characters of `like` \
+            patterns; a schema has at most 256 declarations (`entity`, `action`, `type`); \
             arrays and objects nest at most 32 levels in a context (from the context object) \
-            and in one entity (from the entity object); an entity's chain of ancestors is at \
-            most 32 long (stored and request-scoped entities alike); a decision request \
-            carries at most 100 request-scoped entities, a batch at most 1,000; a filter value \
-            is at most 1,000 characters. A tenant whose stored configuration breaks a limit \
+            and in one entity (from the entity object), and their strings have at most 4,096 \
+            characters; an entity's chain of ancestors is at most 32 long (stored and \
+            request-scoped entities alike); a decision request carries at most 100 \
+            request-scoped entities, a batch at most 1,000 in all and at most 10 requests that \
+            bring any; a filter value is at most 1,000 characters. A tenant whose stored configuration breaks a limit \
             (stored by an earlier version) answers its decisions and grant writes `500 \
             policy_set_invalid` with a message naming what to fix; other tenants are not \
             affected. `next_page_token` is bound to the tenant and the query it came from.",

@@ -151,7 +151,7 @@ pub async fn put_entities(
     let mut uids = Vec::with_capacity(list.len());
     let mut seen = HashSet::new();
     for (i, v) in list.iter().enumerate() {
-        limits::check_json(v).map_err(|m| Error::invalid(format!("[{i}]: {m}")))?;
+        limits::check_input(v).map_err(|m| Error::invalid(format!("[{i}]: {m}")))?;
         let uid = entity_uid(i, v)?;
         if !seen.insert(uid.clone()) {
             return Err(Error::invalid(format!(

@@ -76,7 +76,8 @@ pub fn prepare<'a>(
             )));
         }
         Some(context) => {
-            limits::check_json(context).map_err(|m| Error::invalid(format!("{at}context: {m}")))?;
+            limits::check_input(context)
+                .map_err(|m| Error::invalid(format!("{at}context: {m}")))?;
             match simple_context(context, &mut shape) {
                 Some(ctx) => (ctx, Some(shape)),
                 None => (
@@ -177,7 +178,7 @@ fn check_request_entities(set: &CompiledSet, list: &[Value], at: &str) -> Result
         )));
     }
     for (i, v) in list.iter().enumerate() {
-        limits::check_json(v).map_err(|m| Error::invalid(format!("{at}entities[{i}]: {m}")))?;
+        limits::check_input(v).map_err(|m| Error::invalid(format!("{at}entities[{i}]: {m}")))?;
     }
     let stored = |k: &(String, String)| set.depths.get(k).copied().unwrap_or(0);
     limits::entity_depths(list, stored)
@@ -380,6 +381,17 @@ pub async fn authorize_batch(
         return Err(Error::invalid(format!(
             "requests: at most {} request-scoped entities over a whole batch, got {entities}",
             limits::MAX_BATCH_ENTITIES
+        )));
+    }
+    let bringing = reqs
+        .iter()
+        .filter(|r| r.entities.as_ref().is_some_and(|e| !e.is_empty()))
+        .count();
+    if bringing > limits::MAX_BATCH_REQUESTS_WITH_ENTITIES {
+        return Err(Error::invalid(format!(
+            "requests: at most {} requests of a batch may bring request-scoped entities, got \
+             {bringing}",
+            limits::MAX_BATCH_REQUESTS_WITH_ENTITIES
         )));
     }
     let set = s.engine.get(caller.tenant_id).await?;

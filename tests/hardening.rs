@@ -721,3 +721,43 @@ async fn the_cost_of_one_request_is_bounded_and_what_is_accepted_evaluates() {
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
 }
+
+/// A schema stored by an earlier version with more declarations than an author may now
+/// write still serves its tenant (stored texts are held to what Cedar parses safely), while
+/// one past that bound fails the tenant closed.
+#[tokio::test]
+async fn stored_schemas_are_held_to_the_parse_safety_bound_not_the_authoring_one() {
+    let s = TestServer::start().await;
+    let t = s.tenant().await;
+    let schema = admin(&s, &t, Method::GET, "/v1/schema", None).await.body["cedarschema"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let with = |n: usize| {
+        let chain: String = (0..n)
+            .map(|i| format!("entity K{i} in [K{}];\n", i + 1))
+            .collect();
+        format!("{schema}\n{chain}entity K{n};\n")
+    };
+    let store = |text: String| {
+        let (s, t) = (&s, &t);
+        async move {
+            let db = s.db().await;
+            sqlx::query("UPDATE tenant_schemas SET cedarschema = $1 WHERE tenant_id = $2")
+                .bind(text)
+                .bind(&t.id)
+                .execute(&db)
+                .await
+                .unwrap();
+            db.close().await;
+            s.state.services.engine.invalidate(t.id.parse().unwrap());
+        }
+    };
+    store(with(300)).await;
+    let r = authorize(&s, &t, probe("u")).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    store(with(2_100)).await;
+    let r = authorize(&s, &t, probe("u")).await;
+    r.assert_error(500, "policy_set_invalid");
+    assert!(r.text.contains("the limit is 2000"), "{}", r.text);
+}

@@ -175,7 +175,7 @@ fn internal(what: String) -> Error {
 /// Parses a stored rule's text, after checking it against today's limits: a rule stored by
 /// an earlier version may break them, and Cedar's parser must not see it then.
 pub fn parse_stored_rule(id: Uuid, text: &str) -> Result<cedar_policy::Policy> {
-    limits::check_stored_rule(text).map_err(|m| {
+    limits::check_stored(text, limits::Text::Policy).map_err(|m| {
         Error::PolicySetInvalid(format!("stored rule {id} {m}; fix or delete its policy"))
     })?;
     limits::on_cedar_stack(|| {

@@ -57,6 +57,32 @@ pub const MAX_LIKE_PATTERN: usize = 128;
 /// and memory that grow faster than their number, and frees nested types recursively.
 pub const MAX_SCHEMA_DECLARATIONS: usize = 256;
 
+/// The same bound for a stored schema, written perhaps by an earlier version: only what
+/// Cedar can build and free safely (a type chain of 9,000 links still did).
+pub const MAX_STORED_DECLARATIONS: usize = 2_000;
+
+/// The bounds a Cedar text is measured against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    pub nesting: usize,
+    pub operators: usize,
+    pub declarations: usize,
+}
+
+/// What an author may write now.
+pub const AUTHORED: Bounds = Bounds {
+    nesting: MAX_CEDAR_NESTING,
+    operators: MAX_CEDAR_OPERATORS,
+    declarations: MAX_SCHEMA_DECLARATIONS,
+};
+
+/// What Cedar may parse of a stored text (see [`MAX_STORED_OPERATORS`]).
+pub const STORED: Bounds = Bounds {
+    nesting: MAX_CEDAR_NESTING,
+    operators: MAX_STORED_OPERATORS,
+    declarations: MAX_STORED_DECLARATIONS,
+};
+
 /// Characters of one string value in a context or an entity: values are matched against
 /// `like` patterns on the request path.
 pub const MAX_STRING_CHARS: usize = 4_096;
@@ -101,12 +127,8 @@ pub enum Exceeded {
 /// operator characters count towards [`MAX_CEDAR_OPERATORS`] (each adds a level to Cedar's
 /// tree); in schemas, `entity`, `action` and `type` words towards
 /// [`MAX_SCHEMA_DECLARATIONS`] (as attribute names too: an over-approximation).
-pub fn text_too_deep(
-    text: &str,
-    kind: Text,
-    max: usize,
-    max_operators: usize,
-) -> Option<(Exceeded, usize, usize)> {
+pub fn text_too_deep(text: &str, kind: Text, bounds: Bounds) -> Option<(Exceeded, usize, usize)> {
+    let max = bounds.nesting;
     // One entry per open bracket: the `if`s seen inside it so far.
     let mut frames: Vec<usize> = vec![0];
     let mut depth = 0usize;
@@ -142,7 +164,7 @@ pub fn text_too_deep(
                 }
                 ("entity" | "action" | "type", Text::Schema) => {
                     declarations += 1;
-                    if declarations > MAX_SCHEMA_DECLARATIONS {
+                    if declarations > bounds.declarations {
                         return Some((Exceeded::Declarations, line, col.max(1)));
                     }
                 }
@@ -207,7 +229,7 @@ pub fn text_too_deep(
                 frames.push(0);
                 depth += 1;
                 operators += 1;
-                if operators > max_operators {
+                if operators > bounds.operators {
                     return Some((Exceeded::Operators, line, col.max(1)));
                 }
             }
@@ -227,7 +249,7 @@ pub fn text_too_deep(
             }
             '.' | '&' | '|' | '+' | '-' | '*' | '<' | '>' | '=' | '!' if kind == Text::Policy => {
                 operators += 1;
-                if operators > max_operators {
+                if operators > bounds.operators {
                     return Some((Exceeded::Operators, line, col.max(1)));
                 }
             }
@@ -254,42 +276,37 @@ fn pop(frames: &mut Vec<usize>, depth: &mut usize) {
 /// `text_too_deep` of an author's text (conditions, a schema), as the message a 400
 /// carries.
 pub fn check_text(text: &str, kind: Text) -> Result<(), String> {
-    explain(text_too_deep(
-        text,
-        kind,
-        MAX_CEDAR_NESTING,
-        MAX_CEDAR_OPERATORS,
-    ))
+    explain(text_too_deep(text, kind, AUTHORED), AUTHORED)
 }
 
-/// `check_text` for a rule's stored text: what Cedar may parse at all.
-pub fn check_stored_rule(text: &str) -> Result<(), String> {
-    explain(text_too_deep(
-        text,
-        Text::Policy,
-        MAX_CEDAR_NESTING,
-        MAX_STORED_OPERATORS,
-    ))
+/// `check_text` for a stored text: what Cedar may parse at all.
+pub fn check_stored(text: &str, kind: Text) -> Result<(), String> {
+    explain(text_too_deep(text, kind, STORED), STORED)
 }
 
-fn explain(found: Option<(Exceeded, usize, usize)>) -> Result<(), String> {
+fn explain(found: Option<(Exceeded, usize, usize)>, b: Bounds) -> Result<(), String> {
+    let Bounds {
+        nesting,
+        operators,
+        declarations,
+    } = b;
     match found {
         None => Ok(()),
         Some((Exceeded::Nesting, line, column)) => Err(format!(
-            "nests deeper than {MAX_CEDAR_NESTING} levels of brackets and `if` expressions \
-             (at line {line}, column {column}); the limit is {MAX_CEDAR_NESTING}"
+            "nests deeper than {nesting} levels of brackets and `if` expressions (at line \
+             {line}, column {column}); the limit is {nesting}"
         )),
         Some((Exceeded::Operators, line, column)) => Err(format!(
-            "holds more than {MAX_CEDAR_OPERATORS} operator characters (`.[&|+-*<>=!`; at \
-             line {line}, column {column}); the limit is {MAX_CEDAR_OPERATORS}"
+            "holds more than {operators} operator characters (`.[&|+-*<>=!`; at line {line}, \
+             column {column}); the limit is {operators}"
         )),
         Some((Exceeded::LikePattern, line, column)) => Err(format!(
             "has `like` patterns longer than {MAX_LIKE_PATTERN} characters together (at line \
              {line}, column {column}); the limit is {MAX_LIKE_PATTERN}"
         )),
         Some((Exceeded::Declarations, line, column)) => Err(format!(
-            "has more than {MAX_SCHEMA_DECLARATIONS} declarations (`entity`, `action`, \
-             `type`; at line {line}, column {column}); the limit is {MAX_SCHEMA_DECLARATIONS}"
+            "has more than {declarations} declarations (`entity`, `action`, `type`; at line \
+             {line}, column {column}); the limit is {declarations}"
         )),
     }
 }
@@ -454,6 +471,14 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::json;
 
+    /// The authored bounds with another nesting limit.
+    fn at(nesting: usize) -> Bounds {
+        Bounds {
+            nesting,
+            ..AUTHORED
+        }
+    }
+
     fn parens(n: usize) -> String {
         format!("when {{ {}true{} }}", "(".repeat(n), ")".repeat(n))
     }
@@ -461,70 +486,49 @@ mod tests {
     #[test]
     fn brackets_and_ifs_count_strings_and_comments_do_not() {
         // `when { … }` is one level itself.
+        assert_eq!(text_too_deep(&parens(31), Text::Policy, at(32)), None);
         assert_eq!(
-            text_too_deep(&parens(31), Text::Policy, 32, MAX_CEDAR_OPERATORS),
-            None
-        );
-        assert_eq!(
-            text_too_deep(&parens(32), Text::Policy, 32, MAX_CEDAR_OPERATORS),
+            text_too_deep(&parens(32), Text::Policy, at(32)),
             Some((Exceeded::Nesting, 1, 39))
         );
         let strings = format!("when {{ \"{}\" == \"\\\"(\" }}", "(".repeat(500));
-        assert_eq!(
-            text_too_deep(&strings, Text::Policy, 2, MAX_CEDAR_OPERATORS),
-            None
-        );
+        assert_eq!(text_too_deep(&strings, Text::Policy, at(2)), None);
         let comment = format!("when {{ true // {}\n }}", "[".repeat(500));
-        assert_eq!(
-            text_too_deep(&comment, Text::Policy, 2, MAX_CEDAR_OPERATORS),
-            None
-        );
+        assert_eq!(text_too_deep(&comment, Text::Policy, at(2)), None);
         // Cedar ends a comment at `\r` too: what follows it counts.
         let cr = format!(
             "when {{ true // x\r && {}true{} }}",
             "(".repeat(40),
             ")".repeat(40)
         );
-        assert!(text_too_deep(&cr, Text::Policy, 32, MAX_CEDAR_OPERATORS).is_some());
+        assert!(text_too_deep(&cr, Text::Policy, at(32)).is_some());
         // Operator chains, which nest without brackets.
         let chain = format!("when {{ context{} }}", ".a".repeat(MAX_CEDAR_OPERATORS + 1));
         assert!(matches!(
-            text_too_deep(&chain, Text::Policy, 32, MAX_CEDAR_OPERATORS),
+            text_too_deep(&chain, Text::Policy, at(32)),
             Some((Exceeded::Operators, 1, _))
         ));
         let ok = format!("when {{ context{} }}", ".a".repeat(MAX_CEDAR_OPERATORS));
-        assert_eq!(
-            text_too_deep(&ok, Text::Policy, 32, MAX_CEDAR_OPERATORS),
-            None
-        );
+        assert_eq!(text_too_deep(&ok, Text::Policy, at(32)), None);
         let ifs = format!(
             "when {{ {} true {} }}",
             "if true then ".repeat(40),
             " else false".repeat(40)
         );
-        assert!(text_too_deep(&ifs, Text::Policy, 32, MAX_CEDAR_OPERATORS).is_some());
+        assert!(text_too_deep(&ifs, Text::Policy, at(32)).is_some());
         // `if` inside an identifier or a longer word is no `if`.
         let words = "when { principal.ifx == \"a\" && context.elif && diff < 3 }";
-        assert_eq!(
-            text_too_deep(words, Text::Policy, 1, MAX_CEDAR_OPERATORS),
-            None
-        );
+        assert_eq!(text_too_deep(words, Text::Policy, at(1)), None);
         // `<` is a comparison in policies and a bracket in schemas.
         let lt = format!("when {{ {} }}", "1 < 2 && ".repeat(60) + "true");
-        assert_eq!(
-            text_too_deep(&lt, Text::Policy, 1, MAX_CEDAR_OPERATORS),
-            None
-        );
+        assert_eq!(text_too_deep(&lt, Text::Policy, at(1)), None);
         let sets = format!("type T = {}String{};", "Set<".repeat(33), ">".repeat(33));
-        assert!(text_too_deep(&sets, Text::Schema, 32, MAX_CEDAR_OPERATORS).is_some());
-        assert_eq!(
-            text_too_deep(&sets, Text::Schema, 33, MAX_CEDAR_OPERATORS),
-            None
-        );
+        assert!(text_too_deep(&sets, Text::Schema, at(32)).is_some());
+        assert_eq!(text_too_deep(&sets, Text::Schema, at(33)), None);
         // `[` counts as an operator (indexing nests like `.`), `like` patterns add up.
         let index = format!("when {{ N::\"x\"{} == N::\"x\" }}", "[\"m\"]".repeat(199));
         assert!(matches!(
-            text_too_deep(&index, Text::Policy, 32, MAX_CEDAR_OPERATORS),
+            text_too_deep(&index, Text::Policy, at(32)),
             Some((Exceeded::Operators, 1, _))
         ));
         let like = |n: usize| {
@@ -534,24 +538,18 @@ mod tests {
                 "b".repeat(MAX_LIKE_PATTERN - n - 1)
             )
         };
-        assert_eq!(
-            text_too_deep(&like(60), Text::Policy, 32, MAX_CEDAR_OPERATORS),
-            None
-        );
+        assert_eq!(text_too_deep(&like(60), Text::Policy, at(32)), None);
         let too_long = format!(
             "when {{ context.a like \"{}\" }}",
             "*".repeat(MAX_LIKE_PATTERN + 1)
         );
         assert!(matches!(
-            text_too_deep(&too_long, Text::Policy, 32, MAX_CEDAR_OPERATORS),
+            text_too_deep(&too_long, Text::Policy, at(32)),
             Some((Exceeded::LikePattern, 1, _))
         ));
         // A string after another word is no pattern, however long.
         let not_like = format!("when {{ context.a == \"{}\" }}", "*".repeat(5000));
-        assert_eq!(
-            text_too_deep(&not_like, Text::Policy, 32, MAX_CEDAR_OPERATORS),
-            None
-        );
+        assert_eq!(text_too_deep(&not_like, Text::Policy, at(32)), None);
         // Schemas: declarations are counted (not in comments or strings).
         let decls = |n: usize| {
             (0..n)
@@ -559,23 +557,20 @@ mod tests {
                 .collect::<String>()
         };
         assert_eq!(
-            text_too_deep(&decls(MAX_SCHEMA_DECLARATIONS), Text::Schema, 32, 0),
+            text_too_deep(&decls(MAX_SCHEMA_DECLARATIONS), Text::Schema, at(32)),
             None
         );
         assert!(matches!(
-            text_too_deep(&decls(MAX_SCHEMA_DECLARATIONS + 1), Text::Schema, 32, 0),
+            text_too_deep(&decls(MAX_SCHEMA_DECLARATIONS + 1), Text::Schema, at(32)),
             Some((Exceeded::Declarations, _, _))
         ));
         // Long words of any script are no keyword, and never split.
         let words = "when { context.ééééééééé == \"x\" && context.actionnnnn_if }";
-        assert_eq!(
-            text_too_deep(words, Text::Policy, 1, MAX_CEDAR_OPERATORS),
-            None
-        );
+        assert_eq!(text_too_deep(words, Text::Policy, at(1)), None);
         // The position names the line and column where the limit was passed.
         let multi = format!("when {{\n  {}", "(".repeat(40));
         assert_eq!(
-            text_too_deep(&multi, Text::Policy, 32, MAX_CEDAR_OPERATORS),
+            text_too_deep(&multi, Text::Policy, at(32)),
             Some((Exceeded::Nesting, 2, 34))
         );
     }
@@ -657,7 +652,7 @@ mod tests {
         #[test]
         fn text_depth_is_exact_for_plain_brackets(n in 0usize..80, max in 1usize..64) {
             let t = format!("{}x{}", "(".repeat(n), ")".repeat(n));
-            prop_assert_eq!(text_too_deep(&t, Text::Policy, max, MAX_CEDAR_OPERATORS).is_some(), n > max);
+            prop_assert_eq!(text_too_deep(&t, Text::Policy, at(max)).is_some(), n > max);
         }
     }
 }

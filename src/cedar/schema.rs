@@ -6,10 +6,18 @@ use cedar_policy::{Context, EntityUid, Request, Schema};
 use serde_json::json;
 use std::str::FromStr;
 
-/// Parses Cedar schema text; on failure, one message per Cedar diagnostic.
+/// Parses an author's Cedar schema text; on failure, one message per Cedar diagnostic.
 pub fn parse(text: &str) -> Result<Schema, Vec<String>> {
-    // Too deep a text is refused before Cedar's (recursive) parser sees it.
+    // What breaks a limit is refused before Cedar's (recursive) parser sees it.
     super::limits::check_text(text, super::limits::Text::Schema)
+        .map_err(|m| vec![format!("schema: {m}")])?;
+    super::limits::on_cedar_stack(|| parse_on_stack(text))
+}
+
+/// `parse` for a stored schema, held to what Cedar can parse safely rather than to what
+/// an author may write now.
+pub fn parse_stored(text: &str) -> Result<Schema, Vec<String>> {
+    super::limits::check_stored(text, super::limits::Text::Schema)
         .map_err(|m| vec![format!("schema: {m}")])?;
     super::limits::on_cedar_stack(|| parse_on_stack(text))
 }

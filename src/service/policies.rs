@@ -160,7 +160,7 @@ pub fn parse_stored(policy: &Policy) -> Result<Vec<AssembledRule>> {
 }
 
 pub fn parse_stored_schema(text: &str) -> Result<cedar_policy::Schema> {
-    crate::cedar::schema::parse(text).map_err(|e| {
+    crate::cedar::schema::parse_stored(text).map_err(|e| {
         Error::PolicySetInvalid(format!(
             "the stored schema does not parse: {}",
             e.join("; ")

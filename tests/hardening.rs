@@ -672,6 +672,33 @@ async fn the_cost_of_one_request_is_bounded_and_what_is_accepted_evaluates() {
     )
     .await;
     refused(&r, "the limit is 128");
+    // A set with more than a few `like` rules is decided off the request workers, and
+    // decides as before.
+    let likes: Vec<Value> = (0..6)
+        .map(|i| {
+            policy("x", &format!("when {{ context.reason like \"*{i}*\" }}"))["rules"][0].clone()
+        })
+        .collect();
+    let r = admin(
+        &s,
+        &t,
+        Method::POST,
+        "/v1/policies",
+        Some(json!({"key": "likes", "name": "likes",
+        "max_duration_seconds": 60, "rules": likes})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let set = s
+        .state
+        .services
+        .engine
+        .get(t.id.parse().unwrap())
+        .await
+        .unwrap();
+    assert!(set.costly);
+    let r = authorize(&s, &t, probe("u")).await;
+    assert_eq!(r.body["decision"], "allow", "{}", r.text);
     // Strings matched against them: 4,096 characters in contexts and entities.
     let mut long = probe("u");
     long["context"]["reason"] = json!("a".repeat(4097));

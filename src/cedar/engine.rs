@@ -64,6 +64,10 @@ pub struct CompiledSet {
     /// The enabled policies that say `covers_descendants`: their grants pass the access
     /// checks of their resource's descendants too.
     pub covering: std::collections::HashSet<Uuid>,
+    /// Whether this set's decisions may cost more than a request worker should spend: more
+    /// than [`CHEAP_LIKE_RULES`] rules use `like` (each may cost ~1 ms at the limits); its
+    /// decisions are then made on a blocking thread.
+    pub costly: bool,
     /// The ancestry depth of every stored entity that has parents, by `(type, id)`: a
     /// request-scoped entity's depth counts its stored ancestors too.
     pub depths: HashMap<(String, String), usize>,
@@ -172,6 +176,10 @@ fn internal(what: String) -> Error {
     Error::internal(anyhow::anyhow!(what))
 }
 
+/// Rules with a `like` a set may hold and still be decided on the request workers: at the
+/// limits (128 pattern characters against 4,096), one such rule costs about 1 ms.
+pub const CHEAP_LIKE_RULES: usize = 4;
+
 /// Parses a stored rule's text, after checking it against today's limits: a rule stored by
 /// an earlier version may break them, and Cedar's parser must not see it then.
 pub fn parse_stored_rule(id: Uuid, text: &str) -> Result<cedar_policy::Policy> {
@@ -198,6 +206,7 @@ fn compile_on_stack(config: TenantConfig) -> Result<CompiledSet> {
     let mut parsed_all = Vec::new();
     let mut rules = HashMap::new();
     let mut covering = std::collections::HashSet::new();
+    let mut like_rules = 0usize;
     for p in &config.policies {
         let meta = Arc::new(PolicyMeta {
             id: p.id,
@@ -214,6 +223,11 @@ fn compile_on_stack(config: TenantConfig) -> Result<CompiledSet> {
         for r in &p.rules {
             let id = PolicyId::new(r.id.to_string());
             let parsed = parse_stored_rule(r.id, &r.policy_text)?;
+            // A word `like` anywhere in the conditions (also in a string or a comment: an
+            // over-count costs only a thread hop).
+            if r.conditions.as_deref().is_some_and(|c| c.contains("like")) {
+                like_rules += 1;
+            }
             parsed_all.push(parsed.clone());
             policies
                 .add(parsed)
@@ -265,6 +279,7 @@ fn compile_on_stack(config: TenantConfig) -> Result<CompiledSet> {
         .map(|t| (t.to_string(), t))
         .collect();
     Ok(CompiledSet {
+        costly: like_rules > CHEAP_LIKE_RULES,
         covering,
         depths,
         referenced,

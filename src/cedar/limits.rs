@@ -57,6 +57,15 @@ pub const MAX_LIKE_PATTERN: usize = 128;
 /// and memory that grow faster than their number, and frees nested types recursively.
 pub const MAX_SCHEMA_DECLARATIONS: usize = 256;
 
+/// Names a schema's `entity` and `action` declarations declare (one declaration may name
+/// many: `action "a", "b", "c";`).
+pub const MAX_SCHEMA_NAMES: usize = 512;
+
+/// Hierarchy edges a schema's `entity … in […]` and `action … in […]` declarations make
+/// (names × parents per declaration): Cedar computes their closure with work and memory
+/// that grow faster than their number (2,000 names under 2,000 parents took 54 s).
+pub const MAX_SCHEMA_EDGES: usize = 2_048;
+
 /// The same bound for a stored schema, written perhaps by an earlier version: only what
 /// Cedar can build and free safely (a type chain of 9,000 links still did).
 pub const MAX_STORED_DECLARATIONS: usize = 2_000;
@@ -115,8 +124,24 @@ pub enum Exceeded {
     Operators,
     /// `like` patterns longer than [`MAX_LIKE_PATTERN`] together (policy text only).
     LikePattern,
-    /// More than [`MAX_SCHEMA_DECLARATIONS`] declarations (schema text only).
+    /// More than [`MAX_SCHEMA_DECLARATIONS`] declarations, [`MAX_SCHEMA_NAMES`] declared
+    /// names or [`MAX_SCHEMA_EDGES`] hierarchy edges (schema text only).
     Declarations,
+}
+
+/// Where the scanner is in an `entity` or `action` declaration of a schema.
+#[derive(Clone, Copy)]
+enum Decl {
+    /// Reading the declared names, at this bracket depth.
+    Head { names: usize, depth: usize },
+    /// After `in`: a list or one parent follows.
+    AfterIn { names: usize, depth: usize },
+    /// In the parents' list opened at `depth`.
+    Parents {
+        names: usize,
+        parents: usize,
+        depth: usize,
+    },
 }
 
 /// The first place where `text` nests deeper than `max` or passes another limit of its
@@ -141,6 +166,12 @@ pub fn text_too_deep(text: &str, kind: Text, bounds: Bounds) -> Option<(Exceeded
     let mut word = String::new();
     let mut after_like = false;
     let mut like_chars = 0usize;
+    let (mut decl, mut names, mut edges) = (None::<Decl>, 0usize, 0usize);
+    let schema_total = |names: usize, edges: usize, declarations: usize| {
+        declarations > bounds.declarations
+            || names > MAX_SCHEMA_NAMES.max(bounds.declarations)
+            || edges > MAX_SCHEMA_EDGES.max(bounds.declarations * 8)
+    };
     while let Some(c) = chars.next() {
         col += 1;
         if c.is_alphanumeric() || c == '_' {
@@ -164,11 +195,29 @@ pub fn text_too_deep(text: &str, kind: Text, bounds: Bounds) -> Option<(Exceeded
                 }
                 ("entity" | "action" | "type", Text::Schema) => {
                     declarations += 1;
-                    if declarations > bounds.declarations {
-                        return Some((Exceeded::Declarations, line, col.max(1)));
+                    if word != "type" {
+                        names += 1;
+                        decl = Some(Decl::Head { names: 1, depth });
                     }
                 }
+                ("in", Text::Schema) => {
+                    if let Some(Decl::Head { names: n, depth: d }) = decl {
+                        decl = Some(Decl::AfterIn { names: n, depth: d });
+                    }
+                }
+                (_, Text::Schema) => match decl {
+                    // One parent, named.
+                    Some(Decl::AfterIn { names: n, .. }) => {
+                        edges += n;
+                        decl = None;
+                    }
+                    Some(Decl::Head { .. }) if word == "appliesTo" => decl = None,
+                    _ => {}
+                },
                 _ => {}
+            }
+            if kind == Text::Schema && schema_total(names, edges, declarations) {
+                return Some((Exceeded::Declarations, line, col.max(1)));
             }
             word.clear();
             if depth > max {
@@ -176,8 +225,59 @@ pub fn text_too_deep(text: &str, kind: Text, bounds: Bounds) -> Option<(Exceeded
             }
         }
         let like_pattern = after_like && c == '"';
-        if !c.is_whitespace() {
+        // A comment is blank to Cedar: it keeps a `like` waiting for its pattern.
+        let comment = c == '/' && chars.peek() == Some(&'/');
+        if !c.is_whitespace() && !comment {
             after_like = false;
+        }
+        if kind == Text::Schema && !c.is_whitespace() && !comment {
+            decl = match (decl, c) {
+                (Some(Decl::Head { names: n, depth: d }), ',') if depth == d => {
+                    names += 1;
+                    Some(Decl::Head {
+                        names: n + 1,
+                        depth: d,
+                    })
+                }
+                (Some(Decl::Head { .. }), ';' | '{' | '=') => None,
+                (Some(Decl::AfterIn { names: n, depth: d }), '[') => Some(Decl::Parents {
+                    names: n,
+                    parents: 1,
+                    depth: d,
+                }),
+                // One parent, quoted (an action).
+                (Some(Decl::AfterIn { names: n, .. }), '"') => {
+                    edges += n;
+                    None
+                }
+                (
+                    Some(Decl::Parents {
+                        names: n,
+                        parents: p,
+                        depth: d,
+                    }),
+                    ',',
+                ) if depth == d + 1 => Some(Decl::Parents {
+                    names: n,
+                    parents: p + 1,
+                    depth: d,
+                }),
+                (
+                    Some(Decl::Parents {
+                        names: n,
+                        parents: p,
+                        depth: d,
+                    }),
+                    ']',
+                ) if depth == d + 1 => {
+                    edges += n * p;
+                    None
+                }
+                (state, _) => state,
+            };
+            if schema_total(names, edges, declarations) {
+                return Some((Exceeded::Declarations, line, col.max(1)));
+            }
         }
         match c {
             '\n' => {
@@ -305,8 +405,11 @@ fn explain(found: Option<(Exceeded, usize, usize)>, b: Bounds) -> Result<(), Str
              {line}, column {column}); the limit is {MAX_LIKE_PATTERN}"
         )),
         Some((Exceeded::Declarations, line, column)) => Err(format!(
-            "has more than {declarations} declarations (`entity`, `action`, `type`; at line \
-             {line}, column {column}); the limit is {declarations}"
+            "has more than {declarations} declarations (`entity`, `action`, `type`), \
+             {} declared names or {} hierarchy edges (names × parents; at line {line}, \
+             column {column}); the limit is {declarations} declarations",
+            MAX_SCHEMA_NAMES.max(declarations),
+            MAX_SCHEMA_EDGES.max(declarations * 8)
         )),
     }
 }
@@ -550,6 +653,60 @@ mod tests {
         // A string after another word is no pattern, however long.
         let not_like = format!("when {{ context.a == \"{}\" }}", "*".repeat(5000));
         assert_eq!(text_too_deep(&not_like, Text::Policy, at(32)), None);
+        // A comment between `like` and its pattern hides nothing.
+        let hidden = format!(
+            "when {{ context.a like // x\n \"{}\" }}",
+            "*".repeat(MAX_LIKE_PATTERN + 1)
+        );
+        assert!(matches!(
+            text_too_deep(&hidden, Text::Policy, at(32)),
+            Some((Exceeded::LikePattern, 2, _))
+        ));
+        // Schemas: one declaration may name many; names and their hierarchy edges count.
+        let many = |w: usize| {
+            let names = |p: &str| {
+                (0..w)
+                    .map(|i| format!("\"{p}{i}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            format!(
+                "action {};\naction {} in [{}];",
+                names("a"),
+                names("x"),
+                names("a")
+            )
+        };
+        assert_eq!(text_too_deep(&many(40), Text::Schema, at(32)), None);
+        assert!(matches!(
+            text_too_deep(&many(60), Text::Schema, at(32)),
+            Some((Exceeded::Declarations, 2, _))
+        ));
+        let entities = |w: usize| {
+            let names = |p: &str| {
+                (0..w)
+                    .map(|i| format!("{p}{i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            format!(
+                "entity {};\nentity {} in [{}] {{ a: Long, b: Long }};",
+                names("A"),
+                names("B"),
+                names("A")
+            )
+        };
+        assert_eq!(text_too_deep(&entities(40), Text::Schema, at(32)), None);
+        assert!(text_too_deep(&entities(300), Text::Schema, at(32)).is_some());
+        // Attribute lists and `appliesTo` are no names.
+        let attrs = format!(
+            "entity U in [G] {{ {} }};",
+            (0..2000)
+                .map(|i| format!("a{i}: Long"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        assert_eq!(text_too_deep(&attrs, Text::Schema, at(32)), None);
         // Schemas: declarations are counted (not in comments or strings).
         let decls = |n: usize| {
             (0..n)

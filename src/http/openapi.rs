@@ -22,7 +22,8 @@ use utoipa::{OpenApi as _, PartialSchema};
             rule `conditions` and schemas nest at most 32 levels of brackets (`(`, `[`, `{`, \
             and `<` in schemas) and `if` expressions; conditions are at most 20,000 bytes with \
             at most 200 operator characters (`.[&|+-*<>=!`) and 128 characters of `like` \
-            patterns; a schema has at most 256 declarations (`entity`, `action`, `type`); \
+            patterns; a schema has at most 256 declarations (`entity`, `action`, `type`) \
+            naming at most 512 entity types and actions with at most 2,048 hierarchy edges; \
             arrays and objects nest at most 32 levels in a context (from the context object) \
             and in one entity (from the entity object), and their strings have at most 4,096 \
             characters; an entity's chain of ancestors is at most 32 long (stored and \

@@ -303,9 +303,10 @@ fn decide(
     Ok((prepared.principal, body(&eval, set.version)))
 }
 
-/// Decides requests on the async worker, unless one brings request-scoped entities: adding
+/// Decides requests on the async worker, unless one brings request-scoped entities (adding
 /// them clones the stored entities and computes their ancestry, work that grows with the
-/// tenant's entity store and belongs on a blocking thread.
+/// tenant's entity store) or the set is costly (see `CompiledSet::costly`): such work
+/// belongs on a blocking thread.
 async fn decide_all(
     set: Arc<CompiledSet>,
     reqs: Vec<AuthorizeRequest>,
@@ -321,6 +322,7 @@ async fn decide_all(
             String::new()
         }
     };
+    let costly = set.costly;
     let run = move |reqs: Vec<AuthorizeRequest>| {
         let decided = reqs
             .iter()
@@ -329,10 +331,11 @@ async fn decide_all(
             .collect::<Result<Vec<_>>>();
         (reqs, decided)
     };
-    if reqs
-        .iter()
-        .all(|r| r.entities.as_ref().is_none_or(Vec::is_empty))
-    {
+    let cheap = !costly
+        && reqs
+            .iter()
+            .all(|r| r.entities.as_ref().is_none_or(Vec::is_empty));
+    if cheap {
         return run(reqs);
     }
     match tokio::task::spawn_blocking(move || run(reqs)).await {

@@ -245,7 +245,30 @@ fn app_of(set: &CompiledSet, resource: &cedar_policy::EntityUid) -> Option<Strin
     apps.into_iter().next()
 }
 
-fn evaluate(
+/// [`evaluate_now`], on a blocking thread when the set is costly (see
+/// `CompiledSet::costly`), so no request worker spends long on one decision.
+async fn evaluate(
+    set: &Arc<CompiledSet>,
+    principal: &EntityRef,
+    action_id: &str,
+    resource: &EntityRef,
+    ctx: Value,
+) -> Result<Evaluation> {
+    if !set.costly {
+        return evaluate_now(set, principal, action_id, resource, ctx);
+    }
+    let (set, principal, action_id, resource) = (
+        set.clone(),
+        principal.clone(),
+        action_id.to_string(),
+        resource.clone(),
+    );
+    tokio::task::spawn_blocking(move || evaluate_now(&set, &principal, &action_id, &resource, ctx))
+        .await
+        .map_err(Error::internal)?
+}
+
+fn evaluate_now(
     set: &CompiledSet,
     principal: &EntityRef,
     action_id: &str,
@@ -388,7 +411,7 @@ pub async fn request(
             &reason,
             0,
         )?;
-        let eval = evaluate(&set, &body.principal, "request", &body.resource, ctx)?;
+        let eval = evaluate(&set, &body.principal, "request", &body.resource, ctx).await?;
         if !eval.allowed {
             let principal = super::decisions::uid(&body.principal, "principal")?;
             audit_denial(
@@ -580,7 +603,7 @@ pub async fn extend(
             g.reason.as_deref().unwrap_or(""),
             g.extension_count,
         )?;
-        let eval = evaluate(&set, &g.principal, "extend", &g.resource, ctx)?;
+        let eval = evaluate(&set, &g.principal, "extend", &g.resource, ctx).await?;
         let raw = json!({"duration_seconds": wanted_duration,
             "expires_at": wanted_at.map(|t| crate::clock::format_ts(&t)), "context": body.context});
         if !eval.allowed {
@@ -837,7 +860,7 @@ pub async fn update(
                 g.reason.as_deref().unwrap_or(""),
                 g.extension_count,
             )?;
-            let eval = evaluate(&set, &g.principal, "request", &g.resource, ctx)?;
+            let eval = evaluate(&set, &g.principal, "request", &g.resource, ctx).await?;
             let raw = json!({"scopes": body.scopes, "policy_id": body.policy_id,
                 "policy_key": body.policy_key, "context": body.context,
                 "expires_at": body.expires_at.map(|t| crate::clock::format_ts(&t))});

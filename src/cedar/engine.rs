@@ -65,8 +65,9 @@ pub struct CompiledSet {
     /// checks of their resource's descendants too.
     pub covering: std::collections::HashSet<Uuid>,
     /// Whether this set's decisions may cost more than a request worker should spend: more
-    /// than [`CHEAP_LIKE_RULES`] rules use `like` (each may cost ~1 ms at the limits); its
-    /// decisions are then made on a blocking thread.
+    /// than [`CHEAP_LIKE_RULES`] rules use `like` (each may cost ~1 ms at the limits), or
+    /// its rules' conditions hold more than [`CHEAP_CONDITION_BYTES`] (large literals cost
+    /// in proportion); its decisions are then made on a blocking thread.
     pub costly: bool,
     /// The ancestry depth of every stored entity that has parents, by `(type, id)`: a
     /// request-scoped entity's depth counts its stored ancestors too.
@@ -180,6 +181,11 @@ fn internal(what: String) -> Error {
 /// limits (128 pattern characters against 4,096), one such rule costs about 1 ms.
 pub const CHEAP_LIKE_RULES: usize = 4;
 
+/// Bytes of conditions over all of a set's rules that its decisions may evaluate on the
+/// request workers (1,000 rules of a typical 80-byte condition are 80 KB; 200 rules of
+/// 20 KB set literals took 0.35 s a decision).
+pub const CHEAP_CONDITION_BYTES: usize = 256 * 1024;
+
 /// Parses a stored rule's text, after checking it against today's limits: a rule stored by
 /// an earlier version may break them, and Cedar's parser must not see it then.
 pub fn parse_stored_rule(id: Uuid, text: &str) -> Result<cedar_policy::Policy> {
@@ -207,6 +213,7 @@ fn compile_on_stack(config: TenantConfig) -> Result<CompiledSet> {
     let mut rules = HashMap::new();
     let mut covering = std::collections::HashSet::new();
     let mut like_rules = 0usize;
+    let mut condition_bytes = 0usize;
     for p in &config.policies {
         let meta = Arc::new(PolicyMeta {
             id: p.id,
@@ -228,6 +235,7 @@ fn compile_on_stack(config: TenantConfig) -> Result<CompiledSet> {
             if r.conditions.as_deref().is_some_and(|c| c.contains("like")) {
                 like_rules += 1;
             }
+            condition_bytes += r.conditions.as_deref().map_or(0, str::len);
             parsed_all.push(parsed.clone());
             policies
                 .add(parsed)
@@ -279,7 +287,7 @@ fn compile_on_stack(config: TenantConfig) -> Result<CompiledSet> {
         .map(|t| (t.to_string(), t))
         .collect();
     Ok(CompiledSet {
-        costly: like_rules > CHEAP_LIKE_RULES,
+        costly: like_rules > CHEAP_LIKE_RULES || condition_bytes > CHEAP_CONDITION_BYTES,
         covering,
         depths,
         referenced,

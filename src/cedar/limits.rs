@@ -101,10 +101,20 @@ pub const MAX_STRING_CHARS: usize = 4_096;
 /// as deep as the work goes.
 const CEDAR_STACK: usize = 32 * 1024 * 1024;
 
-/// Runs `f` (Cedar work on key holders' input) on a stack of its own, so that no input,
-/// however nested, can overflow the calling thread's stack (an async worker has 2 MiB).
+/// Runs `f` (Cedar work on key holders' input: parsing, validation, entity loading) on a
+/// stack of its own, so that no input, however nested, can overflow the calling thread's
+/// stack (an async worker has 2 MiB); and, on an async worker of a multi-threaded runtime,
+/// as blocking work (`block_in_place`), so that the worker's other tasks move to another
+/// thread while Cedar works: a costly schema or policy write does not stall `/healthz` or
+/// other tenants' requests.
 pub fn on_cedar_stack<R>(f: impl FnOnce() -> R) -> R {
-    stacker::grow(CEDAR_STACK, f)
+    let run = || stacker::grow(CEDAR_STACK, f);
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(run)
+        }
+        _ => run(),
+    }
 }
 
 /// Which kind of Cedar text is measured: `<` nests only in schemas (`Set<…>`), and is a

@@ -129,28 +129,9 @@ fn split(batch: &mut Vec<Job>) -> (Events, Waiting) {
 }
 
 /// Failed group commits are logged at most once a second, each line counting the failures
-/// left out since the one before: a store that refuses writes fails every batch, and a
-/// line per batch would flood the log.
-#[derive(Default)]
-struct FailureLog {
-    last: Option<std::time::Instant>,
-    left_out: u64,
-}
-
-impl FailureLog {
-    /// Whether a failure at `now` is logged; if so, how many were left out before it.
-    fn admit(&mut self, now: std::time::Instant) -> Option<u64> {
-        match self.last {
-            Some(t) if now.saturating_duration_since(t) < std::time::Duration::from_secs(1) => {
-                self.left_out += 1;
-                None
-            }
-            _ => {
-                self.last = Some(now);
-                Some(std::mem::take(&mut self.left_out))
-            }
-        }
-    }
+/// left out since the one before: a store that refuses writes fails every batch.
+fn failure_log() -> crate::throttle::LogThrottle {
+    crate::throttle::LogThrottle::new(std::time::Duration::from_secs(1))
 }
 
 /// Answers every job of a batch with the outcome of its commit.
@@ -158,7 +139,7 @@ fn answer(
     waiting: Waiting,
     outcome: Result<Vec<Appended>>,
     started: std::time::Instant,
-    failures: &mut FailureLog,
+    failures: &crate::throttle::LogThrottle,
 ) {
     metrics::histogram!("grantd_audit_commit_seconds").record(started.elapsed().as_secs_f64());
     match outcome {
@@ -170,11 +151,11 @@ fn answer(
             }
         }
         Err(e) => {
-            if let Some(left_out) = failures.admit(std::time::Instant::now()) {
+            if let Some(left_out) = failures.admit() {
                 tracing::error!(
                     error = ?e,
                     events = waiting.len(),
-                    earlier_failures_not_logged = left_out,
+                    earlier_not_logged = left_out,
                     "audit group commit failed"
                 );
             }
@@ -194,7 +175,7 @@ async fn run(
     max_batch: usize,
 ) {
     let mut batch = Vec::with_capacity(max_batch);
-    let mut failures = FailureLog::default();
+    let failures = failure_log();
     while let Some(first) = rx.recv().await {
         // The sender side of `paused` lives in every handle; if all are gone we just go on.
         let _ = paused.wait_for(|p| !*p).await;
@@ -205,7 +186,7 @@ async fn run(
             .append_events(events)
             .await
             .map(|stored| stored.iter().map(Appended::from).collect());
-        answer(waiting, outcome, started, &mut failures);
+        answer(waiting, outcome, started, &failures);
     }
     tracing::debug!("audit writer drained and stopped");
 }
@@ -219,7 +200,7 @@ fn run_blocking(
     runtime: tokio::runtime::Handle,
 ) {
     let mut batch = Vec::with_capacity(max_batch);
-    let mut failures = FailureLog::default();
+    let failures = failure_log();
     while let Some(first) = rx.blocking_recv() {
         if *paused.borrow() {
             let _ = runtime.block_on(paused.wait_for(|p| !*p));
@@ -227,12 +208,7 @@ fn run_blocking(
         fill(&mut batch, first, &mut rx, max_batch);
         let (events, waiting) = split(&mut batch);
         let started = std::time::Instant::now();
-        answer(
-            waiting,
-            sink.append_blocking(events),
-            started,
-            &mut failures,
-        );
+        answer(waiting, sink.append_blocking(events), started, &failures);
         sink.after_batch();
     }
     tracing::debug!("audit writer drained and stopped");
@@ -244,26 +220,4 @@ pub async fn prune(store: &DynStore, now: chrono::DateTime<chrono::Utc>, days: u
     store
         .prune_events(now - chrono::Duration::days(i64::from(days)))
         .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::FailureLog;
-    use std::time::{Duration, Instant};
-
-    #[test]
-    fn failures_are_logged_once_a_second_with_the_count_left_out() {
-        let mut log = FailureLog::default();
-        let t0 = Instant::now();
-        let at = |ms: u64| t0 + Duration::from_millis(ms);
-        assert_eq!(log.admit(at(0)), Some(0));
-        assert_eq!(log.admit(at(1)), None);
-        assert_eq!(log.admit(at(999)), None);
-        // a second after the last line logged: logged, counting the two left out
-        assert_eq!(log.admit(at(1000)), Some(2));
-        assert_eq!(log.admit(at(1500)), None);
-        // a quiet spell, then the next failure is logged at once
-        assert_eq!(log.admit(at(60_000)), Some(1));
-        assert_eq!(log.admit(at(60_001)), None);
-    }
 }

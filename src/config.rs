@@ -21,6 +21,11 @@ pub struct Config {
     /// Audit events older than this many days are pruned (the chain stays verifiable from
     /// its new anchor). `None` keeps them forever.
     pub audit_retention_days: Option<u32>,
+    /// Connection limits: header-read, idle and body-read timeouts, the connection cap.
+    pub server: crate::http::server::ServerLimits,
+    /// After a shutdown signal, how long in-flight requests and the audit queue have
+    /// before the process exits regardless.
+    pub shutdown_grace: std::time::Duration,
 }
 
 impl Config {
@@ -34,6 +39,8 @@ impl Config {
             change_poll_interval: std::time::Duration::from_secs(1),
             sweep_interval: std::time::Duration::from_secs(1),
             audit_retention_days: None,
+            server: crate::http::server::ServerLimits::default(),
+            shutdown_grace: std::time::Duration::from_secs(10),
         }
     }
 }

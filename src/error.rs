@@ -207,27 +207,57 @@ impl From<rusqlite::Error> for Error {
     }
 }
 
-/// SQLite's BUSY/LOCKED/CANTOPEN/IOERR families (primary codes 5, 6, 14, 10): the database
-/// could not be used right now, which is not a bug.
+/// SQLite's BUSY/LOCKED/IOERR/FULL/CANTOPEN families (primary codes 5, 6, 10, 13, 14): the
+/// database could not be used right now (held by another process, or the disk refuses or
+/// is full), which is not a bug and ends when the fault does.
 fn is_unavailable_code(code: Option<&str>) -> bool {
     let Some(code) = code.and_then(|c| c.parse::<i64>().ok()) else {
         return false;
     };
-    matches!(code & 0xff, 5 | 6 | 10 | 14)
+    matches!(code & 0xff, 5 | 6 | 10 | 13 | 14)
 }
+
+/// What a `503 unavailable` answer asks the client to wait before retrying, in seconds.
+pub const RETRY_AFTER_SECS: u64 = 1;
+
+/// Every failure of one kind is logged at most once a second, with the count left out: a
+/// fault makes every request fail alike, and a line for each would flood the log.
+static LOG_INTERNAL: crate::throttle::LogThrottle =
+    crate::throttle::LogThrottle::new(std::time::Duration::from_secs(1));
+static LOG_UNAVAILABLE: crate::throttle::LogThrottle =
+    crate::throttle::LogThrottle::new(std::time::Duration::from_secs(1));
+static LOG_POLICY_SET: crate::throttle::LogThrottle =
+    crate::throttle::LogThrottle::new(std::time::Duration::from_secs(1));
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = self.status();
         match &self {
-            Error::Internal(e) => tracing::error!(error = ?e, "internal error"),
-            Error::Unavailable(e) => tracing::warn!(error = ?e, "database unavailable"),
+            Error::Internal(e) => {
+                if let Some(n) = LOG_INTERNAL.admit() {
+                    tracing::error!(error = ?e, earlier_not_logged = n, "internal error")
+                }
+            }
+            Error::Unavailable(e) => {
+                if let Some(n) = LOG_UNAVAILABLE.admit() {
+                    tracing::warn!(error = ?e, earlier_not_logged = n, "database unavailable")
+                }
+            }
             Error::PolicySetInvalid(m) => {
-                tracing::error!(problem = %m, "a tenant's configuration cannot be compiled")
+                if let Some(n) = LOG_POLICY_SET.admit() {
+                    tracing::error!(problem = %m, earlier_not_logged = n, "a tenant's configuration cannot be compiled")
+                }
             }
             _ => {}
         }
-        (status, axum::Json(self.body())).into_response()
+        let mut res = (status, axum::Json(self.body())).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(RETRY_AFTER_SECS),
+            );
+        }
+        res
     }
 }
 
@@ -249,6 +279,7 @@ mod tests {
     fn sqlite_busy_is_unavailable() {
         assert!(is_unavailable_code(Some("5")));
         assert!(is_unavailable_code(Some("261"))); // SQLITE_BUSY_RECOVERY
+        assert!(is_unavailable_code(Some("13"))); // SQLITE_FULL: the disk is full
         assert!(!is_unavailable_code(Some("19"))); // constraint
         assert!(!is_unavailable_code(None));
     }
@@ -263,6 +294,10 @@ mod tests {
         ));
         assert!(matches!(
             Error::from(failure(ffi::SQLITE_IOERR_FSYNC)),
+            Error::Unavailable(_)
+        ));
+        assert!(matches!(
+            Error::from(failure(ffi::SQLITE_FULL)),
             Error::Unavailable(_)
         ));
         assert!(matches!(

@@ -12,6 +12,7 @@ pub mod error;
 pub mod http;
 pub mod service;
 pub mod store;
+pub mod throttle;
 
 use clock::SharedClock;
 use config::Config;
@@ -156,16 +157,27 @@ impl App {
         Ok(())
     }
 
-    /// Serves until `shutdown` resolves, then drains in-flight requests and the audit queue.
+    /// Serves until `shutdown` resolves, then drains in-flight requests and the audit queue
+    /// within `config.shutdown_grace` of the signal (see `http::server`): connections get
+    /// all but a fifth of it (at most a second is kept back), the audit queue and the store
+    /// the rest. Whatever is not done by then is left: nothing unacknowledged is lost by
+    /// that, as acknowledged decision events are in the journal, replayed at the next start.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let router = self.router();
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        let limits = self.state.config.server;
+        let grace = self.state.config.shutdown_grace;
+        let mut deadline = None;
+        http::server::serve(listener, router, limits, shutdown, |signal| {
+            let end = signal + grace;
+            deadline = Some(end);
+            end - (grace / 5).min(std::time::Duration::from_secs(1))
+        })
+        .await;
+        let deadline = deadline.unwrap_or_else(|| std::time::Instant::now() + grace);
         let App {
             state,
             writer,
@@ -173,17 +185,30 @@ impl App {
             sweeper,
             stop_poller,
         } = self;
-        let _ = stop_poller.send(true);
-        let _ = poller.await;
-        let _ = sweeper.await;
-        let store = state.services.store.clone();
-        // The writer stops once every queue handle is gone, after committing what is queued.
-        drop(state);
-        let _ = writer.await;
-        store.close().await;
+        let finish = async move {
+            let _ = stop_poller.send(true);
+            let _ = poller.await;
+            let _ = sweeper.await;
+            let store = state.services.store.clone();
+            // The writer stops once every queue handle is gone, after committing what is
+            // queued.
+            drop(state);
+            let _ = writer.await;
+            store.close().await;
+        };
+        if tokio::time::timeout_at(deadline.into(), finish)
+            .await
+            .is_err()
+        {
+            tracing::warn!("shutdown deadline reached before the audit queue and the store were closed; the decision journal is replayed at the next start");
+        }
         Ok(())
     }
 }
+
+/// Background passes that fail (the database is unreachable, the disk is full) log at most
+/// one line per this window, with the count of failures left out.
+const BACKGROUND_LOG_WINDOW: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Notices configuration writes and key revocations made by other processes (the CLI
 /// shares the database file) and drops what the in-memory caches hold of them. Writes made
@@ -196,6 +221,7 @@ async fn poll_changes(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut revoked_seen: Option<i64> = None;
+    let failures = throttle::LogThrottle::new(BACKGROUND_LOG_WINDOW);
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -218,7 +244,11 @@ async fn poll_changes(
                 }
                 revoked_seen = Some(revoked);
             }
-            Err(e) => tracing::warn!(error = ?e, "change poll failed"),
+            Err(e) => {
+                if let Some(n) = failures.admit() {
+                    tracing::warn!(error = ?e, earlier_not_logged = n, "change poll failed")
+                }
+            }
         }
     }
 }
@@ -238,6 +268,7 @@ async fn sweep_expired(
     // need not be frequent.
     let mut last_prune: Option<std::time::Instant> = None;
     let mut last_optimize: Option<std::time::Instant> = None;
+    let failures = throttle::LogThrottle::new(BACKGROUND_LOG_WINDOW);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -246,7 +277,11 @@ async fn sweep_expired(
         match service::grants::sweep(&store, clock.now()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(expired = n, "sweeper persisted expired grants"),
-            Err(e) => tracing::warn!(error = ?e, "expiry sweep failed"),
+            Err(e) => {
+                if let Some(n) = failures.admit() {
+                    tracing::warn!(error = ?e, earlier_not_logged = n, "expiry sweep failed")
+                }
+            }
         }
         if last_optimize.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(3600)) {
             last_optimize = Some(std::time::Instant::now());

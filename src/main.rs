@@ -102,6 +102,25 @@ struct ServeArgs {
     /// verifiable from the last pruned event.
     #[arg(long, env = "GRANTD_AUDIT_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
     audit_retention_days: Option<u32>,
+    /// A connection must send a complete request head within this many ms of opening (or
+    /// of the first byte of a later request), or it is closed.
+    #[arg(long, env = "GRANTD_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    header_read_timeout_ms: u64,
+    /// A keep-alive connection without a request for this many ms is closed.
+    #[arg(long, env = "GRANTD_IDLE_TIMEOUT_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    idle_timeout_ms: u64,
+    /// A request body must arrive whole within this many ms of its head (else 400 and the
+    /// connection is closed).
+    #[arg(long, env = "GRANTD_BODY_READ_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    body_read_timeout_ms: u64,
+    /// Most connections open at once; past it a new connection is answered 503 and closed.
+    /// Lowered to fit the open-file limit (raised to its hard limit at start) less 256.
+    #[arg(long, env = "GRANTD_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
+    /// After SIGTERM or Ctrl-C: in-flight requests and the audit queue have this many ms,
+    /// then the process exits regardless.
+    #[arg(long, env = "GRANTD_SHUTDOWN_GRACE_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
+    shutdown_grace_ms: u64,
     /// Log output: `pretty` or `json` (the filter is `GRANTD_LOG`, e.g. `info,grantd=debug`).
     #[arg(long, env = "GRANTD_LOG_FORMAT", default_value = "pretty", value_parser = ["pretty", "json"])]
     log_format: String,
@@ -177,7 +196,11 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match rt.block_on(run(cli)) {
+    let outcome = rt.block_on(run(cli));
+    // `serve` has kept its deadline; blocking work still running (a Cedar compile, a
+    // probe) must not hold the exit.
+    rt.shutdown_timeout(std::time::Duration::from_millis(100));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("grantd: {}", one_line(&e));
@@ -241,6 +264,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             config.change_poll_interval = std::time::Duration::from_millis(args.change_poll_ms);
             config.sweep_interval = std::time::Duration::from_millis(args.sweep_interval_ms);
             config.audit_retention_days = args.audit_retention_days;
+            config.server = grantd::http::server::ServerLimits {
+                header_read_timeout: std::time::Duration::from_millis(args.header_read_timeout_ms),
+                idle_timeout: std::time::Duration::from_millis(args.idle_timeout_ms),
+                body_read_timeout: std::time::Duration::from_millis(args.body_read_timeout_ms),
+                max_connections: args.max_connections as usize,
+            };
+            config.shutdown_grace = std::time::Duration::from_millis(args.shutdown_grace_ms);
             serve(config, &args.bind).await
         }
         Command::Migrate => {

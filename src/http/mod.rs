@@ -12,6 +12,7 @@ pub mod keys;
 mod openapi;
 pub mod ops;
 pub mod policies;
+pub mod server;
 
 use crate::error::Error;
 use crate::service::Services;
@@ -39,11 +40,16 @@ pub struct AppState(Arc<Shared>);
 pub struct Shared {
     pub services: Services,
     pub config: Arc<crate::config::Config>,
+    pub readiness: ops::Readiness,
 }
 
 impl AppState {
     pub fn new(services: Services, config: Arc<crate::config::Config>) -> Self {
-        AppState(Arc::new(Shared { services, config }))
+        AppState(Arc::new(Shared {
+            services,
+            config,
+            readiness: ops::Readiness::default(),
+        }))
     }
 }
 
@@ -115,7 +121,7 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .merge(utoipa_scalar::Scalar::with_url("/docs", api))
-        .route_layer(middleware::from_fn(track_metrics))
+        .route_layer(middleware::from_fn_with_state(state.clone(), track_metrics))
         .fallback(|| async { Error::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async {
             Error::MethodNotAllowed("this method is not allowed on this route".into())
@@ -156,14 +162,28 @@ pub fn router(state: AppState) -> Router {
 
 /// Counts requests and their latency by route and status, for `/metrics`. The labels are
 /// static strings (see [`label`]), so a request allocates none.
-async fn track_metrics(req: Request, next: Next) -> axum::response::Response {
+///
+/// A write (any method but GET and HEAD) that answers 503 also makes `/readyz` report not
+/// ready for a while (see [`ops::Readiness`]).
+async fn track_metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+    next: Next,
+) -> axum::response::Response {
     let start = Instant::now();
+    let write = !matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched", |p| label(p.as_str()));
     let method = method_label(req.method());
     let res = next.run(req).await;
+    if write && res.status() == StatusCode::SERVICE_UNAVAILABLE {
+        state.readiness.write_failed();
+    }
     let status = label(res.status().as_str());
     let labels = [("method", method), ("route", route), ("status", status)];
     metrics::counter!("grantd_http_requests_total", &labels).increment(1);

@@ -1,13 +1,16 @@
 //! Operations endpoints, without authentication: liveness, readiness, metrics.
 
 use super::AppState;
-use crate::error::{ErrorBody, Result};
+use crate::error::{Error, ErrorBody};
+use crate::store::DynStore;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Health {
@@ -24,17 +27,126 @@ pub async fn healthz() -> Json<Health> {
     })
 }
 
-/// The database answers.
+/// Ready to serve: the database answers and takes writes. Not ready (503 `unavailable`,
+/// with `Retry-After` and the reason in `message`) while the database cannot be reached,
+/// a small synced write to it or a 64 KiB file beside it fails (a full disk), the decision
+/// log cannot be written or moved into the database, or any write answered 503 in the
+/// last 5 seconds. The write probe runs at most once a second; calls in between share its
+/// outcome (the read runs on every call).
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, description = "ready", body = Health),
-        (status = 503, description = "the database is unreachable", body = ErrorBody),
+        (status = 503, description = "not ready: the database is unreachable or refuses writes", body = ErrorBody),
     ))]
-pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>> {
-    state.services.store.ping().await?;
-    Ok(Json(Health {
-        status: "ok".into(),
-    }))
+pub async fn readyz(State(state): State<AppState>) -> axum::response::Response {
+    match state.readiness.check(&state.services.store).await {
+        Ok(()) => Json(Health {
+            status: "ok".into(),
+        })
+        .into_response(),
+        Err(reason) => {
+            let body = ErrorBody {
+                code: "unavailable".into(),
+                message: format!("not ready: {reason}"),
+                details: None,
+                notices: None,
+            };
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                [(
+                    header::RETRY_AFTER,
+                    axum::http::HeaderValue::from(crate::error::RETRY_AFTER_SECS),
+                )],
+                Json(body),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Why the store is not ready, as `/readyz` says it.
+fn reason(e: Error) -> String {
+    match e {
+        Error::Unavailable(e) => format!("{e:#}"),
+        e => e.to_string(),
+    }
+}
+
+/// What `/readyz` knows: when a write last answered 503, and the last write probe.
+pub struct Readiness {
+    base: Instant,
+    /// Milliseconds after `base` at which a write last answered 503, plus one (0: never).
+    write_failed: AtomicU64,
+    probe: tokio::sync::Mutex<Option<(Instant, std::result::Result<(), String>)>>,
+}
+
+/// How long a write that answered 503 keeps the server from being ready.
+pub const WRITE_FAULT_HOLD: Duration = Duration::from_secs(5);
+/// How long one write probe's outcome answers `/readyz`.
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+/// How long the write probe may take before the database counts as not taking writes.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl Default for Readiness {
+    fn default() -> Self {
+        Readiness {
+            base: Instant::now(),
+            write_failed: AtomicU64::new(0),
+            probe: tokio::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl Readiness {
+    /// A write (any request but GET and HEAD) answered 503.
+    pub fn write_failed(&self) {
+        let ms = self.base.elapsed().as_millis() as u64 + 1;
+        self.write_failed.store(ms, Ordering::Relaxed);
+    }
+
+    pub async fn check(&self, store: &DynStore) -> std::result::Result<(), String> {
+        let failed = self.write_failed.load(Ordering::Relaxed);
+        if failed > 0 {
+            let ago = self
+                .base
+                .elapsed()
+                .saturating_sub(Duration::from_millis(failed - 1));
+            if ago < WRITE_FAULT_HOLD {
+                return Err(format!(
+                    "a write answered 503 unavailable {} ms ago",
+                    ago.as_millis()
+                ));
+            }
+        }
+        // The database answers (a read; every call).
+        match tokio::time::timeout(PROBE_TIMEOUT, store.ping()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(reason(e)),
+            Err(_) => {
+                return Err(format!(
+                    "the database did not answer within {} ms",
+                    PROBE_TIMEOUT.as_millis()
+                ))
+            }
+        }
+        // One write probe at a time; callers meanwhile wait for its outcome and share it.
+        let mut last = self.probe.lock().await;
+        if let Some((at, outcome)) = &*last {
+            if at.elapsed() < PROBE_EVERY {
+                return outcome.clone();
+            }
+        }
+        let outcome = match tokio::time::timeout(PROBE_TIMEOUT, store.probe_write()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(reason(e)),
+            Err(_) => Err(format!(
+                "the database did not take a write within {} ms",
+                PROBE_TIMEOUT.as_millis()
+            )),
+        };
+        *last = Some((Instant::now(), outcome.clone()));
+        outcome
+    }
 }
 
 static PROMETHEUS: OnceLock<metrics_exporter_prometheus::PrometheusHandle> = OnceLock::new();

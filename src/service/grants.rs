@@ -1033,7 +1033,11 @@ pub async fn access_check(
         let (store, tenant, id) = (s.store.clone(), caller.tenant_id, g.id);
         tokio::spawn(async move {
             if let Err(e) = store.stamp_last_used(tenant, id, now, minute_ago).await {
-                tracing::warn!(error = ?e, "could not stamp last_used_at");
+                static LOG: crate::throttle::LogThrottle =
+                    crate::throttle::LogThrottle::new(std::time::Duration::from_secs(10));
+                if let Some(n) = LOG.admit() {
+                    tracing::warn!(error = ?e, earlier_not_logged = n, "could not stamp last_used_at");
+                }
             }
         });
     }

@@ -156,6 +156,11 @@ pub trait Store: Send + Sync + 'static {
     async fn migrate(&self) -> Result<()>;
     /// Whether the database answers.
     async fn ping(&self) -> Result<()>;
+    /// Whether the store takes writes now (readiness): one small synced write, and the
+    /// faults earlier writes met that the write would not show (a decision log that cannot
+    /// be written or moved, a disk too full for a new file). `Err(Unavailable)` names the
+    /// fault.
+    async fn probe_write(&self) -> Result<()>;
     /// Refreshes the query planner's statistics where they are missing or stale (cheap;
     /// run at start and hourly), so list queries pick the selective index on large tenants.
     async fn optimize(&self) -> Result<()>;

@@ -52,7 +52,36 @@ pub struct SqliteStore {
     /// The decision journal's path, for a database file; a store without the appender
     /// inserts its records before each write (see `write_tx`).
     journal: Option<std::path::PathBuf>,
+    /// The database file (absent in memory), for the readiness probe's file write.
+    file: Option<std::path::PathBuf>,
     listener: std::sync::OnceLock<CommitListener>,
+}
+
+/// Bytes the readiness probe writes (and syncs, then removes) beside the database: SQLite
+/// reuses the space of its WAL, so a small write to it can succeed on a full disk while
+/// every write that needs a new page fails; a new file cannot.
+const PROBE_FILE_BYTES: usize = 64 << 10;
+
+/// How long a failed journal append keeps the store from being ready (the next append
+/// that succeeds clears it sooner).
+const JOURNAL_FAULT_HOLD: Duration = Duration::from_secs(5);
+
+fn probe_path(db: &std::path::Path) -> std::path::PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push("-probe");
+    std::path::PathBuf::from(p)
+}
+
+/// Writes, syncs and removes a file of [`PROBE_FILE_BYTES`].
+fn probe_file(path: &std::path::Path) -> std::io::Result<()> {
+    use std::io::Write;
+    let result = std::fs::File::create(path).and_then(|mut f| {
+        f.write_all(&[0u8; PROBE_FILE_BYTES])?;
+        f.sync_all()
+    });
+    let removed = std::fs::remove_file(path);
+    result?;
+    removed
 }
 
 impl SqliteStore {
@@ -89,6 +118,18 @@ impl SqliteStore {
             // brings the hourly refresh (`optimize`) to every one of them within ten minutes
             .max_lifetime(Duration::from_secs(600))
             .acquire_timeout(Duration::from_secs(5))
+            // A connection whose COMMIT failed (the disk was full: SQLite rolled the
+            // transaction back itself) is left with sqlx still counting a transaction open;
+            // pooled again, every later `begin` on it would fail until its lifetime ended.
+            // The ping runs after the rollback a dropped transaction queues, so a count
+            // still open then means the connection is out of step: close it.
+            .after_release(|conn, _meta| {
+                Box::pin(async move {
+                    use sqlx::Connection;
+                    conn.ping().await?;
+                    Ok(!conn.is_in_transaction())
+                })
+            })
             .connect_with(opts)
             .await
             .map_err(|e| Error::Unavailable(e.into()))?;
@@ -110,6 +151,7 @@ impl SqliteStore {
             pool,
             appender,
             journal,
+            file: (!in_memory).then_some(file),
             listener: std::sync::OnceLock::new(),
         })
     }
@@ -125,6 +167,12 @@ impl SqliteStore {
     /// the true chain heads. The owner takes them from memory; another store reads them
     /// from the journal file under the journal's file lock, held until the transaction ends.
     async fn write_tx(&self) -> Result<WriteTx> {
+        self.write_tx_moving(true).await
+    }
+
+    /// [`SqliteStore::write_tx`]; `move_journal: false` leaves the journaled events where
+    /// they are (the readiness probe, which must stay small).
+    async fn write_tx_moving(&self, move_journal: bool) -> Result<WriteTx> {
         // SQLite's lock first, then the chain lock: the audit writer takes the chain lock
         // without SQLite's (to journal) or tries SQLite's without waiting (to move the
         // journal), so no one waits for SQLite's lock while holding the chain's.
@@ -145,6 +193,7 @@ impl SqliteStore {
             _ => None,
         };
         let rows: Vec<&JRow> = match (&chain, &foreign) {
+            _ if !move_journal => Vec::new(),
             (Some(c), _) => c.unstored(),
             (None, Some((_, rows))) => rows.iter().collect(),
             _ => Vec::new(),
@@ -255,12 +304,19 @@ impl WriteTx {
         let outcome = tx.commit().await;
         if let Some(mut chain) = chain {
             match &outcome {
-                Ok(()) => chain.committed(flushed),
-                // Whether it committed is unknown: appending on heads that may be stale could
-                // fork the chain, so the writer stops acknowledging (fail closed).
+                Ok(()) => {
+                    chain.committed(flushed);
+                    // A synced commit after a failed one: the failed one is gone for good.
+                    chain.uncertain = false;
+                }
+                // Whether it reached the disk is unknown until a later write commits:
+                // appending on heads that may be stale could fork a chain, so the writer
+                // acknowledges nothing until then (fail closed; see `Chain::uncertain`).
                 Err(e) => {
-                    tracing::error!(error = ?e, "a write transaction's commit failed; decision appends stop");
-                    chain.poisoned = true;
+                    if !chain.uncertain {
+                        tracing::error!(error = ?e, "a write transaction's commit failed; decisions wait for the next write to commit");
+                    }
+                    chain.uncertain = true;
                 }
             }
         }
@@ -1009,6 +1065,44 @@ impl Store for SqliteStore {
 
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn probe_write(&self) -> Result<()> {
+        if let Some(db) = &self.file {
+            let path = probe_path(db);
+            tokio::task::spawn_blocking(move || probe_file(&path))
+                .await
+                .map_err(|e| Error::internal(anyhow::anyhow!("probe task failed: {e}")))?
+                .map_err(|e| {
+                    Error::Unavailable(anyhow::anyhow!(
+                        "the database's file system refuses a {PROBE_FILE_BYTES}-byte write: {e}"
+                    ))
+                })?;
+        }
+        let mut tx = self.write_tx_moving(false).await?;
+        sqlx::query(super::sqlite_appender::PROBE_SQL)
+            .bind(format_ts(&chrono::Utc::now()))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        if let Some(a) = &self.appender {
+            let chain = a.chain.lock().await;
+            if chain.stalled() {
+                return Err(Error::Unavailable(anyhow::anyhow!(
+                    "journaled decision events have not reached the database for {} s",
+                    chain.moved_at.elapsed().as_secs()
+                )));
+            }
+            if let Some(at) = chain.journal_failed {
+                if at.elapsed() < JOURNAL_FAULT_HOLD {
+                    return Err(Error::Unavailable(anyhow::anyhow!(
+                        "the decision journal could not be written {} ms ago",
+                        at.elapsed().as_millis()
+                    )));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -2207,12 +2301,13 @@ mod tests {
         assert!(p.body.contains(r#""decision":"allow""#));
     }
 
-    /// Fail closed: after a journal write fails, that batch and every later one fail (no
-    /// decision is acknowledged that might not be durable); the events before it stay on
-    /// a verified chain, writes audited in SQLite go on from its true head, and a restart
-    /// continues that chain without the failed events.
+    /// A failed journal write (the disk refused it) fails its batch and acknowledges none
+    /// of it; the next batch is journaled again (no restart needed) and continues the
+    /// chain where the acknowledged events left it, without a gap; writes audited in
+    /// SQLite go on from the true head, and a restart continues that chain without the
+    /// failed events.
     #[tokio::test(flavor = "multi_thread")]
-    async fn a_failed_journal_write_acknowledges_nothing_after_it() {
+    async fn a_failed_journal_write_acknowledges_nothing_and_the_next_batch_heals() {
         let dir = tempfile::tempdir().unwrap();
         let (concrete, tid, url) = owning_store_with_tenant(dir.path()).await;
         let store: DynStore = concrete.clone();
@@ -2220,11 +2315,11 @@ mod tests {
         for i in 0..3 {
             audit.append(tid, event(i)).await.unwrap();
         }
+        let appender = concrete
+            .appender
+            .clone()
+            .expect("the store owns the journal");
         {
-            let appender = concrete
-                .appender
-                .as_ref()
-                .expect("the store owns the journal");
             let mut chain = appender.chain.lock().await;
             let active = chain.active;
             chain.journals[active].fail_next = true;
@@ -2234,13 +2329,20 @@ mod tests {
             matches!(failed, Err(crate::error::Error::Unavailable(_))),
             "{failed:?}"
         );
-        // the journal would take this one; the writer refuses it all the same
-        let later = audit.append(tid, event(4)).await;
+        assert!(appender.chain.lock().await.journal_failed.is_some());
         assert!(
-            matches!(later, Err(crate::error::Error::Unavailable(_))),
-            "{later:?}"
+            matches!(
+                store.probe_write().await,
+                Err(crate::error::Error::Unavailable(_))
+            ),
+            "readiness reports the failed journal"
         );
-        // A write audited in SQLite itself still commits, on the chain's true head.
+        // The next batch is journaled: the writer did not switch off.
+        let healed = audit.append(tid, event(4)).await.unwrap();
+        assert_eq!(healed.seq, 5, "the key event and three decisions before it");
+        assert!(appender.chain.lock().await.journal_failed.is_none());
+        store.probe_write().await.unwrap();
+        // A write audited in SQLite itself commits, on the chain's true head.
         crate::service::keys::create(
             &store,
             tid,
@@ -2254,21 +2356,21 @@ mod tests {
         let rep = store.verify_chain(tid).await.unwrap();
         assert!(rep.ok, "{rep:?}");
         assert_eq!(
-            rep.events, 5,
-            "two key events and the three acknowledged decisions"
+            rep.events, 6,
+            "two key events and the four acknowledged decisions"
         );
         drop(audit);
         writer.await.unwrap();
         store.close().await;
-        drop((store, concrete));
+        drop((store, concrete, appender));
 
         let store = crate::store::open_serving(&url).await.unwrap();
         let (audit, writer) = AuditWriter::spawn(store.clone(), 64, 16);
         let next = audit.append(tid, event(5)).await.unwrap();
-        assert_eq!(next.seq, 6);
+        assert_eq!(next.seq, 7);
         let rep = store.verify_chain(tid).await.unwrap();
         assert!(rep.ok, "{rep:?}");
-        assert_eq!(rep.events, 6);
+        assert_eq!(rep.events, 7);
         let listed = store
             .list_events(tid, &EventFilter::default(), None, 100)
             .await
@@ -2278,11 +2380,48 @@ mod tests {
             .map(|e| e.content.subject.id.clone())
             .collect();
         assert!(
-            !subjects
-                .iter()
-                .any(|s| s == "User::\"u3\"" || s == "User::\"u4\""),
+            !subjects.iter().any(|s| s == "User::\"u3\""),
             "{subjects:?}"
         );
+        assert!(subjects.iter().any(|s| s == "User::\"u4\""), "{subjects:?}");
+        drop(audit);
+        writer.await.unwrap();
+        store.close().await;
+    }
+
+    /// A write transaction whose commit failed leaves the chain uncertain: no decision is
+    /// acknowledged until a later write commits, and the writer's own synced write settles
+    /// it when nothing else writes.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_uncertain_commit_stops_decisions_until_a_later_write_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let (concrete, tid, _url) = owning_store_with_tenant(dir.path()).await;
+        let store: DynStore = concrete.clone();
+        let (audit, writer) = AuditWriter::spawn(store.clone(), 64, 16);
+        audit.append(tid, event(0)).await.unwrap();
+        let appender = concrete.appender.clone().unwrap();
+        appender.chain.lock().await.uncertain = true;
+        // The writer settles it with a write of its own, then journals the batch.
+        let next = audit.append(tid, event(1)).await.unwrap();
+        assert_eq!(next.seq, 3);
+        assert!(!appender.chain.lock().await.uncertain);
+        // While another connection holds SQLite's write lock, the writer cannot settle it
+        // and refuses the batch instead of waiting behind the lock.
+        appender.chain.lock().await.uncertain = true;
+        let mut other = rusqlite::Connection::open(dir.path().join("grantd.db")).unwrap();
+        let hold = other
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .unwrap();
+        let refused = audit.append(tid, event(2)).await;
+        assert!(
+            matches!(refused, Err(crate::error::Error::Unavailable(_))),
+            "{refused:?}"
+        );
+        hold.rollback().unwrap();
+        let next = audit.append(tid, event(3)).await.unwrap();
+        assert_eq!(next.seq, 4);
+        let rep = store.verify_chain(tid).await.unwrap();
+        assert!(rep.ok, "{rep:?}");
         drop(audit);
         writer.await.unwrap();
         store.close().await;

@@ -67,9 +67,18 @@ pub(crate) struct Chain {
     /// SQLite's `data_version` as the writer's connection last saw it: when another
     /// connection or process commits, it changes and the writer's heads are read again.
     pub seen_version: i64,
-    /// Set when the journal could not be written or synced: the page cache may then hold
-    /// writes the disk lost, so no later append is acknowledged (fail closed).
-    pub poisoned: bool,
+    /// When an append to the journal last failed (the disk refused or is full), until one
+    /// succeeds. A failed append acknowledges nothing and leaves `end` where it was, so the
+    /// next append writes over whatever part of it reached the file (see
+    /// [`Journal::append`]): appends go on, and readiness reports the failure meanwhile.
+    pub journal_failed: Option<Instant>,
+    /// Set when a write transaction's commit failed: SQLite may have left its frames in
+    /// the WAL, where recovery after a crash could find them, and appending on heads that
+    /// ignore them could fork a chain. A later synced commit overwrites them for good, so
+    /// the next one that succeeds (any write transaction, the readiness probe, or the
+    /// writer's own try in [`Appender::append_with`]) clears this; until then no decision
+    /// is acknowledged.
+    pub uncertain: bool,
     /// When the flusher last made progress: was handed a file, or committed a transaction
     /// of its events (see [`Chain::stalled`]).
     pub moved_at: Instant,
@@ -125,6 +134,8 @@ pub(crate) struct Appender {
     flusher: Mutex<Option<std::sync::mpsc::Sender<FullFile>>>,
     /// The flusher thread, to tell whether it still runs (see `after_batch`).
     flusher_thread: std::thread::JoinHandle<()>,
+    /// SQLite's busy timeout for this connection, restored after [`settle_uncertain`].
+    busy_timeout: Duration,
 }
 
 /// A full journal file for the flusher: its index and its events.
@@ -197,7 +208,8 @@ impl Appender {
             heads: HashMap::new(),
             found,
             seen_version,
-            poisoned: false,
+            journal_failed: None,
+            uncertain: false,
             moved_at: Instant::now(),
         }));
         let flush_conn = open_conn(path, busy_timeout)?;
@@ -213,6 +225,7 @@ impl Appender {
             owner: Mutex::new(Some(owner)),
             flusher: Mutex::new(Some(tx)),
             flusher_thread,
+            busy_timeout,
         })
     }
 
@@ -245,6 +258,7 @@ fn run_flusher(
     chain: Arc<tokio::sync::Mutex<Chain>>,
 ) {
     idle_priority();
+    let failures = crate::throttle::LogThrottle::new(Duration::from_secs(10));
     while let Ok((file, rows)) = rx.recv() {
         let chunks = rows.chunks(FLUSH_CHUNK).count();
         for (i, chunk) in rows.chunks(FLUSH_CHUNK).enumerate() {
@@ -252,7 +266,9 @@ fn run_flusher(
             // SQLite's lock only; the chain lock is taken after the commit, never while
             // waiting for SQLite's (see the lock order in the module docs).
             while let Err(e) = flush(&mut conn, chunk, i + 1 == chunks) {
-                tracing::warn!(error = ?e, "moving the decision journal failed; retrying");
+                if let Some(n) = failures.admit() {
+                    tracing::warn!(error = ?e, earlier_not_logged = n, "moving the decision journal into the database failed; retrying with backoff");
+                }
                 std::thread::sleep(wait);
                 wait = (wait * 2).min(Duration::from_secs(5));
             }
@@ -434,7 +450,7 @@ fn head_of(chain: &Chain, conn: &Connection, tenant: &TenantId) -> Result<Head> 
 }
 
 /// Places `events` and journals them (the caller holds the chain lock). On failure the
-/// heads are as before and the chain is poisoned if the journal failed.
+/// heads are as before and `journal_failed` says when the journal last failed.
 fn journal_batch<T>(
     chain: &mut Chain,
     conn: &mut Connection,
@@ -466,18 +482,61 @@ fn journal_batch<T>(
         .map(split)
         .unzip();
     if let Err(e) = chain.journals[chain.active].append(&rows) {
-        chain.poisoned = true;
+        chain.journal_failed = Some(Instant::now());
         for (tenant, head) in before {
             match head {
                 Some(h) => chain.heads.insert(tenant, h),
                 None => chain.heads.remove(&tenant),
             };
         }
-        tracing::error!(error = ?e, "the decision journal failed; no further decision is acknowledged");
+        static LOG: crate::throttle::LogThrottle =
+            crate::throttle::LogThrottle::new(Duration::from_secs(5));
+        if let Some(n) = LOG.admit() {
+            tracing::error!(error = ?e, earlier_not_logged = n, "the decision journal could not be written; decisions are refused until it can");
+        }
         return Err(e);
     }
+    chain.journal_failed = None;
     Ok((rows, placed))
 }
+
+/// After a write transaction's commit failed (`Chain::uncertain`): commits a write of
+/// its own, synced, which overwrites whatever the failed commit left in the WAL, so the
+/// stored heads are the true ones again. It tries SQLite's write lock without waiting (the
+/// caller holds the chain lock; see the lock order in the module docs): if another writer
+/// holds it, that writer's commit settles the question instead, and this batch is refused.
+fn settle_uncertain(
+    chain: &mut Chain,
+    conn: &mut Connection,
+    busy_timeout: Duration,
+) -> Result<()> {
+    conn.busy_timeout(Duration::ZERO)?;
+    let probe = write_probe(conn);
+    conn.busy_timeout(busy_timeout)?;
+    match probe {
+        Ok(()) => {
+            chain.uncertain = false;
+            chain.heads.clear();
+            Ok(())
+        }
+        Err(e) => Err(Error::Unavailable(anyhow::anyhow!(
+            "a write's commit failed and no later write has committed yet: {e}"
+        ))),
+    }
+}
+
+/// A small synced write: `settings.ready_probe` set to the current time.
+pub(crate) fn write_probe(conn: &mut Connection) -> Result<()> {
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute(PROBE_SQL, [format_ts(&chrono::Utc::now())])?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// The readiness probe's write (see `Store::probe_write`).
+pub(crate) const PROBE_SQL: &str = "INSERT INTO settings (name, value) VALUES ('ready_probe', ?1) \
+     ON CONFLICT (name) DO UPDATE SET value = excluded.value";
 
 impl Appender {
     /// Journals `events` as one batch (see [`BlockingAppend::append_blocking`]), returning
@@ -493,10 +552,12 @@ impl Appender {
     ) -> Result<Vec<T>> {
         let mut chain = self.chain.blocking_lock();
         let chain = &mut *chain;
-        if chain.poisoned {
-            return Err(Error::Unavailable(anyhow::anyhow!(
-                "the decision journal failed earlier; restart grantd"
-            )));
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let conn = conn
+            .as_mut()
+            .ok_or_else(|| Error::Unavailable(anyhow::anyhow!("the store has been closed")))?;
+        if chain.uncertain {
+            settle_uncertain(chain, conn, self.busy_timeout)?;
         }
         if chain.stalled() {
             return Err(Error::Unavailable(anyhow::anyhow!(
@@ -505,10 +566,6 @@ impl Appender {
                 chain.moved_at.elapsed().as_secs()
             )));
         }
-        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        let conn = conn
-            .as_mut()
-            .ok_or_else(|| Error::Unavailable(anyhow::anyhow!("the store has been closed")))?;
         // The chain lock across processes, for placing and journaling the batch.
         chain.journals[0].lock()?;
         let journaled = journal_batch(chain, conn, events, split);

@@ -64,7 +64,13 @@ impl TestServer {
     }
 
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
+        Self::start_in(&std::env::temp_dir(), tweak).await
+    }
+
+    /// A server whose database lives in a fresh directory under `parent` (a file system
+    /// a test controls, for example).
+    pub async fn start_in(parent: &std::path::Path, tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir_in(parent).expect("tempdir");
         let db_path = dir.path().join("grantd.db");
         let db_url = format!("sqlite://{}", db_path.display());
         let mut config = Config::new(db_url.clone(), policies_dir());

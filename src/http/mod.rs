@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_scalar::Servable;
@@ -134,7 +134,7 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(
             TraceLayer::new_for_http()
-                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+                .on_response(log_response)
                 .make_span_with(|req: &Request| {
                     let request_id = req
                         .headers()
@@ -158,6 +158,33 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .service(app);
     Router::new().fallback_service(stack)
+}
+
+/// The access log's line for a response, inside the request's span (which carries its
+/// `x-request-id`). Lines for 5xx answers are rate-limited like the failures behind them:
+/// at most one a second, with the count left out (`earlier_not_logged`); a fault fails
+/// every request alike, and a line for each would flood the log (and the disk, if that is
+/// what is full).
+fn log_response<B>(res: &Response<B>, latency: std::time::Duration, _span: &tracing::Span) {
+    static SERVER_ERRORS: crate::throttle::LogThrottle =
+        crate::throttle::LogThrottle::new(std::time::Duration::from_secs(1));
+    let status = res.status().as_u16();
+    if res.status().is_server_error() {
+        if let Some(n) = SERVER_ERRORS.admit() {
+            tracing::info!(
+                status,
+                latency_ms = latency.as_secs_f64() * 1e3,
+                earlier_not_logged = n,
+                "finished processing request"
+            );
+        }
+    } else {
+        tracing::info!(
+            status,
+            latency_ms = latency.as_secs_f64() * 1e3,
+            "finished processing request"
+        );
+    }
 }
 
 /// Counts requests and their latency by route and status, for `/metrics`. The labels are

@@ -73,16 +73,24 @@ fn header_param(name: &str, required: bool, description: &str, uuid: bool) -> Pa
         .build()
 }
 
-fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
-    RefOr::T(
-        ResponseBuilder::new()
-            .description(description)
-            .content(
-                "application/json",
-                Content::new(Some(Ref::from_schema_name("ErrorBody"))),
-            )
-            .build(),
-    )
+fn error_response(status: &str, description: &str) -> RefOr<utoipa::openapi::Response> {
+    let mut b = ResponseBuilder::new().description(description).content(
+        "application/json",
+        Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+    );
+    if status == "503" {
+        b = b.header(
+            "Retry-After",
+            utoipa::openapi::HeaderBuilder::new()
+                .schema(
+                    utoipa::openapi::ObjectBuilder::new()
+                        .schema_type(utoipa::openapi::Type::Integer),
+                )
+                .description(Some("Seconds to wait before retrying (1)."))
+                .build(),
+        );
+    }
+    RefOr::T(b.build())
 }
 
 fn add_errors(op: &mut Operation, errors: &[(&str, &str)]) {
@@ -90,7 +98,7 @@ fn add_errors(op: &mut Operation, errors: &[(&str, &str)]) {
         op.responses
             .responses
             .entry((*status).to_string())
-            .or_insert_with(|| error_response(description));
+            .or_insert_with(|| error_response(status, description));
     }
 }
 
@@ -175,7 +183,7 @@ pub fn finish(api: &mut OpenApi) {
                     ),
                     (
                         "503",
-                        "unavailable: the database is unreachable, or cannot be written (a decision whose audit event cannot be recorded is refused, not left waiting); the request had no effect",
+                        "unavailable: the database is unreachable or cannot be written (a full disk, its write lock held by another process; a decision whose audit event cannot be recorded is refused, not left waiting), or the server is at its connection cap; the request had no effect. Retry after `Retry-After` seconds; grantd heals by itself when the fault ends",
                     ),
                 ],
             );

@@ -207,10 +207,9 @@ pub async fn serve(
 
 /// Answers a connection past the cap with `503 unavailable` and closes it.
 async fn refuse(mut stream: TcpStream) {
-    use tokio::io::AsyncWriteExt;
-    let body = crate::error::Error::Unavailable(anyhow::anyhow!("connection cap")).body();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let body = serde_json::json!({
-        "code": body.code,
+        "code": "unavailable",
         "message": "the server has as many connections as it takes; retry shortly",
     })
     .to_string();
@@ -219,12 +218,17 @@ async fn refuse(mut stream: TcpStream) {
         crate::error::RETRY_AFTER_SECS,
         body.len()
     );
-    let write = async {
+    let answer = async {
         stream.write_all(head.as_bytes()).await?;
         stream.write_all(body.as_bytes()).await?;
-        stream.shutdown().await
+        stream.shutdown().await?;
+        // Read what the client sent until it closes: closing with unread bytes would
+        // reset the connection, and the client might lose the answer.
+        let mut sink = [0u8; 1024];
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<_, std::io::Error>(())
     };
-    let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), answer).await;
 }
 
 /// What the watchdog of one connection reads: requests in flight, and when the current

@@ -1,7 +1,7 @@
 //! Audit events and their hash chain. Pure: the canonical form and the hash live here so
 //! the store (which appends) and verification (which recomputes) cannot disagree.
 
-use super::ids::EventId;
+use super::ids::{EventId, TenantId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -429,6 +429,62 @@ pub struct AuditEvent {
     /// SHA-256 (hex) of the previous event's `hash` followed by this event's canonical form.
     pub hash: String,
     pub prev_hash: String,
+}
+
+/// `(seq, hash, at)` of a tenant's newest event: where its next event is placed.
+pub type ChainHead = (i64, String, Option<DateTime<Utc>>);
+
+/// One placed event: the tenant id as stored, the canonical body that was hashed, and the
+/// event.
+pub struct Placed {
+    pub tenant: String,
+    pub body: String,
+    pub event: AuditEvent,
+}
+
+/// Places events on their tenants' chains — the one place this is done, for every store
+/// and every append path (group commits of decisions, mutations' own events): the next `seq`, a new id, an `at` never before
+/// the event it follows (so `at` is non-decreasing in `seq` order and time windows are seq
+/// ranges), the canonical body and the chained hash. `heads` must hold the head of every
+/// tenant in `events`; it is advanced in memory across the batch, so a group commit of many
+/// events costs one head read and write per tenant.
+pub fn place_events(
+    heads: &mut std::collections::HashMap<TenantId, ChainHead>,
+    events: Vec<(TenantId, NewEvent)>,
+) -> Vec<Placed> {
+    let mut out = Vec::with_capacity(events.len());
+    for (tenant, mut event) in events {
+        let head = heads
+            .get_mut(&tenant)
+            .expect("the head of every tenant in the batch was read");
+        if let Some(last) = head.2 {
+            event.at = event.at.max(last);
+        }
+        let rendered = event.rendered.take();
+        let content = EventContent::place(event, EventId::new(), head.0 + 1);
+        let body = match rendered {
+            Some(r) => {
+                let body = r.assemble(&content.at, &content.id, content.seq);
+                debug_assert_eq!(body, content.canonical(), "rendered parts out of date");
+                body
+            }
+            None => content.canonical(),
+        };
+        let hash = chain_hash(&head.1, &body);
+        let prev_hash = std::mem::replace(&mut head.1, hash.clone());
+        head.0 = content.seq;
+        head.2 = Some(content.at);
+        out.push(Placed {
+            tenant: tenant.to_string(),
+            body,
+            event: AuditEvent {
+                content,
+                hash,
+                prev_hash,
+            },
+        });
+    }
+    out
 }
 
 /// `hash = SHA-256(prev_hash || canonical)`, hex encoded.

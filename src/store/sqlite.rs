@@ -11,14 +11,14 @@ use super::{
 };
 use crate::clock::{format_ts, parse_ts};
 use crate::domain::audit::{
-    chain_hash, AuditEvent, ChainVerifier, EventContent, NewEvent, StoredRow, VerifyReport,
+    place_events, AuditEvent, ChainHead as Head, ChainVerifier, NewEvent, StoredRow, VerifyReport,
     GENESIS_HASH,
 };
 use crate::domain::decision::EntityRef;
 use crate::domain::grant::{Grant, GrantStatus};
 use crate::domain::grant_count::{day_count_plan, DayCountPlan, Days};
 use crate::domain::grant_query::{After, Cond, SortOrder, TimeCol};
-use crate::domain::ids::{EventId, KeyId, TenantId};
+use crate::domain::ids::{KeyId, TenantId};
 use crate::domain::policy::{Policy, PolicyRef};
 use crate::error::{Error, Result};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -437,61 +437,6 @@ const CHAIN_ROWS: &str = concat!(
      FROM audit_inbox WHERE tenant_id = $1",
     ") ORDER BY seq"
 );
-
-/// `(seq, hash, at)` of a tenant's newest event.
-pub(super) type Head = (i64, String, Option<DateTime<Utc>>);
-
-/// One placed event: the tenant id as stored, the canonical body that was hashed, and the
-/// event.
-pub(super) struct Placed {
-    pub tenant: String,
-    pub body: String,
-    pub event: AuditEvent,
-}
-
-/// Places events on their tenants' chains: the next `seq`, a new id, an `at` never before
-/// the event it follows (so `at` is non-decreasing in `seq` order and time windows are seq
-/// ranges), the canonical body and the chained hash. `heads` must hold the head of every
-/// tenant in `events`; it is advanced in memory across the batch, so a group commit of many
-/// events costs one head read and write per tenant.
-pub(super) fn place_events(
-    heads: &mut std::collections::HashMap<TenantId, Head>,
-    events: Vec<(TenantId, NewEvent)>,
-) -> Vec<Placed> {
-    let mut out = Vec::with_capacity(events.len());
-    for (tenant, mut event) in events {
-        let head = heads
-            .get_mut(&tenant)
-            .expect("the head of every tenant in the batch was read");
-        if let Some(last) = head.2 {
-            event.at = event.at.max(last);
-        }
-        let rendered = event.rendered.take();
-        let content = EventContent::place(event, EventId::new(), head.0 + 1);
-        let body = match rendered {
-            Some(r) => {
-                let body = r.assemble(&content.at, &content.id, content.seq);
-                debug_assert_eq!(body, content.canonical(), "rendered parts out of date");
-                body
-            }
-            None => content.canonical(),
-        };
-        let hash = chain_hash(&head.1, &body);
-        let prev_hash = std::mem::replace(&mut head.1, hash.clone());
-        head.0 = content.seq;
-        head.2 = Some(content.at);
-        out.push(Placed {
-            tenant: tenant.to_string(),
-            body,
-            event: AuditEvent {
-                content,
-                hash,
-                prev_hash,
-            },
-        });
-    }
-    out
-}
 
 /// Appends events to their tenants' chains inside an open write transaction.
 pub(crate) async fn append_in_tx(

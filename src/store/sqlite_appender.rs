@@ -36,9 +36,10 @@
 //! chain are inserted; the rest were moved before and are skipped.
 
 use super::journal::{continuing, Journal, Row, Source};
-use super::sqlite::{corrupt, place_events, Head, Placed, AUDIT_INSERT, BUSY_TIMEOUT};
+use super::sqlite::{corrupt, AUDIT_INSERT, BUSY_TIMEOUT};
 use super::BlockingAppend;
 use crate::clock::{format_ts, parse_ts};
+use crate::domain::audit::{place_events, ChainHead as Head, Placed};
 use crate::domain::audit::{Appended, AuditEvent, NewEvent};
 use crate::domain::ids::TenantId;
 use crate::error::{Error, Result};

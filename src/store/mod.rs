@@ -7,6 +7,7 @@ mod grant_sql;
 mod journal;
 pub mod sqlite;
 mod sqlite_appender;
+mod sqlite_errors;
 
 use crate::domain::audit::{Appended, AuditEvent, NewEvent, VerifyReport};
 use crate::domain::ids::{KeyId, TenantId};

@@ -7,129 +7,18 @@
 //! screening is only used to give friendlier messages; the parse-back is what
 //! actually enforces the invariants.
 
-use std::fmt;
 use std::str::FromStr;
 
 use super::limits;
 use crate::domain::policy::MAX_CONDITIONS;
+pub use crate::domain::rule::{
+    policy_set_text, ActionScopeType, Effect, FieldError, RuleSpec, ScopeType,
+};
 use cedar_policy::ffi::DetailedError;
 use cedar_policy::{
     ActionConstraint, EntityId, EntityTypeName, EntityUid, ParseErrors, Policy, PolicyId,
     PolicySet, PrincipalConstraint, ResourceConstraint,
 };
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Effect {
-    Permit,
-    Forbid,
-}
-
-impl Effect {
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Permit => "permit",
-            Self::Forbid => "forbid",
-        }
-    }
-
-    fn to_cedar(self) -> cedar_policy::Effect {
-        match self {
-            Self::Permit => cedar_policy::Effect::Permit,
-            Self::Forbid => cedar_policy::Effect::Forbid,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ScopeType {
-    Any,
-    Eq,
-    In,
-    Is,
-    IsIn,
-}
-
-impl ScopeType {
-    /// The wire spelling, so messages quote exactly what the author sent.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Any => "any",
-            Self::Eq => "eq",
-            Self::In => "in",
-            Self::Is => "is",
-            Self::IsIn => "is_in",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ActionScopeType {
-    Any,
-    Eq,
-    In,
-}
-
-impl ActionScopeType {
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Any => "any",
-            Self::Eq => "eq",
-            Self::In => "in",
-        }
-    }
-}
-
-/// One rule as submitted by a policy author, plus the id we assigned to it.
-///
-/// Optional fields are "present" exactly when they are `Some`, even if the
-/// string inside is empty: `""` is a legal Cedar entity id, so emptiness
-/// cannot mean absence for ids, and type names follow the same rule for
-/// consistency. `action_ids` is the exception: an empty list counts as absent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuleSpec {
-    /// Our UUID for the rule; it becomes the Cedar `PolicyId`.
-    pub rule_id: String,
-    pub effect: Effect,
-    pub principal_scope_type: ScopeType,
-    pub principal_entity_type: Option<String>,
-    pub principal_entity_id: Option<String>,
-    pub action_scope_type: ActionScopeType,
-    pub action_ids: Option<Vec<String>>,
-    pub resource_scope_type: ScopeType,
-    pub resource_entity_type: Option<String>,
-    pub resource_entity_id: Option<String>,
-    pub conditions: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for FieldError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.message)
-    }
-}
-
-impl std::error::Error for FieldError {}
 
 /// A rule whose text has been proven to parse back into exactly the intended
 /// shape. `policy` carries the rule id as its `PolicyId`, and its source
@@ -248,14 +137,12 @@ pub fn assemble_rule(spec: &RuleSpec) -> Result<AssembledRule, Vec<FieldError>> 
     }
 }
 
-/// Joins rule texts into one policy-set text.
-///
-/// Re-parsing this text with `PolicySet::from_str` assigns positional ids
-/// (`policy0`, ...), not rule ids; it is meant for display and export, while
-/// evaluation should build the set from the individually parsed policies.
-#[must_use]
-pub fn policy_set_text(rules: &[&str]) -> String {
-    rules.join("\n\n")
+/// The Cedar effect of a rule's effect.
+fn cedar_effect(e: Effect) -> cedar_policy::Effect {
+    match e {
+        Effect::Permit => cedar_policy::Effect::Permit,
+        Effect::Forbid => cedar_policy::Effect::Forbid,
+    }
 }
 
 const CONDITIONS: &str = "conditions";
@@ -653,7 +540,7 @@ fn verify_on_stack(
     if *policy.id() != PolicyId::new(rule_id) {
         shape.push("the rule id was not preserved".to_owned());
     }
-    if policy.effect() != scope.effect.to_cedar() {
+    if policy.effect() != cedar_effect(scope.effect) {
         shape.push("must not change the rule's effect".to_owned());
     }
     if policy.principal_constraint() != scope.principal.principal_constraint() {
@@ -870,7 +757,7 @@ mod tests {
                             effect.as_str()
                         );
                         assert_eq!(rule.text, expected);
-                        assert_eq!(rule.policy.effect(), effect.to_cedar());
+                        assert_eq!(rule.policy.effect(), super::cedar_effect(effect));
                         assert_eq!(
                             rule.policy.principal_constraint(),
                             p_scope.principal_constraint()
@@ -1514,7 +1401,7 @@ mod tests {
             prop_assert_eq!(set.num_of_templates(), 0);
             let reparsed = set.policies().next().unwrap();
             for policy in [&rule.policy, reparsed] {
-                prop_assert_eq!(policy.effect(), s.effect.to_cedar());
+                prop_assert_eq!(policy.effect(), super::cedar_effect(s.effect));
                 prop_assert_eq!(policy.annotations().count(), 0);
                 let (pt, pu) = intended_entity(p_scope, p_type.as_ref(), p_id.as_ref()).unwrap();
                 prop_assert_eq!(policy.principal_constraint(), expected_principal(p_scope, pt, pu));

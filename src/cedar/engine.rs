@@ -10,12 +10,12 @@
 //! A decision holds the `Arc` it started with, so it sees the old set or the new one, never
 //! a mix.
 
-use crate::cedar::assemble::Effect;
 use crate::cedar::candidates::CandidateIndex;
 use crate::cedar::limits;
 use crate::domain::audit::Determining;
 use crate::domain::ids::TenantId;
 use crate::domain::policy::compiled_text;
+use crate::domain::rule::Effect;
 use crate::error::{Error, Result};
 use crate::store::{DynStore, TenantConfig};
 use cedar_policy::{Authorizer, Decision, Entities, PolicyId, PolicySet, Request, Schema};

@@ -13,6 +13,7 @@ pub mod page;
 pub mod patch;
 pub mod policy;
 pub mod role;
+pub mod rule;
 
 /// SHA-256 of `parts`, one after the other, as 64 lower-case hex digits on the stack: the
 /// form every stored hash takes (API key secrets, the audit chain).

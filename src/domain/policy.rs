@@ -2,7 +2,7 @@
 //! input becomes a stored rule. Cedar assembly itself is in `crate::cedar::assemble`.
 
 use super::patch::Patch;
-use crate::cedar::assemble::{ActionScopeType, Effect, FieldError, RuleSpec, ScopeType};
+use super::rule::{policy_set_text, ActionScopeType, Effect, FieldError, RuleSpec, ScopeType};
 use chrono::{DateTime, Utc};
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
@@ -383,7 +383,7 @@ impl Policy {
     /// The Cedar text of this policy's rules, in ordinal order: its `cedar_policy_set`.
     pub fn rules_text(&self) -> String {
         let texts: Vec<&str> = self.rules.iter().map(|r| r.policy_text.as_str()).collect();
-        crate::cedar::assemble::policy_set_text(&texts)
+        policy_set_text(&texts)
     }
 
     /// The policy as a `POST /v1/policies` body: the `policies/` file format.
@@ -418,7 +418,7 @@ pub fn compiled_text(policies: &[Policy]) -> String {
         .iter()
         .flat_map(|p| p.rules.iter().map(|r| r.policy_text.as_str()))
         .collect();
-    crate::cedar::assemble::policy_set_text(&texts)
+    policy_set_text(&texts)
 }
 
 #[cfg(test)]

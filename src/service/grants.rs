@@ -292,7 +292,7 @@ fn governing_policy(eval: &Evaluation) -> Result<Arc<PolicyMeta>> {
     let permits: Vec<&Arc<PolicyMeta>> = eval
         .determining
         .iter()
-        .filter(|r| r.effect == crate::cedar::assemble::Effect::Permit)
+        .filter(|r| r.effect == crate::domain::rule::Effect::Permit)
         .map(|r| &r.policy)
         .collect();
     let ranks: Vec<PolicyRank> = permits
@@ -865,9 +865,9 @@ pub async fn update(
                 "policy_key": body.policy_key, "context": body.context,
                 "expires_at": body.expires_at.map(|t| crate::clock::format_ts(&t))});
             let target_permits = |pid: Uuid| {
-                eval.determining.iter().any(|r| {
-                    r.policy.id == pid && r.effect == crate::cedar::assemble::Effect::Permit
-                })
+                eval.determining
+                    .iter()
+                    .any(|r| r.policy.id == pid && r.effect == crate::domain::rule::Effect::Permit)
             };
             let refused = !eval.allowed
                 || new_policy

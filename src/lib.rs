@@ -47,13 +47,16 @@ impl App {
             config.audit_queue_capacity,
             config.audit_batch_max,
         );
-        let engine = Arc::new(cedar::engine::Engine::new(store.clone(), 100_000));
+        let policy_sets = Arc::new(service::policy_sets::PolicySets::new(
+            store.clone(),
+            100_000,
+        ));
         let keys = Arc::new(service::keys::KeyCache::new(100_000));
         {
-            let (engine, keys) = (Arc::downgrade(&engine), Arc::downgrade(&keys));
+            let (sets, keys) = (Arc::downgrade(&policy_sets), Arc::downgrade(&keys));
             store.set_commit_listener(Arc::new(move |c| match c {
                 store::Commit::Config(t) => {
-                    if let Some(e) = engine.upgrade() {
+                    if let Some(e) = sets.upgrade() {
                         e.invalidate(t)
                     }
                 }
@@ -67,7 +70,7 @@ impl App {
         let (stop_poller, stop_rx) = tokio::sync::watch::channel(false);
         let poller = tokio::spawn(poll_changes(
             store.clone(),
-            Arc::downgrade(&engine),
+            Arc::downgrade(&policy_sets),
             Arc::downgrade(&keys),
             config.change_poll_interval,
             stop_rx,
@@ -89,7 +92,7 @@ impl App {
                     clock,
                     audit,
                     cursors,
-                    engine,
+                    policy_sets,
                     keys,
                 },
                 Arc::new(config),
@@ -215,7 +218,7 @@ const BACKGROUND_LOG_WINDOW: std::time::Duration = std::time::Duration::from_sec
 /// through this process invalidate at commit and do not wait for this.
 async fn poll_changes(
     store: store::DynStore,
-    engine: std::sync::Weak<cedar::engine::Engine>,
+    policy_sets: std::sync::Weak<service::policy_sets::PolicySets>,
     keys: std::sync::Weak<service::keys::KeyCache>,
     every: std::time::Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
@@ -229,14 +232,14 @@ async fn poll_changes(
             _ = tick.tick() => {}
             _ = stop.changed() => return,
         }
-        let (Some(engine), Some(keys)) = (engine.upgrade(), keys.upgrade()) else {
+        let (Some(sets), Some(keys)) = (policy_sets.upgrade(), keys.upgrade()) else {
             return;
         };
         match store.change_marks().await {
             Ok((revisions, revoked)) => {
                 for (tenant, revision) in revisions {
-                    if engine.cached_version(tenant).is_some_and(|v| v < revision) {
-                        engine.invalidate(tenant);
+                    if sets.cached_version(tenant).is_some_and(|v| v < revision) {
+                        sets.invalidate(tenant);
                     }
                 }
                 if revoked_seen.is_some_and(|seen| seen != revoked) {

@@ -205,7 +205,10 @@ async fn a_stored_rule_past_the_limits_fails_its_tenant_closed_and_nobody_else()
         .rows_affected();
     assert_eq!(n, 1);
     db.close().await;
-    s.state.services.engine.invalidate(t.id.parse().unwrap());
+    s.state
+        .services
+        .policy_sets
+        .invalidate(t.id.parse().unwrap());
     for _ in 0..2 {
         let r = authorize(&s, &t, probe("u")).await;
         r.assert_error(500, "policy_set_invalid");
@@ -692,7 +695,7 @@ async fn the_cost_of_one_request_is_bounded_and_what_is_accepted_evaluates() {
     let set = s
         .state
         .services
-        .engine
+        .policy_sets
         .get(t.id.parse().unwrap())
         .await
         .unwrap();
@@ -777,7 +780,10 @@ async fn stored_schemas_are_held_to_the_parse_safety_bound_not_the_authoring_one
                 .await
                 .unwrap();
             db.close().await;
-            s.state.services.engine.invalidate(t.id.parse().unwrap());
+            s.state
+                .services
+                .policy_sets
+                .invalidate(t.id.parse().unwrap());
         }
     };
     store(with(300)).await;

@@ -1,29 +1,21 @@
-//! The decision engine: each tenant's enabled rules compiled once into a Cedar `PolicySet`
-//! (with the schema, the entities and an index from rule to policy), held behind an `Arc` in
-//! a moka cache keyed by tenant, and evaluated from memory.
-//!
-//! Freshness: every committed configuration write calls [`Engine::invalidate`], which bumps
-//! the tenant's generation and drops the cached set under one lock; a load installs its
-//! result only if the generation did not move while it read the database, so a load that
-//! raced a newer write can never be installed over it. Writes made by another process (the
-//! CLI) are noticed by the change poller (see `lib.rs`), which compares revisions.
-//! A decision holds the `Arc` it started with, so it sees the old set or the new one, never
-//! a mix.
+//! The decision engine: a tenant's configuration (schema, enabled rules, entities; handed
+//! over as plain values) compiled once into a Cedar `PolicySet` with an index from rule to
+//! policy, and evaluated from memory. Which sets are cached, and when they are loaded, is
+//! `crate::service::policy_sets`'s business.
 
 use crate::cedar::candidates::CandidateIndex;
 use crate::cedar::limits;
 use crate::domain::audit::Determining;
-use crate::domain::ids::TenantId;
+use crate::domain::config::TenantConfig;
 use crate::domain::policy::compiled_text;
 use crate::domain::rule::Effect;
 use crate::error::{Error, Result};
-use crate::store::{DynStore, TenantConfig};
 use cedar_policy::{Authorizer, Decision, Entities, PolicyId, PolicySet, Request, Schema};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// What a decision needs to know about the policy a rule belongs to.
@@ -207,7 +199,7 @@ pub fn compile(config: TenantConfig) -> Result<CompiledSet> {
 }
 
 fn compile_on_stack(config: TenantConfig) -> Result<CompiledSet> {
-    let schema = crate::service::policies::parse_stored_schema(&config.cedarschema)?;
+    let schema = super::schema::parse_stored_schema(&config.cedarschema)?;
     let mut policies = PolicySet::new();
     let mut parsed_all = Vec::new();
     let mut rules = HashMap::new();
@@ -383,117 +375,6 @@ impl CompiledSet {
             notices,
             errors,
         }
-    }
-}
-
-/// The per-tenant cache of compiled sets.
-pub struct Engine {
-    store: DynStore,
-    cache: moka::sync::Cache<TenantId, Arc<CompiledSet>>,
-    generations: Mutex<HashMap<TenantId, u64>>,
-    loading: Mutex<HashMap<TenantId, Arc<tokio::sync::Mutex<()>>>>,
-    /// Tenants whose configuration does not compile, with the generation and revision that
-    /// failed: their decisions answer the failure at once (no load per request) until a
-    /// write moves the generation.
-    failures: Mutex<HashMap<TenantId, Failure>>,
-}
-
-struct Failure {
-    generation: u64,
-    revision: i64,
-    message: String,
-}
-
-impl Engine {
-    pub fn new(store: DynStore, max_tenants: u64) -> Self {
-        Engine {
-            store,
-            cache: moka::sync::Cache::new(max_tenants),
-            generations: Mutex::new(HashMap::new()),
-            loading: Mutex::new(HashMap::new()),
-            failures: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn generation(&self, tenant: TenantId) -> u64 {
-        let g = self.generations.lock().expect("generations lock");
-        g.get(&tenant).copied().unwrap_or(0)
-    }
-
-    /// The tenant's current compiled set, loading it when it is not cached.
-    pub async fn get(&self, tenant: TenantId) -> Result<Arc<CompiledSet>> {
-        if let Some(set) = self.cache.get(&tenant) {
-            return Ok(set);
-        }
-        // One load per tenant at a time; the others wait for it and then find it cached.
-        let gate = {
-            let mut l = self.loading.lock().expect("loading lock");
-            l.entry(tenant).or_default().clone()
-        };
-        let _turn = gate.lock().await;
-        for _ in 0..16 {
-            if let Some(set) = self.cache.get(&tenant) {
-                return Ok(set);
-            }
-            let generation = self.generation(tenant);
-            if let Some(f) = self.failures.lock().expect("failures lock").get(&tenant) {
-                if f.generation == generation {
-                    return Err(Error::PolicySetInvalid(f.message.clone()));
-                }
-            }
-            let config = self.store.load_config(tenant).await?;
-            let revision = config.revision;
-            let compiled = tokio::task::spawn_blocking(move || compile(config))
-                .await
-                .map_err(Error::internal)?;
-            let generations = self.generations.lock().expect("generations lock");
-            let current = generations.get(&tenant).copied().unwrap_or(0) == generation;
-            match compiled {
-                Ok(set) if current => {
-                    let set = Arc::new(set);
-                    self.failures.lock().expect("failures lock").remove(&tenant);
-                    self.cache.insert(tenant, set.clone());
-                    return Ok(set);
-                }
-                Err(Error::PolicySetInvalid(message)) if current => {
-                    self.failures.lock().expect("failures lock").insert(
-                        tenant,
-                        Failure {
-                            generation,
-                            revision,
-                            message: message.clone(),
-                        },
-                    );
-                    return Err(Error::PolicySetInvalid(message));
-                }
-                Err(e) if current => return Err(e),
-                _ => {}
-            }
-            // A write committed while we read: what we loaded may be older than it.
-        }
-        Err(Error::Unavailable(anyhow::anyhow!(
-            "the tenant's configuration changed during every load attempt"
-        )))
-    }
-
-    /// Called after a committed write of policies, schema or entities: the next decision
-    /// loads the new set.
-    pub fn invalidate(&self, tenant: TenantId) {
-        let mut g = self.generations.lock().expect("generations lock");
-        *g.entry(tenant).or_insert(0) += 1;
-        self.cache.invalidate(&tenant);
-    }
-
-    /// The version of the cached set, if any (for the change poller).
-    pub fn cached_version(&self, tenant: TenantId) -> Option<i64> {
-        self.cache.get(&tenant).map(|s| s.version).or_else(|| {
-            let failures = self.failures.lock().expect("failures lock");
-            failures.get(&tenant).map(|f| f.revision)
-        })
-    }
-
-    pub fn cached_tenants(&self) -> Vec<TenantId> {
-        self.cache.iter().map(|(k, _)| *k).collect()
     }
 }
 

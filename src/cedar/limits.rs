@@ -573,7 +573,7 @@ pub fn entity_depths(
         format!(
             "{} has a chain of more than {MAX_ANCESTRY_DEPTH} ancestors; the limit is \
              {MAX_ANCESTRY_DEPTH}",
-            crate::service::catalog::uid_text(&t, &id)
+            super::uid_text(&t, &id)
         )
     })
 }

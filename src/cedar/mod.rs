@@ -8,3 +8,12 @@ pub mod engine;
 pub mod limits;
 pub mod schema;
 pub mod validate;
+
+/// `T::"id"` as Cedar writes it (escaped).
+pub fn uid_text(etype: &str, id: &str) -> String {
+    match <cedar_policy::EntityTypeName as std::str::FromStr>::from_str(etype) {
+        Ok(t) => cedar_policy::EntityUid::from_type_name_and_id(t, cedar_policy::EntityId::new(id))
+            .to_string(),
+        Err(_) => format!("{etype}::{id:?}"),
+    }
+}

@@ -100,6 +100,17 @@ pub fn check_grantd_requirements(schema: &Schema) -> Vec<String> {
     problems
 }
 
+/// A stored schema, parsed: one that no longer parses (or breaks a limit added since it
+/// was stored) fails its tenant closed with `PolicySetInvalid`.
+pub fn parse_stored_schema(text: &str) -> crate::error::Result<cedar_policy::Schema> {
+    parse_stored(text).map_err(|e| {
+        crate::error::Error::PolicySetInvalid(format!(
+            "the stored schema does not parse: {}",
+            e.join("; ")
+        ))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

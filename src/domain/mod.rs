@@ -3,6 +3,7 @@
 //! unchecked string.
 
 pub mod audit;
+pub mod config;
 pub mod decision;
 pub mod grant;
 pub mod grant_count;

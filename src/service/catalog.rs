@@ -110,13 +110,7 @@ pub async fn put_schema(
     Err(stale_error())
 }
 
-/// `T::"id"` as Cedar writes it (escaped).
-pub fn uid_text(etype: &str, id: &str) -> String {
-    match EntityTypeName::from_str(etype) {
-        Ok(t) => EntityUid::from_type_name_and_id(t, cedar_policy::EntityId::new(id)).to_string(),
-        Err(_) => format!("{etype}::{id:?}"),
-    }
-}
+pub use crate::cedar::uid_text;
 
 /// The uid of one entity of a PUT body, with the index for error messages.
 fn entity_uid(i: usize, v: &Value) -> Result<(String, String)> {

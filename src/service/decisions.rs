@@ -349,7 +349,7 @@ pub async fn authorize(
     caller: &Caller,
     req: AuthorizeRequest,
 ) -> Result<DecisionBody> {
-    let set = s.engine.get(caller.tenant_id).await?;
+    let set = s.policy_sets.get(caller.tenant_id).await?;
     let (mut reqs, decided) = decide_all(set, vec![req], false).await;
     let (principal, d) = decided?
         .pop()
@@ -397,7 +397,7 @@ pub async fn authorize_batch(
             limits::MAX_BATCH_REQUESTS_WITH_ENTITIES
         )));
     }
-    let set = s.engine.get(caller.tenant_id).await?;
+    let set = s.policy_sets.get(caller.tenant_id).await?;
     let (reqs, decided) = decide_all(set, reqs, true).await;
     let decided = decided?;
     let appends = decided.iter().zip(reqs).map(|((principal, d), r)| {

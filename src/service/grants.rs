@@ -400,7 +400,7 @@ pub async fn request(
     let scopes = check_scopes(body.scopes.as_deref().unwrap_or_default())?;
     let reason = body.reason.clone().unwrap_or_default();
     for _ in 0..MAX_ATTEMPTS {
-        let set = s.engine.get(caller.tenant_id).await?;
+        let set = s.policy_sets.get(caller.tenant_id).await?;
         stored_uid(&set, &body.principal, "principal")?;
         let resource_uid = stored_uid(&set, &body.resource, "resource")?;
         let ctx = grant_context(
@@ -512,7 +512,7 @@ pub async fn request(
             InsertOutcome::Replay(r) => return replay(r, &hash),
             // The configuration moved under the decision: decide again with the new set.
             // (A write by another process may not have reached the cache yet: drop it.)
-            InsertOutcome::Stale => s.engine.invalidate(caller.tenant_id),
+            InsertOutcome::Stale => s.policy_sets.invalidate(caller.tenant_id),
         }
     }
     Err(kept_changing())
@@ -593,7 +593,7 @@ pub async fn extend(
                 g.id
             )));
         }
-        let set = s.engine.get(caller.tenant_id).await?;
+        let set = s.policy_sets.get(caller.tenant_id).await?;
         let requested = seconds_between(now, new_expiry);
         let ctx = grant_context(
             body.context.as_ref(),
@@ -665,7 +665,7 @@ pub async fn extend(
             }
             // The configuration moved under the decision (perhaps by another process,
             // which the cache has not heard of yet): drop the cached set and decide again.
-            WriteOutcome::StaleRevision => s.engine.invalidate(caller.tenant_id),
+            WriteOutcome::StaleRevision => s.policy_sets.invalidate(caller.tenant_id),
             // Lost a race: read again and decide again (If-Match turns it into a 409).
             _ => continue,
         }
@@ -850,7 +850,7 @@ pub async fn update(
             _ => None,
         };
         if scopes.is_some() || new_policy.is_some() {
-            let set = s.engine.get(caller.tenant_id).await?;
+            let set = s.policy_sets.get(caller.tenant_id).await?;
             let new_scopes = scopes.clone().unwrap_or_else(|| g.scopes.clone());
             let ctx = grant_context(
                 body.context.as_ref(),
@@ -976,7 +976,7 @@ pub async fn update(
                     clamped,
                 })
             }
-            WriteOutcome::StaleRevision => s.engine.invalidate(caller.tenant_id),
+            WriteOutcome::StaleRevision => s.policy_sets.invalidate(caller.tenant_id),
             _ => {}
         }
     }
@@ -996,7 +996,7 @@ pub async fn access_check(
         .map(check_scopes)
         .transpose()?
         .unwrap_or_default();
-    let set = s.engine.get(caller.tenant_id).await?;
+    let set = s.policy_sets.get(caller.tenant_id).await?;
     let resource = super::decisions::uid(&body.resource, "resource")?;
     super::decisions::uid(&body.principal, "principal")?;
     let mut resources = vec![body.resource.clone()];

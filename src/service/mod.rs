@@ -8,6 +8,7 @@ pub mod grants;
 pub mod import;
 pub mod keys;
 pub mod policies;
+pub mod policy_sets;
 pub mod tenants;
 
 use crate::clock::SharedClock;
@@ -42,6 +43,6 @@ pub struct Services {
     pub clock: SharedClock,
     pub audit: crate::audit::AuditWriter,
     pub cursors: crate::domain::page::CursorCodec,
-    pub engine: std::sync::Arc<crate::cedar::engine::Engine>,
+    pub policy_sets: std::sync::Arc<policy_sets::PolicySets>,
     pub keys: std::sync::Arc<keys::KeyCache>,
 }

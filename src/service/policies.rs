@@ -159,14 +159,7 @@ pub fn parse_stored(policy: &Policy) -> Result<Vec<AssembledRule>> {
         .collect()
 }
 
-pub fn parse_stored_schema(text: &str) -> Result<cedar_policy::Schema> {
-    crate::cedar::schema::parse_stored(text).map_err(|e| {
-        Error::PolicySetInvalid(format!(
-            "the stored schema does not parse: {}",
-            e.join("; ")
-        ))
-    })
-}
+pub use crate::cedar::schema::parse_stored_schema;
 
 /// A policy built from input: checked fields, assembled rules; not yet schema-validated.
 pub struct Built {

@@ -234,7 +234,12 @@ async fn main() {
     pool.close().await;
     // what the server's hourly statistics refresh would have done by now
     let t0 = Instant::now();
-    services.store.optimize().await.expect("optimize");
+    grantd::store::sqlite::SqliteStore::connect(&url)
+        .await
+        .expect("store")
+        .optimize()
+        .await
+        .expect("optimize");
     println!(
         "planner statistics refreshed in {:.1} s",
         t0.elapsed().as_secs_f64()

@@ -14,7 +14,7 @@
 use crate::domain::audit::{Appended, NewEvent};
 use crate::domain::ids::TenantId;
 use crate::error::{Error, Result};
-use crate::store::{BlockingAppend, DynStore};
+use crate::store::DynStore;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -42,39 +42,63 @@ impl Drop for PauseGuard {
 }
 
 impl AuditWriter {
-    /// Starts the writer. `capacity` bounds the queue; `max_batch` bounds one commit.
+    /// Starts the store's writer (see `Store::start_decision_writer`). `capacity` bounds
+    /// the queue; `max_batch` bounds one commit.
     pub fn spawn(store: DynStore, capacity: usize, max_batch: usize) -> (Self, JoinHandle<()>) {
+        store.start_decision_writer(store.clone(), capacity, max_batch)
+    }
+
+    /// The writer as a task that commits each batch with `Store::append_events`.
+    pub fn spawn_task(
+        store: DynStore,
+        capacity: usize,
+        max_batch: usize,
+    ) -> (Self, JoinHandle<()>) {
+        let (writer, rx, paused_rx, max_batch) = Self::channel(capacity, max_batch);
+        (writer, tokio::spawn(run(store, rx, paused_rx, max_batch)))
+    }
+
+    /// The writer's loop on a thread of its own, committing each batch with a blocking
+    /// append: the serial step every decision waits for is never queued behind request
+    /// tasks on the runtime's workers, and no async hand-off sits inside it.
+    pub fn spawn_thread(
+        sink: Arc<dyn BlockingAppend>,
+        capacity: usize,
+        max_batch: usize,
+    ) -> (Self, JoinHandle<()>) {
+        let (writer, rx, paused_rx, max_batch) = Self::channel(capacity, max_batch);
+        let (stopped, wait) = oneshot::channel::<()>();
+        let runtime = tokio::runtime::Handle::current();
+        let spawned = std::thread::Builder::new()
+            .name("grantd-audit".into())
+            .spawn(move || {
+                run_blocking(sink, rx, paused_rx, max_batch, runtime);
+                let _ = stopped.send(());
+            });
+        if let Err(e) = spawned {
+            // Dropping the receiver fails every append as unavailable.
+            tracing::error!(error = %e, "could not start the audit writer thread");
+        }
+        let handle = tokio::spawn(async move {
+            let _ = wait.await;
+        });
+        (writer, handle)
+    }
+
+    fn channel(
+        capacity: usize,
+        max_batch: usize,
+    ) -> (Self, mpsc::Receiver<Job>, watch::Receiver<bool>, usize) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let (paused, paused_rx) = watch::channel(false);
-        let max_batch = max_batch.max(1);
-        let handle = match store.blocking_appender() {
-            // The commit loop on a thread of its own: the serial step every decision waits
-            // for is never queued behind request tasks on the runtime's workers.
-            Some(sink) => {
-                let (stopped, wait) = oneshot::channel::<()>();
-                let runtime = tokio::runtime::Handle::current();
-                let spawned = std::thread::Builder::new()
-                    .name("grantd-audit".into())
-                    .spawn(move || {
-                        run_blocking(sink, rx, paused_rx, max_batch, runtime);
-                        let _ = stopped.send(());
-                    });
-                if let Err(e) = spawned {
-                    // Dropping the receiver fails every append as unavailable.
-                    tracing::error!(error = %e, "could not start the audit writer thread");
-                }
-                tokio::spawn(async move {
-                    let _ = wait.await;
-                })
-            }
-            None => tokio::spawn(run(store, rx, paused_rx, max_batch)),
-        };
         (
             AuditWriter {
                 tx,
                 paused: Arc::new(paused),
             },
-            handle,
+            rx,
+            paused_rx,
+            max_batch.max(1),
         )
     }
 
@@ -104,6 +128,15 @@ impl AuditWriter {
         self.paused.send_replace(true);
         PauseGuard(self.paused.clone())
     }
+}
+
+/// A synchronous group-commit append, for [`AuditWriter::spawn_thread`].
+pub trait BlockingAppend: Send + Sync {
+    /// Makes `events` durable as one batch and says where each landed. Blocks.
+    fn append_blocking(&self, events: Vec<(TenantId, NewEvent)>) -> Result<Vec<Appended>>;
+    /// Housekeeping between batches, after their answers have left. Blocks; failures are
+    /// the implementation's to report.
+    fn after_batch(&self) {}
 }
 
 /// Takes the next batch: waits for one job, then everything that queued up meanwhile.

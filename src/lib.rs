@@ -267,10 +267,8 @@ async fn sweep_expired(
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    // Retention and planner statistics run at start and then hourly: both are cheap but
-    // need not be frequent.
+    // Retention runs at start and then hourly: it is cheap but need not be frequent.
     let mut last_prune: Option<std::time::Instant> = None;
-    let mut last_optimize: Option<std::time::Instant> = None;
     let failures = throttle::LogThrottle::new(BACKGROUND_LOG_WINDOW);
     loop {
         tokio::select! {
@@ -284,12 +282,6 @@ async fn sweep_expired(
                 if let Some(n) = failures.admit() {
                     tracing::warn!(error = ?e, earlier_not_logged = n, "expiry sweep failed")
                 }
-            }
-        }
-        if last_optimize.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(3600)) {
-            last_optimize = Some(std::time::Instant::now());
-            if let Err(e) = store.optimize().await {
-                tracing::warn!(error = ?e, "refreshing planner statistics failed");
             }
         }
         if let Some(days) = retention_days {

@@ -9,7 +9,7 @@ pub mod sqlite;
 mod sqlite_appender;
 mod sqlite_errors;
 
-use crate::domain::audit::{Appended, AuditEvent, NewEvent, VerifyReport};
+use crate::domain::audit::{AuditEvent, NewEvent, VerifyReport};
 use crate::domain::ids::{KeyId, TenantId};
 use crate::domain::policy::{Policy, PolicyRef};
 use crate::domain::role::Role;
@@ -121,16 +121,6 @@ pub enum Commit {
 /// Called synchronously after such a commit, before the write returns.
 pub type CommitListener = Arc<dyn Fn(Commit) + Send + Sync>;
 
-/// A synchronous group-commit append (see [`Store::blocking_appender`]).
-pub trait BlockingAppend: Send + Sync {
-    /// Makes `events` durable as one batch and says where each landed. Blocks.
-    fn append_blocking(&self, events: Vec<(TenantId, NewEvent)>) -> Result<Vec<Appended>>;
-    /// Housekeeping between batches, after their answers have left (SQLite: handing a full
-    /// decision journal file to its flusher). Blocks; failures are the implementation's to
-    /// report.
-    fn after_batch(&self) {}
-}
-
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Registers the listener for committed writes (once; later calls are ignored).
@@ -145,9 +135,6 @@ pub trait Store: Send + Sync + 'static {
     /// be written or moved, a disk too full for a new file). `Err(Unavailable)` names the
     /// fault.
     async fn probe_write(&self) -> Result<()>;
-    /// Refreshes the query planner's statistics where they are missing or stale (cheap;
-    /// run at start and hourly), so list queries pick the selective index on large tenants.
-    async fn optimize(&self) -> Result<()>;
     /// Closes the connections; later calls fail as `unavailable`.
     async fn close(&self);
 
@@ -177,17 +164,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// Appends events (possibly of several tenants) in one transaction: the group commit.
     async fn append_events(&self, events: Vec<(TenantId, NewEvent)>) -> Result<Vec<AuditEvent>>;
-    /// The same append as a blocking call, if the store offers one: the audit writer then
-    /// runs its commit loop on a thread of its own (see `audit`), so no async hand-off or
-    /// task scheduling sits inside the one serial step every decision waits for.
-    fn blocking_appender(&self) -> Option<Arc<dyn BlockingAppend>> {
-        None
-    }
-    /// Makes every acknowledged event visible where the event reads look (SQLite moves its
-    /// decision journal into the log; a no-op for stores without one). The store's own reads
-    /// do this themselves; it is for callers that inspect the tables directly.
-    async fn settle_audit(&self) -> Result<()> {
-        Ok(())
+    /// Starts the writer that group-commits decision events (see `audit`); `this` is the
+    /// store itself, shared. By default a task calling [`Store::append_events`] per batch;
+    /// a store may run its own (SQLite runs the loop on a thread of its own, appending to
+    /// its decision journal).
+    fn start_decision_writer(
+        &self,
+        this: DynStore,
+        capacity: usize,
+        max_batch: usize,
+    ) -> (crate::audit::AuditWriter, tokio::task::JoinHandle<()>) {
+        crate::audit::AuditWriter::spawn_task(this, capacity, max_batch)
     }
     /// A tenant's events matching `filter`, in `seq` order, after `after_seq`.
     async fn list_events(
@@ -407,29 +394,34 @@ pub async fn open(url: &str) -> Result<DynStore> {
 
 /// [`open`] for a server: the store takes ownership of SQLite's decision journal where no
 /// other process has (see `sqlite_appender`).
+/// Opens the store for a long-running server, which starts the backend's own background
+/// work (SQLite: it takes the decision journal, and refreshes planner statistics hourly).
 pub async fn open_serving(url: &str) -> Result<DynStore> {
     open_with(url, true).await
 }
 
 async fn open_with(url: &str, serving: bool) -> Result<DynStore> {
-    let store: DynStore = if url.starts_with("sqlite:") {
-        Arc::new(if serving {
+    if url.starts_with("sqlite:") {
+        let store = Arc::new(if serving {
             sqlite::SqliteStore::connect_owning(url).await?
         } else {
             sqlite::SqliteStore::connect(url).await?
-        })
+        });
+        store.migrate().await?;
+        if serving {
+            store.start_upkeep();
+        }
+        Ok(store)
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        return Err(Error::invalid(
+        Err(Error::invalid(
             "the PostgreSQL backend is not available in this version of grantd; use a sqlite:// URL",
-        ));
+        ))
     } else {
-        return Err(Error::invalid(format!(
+        Err(Error::invalid(format!(
             "unsupported database URL {:?}: expected sqlite://PATH",
             redact_url(url)
-        )));
-    };
-    store.migrate().await?;
-    Ok(store)
+        )))
+    }
 }
 
 /// A URL with any password replaced, safe for logs and error messages.

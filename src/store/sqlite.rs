@@ -5,9 +5,9 @@ use super::grant_sql;
 use super::journal::Row as JRow;
 use super::sqlite_appender::{last_rows, Chain};
 use super::{
-    BlockingAppend, Commit, CommitListener, ConfigSnapshot, EntityRow, EventFilter,
-    IdempotencyRecord, ImportBatch, InsertOutcome, KeyRecord, NewTenant, PolicySetVersion, Store,
-    TenantConfig, WriteOutcome,
+    Commit, CommitListener, ConfigSnapshot, DynStore, EntityRow, EventFilter, IdempotencyRecord,
+    ImportBatch, InsertOutcome, KeyRecord, NewTenant, PolicySetVersion, Store, TenantConfig,
+    WriteOutcome,
 };
 use crate::clock::{format_ts, parse_ts};
 use crate::domain::audit::{
@@ -55,6 +55,8 @@ pub struct SqliteStore {
     /// The database file (absent in memory), for the readiness probe's file write.
     file: Option<std::path::PathBuf>,
     listener: std::sync::OnceLock<CommitListener>,
+    /// The upkeep task of a server's store (see `start_upkeep`).
+    upkeep: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// Bytes the readiness probe writes (and syncs, then removes) beside the database: SQLite
@@ -153,7 +155,45 @@ impl SqliteStore {
             journal,
             file: (!in_memory).then_some(file),
             listener: std::sync::OnceLock::new(),
+            upkeep: std::sync::Mutex::new(None),
         })
+    }
+
+    /// Starts the backend's upkeep (a server's store only): refreshing the query planner's
+    /// statistics at start and hourly, so list queries pick the selective index on large
+    /// tenants. Stopped by `close`.
+    pub fn start_upkeep(&self) {
+        let pool = self.pool.clone();
+        let task = tokio::spawn(async move {
+            let failures = crate::throttle::LogThrottle::new(Duration::from_secs(3600));
+            loop {
+                if let Err(e) = optimize(&pool).await {
+                    if let Some(n) = failures.admit() {
+                        tracing::warn!(error = ?e, earlier_not_logged = n, "refreshing planner statistics failed");
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+        });
+        if let Some(old) = self
+            .upkeep
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .replace(task)
+        {
+            old.abort();
+        }
+    }
+
+    /// Refreshes the planner statistics now (what the upkeep does hourly).
+    pub async fn optimize(&self) -> Result<()> {
+        optimize(&self.pool).await
+    }
+
+    /// Moves the journaled decision events into `audit_events` (tests that read the
+    /// tables directly; the store's own reads do this themselves).
+    pub async fn settle_audit(&self) -> Result<()> {
+        self.flush_journal().await
     }
 
     fn committed(&self, c: Commit) {
@@ -278,6 +318,23 @@ impl SqliteStore {
         }
         Ok(())
     }
+}
+
+/// `PRAGMA optimize` with a bounded sample (see `SqliteStore::start_upkeep`).
+async fn optimize(pool: &SqlitePool) -> Result<()> {
+    let mut conn = pool.acquire().await?;
+    // A bounded sample per index keeps this at about a second on a million grants (the
+    // statistics are written in one transaction, so writers wait that long; `optimize`
+    // only re-analyzes a table that is new to it or has grown 25-fold, so this is rare).
+    // The sample must reach past the first tenant and app in a tenant-first index:
+    // 1,000 entries saw one app and told the planner nothing.
+    sqlx::query("PRAGMA analysis_limit = 50000")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("PRAGMA optimize = 0x10002")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// A write transaction holding the chain lock (see [`SqliteStore::write_tx`]). Dereferences
@@ -992,22 +1049,6 @@ impl Store for SqliteStore {
         self.recover_decisions().await
     }
 
-    async fn optimize(&self) -> Result<()> {
-        let mut conn = self.pool.acquire().await?;
-        // A bounded sample per index keeps this at about a second on a million grants (the
-        // statistics are written in one transaction, so writers wait that long; `optimize`
-        // only re-analyzes a table that is new to it or has grown 25-fold, so this is rare).
-        // The sample must reach past the first tenant and app in a tenant-first index:
-        // 1,000 entries saw one app and told the planner nothing.
-        sqlx::query("PRAGMA analysis_limit = 50000")
-            .execute(&mut *conn)
-            .await?;
-        sqlx::query("PRAGMA optimize = 0x10002")
-            .execute(&mut *conn)
-            .await?;
-        Ok(())
-    }
-
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
@@ -1052,6 +1093,9 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        if let Some(task) = self.upkeep.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            task.abort();
+        }
         if let Some(appender) = &self.appender {
             // What is only journaled would be replayed at the next start; moving it now
             // leaves the database complete for whoever opens it next.
@@ -1176,19 +1220,23 @@ impl Store for SqliteStore {
         Ok(true)
     }
 
-    async fn settle_audit(&self) -> Result<()> {
-        self.flush_journal().await
-    }
-
-    fn blocking_appender(&self) -> Option<Arc<dyn BlockingAppend>> {
-        self.appender.clone().map(|a| a as Arc<dyn BlockingAppend>)
+    fn start_decision_writer(
+        &self,
+        this: DynStore,
+        capacity: usize,
+        max_batch: usize,
+    ) -> (crate::audit::AuditWriter, tokio::task::JoinHandle<()>) {
+        match self.appender.clone() {
+            Some(a) => crate::audit::AuditWriter::spawn_thread(a, capacity, max_batch),
+            None => crate::audit::AuditWriter::spawn_task(this, capacity, max_batch),
+        }
     }
 
     async fn append_events(&self, events: Vec<(TenantId, NewEvent)>) -> Result<Vec<AuditEvent>> {
         if let Some(appender) = self.appender.clone() {
             return tokio::task::spawn_blocking(move || {
                 let stored = appender.append_stored(events);
-                appender.after_batch();
+                crate::audit::BlockingAppend::after_batch(&*appender);
                 stored
             })
             .await
@@ -2478,7 +2526,7 @@ mod tests {
     impl FullBacklog {
         async fn new() -> FullBacklog {
             use super::super::sqlite_appender::{FLUSH_AT, MAX_BACKLOG};
-            use crate::store::BlockingAppend;
+            use crate::audit::BlockingAppend;
             let dir = tempfile::tempdir().unwrap();
             let (store, tid, _) = owning_store_with_tenant(dir.path()).await;
             let appender = store.appender.clone().expect("the store owns the journal");
@@ -2546,7 +2594,7 @@ mod tests {
     /// move again, the writer goes on and nothing is lost.
     #[tokio::test(flavor = "multi_thread")]
     async fn a_full_backlog_waits_for_the_flusher() {
-        use crate::store::BlockingAppend;
+        use crate::audit::BlockingAppend;
         let mut full = FullBacklog::new().await;
         let (a, tid, filled) = (full.appender.clone(), full.tid, full.filled);
         let next = std::thread::spawn(move || {
@@ -2572,8 +2620,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn a_stalled_flusher_gets_batches_refused_not_hung() {
         use super::super::sqlite_appender::STALL_AFTER;
+        use crate::audit::BlockingAppend;
         use crate::error::Error;
-        use crate::store::BlockingAppend;
         let mut full = FullBacklog::new().await;
         let (appender, tid, filled) = (full.appender.clone(), full.tid, full.filled);
         // The next batch is taken (the flusher has not been stuck for long yet); the writer

@@ -37,7 +37,7 @@
 
 use super::journal::{continuing, Journal, Row, Source};
 use super::sqlite::{corrupt, AUDIT_INSERT, BUSY_TIMEOUT};
-use super::BlockingAppend;
+use crate::audit::BlockingAppend;
 use crate::clock::{format_ts, parse_ts};
 use crate::domain::audit::{place_events, ChainHead as Head, Placed};
 use crate::domain::audit::{Appended, AuditEvent, NewEvent};

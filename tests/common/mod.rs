@@ -180,12 +180,19 @@ impl TestServer {
     /// decision events are first moved from the store's inbox into `audit_events`, where
     /// inspection looks (the store's own reads do the same).
     pub async fn db(&self) -> sqlx::SqlitePool {
+        // Any read of the log first moves what the store holds elsewhere (SQLite: its
+        // decision journal) into `audit_events`.
         self.state
             .services
             .store
-            .settle_audit()
+            .list_events(
+                grantd::domain::ids::TenantId::new(),
+                &grantd::store::EventFilter::default(),
+                None,
+                1,
+            )
             .await
-            .expect("settle the decision inbox");
+            .expect("settle the decision log");
         sqlx::sqlite::SqlitePoolOptions::new()
             .max_connections(1)
             .connect(&self.db_url)

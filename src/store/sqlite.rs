@@ -337,6 +337,86 @@ async fn optimize(pool: &SqlitePool) -> Result<()> {
     Ok(())
 }
 
+/// How a configuration write moves the tenant's revision.
+enum Revision {
+    /// From this revision (the snapshot the write was validated against), else the write
+    /// is `StaleRevision`.
+    Expect(i64),
+    /// Whatever it is now (the write needs no validation against the configuration).
+    Bump,
+}
+
+/// What a configuration write's row change ends with.
+enum Change {
+    /// The rows changed: append these events; `versioned` records the compiled set's text
+    /// as a new policy-set version (policy writes) where it changed.
+    Done {
+        events: Vec<(TenantId, NewEvent)>,
+        versioned: bool,
+    },
+    /// Nothing to write: the transaction rolls back and the write answers this.
+    Refused(WriteOutcome),
+}
+
+impl Change {
+    fn done(events: Vec<(TenantId, NewEvent)>) -> Self {
+        Change::Done {
+            events,
+            versioned: false,
+        }
+    }
+
+    fn versioned(events: Vec<(TenantId, NewEvent)>) -> Self {
+        Change::Done {
+            events,
+            versioned: true,
+        }
+    }
+}
+
+impl SqliteStore {
+    /// The shape of every configuration write (policies, schema, entities, import), in one
+    /// write transaction: the tenant's revision moves (see [`Revision`]), `change` edits the
+    /// rows, the compiled text is recorded as a policy-set version when the change says so,
+    /// the events are appended to the chain, and after the commit the caches hear of it.
+    async fn config_write(
+        &self,
+        tenant: TenantId,
+        revision: Revision,
+        change: impl AsyncFnOnce(&mut WriteTx) -> Result<Change>,
+    ) -> Result<WriteOutcome> {
+        let mut tx = self.write_tx().await?;
+        match revision {
+            Revision::Expect(r) => {
+                if !bump_revision(&mut tx, tenant, r).await? {
+                    return Ok(WriteOutcome::StaleRevision);
+                }
+            }
+            Revision::Bump => {
+                sqlx::query("UPDATE tenants SET revision = revision + 1 WHERE id = $1")
+                    .bind(tenant.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        let (events, versioned) = match change(&mut tx).await? {
+            Change::Done { events, versioned } => (events, versioned),
+            Change::Refused(outcome) => return Ok(outcome),
+        };
+        if versioned {
+            let at = events
+                .first()
+                .map(|(_, e)| format_ts(&e.at))
+                .unwrap_or_default();
+            record_set_version(&mut tx, tenant, &at).await?;
+        }
+        append_in_tx(&mut tx, events).await?;
+        tx.commit().await?;
+        self.committed(Commit::Config(tenant));
+        Ok(WriteOutcome::Done)
+    }
+}
+
 /// A write transaction holding the chain lock (see [`SqliteStore::write_tx`]). Dereferences
 /// to the connection; dropping it without `commit` rolls back, and the journaled events
 /// stay pending.
@@ -1471,22 +1551,18 @@ impl Store for SqliteStore {
         cedarschema: &str,
         event: NewEvent,
     ) -> Result<WriteOutcome> {
-        let mut tx = self.write_tx().await?;
-        if !bump_revision(&mut tx, tenant, revision).await? {
-            return Ok(WriteOutcome::StaleRevision);
-        }
-        sqlx::query(
-            "UPDATE tenant_schemas SET cedarschema = $1, updated_at = $2 WHERE tenant_id = $3",
-        )
-        .bind(cedarschema)
-        .bind(format_ts(&event.at))
-        .bind(tenant.to_string())
-        .execute(&mut *tx)
-        .await?;
-        append_in_tx(&mut tx, vec![(tenant, event)]).await?;
-        tx.commit().await?;
-        self.committed(Commit::Config(tenant));
-        Ok(WriteOutcome::Done)
+        self.config_write(tenant, Revision::Expect(revision), async |tx| {
+            sqlx::query(
+                "UPDATE tenant_schemas SET cedarschema = $1, updated_at = $2 WHERE tenant_id = $3",
+            )
+            .bind(cedarschema)
+            .bind(format_ts(&event.at))
+            .bind(tenant.to_string())
+            .execute(&mut **tx)
+            .await?;
+            Ok(Change::done(vec![(tenant, event)]))
+        })
+        .await
     }
 
     async fn insert_policy(
@@ -1496,16 +1572,11 @@ impl Store for SqliteStore {
         policy: &Policy,
         event: NewEvent,
     ) -> Result<WriteOutcome> {
-        let mut tx = self.write_tx().await?;
-        if !bump_revision(&mut tx, tenant, revision).await? {
-            return Ok(WriteOutcome::StaleRevision);
-        }
-        insert_policy_row(&mut tx, tenant, policy).await?;
-        record_set_version(&mut tx, tenant, &format_ts(&event.at)).await?;
-        append_in_tx(&mut tx, vec![(tenant, event)]).await?;
-        tx.commit().await?;
-        self.committed(Commit::Config(tenant));
-        Ok(WriteOutcome::Done)
+        self.config_write(tenant, Revision::Expect(revision), async |tx| {
+            insert_policy_row(tx, tenant, policy).await?;
+            Ok(Change::versioned(vec![(tenant, event)]))
+        })
+        .await
     }
 
     async fn update_policy(
@@ -1516,22 +1587,16 @@ impl Store for SqliteStore {
         expected_version: i64,
         event: NewEvent,
     ) -> Result<WriteOutcome> {
-        let mut tx = self.write_tx().await?;
-        if !bump_revision(&mut tx, tenant, revision).await? {
-            return Ok(WriteOutcome::StaleRevision);
-        }
-        if !update_policy_row(&mut tx, tenant, policy, expected_version).await? {
-            return Ok(WriteOutcome::VersionConflict);
-        }
-        record_set_version(&mut tx, tenant, &format_ts(&event.at)).await?;
-        let cuts =
-            cut_grants_to_policy_max(&mut tx, tenant, policy, &event.actor, event.at).await?;
-        let mut events = vec![(tenant, event)];
-        events.extend(cuts);
-        append_in_tx(&mut tx, events).await?;
-        tx.commit().await?;
-        self.committed(Commit::Config(tenant));
-        Ok(WriteOutcome::Done)
+        self.config_write(tenant, Revision::Expect(revision), async |tx| {
+            if !update_policy_row(tx, tenant, policy, expected_version).await? {
+                return Ok(Change::Refused(WriteOutcome::VersionConflict));
+            }
+            let cuts = cut_grants_to_policy_max(tx, tenant, policy, &event.actor, event.at).await?;
+            let mut events = vec![(tenant, event)];
+            events.extend(cuts);
+            Ok(Change::versioned(events))
+        })
+        .await
     }
 
     async fn delete_policy(
@@ -1542,45 +1607,39 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
         event: NewEvent,
     ) -> Result<WriteOutcome> {
-        let mut tx = self.write_tx().await?;
-        let row = sqlx::query("SELECT version FROM policies WHERE tenant_id = $1 AND id = $2")
+        self.config_write(tenant, Revision::Bump, async |tx| {
+            let row = sqlx::query("SELECT version FROM policies WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant.to_string())
+                .bind(id.to_string())
+                .fetch_optional(&mut **tx)
+                .await?;
+            let Some(row) = row else {
+                return Ok(Change::Refused(WriteOutcome::NotFound));
+            };
+            let version: i64 = row.try_get("version")?;
+            if expected_version.is_some_and(|v| v != version) {
+                return Ok(Change::Refused(WriteOutcome::VersionConflict));
+            }
+            let in_use = sqlx::query(
+                "SELECT 1 FROM grants WHERE tenant_id = $1 AND policy_id = $2 \
+                 AND status IN ('GRANTED', 'EXTENDED') AND expires_at > $3 LIMIT 1",
+            )
             .bind(tenant.to_string())
             .bind(id.to_string())
-            .fetch_optional(&mut *tx)
+            .bind(format_ts(&now))
+            .fetch_optional(&mut **tx)
             .await?;
-        let Some(row) = row else {
-            return Ok(WriteOutcome::NotFound);
-        };
-        let version: i64 = row.try_get("version")?;
-        if expected_version.is_some_and(|v| v != version) {
-            return Ok(WriteOutcome::VersionConflict);
-        }
-        let in_use = sqlx::query(
-            "SELECT 1 FROM grants WHERE tenant_id = $1 AND policy_id = $2 \
-             AND status IN ('GRANTED', 'EXTENDED') AND expires_at > $3 LIMIT 1",
-        )
-        .bind(tenant.to_string())
-        .bind(id.to_string())
-        .bind(format_ts(&now))
-        .fetch_optional(&mut *tx)
-        .await?;
-        if in_use.is_some() {
-            return Ok(WriteOutcome::InUse);
-        }
-        sqlx::query("UPDATE tenants SET revision = revision + 1 WHERE id = $1")
-            .bind(tenant.to_string())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM policies WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant.to_string())
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await?;
-        record_set_version(&mut tx, tenant, &format_ts(&event.at)).await?;
-        append_in_tx(&mut tx, vec![(tenant, event)]).await?;
-        tx.commit().await?;
-        self.committed(Commit::Config(tenant));
-        Ok(WriteOutcome::Done)
+            if in_use.is_some() {
+                return Ok(Change::Refused(WriteOutcome::InUse));
+            }
+            sqlx::query("DELETE FROM policies WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant.to_string())
+                .bind(id.to_string())
+                .execute(&mut **tx)
+                .await?;
+            Ok(Change::versioned(vec![(tenant, event)]))
+        })
+        .await
     }
 
     async fn get_policy(&self, tenant: TenantId, policy: &PolicyRef) -> Result<Option<Policy>> {
@@ -1646,46 +1705,36 @@ impl Store for SqliteStore {
         revision: i64,
         batch: ImportBatch,
     ) -> Result<WriteOutcome> {
-        let mut tx = self.write_tx().await?;
-        if !bump_revision(&mut tx, tenant, revision).await? {
-            return Ok(WriteOutcome::StaleRevision);
-        }
-        if let Some(schema) = &batch.cedarschema {
-            sqlx::query("UPDATE tenant_schemas SET cedarschema = $1 WHERE tenant_id = $2")
-                .bind(schema)
-                .bind(tenant.to_string())
-                .execute(&mut *tx)
-                .await?;
-        }
-        for p in &batch.create {
-            insert_policy_row(&mut tx, tenant, p).await?;
-        }
-        for (p, expected) in &batch.update {
-            if !update_policy_row(&mut tx, tenant, p, *expected).await? {
-                return Ok(WriteOutcome::VersionConflict);
+        self.config_write(tenant, Revision::Expect(revision), async |tx| {
+            if let Some(schema) = &batch.cedarschema {
+                sqlx::query("UPDATE tenant_schemas SET cedarschema = $1 WHERE tenant_id = $2")
+                    .bind(schema)
+                    .bind(tenant.to_string())
+                    .execute(&mut **tx)
+                    .await?;
             }
-        }
-        let at = batch
-            .events
-            .first()
-            .map(|e| format_ts(&e.at))
-            .unwrap_or_default();
-        record_set_version(&mut tx, tenant, &at).await?;
-        let mut cuts = Vec::new();
-        if let Some(first) = batch.events.first() {
-            for (p, _) in &batch.update {
-                cuts.extend(
-                    cut_grants_to_policy_max(&mut tx, tenant, p, &first.actor, first.at).await?,
-                );
+            for p in &batch.create {
+                insert_policy_row(tx, tenant, p).await?;
             }
-        }
-        let mut events: Vec<(TenantId, NewEvent)> =
-            batch.events.into_iter().map(|e| (tenant, e)).collect();
-        events.extend(cuts);
-        append_in_tx(&mut tx, events).await?;
-        tx.commit().await?;
-        self.committed(Commit::Config(tenant));
-        Ok(WriteOutcome::Done)
+            for (p, expected) in &batch.update {
+                if !update_policy_row(tx, tenant, p, *expected).await? {
+                    return Ok(Change::Refused(WriteOutcome::VersionConflict));
+                }
+            }
+            let mut cuts = Vec::new();
+            if let Some(first) = batch.events.first() {
+                for (p, _) in &batch.update {
+                    cuts.extend(
+                        cut_grants_to_policy_max(tx, tenant, p, &first.actor, first.at).await?,
+                    );
+                }
+            }
+            let mut events: Vec<(TenantId, NewEvent)> =
+                batch.events.into_iter().map(|e| (tenant, e)).collect();
+            events.extend(cuts);
+            Ok(Change::versioned(events))
+        })
+        .await
     }
 
     async fn upsert_entities(
@@ -1695,28 +1744,24 @@ impl Store for SqliteStore {
         rows: &[EntityRow],
         events: Vec<NewEvent>,
     ) -> Result<WriteOutcome> {
-        let mut tx = self.write_tx().await?;
-        if !bump_revision(&mut tx, tenant, revision).await? {
-            return Ok(WriteOutcome::StaleRevision);
-        }
-        let at = events.first().map(|e| format_ts(&e.at)).unwrap_or_default();
-        for r in rows {
-            sqlx::query(
-                "INSERT INTO entities (tenant_id, type, id, body, updated_at) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (tenant_id, type, id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
-            )
-            .bind(tenant.to_string())
-            .bind(&r.etype)
-            .bind(&r.id)
-            .bind(&r.body)
-            .bind(&at)
-            .execute(&mut *tx)
-            .await?;
-        }
-        append_in_tx(&mut tx, events.into_iter().map(|e| (tenant, e)).collect()).await?;
-        tx.commit().await?;
-        self.committed(Commit::Config(tenant));
-        Ok(WriteOutcome::Done)
+        self.config_write(tenant, Revision::Expect(revision), async |tx| {
+            let at = events.first().map(|e| format_ts(&e.at)).unwrap_or_default();
+            for r in rows {
+                sqlx::query(
+                    "INSERT INTO entities (tenant_id, type, id, body, updated_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (tenant_id, type, id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+                )
+                .bind(tenant.to_string())
+                .bind(&r.etype)
+                .bind(&r.id)
+                .bind(&r.body)
+                .bind(&at)
+                .execute(&mut **tx)
+                .await?;
+            }
+            Ok(Change::done(events.into_iter().map(|e| (tenant, e)).collect()))
+        })
+        .await
     }
 
     async fn delete_entity(
@@ -1726,24 +1771,20 @@ impl Store for SqliteStore {
         id: &str,
         event: NewEvent,
     ) -> Result<WriteOutcome> {
-        let mut tx = self.write_tx().await?;
-        let r = sqlx::query("DELETE FROM entities WHERE tenant_id = $1 AND type = $2 AND id = $3")
-            .bind(tenant.to_string())
-            .bind(etype)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        if r.rows_affected() == 0 {
-            return Ok(WriteOutcome::NotFound);
-        }
-        sqlx::query("UPDATE tenants SET revision = revision + 1 WHERE id = $1")
-            .bind(tenant.to_string())
-            .execute(&mut *tx)
-            .await?;
-        append_in_tx(&mut tx, vec![(tenant, event)]).await?;
-        tx.commit().await?;
-        self.committed(Commit::Config(tenant));
-        Ok(WriteOutcome::Done)
+        self.config_write(tenant, Revision::Bump, async |tx| {
+            let r =
+                sqlx::query("DELETE FROM entities WHERE tenant_id = $1 AND type = $2 AND id = $3")
+                    .bind(tenant.to_string())
+                    .bind(etype)
+                    .bind(id)
+                    .execute(&mut **tx)
+                    .await?;
+            if r.rows_affected() == 0 {
+                return Ok(Change::Refused(WriteOutcome::NotFound));
+            }
+            Ok(Change::done(vec![(tenant, event)]))
+        })
+        .await
     }
 
     async fn list_entities(

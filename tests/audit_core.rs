@@ -334,7 +334,7 @@ async fn journaled_decision_events_are_verified_listed_and_pruned() {
     let other = grantd::store::sqlite::SqliteStore::connect(&s.db_url)
         .await
         .unwrap();
-    let listed = grantd::store::Store::list_events(
+    let listed = grantd::store::AuditStore::list_events(
         &other,
         tid,
         &grantd::store::EventFilter::default(),
@@ -354,7 +354,7 @@ async fn journaled_decision_events_are_verified_listed_and_pruned() {
     // The other store appends (its decisions go through its pool) while the server has
     // journaled events it has not moved: it takes them from the journal first.
     audit.append(tid, event(&s, 14)).await.unwrap();
-    grantd::store::Store::append_events(&other, vec![(tid, event(&s, 15))])
+    grantd::store::AuditStore::append_events(&other, vec![(tid, event(&s, 15))])
         .await
         .unwrap();
     audit.append(tid, event(&s, 16)).await.unwrap();
@@ -474,7 +474,7 @@ async fn another_store_appending_during_decisions_keeps_one_chain() {
     let o = other.clone();
     let foreign = tokio::spawn(async move {
         for ev in foreign_events {
-            grantd::store::Store::append_events(&*o, vec![(tid, ev)])
+            grantd::store::AuditStore::append_events(&*o, vec![(tid, ev)])
                 .await
                 .expect("the other store appends");
         }

@@ -3,11 +3,7 @@
 //! Every method that touches tenant data takes the tenant id, and every mutation appends its
 //! audit event in the same transaction.
 
-mod grant_sql;
-mod journal;
 pub mod sqlite;
-mod sqlite_appender;
-mod sqlite_errors;
 
 use crate::domain::audit::{AuditEvent, NewEvent, VerifyReport};
 use crate::domain::ids::{KeyId, TenantId};
@@ -18,6 +14,11 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 pub type DynStore = Arc<dyn Store>;
+
+/// The store traits, for code that calls a store's methods: `use crate::store::prelude::*`.
+pub mod prelude {
+    pub use super::{AuditStore, ConfigStore, GrantStore, Store, TenantStore};
+}
 
 #[derive(Debug, Clone)]
 pub struct KeyRecord {
@@ -121,11 +122,12 @@ pub enum Commit {
 /// Called synchronously after such a commit, before the write returns.
 pub type CommitListener = Arc<dyn Fn(Commit) + Send + Sync>;
 
+/// The store as a whole: its lifecycle, and what spans every aggregate. A backend implements
+/// this and the four aggregate traits it requires, each in a module of its own.
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: TenantStore + ConfigStore + GrantStore + AuditStore {
     /// Registers the listener for committed writes (once; later calls are ignored).
     fn set_commit_listener(&self, listener: CommitListener);
-
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<()>;
     /// Whether the database answers.
@@ -137,7 +139,16 @@ pub trait Store: Send + Sync + 'static {
     async fn probe_write(&self) -> Result<()>;
     /// Closes the connections; later calls fail as `unavailable`.
     async fn close(&self);
+    /// The secret that signs pagination cursors (created on first use).
+    async fn cursor_secret(&self) -> Result<Vec<u8>>;
+    /// Every tenant's current revision and the number of revoked keys: what the change
+    /// poller compares to notice writes made by other processes (the CLI).
+    async fn change_marks(&self) -> Result<(Vec<(TenantId, i64)>, i64)>;
+}
 
+/// Tenants and their API keys.
+#[async_trait::async_trait]
+pub trait TenantStore: Send + Sync + 'static {
     async fn count_tenants(&self) -> Result<i64>;
     /// Creates a tenant with its schema, its first key and that key's `key.create` event.
     async fn create_tenant(
@@ -146,7 +157,6 @@ pub trait Store: Send + Sync + 'static {
         first_key: &KeyRecord,
         event: NewEvent,
     ) -> Result<()>;
-
     /// Looks a key up by its public id, across tenants: this is how a request finds its
     /// tenant, so it is the one read not scoped by a tenant id.
     async fn find_key(&self, id: KeyId) -> Result<Option<KeyRecord>>;
@@ -161,7 +171,11 @@ pub trait Store: Send + Sync + 'static {
         at: DateTime<Utc>,
         event: NewEvent,
     ) -> Result<bool>;
+}
 
+/// The audit log: appends, reads, retention and verification.
+#[async_trait::async_trait]
+pub trait AuditStore: Send + Sync + 'static {
     /// Appends events (possibly of several tenants) in one transaction: the group commit.
     async fn append_events(&self, events: Vec<(TenantId, NewEvent)>) -> Result<Vec<AuditEvent>>;
     /// Starts the writer that group-commits decision events (see `audit`); `this` is the
@@ -190,12 +204,12 @@ pub trait Store: Send + Sync + 'static {
     async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64>;
     /// Recomputes a tenant's chain from its anchor.
     async fn verify_chain(&self, tenant: TenantId) -> Result<VerifyReport>;
+}
 
+/// Tenant configuration: schema, policies and their policy-set versions, entities.
+#[async_trait::async_trait]
+pub trait ConfigStore: Send + Sync + 'static {
     async fn get_schema(&self, tenant: TenantId) -> Result<String>;
-
-    /// The secret that signs pagination cursors (created on first use).
-    async fn cursor_secret(&self) -> Result<Vec<u8>>;
-
     async fn config_snapshot(&self, tenant: TenantId) -> Result<ConfigSnapshot>;
     async fn put_schema(
         &self,
@@ -204,7 +218,6 @@ pub trait Store: Send + Sync + 'static {
         cedarschema: &str,
         event: NewEvent,
     ) -> Result<WriteOutcome>;
-
     async fn insert_policy(
         &self,
         tenant: TenantId,
@@ -247,7 +260,6 @@ pub trait Store: Send + Sync + 'static {
         revision: i64,
         batch: ImportBatch,
     ) -> Result<WriteOutcome>;
-
     /// Inserts or replaces entities, one event each.
     async fn upsert_entities(
         &self,
@@ -273,7 +285,6 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
     ) -> Result<(Vec<EntityRow>, i64)>;
     async fn all_entities(&self, tenant: TenantId) -> Result<Vec<EntityRow>>;
-
     /// The schema, enabled policies and entities of a tenant at one revision.
     async fn load_config(&self, tenant: TenantId) -> Result<TenantConfig>;
     /// The policy-set text in force at `version` (`None` past the current revision).
@@ -282,6 +293,11 @@ pub trait Store: Send + Sync + 'static {
         tenant: TenantId,
         version: i64,
     ) -> Result<Option<PolicySetVersion>>;
+}
+
+/// Grants, their list queries, bulk revoke, expiry and idempotency records.
+#[async_trait::async_trait]
+pub trait GrantStore: Send + Sync + 'static {
     /// Stores a new grant, its audit event and (optionally) the idempotency record of the
     /// request, in one transaction. `decided_at` is the configuration revision the decision
     /// was made with: if the tenant's configuration moved since (a policy deleted or
@@ -381,10 +397,6 @@ pub trait Store: Send + Sync + 'static {
         tenant: TenantId,
         record: &IdempotencyRecord,
     ) -> Result<InsertOutcome>;
-
-    /// Every tenant's current revision and the number of revoked keys: what the change
-    /// poller compares to notice writes made by other processes (the CLI).
-    async fn change_marks(&self) -> Result<(Vec<(TenantId, i64)>, i64)>;
 }
 
 /// Opens the store a database URL names, and migrates it.
@@ -393,7 +405,7 @@ pub async fn open(url: &str) -> Result<DynStore> {
 }
 
 /// [`open`] for a server: the store takes ownership of SQLite's decision journal where no
-/// other process has (see `sqlite_appender`).
+/// other process has (see `sqlite::appender`).
 /// Opens the store for a long-running server, which starts the backend's own background
 /// work (SQLite: it takes the decision journal, and refreshes planner statistics hourly).
 pub async fn open_serving(url: &str) -> Result<DynStore> {

@@ -1,7 +1,7 @@
 //! The decision journal: an append-only file beside the SQLite database where the audit
 //! writer makes each group-committed batch of decision events durable with one `pwrite`
 //! and one `fdatasync`, before moving them into `audit_events` in bulk (see
-//! `sqlite_appender`).
+//! `appender`).
 //!
 //! A SQLite commit of a handful of events costs a transaction: page writes into the WAL
 //! (two `pwrite`s per page), lock calls, an `fsync` that walks the page cache, and later a

@@ -36,7 +36,7 @@
 //! chain are inserted; the rest were moved before and are skipped.
 
 use super::journal::{continuing, Journal, Row, Source};
-use super::sqlite::{corrupt, AUDIT_INSERT, BUSY_TIMEOUT};
+use super::{corrupt, AUDIT_INSERT, BUSY_TIMEOUT};
 use crate::audit::BlockingAppend;
 use crate::clock::{format_ts, parse_ts};
 use crate::domain::audit::{place_events, ChainHead as Head, Placed};

@@ -22,7 +22,7 @@ impl From<sqlx::Error> for Error {
     }
 }
 
-/// The same mapping for the audit appender's own connection (see `store::sqlite_appender`).
+/// The same mapping for the audit appender's own connection (see `appender`).
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
         match &e {

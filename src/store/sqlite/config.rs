@@ -1,0 +1,593 @@
+//! Tenant configuration: schema, policies (with their policy-set versions) and entities;
+//! every write goes through `SqliteStore::config_write`.
+
+use super::*;
+
+#[async_trait::async_trait]
+impl ConfigStore for SqliteStore {
+    async fn get_schema(&self, tenant: TenantId) -> Result<String> {
+        let row = sqlx::query("SELECT cedarschema FROM tenant_schemas WHERE tenant_id = $1")
+            .bind(tenant.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::not_found("tenant"))?;
+        Ok(row.try_get("cedarschema")?)
+    }
+
+    async fn config_snapshot(&self, tenant: TenantId) -> Result<ConfigSnapshot> {
+        let row = sqlx::query(
+            "SELECT t.revision, s.cedarschema FROM tenants t \
+             JOIN tenant_schemas s ON s.tenant_id = t.id WHERE t.id = $1",
+        )
+        .bind(tenant.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| Error::not_found("tenant"))?;
+        Ok(ConfigSnapshot {
+            revision: row.try_get("revision")?,
+            cedarschema: row.try_get("cedarschema")?,
+        })
+    }
+
+    async fn put_schema(
+        &self,
+        tenant: TenantId,
+        revision: i64,
+        cedarschema: &str,
+        event: NewEvent,
+    ) -> Result<WriteOutcome> {
+        self.config_write(tenant, Revision::Expect(revision), async |tx| {
+            sqlx::query(
+                "UPDATE tenant_schemas SET cedarschema = $1, updated_at = $2 WHERE tenant_id = $3",
+            )
+            .bind(cedarschema)
+            .bind(format_ts(&event.at))
+            .bind(tenant.to_string())
+            .execute(&mut **tx)
+            .await?;
+            Ok(Change::done(vec![(tenant, event)]))
+        })
+        .await
+    }
+
+    async fn insert_policy(
+        &self,
+        tenant: TenantId,
+        revision: i64,
+        policy: &Policy,
+        event: NewEvent,
+    ) -> Result<WriteOutcome> {
+        self.config_write(tenant, Revision::Expect(revision), async |tx| {
+            insert_policy_row(tx, tenant, policy).await?;
+            Ok(Change::versioned(vec![(tenant, event)]))
+        })
+        .await
+    }
+
+    async fn update_policy(
+        &self,
+        tenant: TenantId,
+        revision: i64,
+        policy: &Policy,
+        expected_version: i64,
+        event: NewEvent,
+    ) -> Result<WriteOutcome> {
+        self.config_write(tenant, Revision::Expect(revision), async |tx| {
+            if !update_policy_row(tx, tenant, policy, expected_version).await? {
+                return Ok(Change::Refused(WriteOutcome::VersionConflict));
+            }
+            let cuts = cut_grants_to_policy_max(tx, tenant, policy, &event.actor, event.at).await?;
+            let mut events = vec![(tenant, event)];
+            events.extend(cuts);
+            Ok(Change::versioned(events))
+        })
+        .await
+    }
+
+    async fn delete_policy(
+        &self,
+        tenant: TenantId,
+        id: uuid::Uuid,
+        expected_version: Option<i64>,
+        now: DateTime<Utc>,
+        event: NewEvent,
+    ) -> Result<WriteOutcome> {
+        self.config_write(tenant, Revision::Bump, async |tx| {
+            let row = sqlx::query("SELECT version FROM policies WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant.to_string())
+                .bind(id.to_string())
+                .fetch_optional(&mut **tx)
+                .await?;
+            let Some(row) = row else {
+                return Ok(Change::Refused(WriteOutcome::NotFound));
+            };
+            let version: i64 = row.try_get("version")?;
+            if expected_version.is_some_and(|v| v != version) {
+                return Ok(Change::Refused(WriteOutcome::VersionConflict));
+            }
+            let in_use = sqlx::query(
+                "SELECT 1 FROM grants WHERE tenant_id = $1 AND policy_id = $2 \
+                 AND status IN ('GRANTED', 'EXTENDED') AND expires_at > $3 LIMIT 1",
+            )
+            .bind(tenant.to_string())
+            .bind(id.to_string())
+            .bind(format_ts(&now))
+            .fetch_optional(&mut **tx)
+            .await?;
+            if in_use.is_some() {
+                return Ok(Change::Refused(WriteOutcome::InUse));
+            }
+            sqlx::query("DELETE FROM policies WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant.to_string())
+                .bind(id.to_string())
+                .execute(&mut **tx)
+                .await?;
+            Ok(Change::versioned(vec![(tenant, event)]))
+        })
+        .await
+    }
+
+    async fn get_policy(&self, tenant: TenantId, policy: &PolicyRef) -> Result<Option<Policy>> {
+        let q = match policy {
+            PolicyRef::Id(id) => {
+                sqlx::query("SELECT doc FROM policies WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.to_string())
+                    .bind(id.to_string())
+            }
+            PolicyRef::Key(k) => {
+                sqlx::query("SELECT doc FROM policies WHERE tenant_id = $1 AND key = $2")
+                    .bind(tenant.to_string())
+                    .bind(k.clone())
+            }
+        };
+        q.fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(policy_from_row)
+            .transpose()
+    }
+
+    async fn list_policies(
+        &self,
+        tenant: TenantId,
+        after: Option<uuid::Uuid>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<Policy>, i64)> {
+        let t = tenant.to_string();
+        let rows = sqlx::query(
+            "SELECT doc FROM policies WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) \
+             ORDER BY id LIMIT $3 OFFSET $4",
+        )
+        .bind(&t)
+        .bind(after.map(|a| a.to_string()))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM policies WHERE tenant_id = $1")
+            .bind(&t)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        Ok((
+            rows.iter().map(policy_from_row).collect::<Result<_>>()?,
+            total,
+        ))
+    }
+
+    async fn all_policies(&self, tenant: TenantId) -> Result<Vec<Policy>> {
+        let rows = sqlx::query("SELECT doc FROM policies WHERE tenant_id = $1 ORDER BY id")
+            .bind(tenant.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(policy_from_row).collect()
+    }
+
+    async fn import(
+        &self,
+        tenant: TenantId,
+        revision: i64,
+        batch: ImportBatch,
+    ) -> Result<WriteOutcome> {
+        self.config_write(tenant, Revision::Expect(revision), async |tx| {
+            if let Some(schema) = &batch.cedarschema {
+                sqlx::query("UPDATE tenant_schemas SET cedarschema = $1 WHERE tenant_id = $2")
+                    .bind(schema)
+                    .bind(tenant.to_string())
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            for p in &batch.create {
+                insert_policy_row(tx, tenant, p).await?;
+            }
+            for (p, expected) in &batch.update {
+                if !update_policy_row(tx, tenant, p, *expected).await? {
+                    return Ok(Change::Refused(WriteOutcome::VersionConflict));
+                }
+            }
+            let mut cuts = Vec::new();
+            if let Some(first) = batch.events.first() {
+                for (p, _) in &batch.update {
+                    cuts.extend(
+                        cut_grants_to_policy_max(tx, tenant, p, &first.actor, first.at).await?,
+                    );
+                }
+            }
+            let mut events: Vec<(TenantId, NewEvent)> =
+                batch.events.into_iter().map(|e| (tenant, e)).collect();
+            events.extend(cuts);
+            Ok(Change::versioned(events))
+        })
+        .await
+    }
+
+    async fn upsert_entities(
+        &self,
+        tenant: TenantId,
+        revision: i64,
+        rows: &[EntityRow],
+        events: Vec<NewEvent>,
+    ) -> Result<WriteOutcome> {
+        self.config_write(tenant, Revision::Expect(revision), async |tx| {
+            let at = events.first().map(|e| format_ts(&e.at)).unwrap_or_default();
+            for r in rows {
+                sqlx::query(
+                    "INSERT INTO entities (tenant_id, type, id, body, updated_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (tenant_id, type, id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+                )
+                .bind(tenant.to_string())
+                .bind(&r.etype)
+                .bind(&r.id)
+                .bind(&r.body)
+                .bind(&at)
+                .execute(&mut **tx)
+                .await?;
+            }
+            Ok(Change::done(events.into_iter().map(|e| (tenant, e)).collect()))
+        })
+        .await
+    }
+
+    async fn delete_entity(
+        &self,
+        tenant: TenantId,
+        etype: &str,
+        id: &str,
+        event: NewEvent,
+    ) -> Result<WriteOutcome> {
+        self.config_write(tenant, Revision::Bump, async |tx| {
+            let r =
+                sqlx::query("DELETE FROM entities WHERE tenant_id = $1 AND type = $2 AND id = $3")
+                    .bind(tenant.to_string())
+                    .bind(etype)
+                    .bind(id)
+                    .execute(&mut **tx)
+                    .await?;
+            if r.rows_affected() == 0 {
+                return Ok(Change::Refused(WriteOutcome::NotFound));
+            }
+            Ok(Change::done(vec![(tenant, event)]))
+        })
+        .await
+    }
+
+    async fn list_entities(
+        &self,
+        tenant: TenantId,
+        etype: Option<&str>,
+        after: Option<(String, String)>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<EntityRow>, i64)> {
+        let t = tenant.to_string();
+        let (after_type, after_id) = match after {
+            Some((a, b)) => (Some(a), Some(b)),
+            None => (None, None),
+        };
+        let rows = sqlx::query(
+            "SELECT type, id, body FROM entities WHERE tenant_id = $1 AND ($2 IS NULL OR type = $2) \
+             AND ($3 IS NULL OR (type, id) > ($3, $4)) ORDER BY type, id LIMIT $5 OFFSET $6",
+        )
+        .bind(&t)
+        .bind(etype)
+        .bind(after_type)
+        .bind(after_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM entities WHERE tenant_id = $1 AND ($2 IS NULL OR type = $2)",
+        )
+        .bind(&t)
+        .bind(etype)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("n")?;
+        Ok((
+            rows.iter().map(entity_from_row).collect::<Result<_>>()?,
+            total,
+        ))
+    }
+
+    async fn all_entities(&self, tenant: TenantId) -> Result<Vec<EntityRow>> {
+        let rows = sqlx::query(
+            "SELECT type, id, body FROM entities WHERE tenant_id = $1 ORDER BY type, id",
+        )
+        .bind(tenant.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(entity_from_row).collect()
+    }
+
+    async fn load_config(&self, tenant: TenantId) -> Result<TenantConfig> {
+        let mut tx = self.pool.begin().await?;
+        let t = tenant.to_string();
+        let head = sqlx::query(
+            "SELECT t.revision, s.cedarschema FROM tenants t \
+             JOIN tenant_schemas s ON s.tenant_id = t.id WHERE t.id = $1",
+        )
+        .bind(&t)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| Error::not_found("tenant"))?;
+        let docs = sqlx::query("SELECT doc FROM policies WHERE tenant_id = $1 AND enabled = 1")
+            .bind(&t)
+            .fetch_all(&mut *tx)
+            .await?;
+        let entities = sqlx::query("SELECT type, id, body FROM entities WHERE tenant_id = $1")
+            .bind(&t)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(TenantConfig {
+            revision: head.try_get("revision")?,
+            cedarschema: head.try_get("cedarschema")?,
+            policies: docs.iter().map(policy_from_row).collect::<Result<_>>()?,
+            entities: entities
+                .iter()
+                .map(entity_from_row)
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    async fn policy_set_version(
+        &self,
+        tenant: TenantId,
+        version: i64,
+    ) -> Result<Option<PolicySetVersion>> {
+        let t = tenant.to_string();
+        let mut tx = self.pool.begin().await?;
+        let revision: Option<i64> = sqlx::query("SELECT revision FROM tenants WHERE id = $1")
+            .bind(&t)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get("revision"))
+            .transpose()?;
+        if revision.is_none_or(|r| version > r) || version < 0 {
+            return Ok(None);
+        }
+        let row = sqlx::query(
+            "SELECT text, created_at FROM policy_set_versions WHERE tenant_id = $1 AND version <= $2 \
+             ORDER BY version DESC LIMIT 1",
+        )
+        .bind(&t)
+        .bind(version)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.map(|r| {
+            Ok(PolicySetVersion {
+                version,
+                text: r.try_get("text")?,
+                created_at: ts_col(&r, "created_at")?,
+            })
+        })
+        .transpose()
+    }
+}
+
+/// How a configuration write moves the tenant's revision.
+pub(super) enum Revision {
+    /// From this revision (the snapshot the write was validated against), else the write
+    /// is `StaleRevision`.
+    Expect(i64),
+    /// Whatever it is now (the write needs no validation against the configuration).
+    Bump,
+}
+
+/// What a configuration write's row change ends with.
+pub(super) enum Change {
+    /// The rows changed: append these events; `versioned` records the compiled set's text
+    /// as a new policy-set version (policy writes) where it changed.
+    Done {
+        events: Vec<(TenantId, NewEvent)>,
+        versioned: bool,
+    },
+    /// Nothing to write: the transaction rolls back and the write answers this.
+    Refused(WriteOutcome),
+}
+
+impl Change {
+    fn done(events: Vec<(TenantId, NewEvent)>) -> Self {
+        Change::Done {
+            events,
+            versioned: false,
+        }
+    }
+
+    fn versioned(events: Vec<(TenantId, NewEvent)>) -> Self {
+        Change::Done {
+            events,
+            versioned: true,
+        }
+    }
+}
+
+impl SqliteStore {
+    /// The shape of every configuration write (policies, schema, entities, import), in one
+    /// write transaction: the tenant's revision moves (see [`Revision`]), `change` edits the
+    /// rows, the compiled text is recorded as a policy-set version when the change says so,
+    /// the events are appended to the chain, and after the commit the caches hear of it.
+    async fn config_write(
+        &self,
+        tenant: TenantId,
+        revision: Revision,
+        change: impl AsyncFnOnce(&mut WriteTx) -> Result<Change>,
+    ) -> Result<WriteOutcome> {
+        let mut tx = self.write_tx().await?;
+        match revision {
+            Revision::Expect(r) => {
+                if !bump_revision(&mut tx, tenant, r).await? {
+                    return Ok(WriteOutcome::StaleRevision);
+                }
+            }
+            Revision::Bump => {
+                sqlx::query("UPDATE tenants SET revision = revision + 1 WHERE id = $1")
+                    .bind(tenant.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        let (events, versioned) = match change(&mut tx).await? {
+            Change::Done { events, versioned } => (events, versioned),
+            Change::Refused(outcome) => return Ok(outcome),
+        };
+        if versioned {
+            let at = events
+                .first()
+                .map(|(_, e)| format_ts(&e.at))
+                .unwrap_or_default();
+            record_set_version(&mut tx, tenant, &at).await?;
+        }
+        append_in_tx(&mut tx, events).await?;
+        tx.commit().await?;
+        self.committed(Commit::Config(tenant));
+        Ok(WriteOutcome::Done)
+    }
+}
+
+/// Advances the tenant's configuration revision if it is still `revision`.
+pub(super) async fn bump_revision(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    revision: i64,
+) -> Result<bool> {
+    let r =
+        sqlx::query("UPDATE tenants SET revision = revision + 1 WHERE id = $1 AND revision = $2")
+            .bind(tenant.to_string())
+            .bind(revision)
+            .execute(&mut *conn)
+            .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// After a policy write in `conn`: records the tenant's compiled text at its (new)
+/// revision when it differs from the text in force.
+pub(super) async fn record_set_version(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    at: &str,
+) -> Result<()> {
+    let t = tenant.to_string();
+    let revision: i64 = sqlx::query("SELECT revision FROM tenants WHERE id = $1")
+        .bind(&t)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("revision")?;
+    let docs = sqlx::query("SELECT doc FROM policies WHERE tenant_id = $1 AND enabled = 1")
+        .bind(&t)
+        .fetch_all(&mut *conn)
+        .await?;
+    let policies = docs
+        .iter()
+        .map(policy_from_row)
+        .collect::<Result<Vec<_>>>()?;
+    let text = crate::domain::policy::compiled_text(&policies);
+    let current: Option<String> = sqlx::query(
+        "SELECT text FROM policy_set_versions WHERE tenant_id = $1 ORDER BY version DESC LIMIT 1",
+    )
+    .bind(&t)
+    .fetch_optional(&mut *conn)
+    .await?
+    .map(|r| r.try_get("text"))
+    .transpose()?;
+    if current.as_deref() != Some(text.as_str()) {
+        sqlx::query(
+            "INSERT INTO policy_set_versions (tenant_id, version, text, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&t)
+        .bind(revision)
+        .bind(&text)
+        .bind(at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+pub(super) fn policy_doc(p: &Policy) -> Result<String> {
+    serde_json::to_string(p).map_err(Error::internal)
+}
+
+pub(super) fn policy_from_row(row: &SqliteRow) -> Result<Policy> {
+    let doc: String = row.try_get("doc")?;
+    serde_json::from_str(&doc).map_err(|_| corrupt("policies.doc"))
+}
+
+pub(super) async fn insert_policy_row(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    p: &Policy,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO policies (tenant_id, id, key, enabled, priority, version, created_at, \
+         updated_at, doc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(tenant.to_string())
+    .bind(p.id.to_string())
+    .bind(&p.key)
+    .bind(p.enabled)
+    .bind(p.priority)
+    .bind(p.version)
+    .bind(format_ts(&p.created_at))
+    .bind(format_ts(&p.updated_at))
+    .bind(policy_doc(p)?)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Replaces a policy if its version is still `expected`; `false` otherwise.
+pub(super) async fn update_policy_row(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    p: &Policy,
+    expected: i64,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE policies SET key = $1, enabled = $2, priority = $3, version = $4, \
+         updated_at = $5, doc = $6 WHERE tenant_id = $7 AND id = $8 AND version = $9",
+    )
+    .bind(&p.key)
+    .bind(p.enabled)
+    .bind(p.priority)
+    .bind(p.version)
+    .bind(format_ts(&p.updated_at))
+    .bind(policy_doc(p)?)
+    .bind(tenant.to_string())
+    .bind(p.id.to_string())
+    .bind(expected)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub(super) fn entity_from_row(row: &SqliteRow) -> Result<EntityRow> {
+    Ok(EntityRow {
+        etype: row.try_get("type")?,
+        id: row.try_get("id")?,
+        body: row.try_get("body")?,
+    })
+}

@@ -309,6 +309,74 @@ async fn a_full_disk_answers_503_reports_not_ready_and_heals_without_a_restart()
     }
 }
 
+/// A decision journal that must grow (8 MiB at a time) on a disk with less room than that
+/// refuses the decision, and gives back what part of the growth it wrote: the disk is no
+/// fuller than before, so a write that fits still succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_growth_the_disk_cannot_take_gives_its_space_back() {
+    let Some(fs) = Tmpfs::mount(32) else {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    };
+    let s = TestServer::start_in(fs.path(), |_| {}).await;
+    let t = s.tenant().await;
+    let r = send(
+        &s,
+        &t.admin_key,
+        &t,
+        Method::PUT,
+        "/v1/entities",
+        Some(users(10)),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = send(
+        &s,
+        &t.admin_key,
+        &t,
+        Method::POST,
+        "/v1/policies",
+        Some(
+            json!({"key": "eng", "name": "eng", "max_duration_seconds": 3600, "rules": [
+            {"effect": "permit", "principal_scope_type": "in", "principal_entity_type": "Group",
+             "principal_entity_id": "engineering", "action_scope_type": "in",
+             "action_ids": ["request", "extend"], "resource_scope_type": "any"}]}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let key = s.key(&t, "requester").await;
+    // Fill the disk, then free 3 MiB: room for a grant, not for 8 MiB of journal.
+    let filler = fill(fs.path());
+    let len = std::fs::metadata(&filler).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&filler)
+        .unwrap()
+        .set_len(len - (3 << 20))
+        .unwrap();
+    let d = authorize(&s, &key, &t, 0).await;
+    assert_unavailable(&d);
+    let g = grant(&s, &key, &t, 1).await;
+    assert_eq!(
+        g.status, 201,
+        "the failed growth kept the room a grant needs: {}",
+        g.text
+    );
+    // Space returns: the journal grows and decisions go on.
+    std::fs::remove_file(&filler).unwrap();
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let d = authorize(&s, &key, &t, 0).await;
+        if d.status == 200 {
+            break;
+        }
+        assert_unavailable(&d);
+        assert!(Instant::now() < until, "decisions did not recover");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn fast_server(tweak: impl FnOnce(&mut grantd::config::Config)) -> TestServer {
     TestServer::start_with(|c| {
         c.server.header_read_timeout = Duration::from_millis(500);
@@ -405,6 +473,39 @@ async fn slow_heads_idle_connections_and_trickling_bodies_are_closed() {
         .expect("a trickling body keeps its connection");
     let text = String::from_utf8_lossy(&got);
     assert!(text.starts_with("HTTP/1.1 4"), "{text}");
+
+    // A client that sends its request and shuts down its sending side gets its answer.
+    let mut c = TcpStream::connect(&addr).await.unwrap();
+    c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    c.shutdown().await.unwrap();
+    let got = closed_within(&mut c, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(
+        got.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_declared_over_the_limit_is_refused_at_once() {
+    let s = TestServer::start_with(|c| {
+        c.server.body_read_timeout = Duration::from_secs(60);
+    })
+    .await;
+    let mut c = TcpStream::connect(addr(&s)).await.unwrap();
+    c.write_all(b"POST /v1/authorize HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 99999999\r\n\r\n{")
+        .await
+        .unwrap();
+    let got = closed_within(&mut c, Duration::from_secs(10))
+        .await
+        .expect("an oversized body waited for its bytes");
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(text.contains("payload_too_large"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

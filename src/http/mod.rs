@@ -135,6 +135,9 @@ pub fn router(state: AppState) -> Router {
         .layer(
             TraceLayer::new_for_http()
                 .on_response(log_response)
+                // Failures are logged where they happen, rate-limited (see `error.rs`); the
+                // layer's own line per 5xx answer would undo that.
+                .on_failure(())
                 .make_span_with(|req: &Request| {
                     let request_id = req
                         .headers()
@@ -155,6 +158,7 @@ pub fn router(state: AppState) -> Router {
             Error::Internal(anyhow::anyhow!("handler panicked")).into_response()
         }))
         .layer(middleware::map_response(ensure_envelope))
+        .layer(middleware::from_fn_with_state(body_limit, reject_oversized))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .service(app);
     Router::new().fallback_service(stack)
@@ -185,6 +189,27 @@ fn log_response<B>(res: &Response<B>, latency: std::time::Duration, _span: &trac
             "finished processing request"
         );
     }
+}
+
+/// A body whose declared length is over the limit is refused at once (413), without
+/// waiting for bytes that would be refused anyway.
+async fn reject_oversized(
+    axum::extract::State(limit): axum::extract::State<usize>,
+    req: Request,
+    next: Next,
+) -> axum::response::Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Error::PayloadTooLarge(
+            "the request body is larger than the configured limit".into(),
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 /// Counts requests and their latency by route and status, for `/metrics`. The labels are

@@ -65,9 +65,13 @@ impl Default for ServerLimits {
 /// journal files, the listener, the log.
 const FD_RESERVE: u64 = 256;
 
-/// Connections past the cap that may be in the middle of being told so at once; past
-/// this, they are closed without an answer.
-const MAX_REFUSING: usize = 64;
+/// Connections past the cap that may be in the middle of being told so at once (each holds
+/// a descriptor from the reserve for at most [`REFUSAL_TIME`]); past this, they are closed
+/// without an answer. So about 1,000 refusals a second are answered.
+const MAX_REFUSING: usize = 128;
+
+/// How long a refusal waits for the client to take its answer and close.
+const REFUSAL_TIME: Duration = Duration::from_millis(125);
 
 /// Raises the soft limit on open files to the hard limit and returns it (`None` where it
 /// cannot be read).
@@ -228,7 +232,7 @@ async fn refuse(mut stream: TcpStream) {
         while stream.read(&mut sink).await? > 0 {}
         Ok::<_, std::io::Error>(())
     };
-    let _ = tokio::time::timeout(Duration::from_secs(1), answer).await;
+    let _ = tokio::time::timeout(REFUSAL_TIME, answer).await;
 }
 
 /// What the watchdog of one connection reads: requests in flight, and when the current
@@ -337,6 +341,9 @@ async fn serve_conn(
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
+        // A client that sends its request and then shuts down its sending side still gets
+        // its answer (the idle and header timeouts still close the connection).
+        .half_close(true)
         .serve_connection(io, service);
     tokio::pin!(conn);
     let mut stopping = *stop.borrow();

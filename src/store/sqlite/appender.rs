@@ -184,6 +184,7 @@ fn open_conn(path: &Path, busy_timeout: Duration) -> Result<Connection> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", true)?;
+    conn.pragma_update(None, "journal_size_limit", super::WAL_SIZE_LIMIT as i64)?;
     Ok(conn)
 }
 

@@ -420,13 +420,23 @@ impl Journal {
     fn grow(&mut self, need: u64) -> Result<()> {
         let target = need.div_ceil(GROW) * GROW;
         let zeros = vec![0u8; (target - self.allocated) as usize];
-        self.file
+        let grown = self
+            .file
             .write_all_at(&zeros, self.allocated)
-            .map_err(|e| io_error("extend", &self.path, e))?;
-        // The new size is metadata: one full sync now, none for the appends into it.
-        self.file
-            .sync_all()
-            .map_err(|e| io_error("sync", &self.path, e))?;
+            .map_err(|e| io_error("extend", &self.path, e))
+            // The new size is metadata: one full sync now, none for the appends into it.
+            .and_then(|()| {
+                self.file
+                    .sync_all()
+                    .map_err(|e| io_error("sync", &self.path, e))
+            });
+        if let Err(e) = grown {
+            // Give back what part of the growth was written (nothing acknowledged lies
+            // past `allocated`): a growth the disk could not take whole must not leave the
+            // disk fuller than before, or the next write that would have fit fails too.
+            let _ = self.file.set_len(self.allocated);
+            return Err(e);
+        }
         self.allocated = target;
         Ok(())
     }

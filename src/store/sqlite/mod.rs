@@ -51,6 +51,9 @@ use std::time::Duration;
 
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Bytes a reset WAL is cut back to (SQLite's `journal_size_limit`; see `connect_with`).
+pub(super) const WAL_SIZE_LIMIT: u64 = 32 << 20;
+
 /// The page size of a database this store creates. Every decision event is written twice
 /// as whole pages (into the WAL when the flusher moves a journal file into `audit_events`,
 /// then into the database at the checkpoint), one `pwrite` or `pread` per page. With 16
@@ -125,6 +128,10 @@ impl SqliteStore {
             // `PAGE_SIZE`). Set before the journal mode, which fixes it.
             .page_size(PAGE_SIZE)
             .journal_mode(SqliteJournalMode::Wal)
+            // After a checkpoint resets the WAL, a WAL grown past this (a burst, or a
+            // checkpoint held off while the disk was full) is cut back to it, so the space
+            // returns to the file system.
+            .pragma("journal_size_limit", WAL_SIZE_LIMIT.to_string())
             // FULL: an acknowledged write survives a power cut, not just a crash. Group
             // commit keeps the fsync cost per decision small.
             .synchronous(SqliteSynchronous::Full)
@@ -384,8 +391,10 @@ impl WriteTx {
                 // appending on heads that may be stale could fork a chain, so the writer
                 // acknowledges nothing until then (fail closed; see `Chain::uncertain`).
                 Err(e) => {
-                    if !chain.uncertain {
-                        tracing::error!(error = ?e, "a write transaction's commit failed; decisions wait for the next write to commit");
+                    static LOG: crate::throttle::LogThrottle =
+                        crate::throttle::LogThrottle::new(Duration::from_secs(10));
+                    if let Some(n) = LOG.admit() {
+                        tracing::error!(error = ?e, earlier_not_logged = n, "a write transaction's commit failed; decisions wait for the next write to commit");
                     }
                     chain.uncertain = true;
                 }

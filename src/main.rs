@@ -58,6 +58,9 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Key(KeyCmd),
+    /// An online, consistent copy of the database (while the server runs, too), holding
+    /// every decision event acknowledged before it was taken. PATH must not exist.
+    Backup { path: PathBuf },
     /// Policies as code: import or export a `policies/` directory.
     #[command(subcommand)]
     Policy(PolicyCmd),
@@ -272,6 +275,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             config.shutdown_grace = std::time::Duration::from_millis(args.shutdown_grace_ms);
             serve(config, &args.bind).await
+        }
+        Command::Backup { path } => {
+            let r = store::backup(&database_url, &path).await?;
+            println!(
+                "backed up {} to {}: {} bytes, {} tenants, {} audit events ({} moved from the decision journal first)",
+                store::redact_url(&database_url),
+                path.display(),
+                r.bytes,
+                r.tenants,
+                r.events,
+                r.moved_from_journal
+            );
+            Ok(())
         }
         Command::Migrate => {
             store::open(&database_url).await?;

@@ -259,3 +259,80 @@ async fn serve_bootstraps_logs_the_path_not_the_key_and_stops_on_sigterm() {
     assert!(log.iter().any(|l| l.contains("req-abc-123")), "{log:#?}");
     assert!(log.iter().all(|l| !l.contains(key)));
 }
+
+/// `grantd backup` while the server runs: the copy holds every decision acknowledged
+/// before it (they are still only in the decision journal, which the copy does not have),
+/// its chain verifies, and the server goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_copies_a_running_server_with_every_acknowledged_event() {
+    use reqwest::Method;
+    let s = common::TestServer::start().await;
+    let t = s.tenant().await;
+    let decide = |user: usize| {
+        common::send(
+            &s,
+            &t.admin_key,
+            &t,
+            Method::POST,
+            "/v1/authorize",
+            Some(
+                serde_json::json!({"principal": {"type": "User", "id": format!("u{user}")},
+                "action": {"type": "Action", "id": "request"},
+                "resource": {"type": "App", "id": "github"},
+                "context": {"scopes": [], "reason": "", "extension_count": 0}}),
+            ),
+        )
+    };
+    for i in 0..40 {
+        assert_eq!(decide(i).await.status, 200);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("copy.db");
+    let r = run(grantd()
+        .args(["backup", "--database-url", &s.db_url])
+        .arg(&copy));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("moved from the decision journal"),
+        "{}",
+        r.stdout
+    );
+    // The server goes on.
+    assert_eq!(decide(99).await.status, 200);
+    // A second backup to the same path is refused and changes nothing.
+    let before = std::fs::read(&copy).unwrap();
+    let again = run(grantd()
+        .args(["backup", "--database-url", &s.db_url])
+        .arg(&copy));
+    assert_eq!(again.code, 1, "{}", again.stderr);
+    assert!(again.stderr.contains("exists"), "{}", again.stderr);
+    assert_eq!(std::fs::read(&copy).unwrap(), before);
+
+    // Restored: a server on the copy alone has the 40 decisions and a verified chain.
+    let url = format!("sqlite://{}", copy.display());
+    let (base, stop) = serve(&url).await;
+    let client = reqwest::Client::new();
+    let get = |path: String| {
+        client
+            .get(format!("{base}{path}"))
+            .header("X-API-Key", &t.admin_key)
+            .header("X-Tenant-ID", &t.id)
+            .send()
+    };
+    let v: serde_json::Value = get("/v1/audit-events/verify".into())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["ok"], true, "{v}");
+    let events: serde_json::Value = get("/v1/audit-events?kind=authorize&per_page=100".into())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let n = events["items"].as_array().map(|a| a.len());
+    assert_eq!(n, Some(40), "{events}");
+    let _ = stop.send(());
+}

@@ -436,6 +436,21 @@ async fn open_with(url: &str, serving: bool) -> Result<DynStore> {
     }
 }
 
+/// `grantd backup`: an online, consistent copy of the database at `url` into `dest`, with
+/// every decision event acknowledged before it was taken.
+pub async fn backup(url: &str, dest: &std::path::Path) -> Result<sqlite::BackupReport> {
+    if !url.starts_with("sqlite:") {
+        return Err(Error::invalid(
+            "grantd backup copies SQLite databases; back up other databases with their own tools",
+        ));
+    }
+    let store = sqlite::SqliteStore::connect(url).await?;
+    store.migrate().await?;
+    let report = store.backup(dest).await;
+    store.close().await;
+    report
+}
+
 /// A URL with any password replaced, safe for logs and error messages.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

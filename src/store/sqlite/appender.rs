@@ -174,7 +174,7 @@ pub(crate) const STALL_AFTER: Duration = if cfg!(test) {
     BUSY_TIMEOUT.saturating_mul(2)
 };
 
-fn open_conn(path: &Path, busy_timeout: Duration) -> Result<Connection> {
+pub(super) fn open_conn(path: &Path, busy_timeout: Duration) -> Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -267,7 +267,7 @@ fn run_flusher(
             let mut wait = Duration::from_millis(10);
             // SQLite's lock only; the chain lock is taken after the commit, never while
             // waiting for SQLite's (see the lock order in the module docs).
-            while let Err(e) = flush(&mut conn, chunk, i + 1 == chunks) {
+            while let Err(e) = flush(&mut conn, chunk, i + 1 == chunks, Source::Placed) {
                 if let Some(n) = failures.admit() {
                     tracing::warn!(error = ?e, earlier_not_logged = n, "moving the decision journal into the database failed; retrying with backoff");
                 }
@@ -347,14 +347,14 @@ fn data_version(conn: &Connection) -> Result<i64> {
 
 /// Inserts those of `rows` that are not stored yet (another process may have inserted some
 /// from the journal) into `audit_events` and moves their tenants' heads, in one
-/// transaction.
+/// transaction. `source` says whether their hashes are checked (rows read from a file).
 ///
 /// Only a `last` transaction syncs the WAL (`synchronous = FULL`), which makes the earlier
 /// ones of the same file durable with it: until then their events are still in the journal
 /// file, which is reset only after the last commit, so a power cut loses nothing (replay
 /// inserts what SQLite lost). A sync per transaction put one more device flush beside the
 /// journal's own for every few hundred decisions.
-fn flush(conn: &mut Connection, rows: &[Row], last: bool) -> Result<()> {
+pub(super) fn flush(conn: &mut Connection, rows: &[Row], last: bool, source: Source) -> Result<()> {
     conn.pragma_update(None, "synchronous", if last { "FULL" } else { "NORMAL" })?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut heads = HashMap::new();
@@ -375,7 +375,7 @@ fn flush(conn: &mut Connection, rows: &[Row], last: bool) -> Result<()> {
         }
     }
     // The rows the writer placed: their hashes need no recomputing (see `Source`).
-    let rows: Vec<&Row> = continuing(rows.iter(), heads, Source::Placed);
+    let rows: Vec<&Row> = continuing(rows.iter(), heads, source);
     {
         let mut insert = tx.prepare_cached(&format!(
             "{AUDIT_INSERT}VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"

@@ -10,12 +10,15 @@
 
 mod appender;
 mod audit;
+mod backup;
 mod config;
 mod errors;
 mod grant_sql;
 mod grants;
 pub(crate) mod journal;
 mod tenants;
+
+pub use backup::BackupReport;
 
 use grants::cut_grants_to_policy_max;
 
@@ -207,6 +210,19 @@ impl SqliteStore {
         {
             old.abort();
         }
+    }
+
+    /// An online, consistent copy of the database at `dest` (see `backup`), holding every
+    /// decision event acknowledged before it was taken.
+    pub async fn backup(&self, dest: &std::path::Path) -> Result<BackupReport> {
+        let Some(db) = self.file.clone() else {
+            return Err(Error::invalid("an in-memory database cannot be backed up"));
+        };
+        let journal = self.journal.clone();
+        let dest = dest.to_path_buf();
+        tokio::task::spawn_blocking(move || backup::backup(&db, journal.as_deref(), &dest))
+            .await
+            .map_err(|e| Error::internal(anyhow::anyhow!("backup task failed: {e}")))?
     }
 
     /// Refreshes the planner statistics now (what the upkeep does hourly).

@@ -4,9 +4,10 @@
 //! decision would cap throughput at the disk's sync rate. Callers therefore hand events to
 //! one writer through a bounded queue and wait for their acknowledgement; the writer takes
 //! everything that queued up while the previous commit ran and commits it as one
-//! transaction. The writer is a thread of its own when the store offers a blocking append
-//! (SQLite does), else a task. A full queue makes callers wait (backpressure), nothing is ever dropped, and
-//! when the last sender is gone the writer drains the queue before it stops.
+//! transaction. The store starts the writer (`Store::start_decision_writer`): a thread of
+//! its own with a blocking append, or a task. A full queue makes callers wait
+//! (backpressure), nothing is ever dropped, and when the last sender is gone the writer
+//! drains the queue before it stops.
 //!
 //! Mutations do not come through here: they append their event inside their own
 //! transaction (see `store`).

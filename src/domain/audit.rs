@@ -205,7 +205,7 @@ impl EventContent {
     ///
     /// Written field by field in sorted key order rather than through a `serde_json::Value`:
     /// the audit writer runs this for every event while the chain is held, and the detour
-    /// through a map per object was most of its non-SQLite time. It must equal
+    /// through a map per object was most of its time outside the database. It must equal
     /// `canonical_json(&serde_json::to_value(self))`, which `direct_canonical_equals_sorted_value`
     /// checks field by field.
     pub fn canonical(&self) -> String {

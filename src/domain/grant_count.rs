@@ -2,7 +2,7 @@
 //! grant.
 //!
 //! The store keeps, per tenant, how many grants have each stored status and a value on each
-//! UTC day in `expires_at`, `last_used_at` and `granted_at` (SQLite: migration 0010). A
+//! UTC day in `expires_at`, `last_used_at` and `granted_at` (the store's day counts). A
 //! filter set made only of ranges on one of those columns and effective-status sets is
 //! answered as: the per-day counts of the days strictly inside the range, plus an exact
 //! count (with every filter) of the grants on the *exact days*: the range's end days and,

@@ -1,4 +1,4 @@
-//! Plain types and the rules of the system: no I/O, no axum, no sqlx. Values here are
+//! Plain types and the rules of the system: no I/O, no axum, no database. Values here are
 //! parsed at the boundary ("parse, don't validate"), so the rest of the code never sees an
 //! unchecked string.
 

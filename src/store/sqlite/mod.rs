@@ -119,8 +119,13 @@ impl SqliteStore {
     /// Opens the database and, if no other process or store has, takes ownership of the
     /// decision journal: decision events are then journaled by the audit writer (as
     /// `grantd serve` does).
+    ///
+    /// `GRANTD_SQLITE_DECISION_JOURNAL=off` makes the server commit each batch of decision
+    /// events as one SQLite transaction instead: the A/B switch of the journal's
+    /// measurement (`benches/README.md`), not a setting for production.
     pub async fn connect_owning(url: &str) -> Result<Self> {
-        Self::connect_with(url, true).await
+        let journal = std::env::var("GRANTD_SQLITE_DECISION_JOURNAL").map_or(true, |v| v != "off");
+        Self::connect_with(url, journal).await
     }
 
     async fn connect_with(url: &str, own: bool) -> Result<Self> {

@@ -5,8 +5,8 @@ mod common;
 use common::policies_dir;
 use grantd::clock::SystemClock;
 use grantd::config::Config;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+
+use std::process::Command;
 use std::sync::Arc;
 
 fn grantd() -> Command {
@@ -184,39 +184,7 @@ fn other_failures_exit_1_with_one_line() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_bootstraps_logs_the_path_not_the_key_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = grantd()
-        .current_dir(dir.path())
-        .args([
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-            "--policies-dir",
-        ])
-        .arg(policies_dir())
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut log = Vec::new();
-    let addr = loop {
-        let line = rx
-            .recv_timeout(std::time::Duration::from_secs(30))
-            .expect("server logs its address");
-        log.push(line.clone());
-        let v: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
-        if v["fields"]["message"] == "grantd listening" {
-            break v["fields"]["addr"].as_str().unwrap().to_string();
-        }
-    };
+    let (mut child, addr, mut log, rx) = common::spawn_serve(dir.path(), &[]);
     let path = dir.path().join("grantd-bootstrap.json");
     let boot: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();

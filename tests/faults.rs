@@ -75,6 +75,39 @@ fn users(n: usize) -> Value {
     Value::Array(v)
 }
 
+/// A server whose database is under `dir`, with a tenant of `users` engineers who may be
+/// granted anything, and a requester key.
+async fn server_with_grants(dir: &Path, users_n: usize) -> (TestServer, Tenant, String) {
+    let s = TestServer::start_in(dir, |_| {}).await;
+    let t = s.tenant().await;
+    let r = send(
+        &s,
+        &t.admin_key,
+        &t,
+        Method::PUT,
+        "/v1/entities",
+        Some(users(users_n)),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let policy = json!({"key": "eng", "name": "eng", "max_duration_seconds": 3600, "rules": [
+        {"effect": "permit", "principal_scope_type": "in", "principal_entity_type": "Group",
+         "principal_entity_id": "engineering", "action_scope_type": "in",
+         "action_ids": ["request", "extend"], "resource_scope_type": "any"}]});
+    let r = send(
+        &s,
+        &t.admin_key,
+        &t,
+        Method::POST,
+        "/v1/policies",
+        Some(policy),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let key = s.key(&t, "requester").await;
+    (s, t, key)
+}
+
 async fn grant(s: &TestServer, key: &str, t: &Tenant, user: usize) -> Resp {
     send(
         s,
@@ -122,34 +155,7 @@ async fn a_full_disk_answers_503_reports_not_ready_and_heals_without_a_restart()
         eprintln!("skipped: mounting a tmpfs needs root");
         return;
     };
-    let s = TestServer::start_in(fs.path(), |_| {}).await;
-    let t = s.tenant().await;
-    let r = send(
-        &s,
-        &t.admin_key,
-        &t,
-        Method::PUT,
-        "/v1/entities",
-        Some(users(400)),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    let r = send(
-        &s,
-        &t.admin_key,
-        &t,
-        Method::POST,
-        "/v1/policies",
-        Some(
-            json!({"key": "eng", "name": "eng", "max_duration_seconds": 3600, "rules": [
-            {"effect": "permit", "principal_scope_type": "in", "principal_entity_type": "Group",
-             "principal_entity_id": "engineering", "action_scope_type": "in",
-             "action_ids": ["request", "extend"], "resource_scope_type": "any"}]}),
-        ),
-    )
-    .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let key = s.key(&t, "requester").await;
+    let (s, t, key) = server_with_grants(fs.path(), 400).await;
     let ready = s
         .client
         .get(format!("{}/readyz", s.base))
@@ -318,34 +324,7 @@ async fn a_journal_growth_the_disk_cannot_take_gives_its_space_back() {
         eprintln!("skipped: mounting a tmpfs needs root");
         return;
     };
-    let s = TestServer::start_in(fs.path(), |_| {}).await;
-    let t = s.tenant().await;
-    let r = send(
-        &s,
-        &t.admin_key,
-        &t,
-        Method::PUT,
-        "/v1/entities",
-        Some(users(10)),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    let r = send(
-        &s,
-        &t.admin_key,
-        &t,
-        Method::POST,
-        "/v1/policies",
-        Some(
-            json!({"key": "eng", "name": "eng", "max_duration_seconds": 3600, "rules": [
-            {"effect": "permit", "principal_scope_type": "in", "principal_entity_type": "Group",
-             "principal_entity_id": "engineering", "action_scope_type": "in",
-             "action_ids": ["request", "extend"], "resource_scope_type": "any"}]}),
-        ),
-    )
-    .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let key = s.key(&t, "requester").await;
+    let (s, t, key) = server_with_grants(fs.path(), 10).await;
     // Fill the disk, then free 3 MiB: room for a grant, not for 8 MiB of journal.
     let filler = fill(fs.path());
     let len = std::fs::metadata(&filler).unwrap().len();
@@ -637,44 +616,9 @@ async fn shutdown_answers_what_is_in_flight_and_ends_by_its_deadline() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_with_stuck_clients_exits_by_the_deadline() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_grantd"))
-        .current_dir(dir.path())
-        .args([
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-            "--shutdown-grace-ms",
-            "1000",
-            "--policies-dir",
-        ])
-        .arg(common::policies_dir())
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
-    let addr = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the server logs its address");
-        let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-        if v["fields"]["message"] == "grantd listening" {
-            break v["fields"]["addr"].as_str().unwrap().to_string();
-        }
-    };
+    let (mut child, addr, _, _log) =
+        common::spawn_serve(dir.path(), &["--shutdown-grace-ms", "1000"]);
     let boot: Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("grantd-bootstrap.json")).unwrap(),
     )

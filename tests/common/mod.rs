@@ -255,3 +255,53 @@ pub async fn send_on_behalf(
     }
     TestServer::read(r.send().await.unwrap()).await
 }
+
+/// `grantd serve` as a child process in `dir` (JSON logs on a pipe), with `extra` flags:
+/// the child, its address, and its log lines so far and to come.
+pub fn spawn_serve(
+    dir: &std::path::Path,
+    extra: &[&str],
+) -> (
+    std::process::Child,
+    String,
+    Vec<String>,
+    std::sync::mpsc::Receiver<String>,
+) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_grantd"))
+        .env_remove("GRANTD_DATABASE_URL")
+        .env_remove("GRANTD_POLICIES_DIR")
+        .env_remove("GRANTD_BIND")
+        .env_remove("GRANTD_LOG")
+        .current_dir(dir)
+        .args(["serve", "--bind", "127.0.0.1:0", "--log-format", "json"])
+        .args(extra)
+        .arg("--policies-dir")
+        .arg(policies_dir())
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("grantd serve starts");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut log = Vec::new();
+    let addr = loop {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the server logs its address");
+        log.push(line.clone());
+        let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if v["fields"]["message"] == "grantd listening" {
+            break v["fields"]["addr"].as_str().unwrap().to_string();
+        }
+    };
+    (child, addr, log, rx)
+}

@@ -83,16 +83,19 @@ pub(crate) struct Chain {
     /// When the flusher last made progress: was handed a file, or committed a transaction
     /// of its events (see [`Chain::stalled`]).
     pub moved_at: Instant,
+    /// Whether the flusher's last attempt to move events failed (it retries with backoff).
+    pub flush_failed: bool,
 }
 
 impl Chain {
-    /// Whether the backlog is full (see [`MAX_BACKLOG`]) and the flusher has moved nothing
-    /// for [`STALL_AFTER`]: SQLite cannot be written (another process holds its write lock,
-    /// or the disk refuses). Appends are then refused rather than left waiting.
+    /// Whether the backlog is full (see [`MAX_BACKLOG`]) and the flusher cannot move it:
+    /// its last attempt failed (the disk refuses, or SQLite's write lock stayed held past
+    /// the busy timeout), or it has moved nothing for [`STALL_AFTER`]. Appends are then
+    /// refused rather than left waiting.
     pub fn stalled(&self) -> bool {
         self.inflight.is_some()
             && self.pending.len() >= MAX_BACKLOG
-            && self.moved_at.elapsed() >= STALL_AFTER
+            && (self.flush_failed || self.moved_at.elapsed() >= STALL_AFTER)
     }
 
     /// Every journaled event not known to be in SQLite, oldest first.
@@ -213,6 +216,7 @@ impl Appender {
             journal_failed: None,
             uncertain: false,
             moved_at: Instant::now(),
+            flush_failed: false,
         }));
         let flush_conn = open_conn(path, busy_timeout)?;
         let (tx, rx) = std::sync::mpsc::channel::<FullFile>();
@@ -271,10 +275,13 @@ fn run_flusher(
                 if let Some(n) = failures.admit() {
                     tracing::warn!(error = ?e, earlier_not_logged = n, "moving the decision journal into the database failed; retrying with backoff");
                 }
+                chain.blocking_lock().flush_failed = true;
                 std::thread::sleep(wait);
                 wait = (wait * 2).min(Duration::from_secs(5));
             }
-            chain.blocking_lock().moved_at = Instant::now();
+            let mut c = chain.blocking_lock();
+            c.moved_at = Instant::now();
+            c.flush_failed = false;
         }
         let mut c = chain.blocking_lock();
         if let Err(e) = c.journals[file].reset() {

@@ -415,3 +415,49 @@ async fn a_stalled_flusher_gets_batches_refused_not_hung() {
     .unwrap();
     full.assert_stored_with(2).await;
 }
+
+/// A flusher whose last attempt failed (a full disk fails at once) makes a full backlog
+/// refuse appends at once, instead of after `STALL_AFTER` of waiting.
+#[test]
+fn a_failing_flusher_with_a_full_backlog_stalls_at_once() {
+    use super::appender::{Chain, MAX_BACKLOG};
+    use super::journal::{Journal, Row};
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("j");
+    let (j0, _) = Journal::open(&first).unwrap();
+    let (j1, _) = Journal::open(&Journal::second_path(&first)).unwrap();
+    let row = Row {
+        tenant: "t".into(),
+        seq: 1,
+        id: "e".into(),
+        at: "2026-12-07T00:00:00.000000Z".into(),
+        kind: "authorize".into(),
+        subject_type: "principal".into(),
+        subject_id: "User::\"u\"".into(),
+        decision: None,
+        body: "{}".into(),
+        prev_hash: "0".into(),
+        hash: "1".into(),
+    };
+    let mut chain = Chain {
+        journals: [j0, j1],
+        active: 0,
+        pending: vec![row; MAX_BACKLOG],
+        inflight: Some(Arc::new(Vec::new())),
+        heads: std::collections::HashMap::new(),
+        found: Vec::new(),
+        seen_version: 0,
+        journal_failed: None,
+        uncertain: false,
+        moved_at: std::time::Instant::now(),
+        flush_failed: false,
+    };
+    assert!(
+        !chain.stalled(),
+        "a flusher that is merely slow is waited for"
+    );
+    chain.flush_failed = true;
+    assert!(chain.stalled());
+    chain.pending.truncate(MAX_BACKLOG - 1);
+    assert!(!chain.stalled(), "below a full backlog, appends go on");
+}

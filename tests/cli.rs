@@ -304,3 +304,79 @@ async fn backup_copies_a_running_server_with_every_acknowledged_event() {
     assert_eq!(n, Some(40), "{events}");
     let _ = stop.send(());
 }
+
+/// A backup waits for SQLite's write lock before it takes the decision journal's (the order
+/// every writer keeps): while another connection holds SQLite's lock, decisions go on, and
+/// the backup completes once the lock is free. Taking them the other way round locked up
+/// with the server's own writes. A source that does not exist is refused, not created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_keeps_the_lock_order_and_never_creates_its_source() {
+    use reqwest::Method;
+    let s = common::TestServer::start().await;
+    let t = s.tenant().await;
+    let decide = || {
+        common::send(
+            &s,
+            &t.admin_key,
+            &t,
+            Method::POST,
+            "/v1/authorize",
+            Some(
+                serde_json::json!({"principal": {"type": "User", "id": "u1"},
+                "action": {"type": "Action", "id": "request"},
+                "resource": {"type": "App", "id": "github"},
+                "context": {"scopes": [], "reason": "", "extension_count": 0}}),
+            ),
+        )
+    };
+    for _ in 0..10 {
+        assert_eq!(decide().await.status, 200);
+    }
+    let holder = rusqlite::Connection::open(&s.db_path).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("copy.db");
+    let backup = grantd()
+        .args(["backup", "--database-url", &s.db_url])
+        .arg(&copy)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let d = tokio::time::timeout(std::time::Duration::from_secs(2), decide())
+        .await
+        .expect("a decision waited behind the backup");
+    assert_eq!(d.status, 200, "{}", d.text);
+    holder.execute_batch("ROLLBACK").unwrap();
+    let out = tokio::task::spawn_blocking(move || backup.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events: i64 = rusqlite::Connection::open(&copy)
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM audit_events WHERE kind = 'authorize'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(events, 11, "every decision acknowledged before the backup");
+
+    let missing = dir.path().join("no-such.db");
+    let r = run(grantd()
+        .args([
+            "backup",
+            "--database-url",
+            &format!("sqlite://{}", missing.display()),
+        ])
+        .arg(dir.path().join("other.db")));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("no database at"), "{}", r.stderr);
+    assert!(!missing.exists(), "the backup created its source");
+    assert!(!dir.path().join("other.db").exists());
+}

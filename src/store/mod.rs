@@ -444,11 +444,7 @@ pub async fn backup(url: &str, dest: &std::path::Path) -> Result<sqlite::BackupR
             "grantd backup copies SQLite databases; back up other databases with their own tools",
         ));
     }
-    let store = sqlite::SqliteStore::connect(url).await?;
-    store.migrate().await?;
-    let report = store.backup(dest).await;
-    store.close().await;
-    report
+    sqlite::backup_url(url, dest).await
 }
 
 /// A URL with any password replaced, safe for logs and error messages.

@@ -364,6 +364,14 @@ fn data_version(conn: &Connection) -> Result<i64> {
 pub(super) fn flush(conn: &mut Connection, rows: &[Row], last: bool, source: Source) -> Result<()> {
     conn.pragma_update(None, "synchronous", if last { "FULL" } else { "NORMAL" })?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    insert_continuing(&tx, rows, source)?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Inside an open write transaction: inserts those of `rows` that continue their tenants'
+/// stored chains and moves the heads. Returns how many it inserted.
+pub(super) fn insert_continuing(tx: &Connection, rows: &[Row], source: Source) -> Result<usize> {
     let mut heads = HashMap::new();
     {
         let mut read =
@@ -381,36 +389,33 @@ pub(super) fn flush(conn: &mut Connection, rows: &[Row], last: bool, source: Sou
             }
         }
     }
-    // The rows the writer placed: their hashes need no recomputing (see `Source`).
+    // Rows the writer placed need no recomputing of their hashes (see `Source`).
     let rows: Vec<&Row> = continuing(rows.iter(), heads, source);
-    {
-        let mut insert = tx.prepare_cached(&format!(
-            "{AUDIT_INSERT}VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-        ))?;
-        for r in &rows {
-            insert.execute(params![
-                r.tenant,
-                r.seq,
-                r.id,
-                r.at,
-                r.kind,
-                r.subject_type,
-                r.subject_id,
-                r.decision,
-                r.body,
-                r.prev_hash,
-                r.hash,
-            ])?;
-        }
-        let mut update = tx.prepare_cached(
-            "UPDATE audit_heads SET seq = ?1, hash = ?2, last_at = ?3 WHERE tenant_id = ?4",
-        )?;
-        for r in last_rows(rows.iter().copied()) {
-            update.execute(params![r.seq, r.hash, r.at, r.tenant])?;
-        }
+    let mut insert = tx.prepare_cached(&format!(
+        "{AUDIT_INSERT}VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+    ))?;
+    for r in &rows {
+        insert.execute(params![
+            r.tenant,
+            r.seq,
+            r.id,
+            r.at,
+            r.kind,
+            r.subject_type,
+            r.subject_id,
+            r.decision,
+            r.body,
+            r.prev_hash,
+            r.hash,
+        ])?;
     }
-    tx.commit()?;
-    Ok(())
+    let mut update = tx.prepare_cached(
+        "UPDATE audit_heads SET seq = ?1, hash = ?2, last_at = ?3 WHERE tenant_id = ?4",
+    )?;
+    for r in last_rows(rows.iter().copied()) {
+        update.execute(params![r.seq, r.hash, r.at, r.tenant])?;
+    }
+    Ok(rows.len())
 }
 
 fn read_head(conn: &Connection, tenant: &TenantId) -> Result<Head> {
@@ -575,8 +580,10 @@ impl Appender {
                 chain.moved_at.elapsed().as_secs()
             )));
         }
-        // The chain lock across processes, for placing and journaling the batch.
-        chain.journals[0].lock()?;
+        // The chain lock across processes, for placing and journaling the batch. Another
+        // process holds it only for a short write; one that holds it longer (stopped, or
+        // stuck) gets this batch refused, not every decision held behind it.
+        chain.journals[0].lock_within(self.busy_timeout)?;
         let journaled = journal_batch(chain, conn, events, split);
         chain.journals[0].unlock();
         let (rows, placed) = journaled?;

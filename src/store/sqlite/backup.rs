@@ -4,13 +4,15 @@
 //! A copy of the files made with plain tools may miss events: acknowledged decision events
 //! live in the decision journal (`<db>-decisions*`) until the flusher moves them, and a copy
 //! of the database file alone, or of the files at slightly different moments, can lack them.
-//! Here, with the journal's lock held (the lock the server's writer takes for every batch,
-//! so no decision is acknowledged meanwhile), the journaled events not yet stored are
+//! Here, in a write transaction and with the journal's lock held (the lock the server's
+//! writer takes for every batch, so no decision is acknowledged meanwhile; taken after
+//! SQLite's, the order every writer keeps), the journaled events not yet stored are
 //! inserted into the database, and a read transaction pins the snapshot; then the lock is
 //! released and SQLite's online backup copies that snapshot page by page while the server
-//! goes on. The copy is written beside the destination, synced and renamed into place.
+//! goes on. The copy is written under a name of its own beside the destination, synced,
+//! and linked into place only if nothing is there yet.
 
-use super::appender::{flush, open_conn};
+use super::appender::{insert_continuing, open_conn};
 use super::journal::{lock_and_read, Source};
 use super::BUSY_TIMEOUT;
 use crate::error::{Error, Result};
@@ -26,27 +28,32 @@ pub struct BackupReport {
     pub moved_from_journal: usize,
 }
 
-/// Copies the database at `db` (journal beside it) to `dest`, which must not exist.
+/// Copies the database at `db` (journal beside it) to `dest`, which must not exist. The
+/// database must exist; it is neither created nor migrated.
 pub fn backup(db: &Path, journal: Option<&Path>, dest: &Path) -> Result<BackupReport> {
-    if dest.exists() {
+    if std::fs::symlink_metadata(dest).is_ok() {
         return Err(Error::invalid(format!(
             "{} exists; choose a new path",
             dest.display()
         )));
     }
+    if !db.is_file() {
+        return Err(Error::invalid(format!("no database at {}", db.display())));
+    }
     let mut src = open_conn(db, BUSY_TIMEOUT)?;
-    // The journal's lock: no decision is acknowledged while it is held.
+    // The lock order every writer keeps: SQLite's write lock, then the journal's. While
+    // the journal's is held no decision is acknowledged, so it is held only from here
+    // until the snapshot is pinned.
+    let write = src.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let locked = match journal {
         Some(j) => lock_and_read(j)?,
         None => None,
     };
-    let mut moved = 0;
-    if let Some((_, rows)) = &locked {
-        if !rows.is_empty() {
-            flush(&mut src, rows, true, Source::File)?;
-            moved = rows.len();
-        }
-    }
+    let moved = match &locked {
+        Some((_, rows)) if !rows.is_empty() => insert_continuing(&write, rows, Source::File)?,
+        _ => 0,
+    };
+    write.commit()?;
     // Pin the snapshot the copy is taken from, then let the server go on.
     src.execute_batch("BEGIN")?;
     let (tenants, events): (i64, i64) = src.query_row(
@@ -56,13 +63,18 @@ pub fn backup(db: &Path, journal: Option<&Path>, dest: &Path) -> Result<BackupRe
     )?;
     drop(locked);
     let tmp = partial_path(dest);
-    let copied = copy(&src, &tmp);
+    let copied = copy(&src, &tmp).and_then(|()| {
+        // Into place only if nothing is there yet (a link does not replace a file).
+        std::fs::hard_link(&tmp, dest).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => {
+                Error::invalid(format!("{} exists; choose a new path", dest.display()))
+            }
+            _ => io("link", dest, e),
+        })
+    });
     let _ = src.execute_batch("COMMIT");
-    if let Err(e) = copied {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    std::fs::rename(&tmp, dest).map_err(|e| io("rename", dest, e))?;
+    remove_partial(&tmp);
+    copied?;
     if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::File::open(dir)
             .and_then(|d| d.sync_all())
@@ -83,8 +95,12 @@ pub fn backup(db: &Path, journal: Option<&Path>, dest: &Path) -> Result<BackupRe
 /// step of SQLite's online backup: the source's read lock is held throughout, so the copy
 /// is that snapshot whatever the server writes meanwhile.
 fn copy(src: &rusqlite::Connection, tmp: &Path) -> Result<()> {
-    let _ = std::fs::remove_file(tmp);
-    let mut dst = rusqlite::Connection::open(tmp)?;
+    let mut dst = rusqlite::Connection::open_with_flags(
+        tmp,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+            | rusqlite::OpenFlags::SQLITE_OPEN_CREATE
+            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
     {
         let b = rusqlite::backup::Backup::new(src, &mut dst)?;
         match b.step(-1)? {
@@ -104,10 +120,23 @@ fn copy(src: &rusqlite::Connection, tmp: &Path) -> Result<()> {
         .map_err(|e| io("sync", tmp, e))
 }
 
+/// A name of this backup's own beside `dest`, for the copy until it is complete.
 fn partial_path(dest: &Path) -> PathBuf {
     let mut p = dest.as_os_str().to_owned();
-    p.push(".partial");
+    p.push(format!(
+        ".partial-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
     PathBuf::from(p)
+}
+
+/// Removes the partial copy and what SQLite may have left beside it.
+fn remove_partial(tmp: &Path) {
+    let _ = std::fs::remove_file(tmp);
+    let mut j = tmp.as_os_str().to_owned();
+    j.push("-journal");
+    let _ = std::fs::remove_file(PathBuf::from(j));
 }
 
 fn io(what: &str, path: &Path, e: std::io::Error) -> Error {

@@ -316,14 +316,33 @@ impl Journal {
         ))
     }
 
-    /// Takes the chain lock across processes (see [`lock_and_read`]); blocks.
-    pub fn lock(&self) -> Result<()> {
-        self.file
-            .lock()
-            .map_err(|e| io_error("lock", &self.path, e))
+    /// Takes the chain lock across processes (see [`lock_and_read`]), waiting at most
+    /// `limit`: past it, `Unavailable`.
+    pub fn lock_within(&self, limit: std::time::Duration) -> Result<()> {
+        let start = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_micros(100);
+        loop {
+            match self.file.try_lock() {
+                Ok(()) => return Ok(()),
+                Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < limit => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_millis(10));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(Error::Unavailable(anyhow::anyhow!(
+                        "decision journal {}: another process has held its lock for {} ms",
+                        self.path.display(),
+                        limit.as_millis()
+                    )))
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(io_error("lock", &self.path, e))
+                }
+            }
+        }
     }
 
-    /// Releases [`Journal::lock`].
+    /// Releases [`Journal::lock_within`].
     pub fn unlock(&self) {
         let _ = self.file.unlock();
     }

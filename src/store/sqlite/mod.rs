@@ -20,6 +20,23 @@ mod tenants;
 
 pub use backup::BackupReport;
 
+/// An online, consistent copy of the database at `url` (which must exist; it is neither
+/// created nor migrated) into `dest` (see `backup`), holding every decision event
+/// acknowledged before it was taken.
+pub async fn backup_url(url: &str, dest: &std::path::Path) -> Result<BackupReport> {
+    let opts = SqliteConnectOptions::from_str(url)
+        .map_err(|e| Error::invalid(format!("invalid SQLite URL: {e}")))?;
+    let db = opts.get_filename().to_path_buf();
+    if db.as_os_str().is_empty() || db.to_string_lossy().contains(":memory:") {
+        return Err(Error::invalid("an in-memory database cannot be backed up"));
+    }
+    let journal = journal::Journal::path_for(&db);
+    let dest = dest.to_path_buf();
+    tokio::task::spawn_blocking(move || backup::backup(&db, Some(&journal), &dest))
+        .await
+        .map_err(|e| Error::internal(anyhow::anyhow!("backup task failed: {e}")))?
+}
+
 use grants::cut_grants_to_policy_max;
 
 use super::{
@@ -220,19 +237,6 @@ impl SqliteStore {
         {
             old.abort();
         }
-    }
-
-    /// An online, consistent copy of the database at `dest` (see `backup`), holding every
-    /// decision event acknowledged before it was taken.
-    pub async fn backup(&self, dest: &std::path::Path) -> Result<BackupReport> {
-        let Some(db) = self.file.clone() else {
-            return Err(Error::invalid("an in-memory database cannot be backed up"));
-        };
-        let journal = self.journal.clone();
-        let dest = dest.to_path_buf();
-        tokio::task::spawn_blocking(move || backup::backup(&db, journal.as_deref(), &dest))
-            .await
-            .map_err(|e| Error::internal(anyhow::anyhow!("backup task failed: {e}")))?
     }
 
     /// Refreshes the planner statistics now (what the upkeep does hourly).

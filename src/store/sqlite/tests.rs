@@ -461,3 +461,31 @@ fn a_failing_flusher_with_a_full_backlog_stalls_at_once() {
     chain.pending.truncate(MAX_BACKLOG - 1);
     assert!(!chain.stalled(), "below a full backlog, appends go on");
 }
+
+/// Another process holding the journal's lock (a CLI write, a backup — stopped, say) does
+/// not hold decisions without end: the writer waits at most the busy timeout for it, then
+/// refuses the batch (503), and appends go on once the lock is free.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_journal_lock_held_elsewhere_refuses_batches_after_the_busy_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let (concrete, tid, _url) = owning_store_with_tenant(dir.path()).await;
+    let store: DynStore = concrete.clone();
+    let (audit, writer) = AuditWriter::spawn(store.clone(), 64, 16);
+    audit.append(tid, event(0)).await.unwrap();
+    let path = super::journal::Journal::path_for(&dir.path().join("grantd.db"));
+    let other = std::fs::File::open(&path).unwrap();
+    other.lock().unwrap();
+    let refused = tokio::time::timeout(super::BUSY_TIMEOUT * 3, audit.append(tid, event(1)))
+        .await
+        .expect("the writer waited without end for the journal's lock");
+    assert!(
+        matches!(refused, Err(crate::error::Error::Unavailable(_))),
+        "{refused:?}"
+    );
+    other.unlock().unwrap();
+    let next = audit.append(tid, event(2)).await.unwrap();
+    assert_eq!(next.seq, 3, "the refused batch took no place on the chain");
+    drop(audit);
+    writer.await.unwrap();
+    store.close().await;
+}

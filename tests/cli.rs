@@ -228,29 +228,32 @@ async fn serve_bootstraps_logs_the_path_not_the_key_and_stops_on_sigterm() {
     assert!(log.iter().all(|l| !l.contains(key)));
 }
 
+/// An authorize call for `User::"u{user}"` with the tenant's admin key.
+async fn authorize(s: &common::TestServer, t: &common::Tenant, user: usize) -> common::Resp {
+    common::send(
+        s,
+        &t.admin_key,
+        t,
+        reqwest::Method::POST,
+        "/v1/authorize",
+        Some(
+            serde_json::json!({"principal": {"type": "User", "id": format!("u{user}")},
+            "action": {"type": "Action", "id": "request"},
+            "resource": {"type": "App", "id": "github"},
+            "context": {"scopes": [], "reason": "", "extension_count": 0}}),
+        ),
+    )
+    .await
+}
+
 /// `grantd backup` while the server runs: the copy holds every decision acknowledged
 /// before it (they are still only in the decision journal, which the copy does not have),
 /// its chain verifies, and the server goes on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_copies_a_running_server_with_every_acknowledged_event() {
-    use reqwest::Method;
     let s = common::TestServer::start().await;
     let t = s.tenant().await;
-    let decide = |user: usize| {
-        common::send(
-            &s,
-            &t.admin_key,
-            &t,
-            Method::POST,
-            "/v1/authorize",
-            Some(
-                serde_json::json!({"principal": {"type": "User", "id": format!("u{user}")},
-                "action": {"type": "Action", "id": "request"},
-                "resource": {"type": "App", "id": "github"},
-                "context": {"scopes": [], "reason": "", "extension_count": 0}}),
-            ),
-        )
-    };
+    let decide = |user: usize| authorize(&s, &t, user);
     for i in 0..40 {
         assert_eq!(decide(i).await.status, 200);
     }
@@ -311,24 +314,9 @@ async fn backup_copies_a_running_server_with_every_acknowledged_event() {
 /// with the server's own writes. A source that does not exist is refused, not created.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backup_keeps_the_lock_order_and_never_creates_its_source() {
-    use reqwest::Method;
     let s = common::TestServer::start().await;
     let t = s.tenant().await;
-    let decide = || {
-        common::send(
-            &s,
-            &t.admin_key,
-            &t,
-            Method::POST,
-            "/v1/authorize",
-            Some(
-                serde_json::json!({"principal": {"type": "User", "id": "u1"},
-                "action": {"type": "Action", "id": "request"},
-                "resource": {"type": "App", "id": "github"},
-                "context": {"scopes": [], "reason": "", "extension_count": 0}}),
-            ),
-        )
-    };
+    let decide = || authorize(&s, &t, 1);
     for _ in 0..10 {
         assert_eq!(decide().await.status, 200);
     }

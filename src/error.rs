@@ -49,6 +49,9 @@ pub enum Error {
     /// The database could not be reached; the request had no effect.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] anyhow::Error),
+    /// `/readyz`: the server cannot serve now (503 `unavailable`); the reason is shown.
+    #[error("not ready: {0}")]
+    NotReady(String),
     /// The tenant's stored configuration cannot be compiled (for example a rule stored by an
     /// earlier version that breaks a limit added since): its decisions fail closed until an
     /// author fixes or deletes what the message names. Other tenants are not affected.
@@ -94,6 +97,11 @@ impl Error {
         Error::NotFound(what.into())
     }
 
+    /// A request body over the configured limit (413).
+    pub fn body_too_large() -> Self {
+        Error::PayloadTooLarge("the request body is larger than the configured limit".into())
+    }
+
     pub fn internal(e: impl Into<anyhow::Error>) -> Self {
         Error::Internal(e.into())
     }
@@ -111,7 +119,7 @@ impl Error {
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Unavailable(_) | Error::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::PolicySetInvalid(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -129,7 +137,7 @@ impl Error {
             Error::PayloadTooLarge(_) => "payload_too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::RateLimited(_) => "rate_limited",
-            Error::Unavailable(_) => "unavailable",
+            Error::Unavailable(_) | Error::NotReady(_) => "unavailable",
             Error::PolicySetInvalid(_) => "policy_set_invalid",
             Error::Internal(_) => "internal",
         }

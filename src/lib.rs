@@ -173,14 +173,10 @@ impl App {
         let router = self.router();
         let limits = self.state.config.server;
         let grace = self.state.config.shutdown_grace;
-        let mut deadline = None;
-        http::server::serve(listener, router, limits, shutdown, |signal| {
-            let end = signal + grace;
-            deadline = Some(end);
-            end - (grace / 5).min(std::time::Duration::from_secs(1))
-        })
-        .await;
-        let deadline = deadline.unwrap_or_else(|| std::time::Instant::now() + grace);
+        let kept_back = (grace / 5).min(std::time::Duration::from_secs(1));
+        let signal =
+            http::server::serve(listener, router, limits, shutdown, grace - kept_back).await;
+        let deadline = signal + grace;
         let App {
             state,
             writer,

@@ -180,7 +180,7 @@ pub fn json_rejection(rej: JsonRejection) -> Error {
             "expected a JSON body with Content-Type: application/json".into(),
         ),
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            Error::PayloadTooLarge("the request body is larger than the configured limit".into())
+            Error::body_too_large()
         }
         JsonRejection::JsonDataError(e) => Error::invalid(strip_axum_prefix(&e.body_text())),
         JsonRejection::JsonSyntaxError(e) => Error::invalid(strip_axum_prefix(&e.body_text())),
@@ -255,9 +255,7 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJ
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|e| match e.status() {
-                StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge(
-                    "the request body is larger than the configured limit".into(),
-                ),
+                StatusCode::PAYLOAD_TOO_LARGE => Error::body_too_large(),
                 _ => Error::invalid(e.body_text()),
             })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {

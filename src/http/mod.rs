@@ -204,10 +204,7 @@ async fn reject_oversized(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return Error::PayloadTooLarge(
-            "the request body is larger than the configured limit".into(),
-        )
-        .into_response();
+        return Error::body_too_large().into_response();
     }
     next.run(req).await
 }

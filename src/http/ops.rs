@@ -38,30 +38,15 @@ pub async fn healthz() -> Json<Health> {
         (status = 200, description = "ready", body = Health),
         (status = 503, description = "not ready: the database is unreachable or refuses writes", body = ErrorBody),
     ))]
-pub async fn readyz(State(state): State<AppState>) -> axum::response::Response {
-    match state.readiness.check(&state.services.store).await {
-        Ok(()) => Json(Health {
-            status: "ok".into(),
-        })
-        .into_response(),
-        Err(reason) => {
-            let body = ErrorBody {
-                code: "unavailable".into(),
-                message: format!("not ready: {reason}"),
-                details: None,
-                notices: None,
-            };
-            (
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                [(
-                    header::RETRY_AFTER,
-                    axum::http::HeaderValue::from(crate::error::RETRY_AFTER_SECS),
-                )],
-                Json(body),
-            )
-                .into_response()
-        }
-    }
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, Error> {
+    state
+        .readiness
+        .check(&state.services.store)
+        .await
+        .map_err(Error::NotReady)?;
+    Ok(Json(Health {
+        status: "ok".into(),
+    }))
 }
 
 /// Why the store is not ready, as `/readyz` says it.

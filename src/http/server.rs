@@ -116,14 +116,14 @@ pub fn effective_max_connections(wanted: usize, fd_limit: Option<u64>) -> usize 
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then drains as the module docs
-/// say, until `drain_deadline(signal time)`.
+/// say, for `drain` after the signal. Returns when the signal came.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ServerLimits,
     shutdown: impl Future<Output = ()> + Send,
-    drain_deadline: impl FnOnce(Instant) -> Instant,
-) {
+    drain: Duration,
+) -> Instant {
     let fd_limit = raise_fd_limit();
     let max = effective_max_connections(limits.max_connections, fd_limit);
     if max < limits.max_connections {
@@ -186,7 +186,8 @@ pub async fn serve(
             }
         }
     }
-    let deadline = drain_deadline(Instant::now());
+    let signal = Instant::now();
+    let deadline = signal + drain;
     drop(listener);
     let _ = stop_tx.send(true);
     let open = conns.len();
@@ -207,6 +208,7 @@ pub async fn serve(
         }
     }
     tracing::debug!(open, "connections drained");
+    signal
 }
 
 /// Answers a connection past the cap with `503 unavailable` and closes it.

@@ -32,10 +32,7 @@ pub struct BackupReport {
 /// database must exist; it is neither created nor migrated.
 pub fn backup(db: &Path, journal: Option<&Path>, dest: &Path) -> Result<BackupReport> {
     if std::fs::symlink_metadata(dest).is_ok() {
-        return Err(Error::invalid(format!(
-            "{} exists; choose a new path",
-            dest.display()
-        )));
+        return Err(taken(dest));
     }
     if !db.is_file() {
         return Err(Error::invalid(format!("no database at {}", db.display())));
@@ -66,9 +63,7 @@ pub fn backup(db: &Path, journal: Option<&Path>, dest: &Path) -> Result<BackupRe
     let copied = copy(&src, &tmp).and_then(|()| {
         // Into place only if nothing is there yet (a link does not replace a file).
         std::fs::hard_link(&tmp, dest).map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => {
-                Error::invalid(format!("{} exists; choose a new path", dest.display()))
-            }
+            std::io::ErrorKind::AlreadyExists => taken(dest),
             _ => io("link", dest, e),
         })
     });
@@ -137,6 +132,11 @@ fn remove_partial(tmp: &Path) {
     let mut j = tmp.as_os_str().to_owned();
     j.push("-journal");
     let _ = std::fs::remove_file(PathBuf::from(j));
+}
+
+/// The destination exists already: a backup never replaces a file.
+fn taken(dest: &Path) -> Error {
+    Error::invalid(format!("{} exists; choose a new path", dest.display()))
 }
 
 fn io(what: &str, path: &Path, e: std::io::Error) -> Error {

@@ -20,23 +20,6 @@ mod tenants;
 
 pub use backup::BackupReport;
 
-/// An online, consistent copy of the database at `url` (which must exist; it is neither
-/// created nor migrated) into `dest` (see `backup`), holding every decision event
-/// acknowledged before it was taken.
-pub async fn backup_url(url: &str, dest: &std::path::Path) -> Result<BackupReport> {
-    let opts = SqliteConnectOptions::from_str(url)
-        .map_err(|e| Error::invalid(format!("invalid SQLite URL: {e}")))?;
-    let db = opts.get_filename().to_path_buf();
-    if db.as_os_str().is_empty() || db.to_string_lossy().contains(":memory:") {
-        return Err(Error::invalid("an in-memory database cannot be backed up"));
-    }
-    let journal = journal::Journal::path_for(&db);
-    let dest = dest.to_path_buf();
-    tokio::task::spawn_blocking(move || backup::backup(&db, Some(&journal), &dest))
-        .await
-        .map_err(|e| Error::internal(anyhow::anyhow!("backup task failed: {e}")))?
-}
-
 use grants::cut_grants_to_policy_max;
 
 use super::{
@@ -68,6 +51,28 @@ use sqlx::{Row, SqliteConnection};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// An online, consistent copy of the database at `url` (which must exist; it is neither
+/// created nor migrated) into `dest` (see `backup`), holding every decision event
+/// acknowledged before it was taken.
+pub async fn backup_url(url: &str, dest: &std::path::Path) -> Result<BackupReport> {
+    let opts = SqliteConnectOptions::from_str(url)
+        .map_err(|e| Error::invalid(format!("invalid SQLite URL: {e}")))?;
+    let db = opts.get_filename().to_path_buf();
+    if in_memory(&db) {
+        return Err(Error::invalid("an in-memory database cannot be backed up"));
+    }
+    let journal = journal::Journal::path_for(&db);
+    let dest = dest.to_path_buf();
+    tokio::task::spawn_blocking(move || backup::backup(&db, Some(&journal), &dest))
+        .await
+        .map_err(|e| Error::internal(anyhow::anyhow!("backup task failed: {e}")))?
+}
+
+/// Whether a URL's file name stands for an in-memory database (no file, no journal).
+fn in_memory(file: &std::path::Path) -> bool {
+    file.as_os_str().is_empty() || file.to_string_lossy().contains(":memory:")
+}
 
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -189,7 +194,7 @@ impl SqliteStore {
             .connect_with(opts)
             .await
             .map_err(|e| Error::Unavailable(e.into()))?;
-        let in_memory = file.as_os_str().is_empty() || file.to_string_lossy().contains(":memory:");
+        let in_memory = in_memory(&file);
         let journal = (!in_memory).then(|| journal::Journal::path_for(&file));
         let owner = match &journal {
             Some(j) if own => journal::try_own(j)?,
@@ -242,12 +247,6 @@ impl SqliteStore {
     /// Refreshes the planner statistics now (what the upkeep does hourly).
     pub async fn optimize(&self) -> Result<()> {
         optimize(&self.pool).await
-    }
-
-    /// Moves the journaled decision events into `audit_events` (tests that read the
-    /// tables directly; the store's own reads do this themselves).
-    pub async fn settle_audit(&self) -> Result<()> {
-        self.flush_journal().await
     }
 
     fn committed(&self, c: Commit) {

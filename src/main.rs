@@ -215,7 +215,18 @@ fn main() -> ExitCode {
 /// The error and its causes on one line, with the notices an invalid input carries (the
 /// Cedar diagnostics the API returns in `notices`), so the CLI says what the API says.
 fn one_line(e: &anyhow::Error) -> String {
-    let mut line = format!("{e:#}");
+    // the chain, each cause once: an error that shows its source in its own message (a
+    // database error) would otherwise repeat it
+    let mut line = String::new();
+    for cause in e.chain() {
+        let m = cause.to_string();
+        if !line.contains(&m) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&m);
+        }
+    }
     let notices = e
         .chain()
         .find_map(|c| match c.downcast_ref::<grantd::error::Error>() {

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::policies_dir;
+use common::{policies_dir, Backend};
 use grantd::clock::SystemClock;
 use grantd::config::Config;
 
@@ -59,74 +59,77 @@ async fn get_keys(base: &str, key: &str, tenant: &str) -> u16 {
         .as_u16()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tenant_create_json_prints_one_line_whose_key_works() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("g.db").display());
-    let r = run(grantd()
-        .args([
-            "tenant",
-            "create",
-            "acme",
-            "--json",
-            "--database-url",
-            &url,
-            "--policies-dir",
-        ])
-        .arg(policies_dir()));
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(r.stdout.lines().count(), 1, "{}", r.stdout);
-    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
-    let tenant = v["tenant_id"].as_str().unwrap();
-    let key = v["api_key"].as_str().unwrap();
-    assert_eq!(v.as_object().unwrap().len(), 2);
+backends! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tenant_create_json_prints_one_line_whose_key_works() {
+        let db = common::fresh_database().await;
+        let url = db.url.clone();
+        let r = run(grantd()
+            .args([
+                "tenant",
+                "create",
+                "acme",
+                "--json",
+                "--database-url",
+                &url,
+                "--policies-dir",
+            ])
+            .arg(policies_dir()));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(r.stdout.lines().count(), 1, "{}", r.stdout);
+        let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+        let tenant = v["tenant_id"].as_str().unwrap();
+        let key = v["api_key"].as_str().unwrap();
+        assert_eq!(v.as_object().unwrap().len(), 2);
 
-    // global options before the subcommand work too
-    let r2 = run(grantd()
-        .args(["--database-url", &url, "--policies-dir"])
-        .arg(policies_dir())
-        .args([
-            "key", "create", "--tenant", tenant, "--role", "auditor", "--json",
+        // global options before the subcommand work too
+        let r2 = run(grantd()
+            .args(["--database-url", &url, "--policies-dir"])
+            .arg(policies_dir())
+            .args([
+                "key", "create", "--tenant", tenant, "--role", "auditor", "--json",
+            ]));
+        assert_eq!(r2.code, 0, "{}", r2.stderr);
+        let k2: serde_json::Value = serde_json::from_str(r2.stdout.trim()).unwrap();
+        let auditor_key = k2["api_key"].as_str().unwrap();
+
+        let (base, _stop) = serve(&url).await;
+        assert_eq!(get_keys(&base, key, tenant).await, 200);
+        assert_eq!(get_keys(&base, auditor_key, tenant).await, 403);
+
+        // revoke from the CLI: the next request fails
+        let r3 = run(grantd().env("GRANTD_DATABASE_URL", &url).args([
+            "key",
+            "revoke",
+            "--tenant",
+            tenant,
+            k2["key_id"].as_str().unwrap(),
         ]));
-    assert_eq!(r2.code, 0, "{}", r2.stderr);
-    let k2: serde_json::Value = serde_json::from_str(r2.stdout.trim()).unwrap();
-    let auditor_key = k2["api_key"].as_str().unwrap();
-
-    let (base, _stop) = serve(&url).await;
-    assert_eq!(get_keys(&base, key, tenant).await, 200);
-    assert_eq!(get_keys(&base, auditor_key, tenant).await, 403);
-
-    // revoke from the CLI: the next request fails
-    let r3 = run(grantd().env("GRANTD_DATABASE_URL", &url).args([
-        "key",
-        "revoke",
-        "--tenant",
-        tenant,
-        k2["key_id"].as_str().unwrap(),
-    ]));
-    assert_eq!(r3.code, 0, "{}", r3.stderr);
-    // The server caches keys; a revocation made by another process reaches it through the
-    // change poller (every second by default), not at once.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while get_keys(&base, auditor_key, tenant).await != 401 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "CLI revocation never took effect"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(r3.code, 0, "{}", r3.stderr);
+        // The server caches keys; a revocation made by another process reaches it through the
+        // change poller (every second by default), not at once.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while get_keys(&base, auditor_key, tenant).await != 401 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "CLI revocation never took effect"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        // revoking a key of no such tenant is an error with one line
+        let r4 = run(grantd().env("GRANTD_DATABASE_URL", &url).args([
+            "key",
+            "revoke",
+            "--tenant",
+            "0190a5e0-0000-7000-8000-000000000001",
+            k2["key_id"].as_str().unwrap(),
+        ]));
+        assert_eq!(r4.code, 1);
+        assert_eq!(r4.stderr.trim().lines().count(), 1, "{}", r4.stderr);
     }
-    // revoking a key of no such tenant is an error with one line
-    let r4 = run(grantd().env("GRANTD_DATABASE_URL", &url).args([
-        "key",
-        "revoke",
-        "--tenant",
-        "0190a5e0-0000-7000-8000-000000000001",
-        k2["key_id"].as_str().unwrap(),
-    ]));
-    assert_eq!(r4.code, 1);
-    assert_eq!(r4.stderr.trim().lines().count(), 1, "{}", r4.stderr);
 }
 
+// Once, not per backend: no database is opened.
 #[test]
 fn usage_errors_exit_2_with_one_line() {
     for args in [
@@ -154,13 +157,19 @@ fn usage_errors_exit_2_with_one_line() {
     assert!(help.stdout.contains("serve"));
 }
 
+// Once, not per backend: about failing to start (URLs, a missing policies directory).
 #[test]
 fn other_failures_exit_1_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
-    let r = run(grantd().args(["migrate", "--database-url", "postgres://u:pw@localhost/db"]));
-    assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("PostgreSQL"), "{}", r.stderr);
-    assert_eq!(r.stderr.trim().lines().count(), 1);
+    // a PostgreSQL server that refuses the role (or none at all): the password is not shown
+    let r = run(grantd().args([
+        "migrate",
+        "--database-url",
+        "postgres://u:s3cret-pw@localhost/db",
+    ]));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(!r.stderr.contains("s3cret"), "{}", r.stderr);
+    assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
     let r = run(grantd().args(["migrate", "--database-url", "mysql://x"]));
     assert_eq!(r.code, 1);
     // a missing policies directory
@@ -181,51 +190,60 @@ fn other_failures_exit_1_with_one_line() {
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serve_bootstraps_logs_the_path_not_the_key_and_stops_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut child, addr, mut log, rx) = common::spawn_serve(dir.path(), &[]);
-    let path = dir.path().join("grantd-bootstrap.json");
-    let boot: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-        assert_eq!(mode & 0o777, 0o600);
-    }
-    let key = boot["api_key"].as_str().unwrap();
-    let tenant = boot["tenant_id"].as_str().unwrap();
-    assert!(log.iter().any(|l| l.contains("grantd-bootstrap.json")));
-    assert!(log.iter().all(|l| !l.contains(key)));
-    let base = format!("http://{addr}");
-    assert_eq!(get_keys(&base, key, tenant).await, 200);
-    // the request id is on the response and on the log line of that request
-    let resp = reqwest::Client::new()
-        .get(format!("{base}/v1/keys"))
-        .header("X-API-Key", key)
-        .header("X-Tenant-ID", "0190a5e0-0000-7000-8000-000000000001")
-        .header("x-request-id", "req-abc-123")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 403);
-    assert_eq!(resp.headers()["x-request-id"], "req-abc-123");
+backends! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn serve_bootstraps_logs_the_path_not_the_key_and_stops_on_sigterm() {
+        // SQLite: the default database URL, `grantd.db` in the working directory.
+        let db = common::fresh_database().await;
+        let url_flag = ["--database-url", db.url.as_str()];
+        let extra: &[&str] = match db.backend {
+            Backend::Sqlite => &[],
+            Backend::Postgres => &url_flag,
+        };
+        let dir = &db.dir;
+        let (mut child, addr, mut log, rx) = common::spawn_serve(dir.path(), extra);
+        let path = dir.path().join("grantd-bootstrap.json");
+        let boot: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let key = boot["api_key"].as_str().unwrap();
+        let tenant = boot["tenant_id"].as_str().unwrap();
+        assert!(log.iter().any(|l| l.contains("grantd-bootstrap.json")));
+        assert!(log.iter().all(|l| !l.contains(key)));
+        let base = format!("http://{addr}");
+        assert_eq!(get_keys(&base, key, tenant).await, 200);
+        // the request id is on the response and on the log line of that request
+        let resp = reqwest::Client::new()
+            .get(format!("{base}/v1/keys"))
+            .header("X-API-Key", key)
+            .header("X-Tenant-ID", "0190a5e0-0000-7000-8000-000000000001")
+            .header("x-request-id", "req-abc-123")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 403);
+        assert_eq!(resp.headers()["x-request-id"], "req-abc-123");
 
-    let st = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(status.code(), Some(0));
-    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(2)) {
-        log.push(line);
+        let st = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(status.code(), Some(0));
+        while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(2)) {
+            log.push(line);
+        }
+        assert!(log.iter().any(|l| l.contains("req-abc-123")), "{log:#?}");
+        assert!(log.iter().all(|l| !l.contains(key)));
     }
-    assert!(log.iter().any(|l| l.contains("req-abc-123")), "{log:#?}");
-    assert!(log.iter().all(|l| !l.contains(key)));
 }
 
 /// An authorize call for `User::"u{user}"` with the tenant's admin key.
@@ -246,6 +264,7 @@ async fn authorize(s: &common::TestServer, t: &common::Tenant, user: usize) -> c
     .await
 }
 
+// SQLite only: `grantd backup` copies a SQLite database and its decision journal.
 /// `grantd backup` while the server runs: the copy holds every decision acknowledged
 /// before it (they are still only in the decision journal, which the copy does not have),
 /// its chain verifies, and the server goes on.
@@ -308,6 +327,7 @@ async fn backup_copies_a_running_server_with_every_acknowledged_event() {
     let _ = stop.send(());
 }
 
+// SQLite only: SQLite's write lock and `grantd backup`.
 /// A backup waits for SQLite's write lock before it takes the decision journal's (the order
 /// every writer keeps): while another connection holds SQLite's lock, decisions go on, and
 /// the backup completes once the lock is free. Taking them the other way round locked up

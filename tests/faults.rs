@@ -1,5 +1,8 @@
 //! Faults an operator meets, injected into a real server: a full disk, slow and idle
 //! clients, more connections than the cap, and a shutdown with clients that do not finish.
+//!
+//! All on SQLite only (not in `backends!`): the disk faults are SQLite's files and decision
+//! journal on a full file system, and the others are the HTTP layer's, whatever the database.
 
 mod common;
 
@@ -157,6 +160,7 @@ fn assert_unavailable(r: &Resp) {
     );
 }
 
+// SQLite only: SQLite's files on a full file system.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_answers_503_reports_not_ready_and_heals_without_a_restart() {
     let Some(fs) = Tmpfs::mount(48) else {
@@ -322,6 +326,7 @@ async fn a_full_disk_answers_503_reports_not_ready_and_heals_without_a_restart()
     }
 }
 
+// SQLite only: the SQLite store's decision journal on a full file system.
 /// A decision journal that must grow (8 MiB at a time) on a disk with less room than that
 /// refuses the decision, and gives back what part of the growth it wrote: the disk is no
 /// fuller than before, so a write that fits still succeeds.
@@ -390,6 +395,7 @@ async fn closed_within(c: &mut TcpStream, within: Duration) -> Option<Vec<u8>> {
     }
 }
 
+// SQLite only: connection timeouts are the HTTP layer's (kept off PostgreSQL for speed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_heads_idle_connections_and_trickling_bodies_are_closed() {
     let s = fast_server(|_| {}).await;
@@ -475,6 +481,7 @@ async fn slow_heads_idle_connections_and_trickling_bodies_are_closed() {
     );
 }
 
+// SQLite only: the body limit is the HTTP layer's (kept off PostgreSQL for speed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_declared_over_the_limit_is_refused_at_once() {
     let s = TestServer::start_with(|c| {
@@ -493,6 +500,7 @@ async fn a_body_declared_over_the_limit_is_refused_at_once() {
     assert!(text.contains("payload_too_large"), "{text}");
 }
 
+// SQLite only: the connection cap is the HTTP layer's (kept off PostgreSQL for speed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_the_connection_cap_new_connections_get_503_and_the_cap_frees_up() {
     let s = fast_server(|c| {
@@ -547,6 +555,7 @@ async fn past_the_connection_cap_new_connections_get_503_and_the_cap_frees_up() 
     }
 }
 
+// SQLite only: the shutdown deadline is the HTTP layer's (kept off PostgreSQL for speed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_answers_what_is_in_flight_and_ends_by_its_deadline() {
     let mut s = TestServer::start_with(|c| {
@@ -620,6 +629,7 @@ async fn shutdown_answers_what_is_in_flight_and_ends_by_its_deadline() {
         .is_some());
 }
 
+// SQLite only: the process's shutdown deadline, whatever the database (kept off PostgreSQL).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_with_stuck_clients_exits_by_the_deadline() {
     let dir = tempfile::tempdir().unwrap();

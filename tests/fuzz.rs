@@ -156,80 +156,84 @@ fn case() -> impl Strategy<Value = Case> {
         )
 }
 
-#[test]
-fn random_requests_never_get_a_5xx_and_errors_have_the_envelope() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let (server, tenant) = rt.block_on(async {
-        let s = TestServer::start().await;
-        let t = s.tenant().await;
-        (s, t)
-    });
-    let mut runner = TestRunner::new(PtConfig {
-        cases: 400,
-        failure_persistence: None,
-        ..PtConfig::default()
-    });
-    let result = runner.run(&case(), |c| {
-        let (status, ct, text) = rt.block_on(async {
-            let url = format!("{}{}", server.base, c.path);
-            let mut req = server
-                .client
-                .request(c.method.parse().unwrap(), url)
-                .body(c.body.clone());
-            let mut set = |name: &str, value: &[u8]| {
-                if let Ok(v) = HeaderValue::from_bytes(value) {
-                    req = std::mem::replace(&mut req, server.client.get("http://unused"))
-                        .header(HeaderName::from_bytes(name.as_bytes()).unwrap(), v);
-                }
-            };
-            match &c.key {
-                KeyChoice::None => {}
-                KeyChoice::Admin => set("x-api-key", tenant.admin_key.as_bytes()),
-                KeyChoice::Garbage(b) => set("x-api-key", b),
-            }
-            match &c.tenant {
-                TenantChoice::None => {}
-                TenantChoice::Own => set("x-tenant-id", tenant.id.as_bytes()),
-                TenantChoice::Other => set("x-tenant-id", b"0190a5e0-0000-7000-8000-000000000009"),
-                TenantChoice::Garbage(b) => set("x-tenant-id", b),
-            }
-            if let Some(b) = &c.on_behalf_of {
-                set("x-on-behalf-of", b);
-            }
-            if let Some(ct) = &c.content_type {
-                set("content-type", ct.as_bytes());
-            }
-            let resp = req.send().await.expect("server answers");
-            let status = resp.status();
-            let ct = resp
-                .headers()
-                .get("content-type")
-                .map(|v| v.to_str().unwrap_or("").to_string())
-                .unwrap_or_default();
-            (status, ct, resp.text().await.unwrap_or_default())
+backends! {
+    #[test]
+    fn random_requests_never_get_a_5xx_and_errors_have_the_envelope() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (server, tenant) = rt.block_on(async {
+            let s = TestServer::start().await;
+            let t = s.tenant().await;
+            (s, t)
         });
-        prop_assert!(!status.is_server_error(), "{c:?} -> {status} {text}");
-        if status.is_client_error() {
-            prop_assert!(
-                ct.starts_with("application/json"),
-                "{c:?} -> {status} {ct} {text}"
-            );
-            let v: Value = serde_json::from_str(&text).map_err(|e| {
-                TestCaseError::fail(format!("{c:?} -> {status}: not JSON ({e}): {text}"))
-            })?;
-            prop_assert!(
-                v["code"].is_string() && v["message"].is_string(),
-                "{c:?} -> {text}"
-            );
+        let mut runner = TestRunner::new(PtConfig {
+            cases: 400,
+            failure_persistence: None,
+            ..PtConfig::default()
+        });
+        let result = runner.run(&case(), |c| {
+            let (status, ct, text) = rt.block_on(async {
+                let url = format!("{}{}", server.base, c.path);
+                let mut req = server
+                    .client
+                    .request(c.method.parse().unwrap(), url)
+                    .body(c.body.clone());
+                let mut set = |name: &str, value: &[u8]| {
+                    if let Ok(v) = HeaderValue::from_bytes(value) {
+                        req = std::mem::replace(&mut req, server.client.get("http://unused"))
+                            .header(HeaderName::from_bytes(name.as_bytes()).unwrap(), v);
+                    }
+                };
+                match &c.key {
+                    KeyChoice::None => {}
+                    KeyChoice::Admin => set("x-api-key", tenant.admin_key.as_bytes()),
+                    KeyChoice::Garbage(b) => set("x-api-key", b),
+                }
+                match &c.tenant {
+                    TenantChoice::None => {}
+                    TenantChoice::Own => set("x-tenant-id", tenant.id.as_bytes()),
+                    TenantChoice::Other => {
+                        set("x-tenant-id", b"0190a5e0-0000-7000-8000-000000000009")
+                    }
+                    TenantChoice::Garbage(b) => set("x-tenant-id", b),
+                }
+                if let Some(b) = &c.on_behalf_of {
+                    set("x-on-behalf-of", b);
+                }
+                if let Some(ct) = &c.content_type {
+                    set("content-type", ct.as_bytes());
+                }
+                let resp = req.send().await.expect("server answers");
+                let status = resp.status();
+                let ct = resp
+                    .headers()
+                    .get("content-type")
+                    .map(|v| v.to_str().unwrap_or("").to_string())
+                    .unwrap_or_default();
+                (status, ct, resp.text().await.unwrap_or_default())
+            });
+            prop_assert!(!status.is_server_error(), "{c:?} -> {status} {text}");
+            if status.is_client_error() {
+                prop_assert!(
+                    ct.starts_with("application/json"),
+                    "{c:?} -> {status} {ct} {text}"
+                );
+                let v: Value = serde_json::from_str(&text).map_err(|e| {
+                    TestCaseError::fail(format!("{c:?} -> {status}: not JSON ({e}): {text}"))
+                })?;
+                prop_assert!(
+                    v["code"].is_string() && v["message"].is_string(),
+                    "{c:?} -> {text}"
+                );
+            }
+            Ok(())
+        });
+        if let Err(e) = result {
+            panic!("{e}");
         }
-        Ok(())
-    });
-    if let Err(e) = result {
-        panic!("{e}");
+        drop(server);
     }
-    drop(server);
 }

@@ -1,8 +1,10 @@
 //! Persistence behind one interface. Handlers and services hold a [`DynStore`] and never see
-//! SQL or a database type; each backend (SQLite now, PostgreSQL next) implements [`Store`].
+//! SQL or a database type; each backend (`sqlite`, `postgres`) implements [`Store`].
 //! Every method that touches tenant data takes the tenant id, and every mutation appends its
 //! audit event in the same transaction.
 
+mod errors;
+pub mod postgres;
 pub mod sqlite;
 
 use crate::domain::audit::{AuditEvent, NewEvent, VerifyReport};
@@ -399,6 +401,46 @@ pub trait GrantStore: Send + Sync + 'static {
     ) -> Result<InsertOutcome>;
 }
 
+// What backends share for the shape of a configuration write (each backend's
+// `config_write`).
+
+/// How a configuration write moves the tenant's revision.
+pub(crate) enum Revision {
+    /// From this revision (the snapshot the write was validated against), else the write
+    /// is `StaleRevision`.
+    Expect(i64),
+    /// Whatever it is now (the write needs no validation against the configuration).
+    Bump,
+}
+
+/// What a configuration write's row change ends with.
+pub(crate) enum Change {
+    /// The rows changed: append these events; `versioned` records the compiled set's text
+    /// as a new policy-set version (policy writes) where it changed.
+    Done {
+        events: Vec<(TenantId, NewEvent)>,
+        versioned: bool,
+    },
+    /// Nothing to write: the transaction rolls back and the write answers this.
+    Refused(WriteOutcome),
+}
+
+impl Change {
+    pub(crate) fn done(events: Vec<(TenantId, NewEvent)>) -> Self {
+        Change::Done {
+            events,
+            versioned: false,
+        }
+    }
+
+    pub(crate) fn versioned(events: Vec<(TenantId, NewEvent)>) -> Self {
+        Change::Done {
+            events,
+            versioned: true,
+        }
+    }
+}
+
 /// Opens the store a database URL names, and migrates it.
 pub async fn open(url: &str) -> Result<DynStore> {
     open_with(url, false).await
@@ -425,12 +467,12 @@ async fn open_with(url: &str, serving: bool) -> Result<DynStore> {
         }
         Ok(store)
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Err(Error::invalid(
-            "the PostgreSQL backend is not available in this version of grantd; use a sqlite:// URL",
-        ))
+        let store = Arc::new(postgres::PgStore::connect(url).await?);
+        store.migrate().await?;
+        Ok(store)
     } else {
         Err(Error::invalid(format!(
-            "unsupported database URL {:?}: expected sqlite://PATH",
+            "unsupported database URL {:?}: expected sqlite://PATH or postgres://USER@HOST/DATABASE",
             redact_url(url)
         )))
     }

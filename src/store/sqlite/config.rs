@@ -2,6 +2,7 @@
 //! every write goes through `SqliteStore::config_write`.
 
 use super::*;
+use crate::store::{Change, Revision};
 
 #[async_trait::async_trait]
 impl ConfigStore for SqliteStore {
@@ -385,43 +386,6 @@ impl ConfigStore for SqliteStore {
             })
         })
         .transpose()
-    }
-}
-
-/// How a configuration write moves the tenant's revision.
-pub(super) enum Revision {
-    /// From this revision (the snapshot the write was validated against), else the write
-    /// is `StaleRevision`.
-    Expect(i64),
-    /// Whatever it is now (the write needs no validation against the configuration).
-    Bump,
-}
-
-/// What a configuration write's row change ends with.
-pub(super) enum Change {
-    /// The rows changed: append these events; `versioned` records the compiled set's text
-    /// as a new policy-set version (policy writes) where it changed.
-    Done {
-        events: Vec<(TenantId, NewEvent)>,
-        versioned: bool,
-    },
-    /// Nothing to write: the transaction rolls back and the write answers this.
-    Refused(WriteOutcome),
-}
-
-impl Change {
-    fn done(events: Vec<(TenantId, NewEvent)>) -> Self {
-        Change::Done {
-            events,
-            versioned: false,
-        }
-    }
-
-    fn versioned(events: Vec<(TenantId, NewEvent)>) -> Self {
-        Change::Done {
-            events,
-            versioned: true,
-        }
     }
 }
 

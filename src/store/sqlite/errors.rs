@@ -1,25 +1,13 @@
-//! How the SQLite backend's errors become [`Error`]s: connectivity problems and a disk
-//! that is full or refuses are `unavailable` (503), constraint violations a `conflict`
-//! (409) — mapped here once, not at each call site. Another backend classifies its own.
+//! How the SQLite backend's errors are classified (see `store::errors`): a database held
+//! by another process, or a disk that is full or refuses, is `unavailable` (503). The
+//! audit appender's own connection (rusqlite) is mapped here too.
 
 use crate::error::Error;
 
-/// Errors from the pool's connections.
-impl From<sqlx::Error> for Error {
-    fn from(e: sqlx::Error) -> Self {
-        match &e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                Error::Unavailable(e.into())
-            }
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                Error::Conflict("an object with the same unique value already exists".into())
-            }
-            sqlx::Error::Database(db) if is_unavailable_code(db.code().as_deref()) => {
-                Error::Unavailable(e.into())
-            }
-            _ => Error::Internal(e.into()),
-        }
-    }
+/// Whether a database error reported by SQLite means the database cannot be used now.
+pub(crate) fn is_unavailable(db: &dyn sqlx::error::DatabaseError) -> bool {
+    db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+        && is_unavailable_code(db.code().as_deref())
 }
 
 /// The same mapping for the audit appender's own connection (see `appender`).

@@ -12,7 +12,7 @@ mod appender;
 mod audit;
 mod backup;
 mod config;
-mod errors;
+pub(crate) mod errors;
 mod grant_sql;
 mod grants;
 pub(crate) mod journal;

@@ -1,0 +1,623 @@
+//! Grants: inserts and guarded updates, the list API, bulk revoke, expiry and
+//! idempotency records. Every write holds its tenant's chain head (see `write_tx`), so
+//! the revision checks, version guards and idempotency claims of one tenant's writes see
+//! each other's commits.
+
+use super::*;
+use crate::domain::grant_count::{day_count_plan, DayCountPlan, Days};
+use crate::domain::grant_query::{After, Cond, SortOrder, TimeCol};
+use chrono::NaiveDate;
+use sqlx::types::Json;
+
+#[async_trait::async_trait]
+impl GrantStore for PgStore {
+    async fn insert_grant(
+        &self,
+        tenant: TenantId,
+        g: &Grant,
+        event: NewEvent,
+        idempotency: Option<IdempotencyRecord>,
+        decided_at: i64,
+    ) -> Result<InsertOutcome> {
+        let mut tx = self.write_tx(&[tenant]).await?;
+        if !revision_is(&mut tx, tenant, decided_at).await? {
+            return Ok(InsertOutcome::Stale);
+        }
+        if let Some(r) = &idempotency {
+            if let Some(existing) = claim_idempotency(&mut tx, tenant, r).await? {
+                return Ok(InsertOutcome::Replay(existing));
+            }
+        }
+        sqlx::query(
+            "INSERT INTO grants (tenant_id, id, principal_type, principal_id, resource_type, \
+             resource_id, app, scopes, status, policy_id, requested_by, granted_by, reason, \
+             granted_at, expires_at, extension_count, last_used_at, revoked_at, revoked_by, \
+             revoke_reason, audit_session, notices, created_at, updated_at, version) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+             $19, $20, $21, $22, $23, $24, $25)",
+        )
+        .bind(tenant.0)
+        .bind(g.id)
+        .bind(&g.principal.etype)
+        .bind(&g.principal.id)
+        .bind(&g.resource.etype)
+        .bind(&g.resource.id)
+        .bind(&g.app)
+        .bind(Json(&g.scopes))
+        .bind(g.status.as_str())
+        .bind(g.policy_id)
+        .bind(&g.requested_by)
+        .bind(&g.granted_by)
+        .bind(&g.reason)
+        .bind(g.granted_at)
+        .bind(g.expires_at)
+        .bind(g.extension_count)
+        .bind(g.last_used_at)
+        .bind(g.revoked_at)
+        .bind(&g.revoked_by)
+        .bind(&g.revoke_reason)
+        .bind(g.audit_session)
+        .bind(Json(&g.notices))
+        .bind(g.created_at)
+        .bind(g.updated_at)
+        .bind(g.version)
+        .execute(&mut *tx)
+        .await?;
+        append_in_tx(&mut tx, vec![(tenant, event)]).await?;
+        tx.commit().await?;
+        Ok(InsertOutcome::Done)
+    }
+
+    async fn update_grant(
+        &self,
+        tenant: TenantId,
+        g: &Grant,
+        expected_version: i64,
+        event: NewEvent,
+        decided_at: Option<i64>,
+    ) -> Result<WriteOutcome> {
+        let mut tx = self.write_tx(&[tenant]).await?;
+        if let Some(revision) = decided_at {
+            if !revision_is(&mut tx, tenant, revision).await? {
+                return Ok(WriteOutcome::StaleRevision);
+            }
+        }
+        let r = sqlx::query(
+            "UPDATE grants SET resource_type = $1, resource_id = $2, app = $3, scopes = $4, \
+             status = $5, policy_id = $6, granted_by = $7, granted_at = $8, expires_at = $9, \
+             extension_count = $10, revoked_at = $11, revoked_by = $12, revoke_reason = $13, \
+             audit_session = $14, notices = $15, updated_at = $16, version = $17 \
+             WHERE tenant_id = $18 AND id = $19 AND version = $20",
+        )
+        .bind(&g.resource.etype)
+        .bind(&g.resource.id)
+        .bind(&g.app)
+        .bind(Json(&g.scopes))
+        .bind(g.status.as_str())
+        .bind(g.policy_id)
+        .bind(&g.granted_by)
+        .bind(g.granted_at)
+        .bind(g.expires_at)
+        .bind(g.extension_count)
+        .bind(g.revoked_at)
+        .bind(&g.revoked_by)
+        .bind(&g.revoke_reason)
+        .bind(g.audit_session)
+        .bind(Json(&g.notices))
+        .bind(g.updated_at)
+        .bind(g.version)
+        .bind(tenant.0)
+        .bind(g.id)
+        .bind(expected_version)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Ok(WriteOutcome::VersionConflict);
+        }
+        append_in_tx(&mut tx, vec![(tenant, event)]).await?;
+        tx.commit().await?;
+        Ok(WriteOutcome::Done)
+    }
+
+    async fn get_grant(&self, tenant: TenantId, id: Uuid) -> Result<Option<Grant>> {
+        sqlx::query(&format!(
+            "SELECT {GRANT_COLUMNS} {GRANT_FROM} WHERE g.tenant_id = $1 AND g.id = $2"
+        ))
+        .bind(tenant.0)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(grant_from_row)
+        .transpose()
+    }
+
+    async fn active_grants_on(
+        &self,
+        tenant: TenantId,
+        principal: &EntityRef,
+        resources: &[EntityRef],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Grant>> {
+        if resources.is_empty() {
+            return Ok(Vec::new());
+        }
+        let types: Vec<&str> = resources.iter().map(|r| r.etype.as_str()).collect();
+        let ids: Vec<&str> = resources.iter().map(|r| r.id.as_str()).collect();
+        let rows = sqlx::query(&format!(
+            "SELECT {GRANT_COLUMNS} {GRANT_FROM} WHERE g.tenant_id = $1 \
+             AND g.principal_type = $2 AND g.principal_id = $3 \
+             AND g.status IN ('GRANTED', 'EXTENDED') AND g.expires_at > $4 \
+             AND (g.resource_type, g.resource_id) IN (SELECT * FROM unnest($5::text[], $6::text[]))"
+        ))
+        .bind(tenant.0)
+        .bind(&principal.etype)
+        .bind(&principal.id)
+        .bind(now)
+        .bind(&types)
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(grant_from_row).collect()
+    }
+
+    async fn list_grants(
+        &self,
+        tenant: TenantId,
+        conds: &[Cond],
+        sort: SortOrder,
+        after: Option<&After>,
+        offset: i64,
+        limit: i64,
+        now: DateTime<Utc>,
+        known_total: Option<i64>,
+    ) -> Result<(Vec<Grant>, i64)> {
+        // one snapshot: the page and the total agree
+        let mut tx = self.snapshot().await?;
+        let total = match known_total {
+            Some(n) => n,
+            None => {
+                count_query(tenant.0, conds, now)
+                    .build_query_scalar::<i64>()
+                    .fetch_one(&mut *tx)
+                    .await?
+            }
+        };
+        let rows = list_query(tenant.0, conds, sort, after, offset, limit, now)
+            .build()
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let grants = rows.iter().map(grant_from_row).collect::<Result<_>>()?;
+        Ok((grants, total))
+    }
+
+    async fn revoke_matching(
+        &self,
+        tenant: TenantId,
+        conds: &[Cond],
+        after: Option<Uuid>,
+        limit: i64,
+        now: DateTime<Utc>,
+        revoke: &(dyn for<'g> Fn(&'g Grant) -> (Grant, NewEvent) + Send + Sync),
+    ) -> Result<(usize, Vec<Uuid>, Option<Uuid>)> {
+        // find the batch without holding the tenant's head, then revoke it holding it
+        let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new(format!(
+            "SELECT {GRANT_COLUMNS} {GRANT_FROM}"
+        ));
+        grant_sql::push_where(&mut q, tenant.0, conds, now);
+        q.push(" AND g.status IN ('GRANTED', 'EXTENDED') AND g.expires_at > ")
+            .push_bind(now);
+        if let Some(a) = after {
+            q.push(" AND g.id > ").push_bind(a);
+        }
+        q.push(" ORDER BY g.id LIMIT ").push_bind(limit);
+        let found = q
+            .build()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(grant_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        let last = found.last().map(|g| g.id);
+        if found.is_empty() {
+            return Ok((0, Vec::new(), None));
+        }
+        let mut tx = self.write_tx(&[tenant]).await?;
+        let mut events = Vec::with_capacity(found.len());
+        let mut lost = Vec::new();
+        for g in &found {
+            let (next, event) = revoke(g);
+            let r = sqlx::query(
+                "UPDATE grants SET status = $1, revoked_at = $2, revoked_by = $3, \
+                 revoke_reason = $4, updated_at = $5, version = $6 \
+                 WHERE tenant_id = $7 AND id = $8 AND version = $9 \
+                 AND status IN ('GRANTED', 'EXTENDED') AND expires_at > $10",
+            )
+            .bind(next.status.as_str())
+            .bind(next.revoked_at)
+            .bind(&next.revoked_by)
+            .bind(&next.revoke_reason)
+            .bind(next.updated_at)
+            .bind(next.version)
+            .bind(tenant.0)
+            .bind(g.id)
+            .bind(g.version)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            // changed since it was found: the caller's next pass looks at it again
+            if r.rows_affected() == 1 {
+                events.push((tenant, event));
+            } else {
+                lost.push(g.id);
+            }
+        }
+        let n = events.len();
+        append_in_tx(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok((n, lost, last))
+    }
+
+    async fn stamp_last_used(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        now: DateTime<Utc>,
+        not_before: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE grants SET last_used_at = $1 WHERE tenant_id = $2 AND id = $3 \
+             AND (last_used_at IS NULL OR last_used_at < $4)",
+        )
+        .bind(now)
+        .bind(tenant.0)
+        .bind(id)
+        .bind(not_before)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn expire_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+        event: for<'g> fn(&'g Grant) -> NewEvent,
+    ) -> Result<usize> {
+        let rows = sqlx::query(&format!(
+            "SELECT g.tenant_id AS tenant, {GRANT_COLUMNS} {GRANT_FROM} \
+             WHERE g.status IN ('GRANTED', 'EXTENDED') AND g.expires_at <= $1 \
+             ORDER BY g.expires_at LIMIT $2"
+        ))
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut due = Vec::with_capacity(rows.len());
+        for row in &rows {
+            due.push((TenantId(row.try_get("tenant")?), grant_from_row(row)?));
+        }
+        let tenants: Vec<TenantId> = due.iter().map(|(t, _)| *t).collect();
+        let mut tx = self.write_tx(&tenants).await?;
+        let mut events = Vec::with_capacity(due.len());
+        for (tenant, mut g) in due {
+            let expected = g.version;
+            g.status = GrantStatus::Expired;
+            g.version += 1;
+            g.updated_at = now;
+            // another process (or a revoke) may have changed it since it was found
+            let r = sqlx::query(
+                "UPDATE grants SET status = 'EXPIRED', version = $1, updated_at = $2 \
+                 WHERE tenant_id = $3 AND id = $4 AND version = $5 \
+                 AND status IN ('GRANTED', 'EXTENDED')",
+            )
+            .bind(g.version)
+            .bind(now)
+            .bind(tenant.0)
+            .bind(g.id)
+            .bind(expected)
+            .execute(&mut *tx)
+            .await?;
+            if r.rows_affected() == 1 {
+                events.push((tenant, event(&g)));
+            }
+        }
+        let n = events.len();
+        append_in_tx(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    async fn get_idempotency(
+        &self,
+        key_id: KeyId,
+        idem_key: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Option<IdempotencyRecord>> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(read_idempotency(&mut conn, key_id, idem_key)
+            .await?
+            .filter(|r| r.created_at > since))
+    }
+
+    async fn put_idempotency(
+        &self,
+        tenant: TenantId,
+        record: &IdempotencyRecord,
+    ) -> Result<InsertOutcome> {
+        let mut tx = self.write_tx(&[tenant]).await?;
+        let outcome = match claim_idempotency(&mut tx, tenant, record).await? {
+            Some(existing) => InsertOutcome::Replay(existing),
+            None => InsertOutcome::Done,
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+}
+
+/// Cuts every active grant `p` governs to `granted_at + p.max_duration_seconds` (see
+/// `grant::cut_to_policy_max`), in the caller's transaction; returns their events.
+pub(super) async fn cut_grants_to_policy_max(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    p: &Policy,
+    actor: &crate::domain::audit::Actor,
+    now: DateTime<Utc>,
+) -> Result<Vec<(TenantId, NewEvent)>> {
+    // a second of slack for the rounding of the seconds arithmetic; the exact rule decides
+    let rows = sqlx::query(&format!(
+        "SELECT {GRANT_COLUMNS} {GRANT_FROM} WHERE g.tenant_id = $1 AND g.policy_id = $2 \
+         AND g.status IN ('GRANTED', 'EXTENDED') AND g.expires_at > $3 \
+         AND EXTRACT(EPOCH FROM (g.expires_at - g.granted_at)) > $4"
+    ))
+    .bind(tenant.0)
+    .bind(p.id)
+    .bind(now)
+    .bind(p.max_duration_seconds as f64 - 1.0)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut events = Vec::new();
+    for row in &rows {
+        let g = grant_from_row(row)?;
+        let Some((next, event)) =
+            crate::domain::grant::cut_to_policy_max(&g, p.max_duration_seconds, actor, now)
+        else {
+            continue;
+        };
+        sqlx::query(
+            "UPDATE grants SET expires_at = $1, updated_at = $2, version = $3 \
+             WHERE tenant_id = $4 AND id = $5 AND version = $6",
+        )
+        .bind(next.expires_at)
+        .bind(next.updated_at)
+        .bind(next.version)
+        .bind(tenant.0)
+        .bind(g.id)
+        .bind(g.version)
+        .execute(&mut *conn)
+        .await?;
+        events.push((tenant, event));
+    }
+    Ok(events)
+}
+
+const GRANT_COLUMNS: &str = "g.id, g.principal_type, g.principal_id, g.resource_type, g.resource_id, \
+    g.app, g.scopes, g.status, g.policy_id, p.key AS policy_key, g.requested_by, g.granted_by, \
+    g.reason, g.granted_at, g.expires_at, g.extension_count, g.last_used_at, g.revoked_at, \
+    g.revoked_by, g.revoke_reason, g.audit_session, g.notices, g.created_at, g.updated_at, g.version";
+
+const GRANT_FROM: &str =
+    "FROM grants g LEFT JOIN policies p ON p.tenant_id = g.tenant_id AND p.id = g.policy_id";
+
+/// The page query of `list_grants`: the page's ids are chosen reading only ids, sort keys
+/// and filter columns; only the chosen grants are then read whole.
+fn list_query<'a>(
+    tenant: Uuid,
+    conds: &[Cond],
+    sort: SortOrder,
+    after: Option<&After>,
+    offset: i64,
+    limit: i64,
+    now: DateTime<Utc>,
+) -> sqlx::QueryBuilder<'a, sqlx::Postgres> {
+    let mut q = sqlx::QueryBuilder::new(format!(
+        "SELECT {GRANT_COLUMNS} {GRANT_FROM} WHERE g.tenant_id = "
+    ));
+    q.push_bind(tenant);
+    q.push(" AND g.id IN (SELECT g.id FROM grants g");
+    grant_sql::push_where(&mut q, tenant, conds, now);
+    if let Some(a) = after {
+        grant_sql::push_after(&mut q, sort, &a.sort_value, &a.id);
+    }
+    grant_sql::push_order(&mut q, sort);
+    q.push(" LIMIT ").push_bind(limit);
+    q.push(" OFFSET ").push_bind(offset);
+    q.push(")");
+    grant_sql::push_order(&mut q, sort);
+    q
+}
+
+/// The `total` query of `list_grants`: the tenant's grant count without conditions, the
+/// per-day counts where the filters allow (see `domain::grant_count`), else a count.
+fn count_query<'a>(
+    tenant: Uuid,
+    conds: &[Cond],
+    now: DateTime<Utc>,
+) -> sqlx::QueryBuilder<'a, sqlx::Postgres> {
+    if conds.is_empty() {
+        let mut q = sqlx::QueryBuilder::new(
+            "SELECT COALESCE((SELECT n FROM grant_counts WHERE tenant_id = ",
+        );
+        q.push_bind(tenant).push("), 0)::bigint");
+        return q;
+    }
+    if let Some(plan) = day_count_plan(conds, now) {
+        return day_count_query(tenant, conds, now, &plan);
+    }
+    let mut q = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM grants g");
+    grant_sql::push_where(&mut q, tenant, conds, now);
+    q
+}
+
+/// `total` as the per-day counts of the whole days plus a count of the grants on the
+/// exact days, with every filter.
+fn day_count_query<'a>(
+    tenant: Uuid,
+    conds: &[Cond],
+    now: DateTime<Utc>,
+    plan: &DayCountPlan,
+) -> sqlx::QueryBuilder<'a, sqlx::Postgres> {
+    let col = grant_sql::time_col(plan.col);
+    let name = match plan.col {
+        TimeCol::ExpiresAt => "expires_at",
+        TimeCol::LastUsedAt => "last_used_at",
+        TimeCol::GrantedAt => "granted_at",
+        other => unreachable!("no per-day counts of {other:?}"),
+    };
+    let midnight = |d: NaiveDate| d.and_time(chrono::NaiveTime::MIN).and_utc();
+    let mut q = sqlx::QueryBuilder::new(
+        "SELECT ((SELECT COALESCE(SUM(n), 0) FROM grant_day_counts WHERE tenant_id = ",
+    );
+    q.push_bind(tenant).push(" AND col = ").push_bind(name);
+    if let Some(a) = plan.after {
+        q.push(" AND day > ").push_bind(a);
+    }
+    if let Some(b) = plan.before {
+        q.push(" AND day < ").push_bind(b);
+    }
+    if !plan.exact.is_empty() {
+        q.push(" AND NOT (day = ANY(")
+            .push_bind(plan.exact.clone())
+            .push("))");
+    }
+    q.push(" AND (FALSE");
+    for (status, days) in &plan.statuses {
+        q.push(" OR (status = ").push_bind(*status);
+        match days {
+            Days::All => {}
+            Days::BeforeToday => {
+                q.push(" AND day < ").push_bind(plan.today);
+            }
+            Days::AfterToday => {
+                q.push(" AND day > ").push_bind(plan.today);
+            }
+        }
+        q.push(")");
+    }
+    q.push("))");
+    for d in &plan.exact {
+        q.push(" + (SELECT COUNT(*) FROM grants g");
+        grant_sql::push_where(&mut q, tenant, conds, now);
+        q.push(" AND ")
+            .push(col)
+            .push(" >= ")
+            .push_bind(midnight(*d))
+            .push(" AND ")
+            .push(col)
+            .push(" < ")
+            .push_bind(midnight(*d + chrono::Days::new(1)))
+            .push(")");
+    }
+    q.push(")::bigint");
+    q
+}
+
+fn grant_from_row(row: &PgRow) -> Result<Grant> {
+    let status: String = row.try_get("status")?;
+    let scopes: Json<Vec<String>> = row.try_get("scopes")?;
+    let notices: Json<Vec<String>> = row.try_get("notices")?;
+    Ok(Grant {
+        id: row.try_get("id")?,
+        principal: EntityRef {
+            etype: row.try_get("principal_type")?,
+            id: row.try_get("principal_id")?,
+        },
+        resource: EntityRef {
+            etype: row.try_get("resource_type")?,
+            id: row.try_get("resource_id")?,
+        },
+        app: row.try_get("app")?,
+        scopes: scopes.0,
+        status: GrantStatus::parse(&status).ok_or_else(|| corrupt("grants.status"))?,
+        grant_type: "PREAPPROVED".into(),
+        policy_id: row.try_get("policy_id")?,
+        policy_key: row.try_get("policy_key")?,
+        requested_by: row.try_get("requested_by")?,
+        granted_by: row.try_get("granted_by")?,
+        reason: row.try_get("reason")?,
+        granted_at: row.try_get("granted_at")?,
+        expires_at: row.try_get("expires_at")?,
+        extension_count: row.try_get("extension_count")?,
+        last_used_at: row.try_get("last_used_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+        revoked_by: row.try_get("revoked_by")?,
+        revoke_reason: row.try_get("revoke_reason")?,
+        audit_session: row.try_get("audit_session")?,
+        notices: notices.0,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        version: row.try_get("version")?,
+    })
+}
+
+async fn read_idempotency(
+    conn: &mut PgConnection,
+    key_id: KeyId,
+    idem_key: &str,
+) -> Result<Option<IdempotencyRecord>> {
+    let row = sqlx::query("SELECT * FROM idempotency WHERE key_id = $1 AND idem_key = $2")
+        .bind(key_id.0)
+        .bind(idem_key)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|row| {
+        let status: i64 = row.try_get("status")?;
+        Ok(IdempotencyRecord {
+            key_id: KeyId(row.try_get("key_id")?),
+            idem_key: row.try_get("idem_key")?,
+            body_hash: row.try_get("body_hash")?,
+            status: u16::try_from(status).map_err(|_| corrupt("idempotency.status"))?,
+            response: row.try_get("response")?,
+            created_at: row.try_get("created_at")?,
+        })
+    })
+    .transpose()
+}
+
+/// Inserts an idempotency record, or returns the one that is already there (a record older
+/// than 24 hours is replaced: the key may be used again). The caller holds the tenant's
+/// head, and a key belongs to one tenant, so two claims of one key never race.
+async fn claim_idempotency(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    r: &IdempotencyRecord,
+) -> Result<Option<IdempotencyRecord>> {
+    if let Some(existing) = read_idempotency(conn, r.key_id, &r.idem_key).await? {
+        if existing.created_at > r.created_at - chrono::Duration::hours(24) {
+            return Ok(Some(existing));
+        }
+        sqlx::query("DELETE FROM idempotency WHERE key_id = $1 AND idem_key = $2")
+            .bind(r.key_id.0)
+            .bind(&r.idem_key)
+            .execute(&mut *conn)
+            .await?;
+    }
+    sqlx::query(
+        "INSERT INTO idempotency (key_id, idem_key, tenant_id, body_hash, status, response, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(r.key_id.0)
+    .bind(&r.idem_key)
+    .bind(tenant.0)
+    .bind(&r.body_hash)
+    .bind(i64::from(r.status))
+    .bind(&r.response)
+    .bind(r.created_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(None)
+}

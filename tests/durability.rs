@@ -423,3 +423,73 @@ async fn postgres_going_away_gives_503_and_heals() {
         })
         .await;
 }
+
+backends! {
+    /// Offboarding while the user's grants are in use: a bulk revoke runs while access
+    /// checks stamp `last_used_at` on the same grants (on PostgreSQL both move the same
+    /// per-day count rows). Every grant ends revoked, in one 200, with no deadlock.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn bulk_revoke_while_access_checks_stamp_the_same_grants() {
+        use common::{send, TestServer};
+        use reqwest::Method;
+        let s = TestServer::start().await;
+        let t = s.tenant().await;
+        const N: usize = 120;
+        let mut entities = vec![json!({"uid": {"type": "App", "id": "github"}, "attrs": {}, "parents": []})];
+        entities.extend((0..N).map(|i| json!({"uid": {"type": "User", "id": format!("u{i}")}, "attrs": {}, "parents": []})));
+        let r = send(&s, &t.admin_key, &t, Method::PUT, "/v1/entities", Some(Value::Array(entities))).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = send(&s, &t.admin_key, &t, Method::POST, "/v1/policies", Some(json!({
+            "key": "all", "name": "all", "max_duration_seconds": 86400,
+            "rules": [{"effect": "permit", "principal_scope_type": "any",
+                "action_scope_type": "in", "action_ids": ["request", "extend"],
+                "resource_scope_type": "any"}]}))).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let check = |i: usize| json!({"principal": {"type": "User", "id": format!("u{i}")},
+            "resource": {"type": "App", "id": "github"}});
+        for i in 0..N {
+            let r = send(&s, &t.admin_key, &t, Method::POST, "/v1/grants", Some(json!({
+                "principal": {"type": "User", "id": format!("u{i}")},
+                "resource": {"type": "App", "id": "github"}, "reason": "x", "duration_seconds": 3600}))).await;
+            assert_eq!(r.status, 201, "{}", r.text);
+        }
+        // half are in use already (stamped once)
+        for i in (0..N).step_by(2) {
+            let r = send(&s, &t.admin_key, &t, Method::POST, "/v1/access/check", Some(check(i))).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+        }
+        // the other half are checked, for the first time, during the revoke
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut checkers = Vec::new();
+        for c in 0..4 {
+            let (client, base, key, tenant, stop) =
+                (s.client.clone(), s.base.clone(), t.admin_key.clone(), t.id.clone(), stop.clone());
+            checkers.push(tokio::spawn(async move {
+                let mut i = 1 + 2 * c;
+                while !stop.load(Ordering::Relaxed) {
+                    let r = client.post(format!("{base}/v1/access/check"))
+                        .header("X-API-Key", &key).header("X-Tenant-ID", &tenant)
+                        .json(&json!({"principal": {"type": "User", "id": format!("u{}", i % N)},
+                            "resource": {"type": "App", "id": "github"}}))
+                        .send().await.unwrap();
+                    assert_eq!(r.status(), 200);
+                    i += 8;
+                }
+            }));
+        }
+        let r = send(&s, &t.admin_key, &t, Method::POST, "/v1/grants/revoke", Some(json!({
+            "filters": [{"attribute": "app", "operator": "EQUALS", "values": [{"value": "github"}]}],
+            "reason": "offboarding"}))).await;
+        stop.store(true, Ordering::Relaxed);
+        for c in checkers {
+            c.await.unwrap();
+        }
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["revoked"], N, "{}", r.text);
+        let r = send(&s, &t.admin_key, &t, Method::POST, "/v1/grants/list", Some(json!([
+            {"attribute": "status", "operator": "IS_ANY_OF", "values": [{"value": "REVOKED"}]}]))).await;
+        assert_eq!(r.body["total"], N, "{}", r.text);
+        let r = s.admin_get(&t, "/v1/audit-events/verify").await;
+        assert_eq!(r.body["ok"], true, "{}", r.text);
+    }
+}

@@ -75,10 +75,12 @@ CREATE TABLE policies (
 );
 CREATE UNIQUE INDEX policies_by_key ON policies (tenant_id, key) WHERE key IS NOT NULL;
 
+-- `C` collation: entities list in byte order (with the cursor comparing alike) on every
+-- server, as on SQLite, whatever the database's default collation.
 CREATE TABLE entities (
     tenant_id   uuid NOT NULL REFERENCES tenants(id),
-    type        text NOT NULL,
-    id          text NOT NULL,
+    type        text COLLATE "C" NOT NULL,
+    id          text COLLATE "C" NOT NULL,
     body        text NOT NULL,
     updated_at  timestamptz NOT NULL,
     PRIMARY KEY (tenant_id, type, id)
@@ -157,7 +159,8 @@ CREATE TABLE idempotency (
 -- without counting grant by grant (see the SQLite 0009 and 0010, and
 -- `domain::grant_count`). Kept by a trigger in the writing transaction. The rows are
 -- touched in a fixed order (col, then day) and only by writes that also append to the
--- tenant's chain, so they add no lock a write of the same tenant did not already wait for.
+-- tenant's chain (holding its head), or by a last-use stamp (holding it shared), so they
+-- add no lock a write of the same tenant did not already wait for.
 CREATE TABLE grant_counts (
     tenant_id uuid PRIMARY KEY REFERENCES tenants(id),
     n         bigint NOT NULL

@@ -145,15 +145,17 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         // path-tracking deserializer (which allocates every key it passes); a body that
         // fails to parse is parsed again by axum for the error message that names the
         // field. Any other content type takes axum's own check and parse.
-        let plain_json = req
+        // Parsed without axum's path-tracking deserializer (which allocates every key it
+        // passes); a body that fails to parse is parsed again by axum for the error
+        // message that names the field (`parse_json`).
+        let json_type = req
             .headers()
             .get(axum::http::header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"application/json"));
-        if !plain_json {
-            return match axum::Json::<T>::from_request(req, state).await {
-                Ok(axum::Json(v)) => Ok(ApiJson(v)),
-                Err(rej) => Err(json_rejection(rej)),
-            };
+            .is_some_and(|v| is_json_type(v.as_bytes()));
+        if !json_type {
+            return Err(Error::UnsupportedMediaType(
+                "expected a JSON body with Content-Type: application/json".into(),
+            ));
         }
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
@@ -162,9 +164,55 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// `application/json` or `application/*+json`, with any parameters (what `axum::Json`
+/// accepts).
+fn is_json_type(v: &[u8]) -> bool {
+    let Ok(v) = std::str::from_utf8(v) else {
+        return false;
+    };
+    let v = v
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
+}
+
+/// Whether a JSON text holds a NUL character in a string (the escape `\u0000`; JSON has
+/// no raw control characters in strings). No database stores NUL in text, so no input
+/// carries one: refusing it here keeps both backends alike on every path.
+fn has_nul(bytes: &[u8]) -> bool {
+    let mut at = 0;
+    while let Some(i) = memchr_u0000(&bytes[at..]) {
+        let pos = at + i;
+        // an escape only when the backslash before `u0000` is not itself escaped
+        let run = bytes[..=pos]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b'\\')
+            .count();
+        if run % 2 == 1 {
+            return true;
+        }
+        at = pos + 1;
+    }
+    false
+}
+
+/// The offset of the next `\u0000` (backslash included).
+fn memchr_u0000(bytes: &[u8]) -> Option<usize> {
+    bytes.windows(6).position(|w| w == b"\\u0000")
+}
+
+const NUL_REFUSED: &str = "a string contains a NUL character (\\u0000), which is not accepted";
+
 /// A JSON body as `T`; when it does not parse, the error is axum's (with the path of the
 /// field at fault), so both ways of parsing answer alike.
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    if has_nul(bytes) {
+        return Err(Error::invalid(NUL_REFUSED));
+    }
     match serde_json::from_slice(bytes) {
         Ok(v) => Ok(v),
         Err(_) => match axum::Json::<T>::from_bytes(bytes) {
@@ -246,12 +294,7 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJ
         let json_type = req
             .headers()
             .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|v| {
-                let v = v.trim().to_ascii_lowercase();
-                v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
-            });
+            .map(|v| is_json_type(v.as_bytes()));
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|e| match e.status() {
@@ -266,6 +309,9 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJ
                 "expected a JSON body with Content-Type: application/json".into(),
             ));
         }
+        if has_nul(&bytes) {
+            return Err(Error::invalid(NUL_REFUSED));
+        }
         serde_json::from_slice(&bytes)
             .map(OptionalJson)
             .map_err(|e| Error::invalid(format!("invalid JSON body: {e}")))
@@ -276,6 +322,15 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJ
 mod tests {
     use super::*;
     use axum::http::{HeaderMap, HeaderValue};
+
+    #[test]
+    fn a_nul_escape_is_found_and_an_escaped_backslash_is_not_one() {
+        assert!(has_nul(br#"{"a": "x\u0000y"}"#));
+        assert!(has_nul(br#"{"a": "\\\u0000"}"#));
+        assert!(!has_nul(br#"{"a": "\\u0000"}"#));
+        assert!(!has_nul(br#"{"a": "u0000"}"#));
+        assert!(!has_nul(br#"{"a": "\u0001"}"#));
+    }
 
     fn hm(v: &str) -> HeaderMap {
         let mut h = HeaderMap::new();

@@ -158,7 +158,7 @@ pub fn router(state: AppState) -> Router {
             Error::Internal(anyhow::anyhow!("handler panicked")).into_response()
         }))
         .layer(middleware::map_response(ensure_envelope))
-        .layer(middleware::from_fn_with_state(body_limit, reject_oversized))
+        .layer(middleware::from_fn_with_state(body_limit, reject_early))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .service(app);
     Router::new().fallback_service(stack)
@@ -191,9 +191,10 @@ fn log_response<B>(res: &Response<B>, latency: std::time::Duration, _span: &trac
     }
 }
 
-/// A body whose declared length is over the limit is refused at once (413), without
-/// waiting for bytes that would be refused anyway.
-async fn reject_oversized(
+/// Refused before routing: a body whose declared length is over the limit (413, without
+/// waiting for bytes that would be refused anyway), and a path or query with a NUL
+/// character (`%00`; no database stores it in text, see `extract::has_nul` for bodies).
+async fn reject_early(
     axum::extract::State(limit): axum::extract::State<usize>,
     req: Request,
     next: Next,
@@ -205,6 +206,14 @@ async fn reject_oversized(
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return Error::body_too_large().into_response();
+    }
+    if req
+        .uri()
+        .path_and_query()
+        .is_some_and(|pq| pq.as_str().contains("%00"))
+    {
+        return Error::invalid("the URL contains a NUL character (%00), which is not accepted")
+            .into_response();
     }
     next.run(req).await
 }

@@ -147,6 +147,8 @@ pub async fn put_entities(
     for (i, v) in list.iter().enumerate() {
         limits::check_input(v).map_err(|m| Error::invalid(format!("[{i}]: {m}")))?;
         let uid = entity_uid(i, v)?;
+        crate::domain::decision::check_entity_name(&uid.0, &uid.1)
+            .map_err(|m| Error::invalid(format!("[{i}].uid: {m}")))?;
         if !seen.insert(uid.clone()) {
             return Err(Error::invalid(format!(
                 "[{i}]: {} appears twice",

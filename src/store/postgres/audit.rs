@@ -9,7 +9,7 @@ impl AuditStore for PgStore {
     async fn append_events(&self, events: Vec<(TenantId, NewEvent)>) -> Result<Vec<AuditEvent>> {
         let tenants: Vec<TenantId> = events.iter().map(|(t, _)| *t).collect();
         let mut tx = self.write_tx(&tenants).await?;
-        let out = append_in_tx(&mut tx, events).await?;
+        let out = tx.append(events).await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -124,6 +124,10 @@ impl AuditStore for PgStore {
         // One snapshot: the head and the events agree, so concurrent appends cannot look
         // like a truncated tail.
         let mut tx = self.snapshot().await?;
+        // reading a whole chain may take longer than the statement bound of requests
+        sqlx::query("SET LOCAL statement_timeout = 0")
+            .execute(&mut *tx)
+            .await?;
         let head = sqlx::query(
             "SELECT seq, hash, anchor_seq, anchor_hash FROM audit_heads WHERE tenant_id = $1",
         )

@@ -434,7 +434,7 @@ impl PgStore {
                 record_set_version(&mut tx, tenant, first.at).await?;
             }
         }
-        append_in_tx(&mut tx, events).await?;
+        tx.append(events).await?;
         tx.commit().await?;
         self.committed(Commit::Config(tenant));
         Ok(WriteOutcome::Done)

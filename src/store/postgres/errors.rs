@@ -26,6 +26,18 @@ fn unavailable_code(code: &str) -> bool {
         || code == "55P03"
 }
 
+/// The message of a value PostgreSQL cannot store, which SQLite takes (a `400
+/// invalid_input`, not a 500): a NUL character in text (22021, 22P05 in `jsonb`), or a
+/// value too long for an index entry (54000; ids and names are bounded well below it).
+pub(crate) fn unstorable(db: &dyn sqlx::error::DatabaseError) -> Option<&'static str> {
+    let e = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()?;
+    match e.code() {
+        "22021" | "22P05" => Some("a text value contains a NUL character, which is not accepted"),
+        "54000" => Some("a value is too long to be stored and indexed"),
+        _ => None,
+    }
+}
+
 fn code_is(e: &sqlx::Error, code: &str) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some(code))
 }
@@ -35,9 +47,10 @@ pub(crate) fn is_missing_database(e: &sqlx::Error) -> bool {
     code_is(e, "3D000")
 }
 
-/// `CREATE DATABASE` of a name that exists (42P04).
+/// `CREATE DATABASE` of a name that exists (42P04), or that another session created at
+/// the same moment (23505 on the catalog's unique index).
 pub(crate) fn is_duplicate_database(e: &sqlx::Error) -> bool {
-    code_is(e, "42P04")
+    code_is(e, "42P04") || code_is(e, "23505")
 }
 
 #[cfg(test)]

@@ -2,8 +2,9 @@
 //! same conditions as the SQLite backend's `grant_sql`, with this engine's types (uuid,
 //! timestamptz, the scopes as `jsonb`). Every value reaches the database as a bind
 //! parameter; the only text pushed into a query is fixed column names and operators chosen
-//! by the `Cond` variant. Text matches use `ILIKE` (SQLite's `LIKE` ignores ASCII case, and
-//! both backends must answer alike), with `%`, `_` and `\` escaped.
+//! by the `Cond` variant. Text matches fold ASCII letters only, as SQLite's `LIKE` does
+//! (both backends must answer alike; `ILIKE` would fold every letter): the column through
+//! `translate` and the pattern in Rust, with `%`, `_` and `\` escaped.
 
 use crate::domain::grant_query::{
     like_pattern, Anchor, Cond, EntityCol, ScopeTest, SortOrder, StatusSet, TextCol, TextTest,
@@ -35,6 +36,13 @@ fn text_col(c: TextCol) -> &'static str {
         TextCol::GrantedBy => "g.granted_by",
         TextCol::RequestedBy => "g.requested_by",
     }
+}
+
+/// The column with ASCII capitals lowered (and only those, like SQLite's `LIKE`).
+fn push_folded(q: &mut Q<'_>, col: &str) {
+    q.push("translate(")
+        .push(col)
+        .push(", 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')");
 }
 
 /// ` = ANY($n)`: one array parameter, however many values.
@@ -124,9 +132,9 @@ fn push_text(q: &mut Q<'_>, c: TextCol, t: &TextTest) {
             if *negate && c.nullable() {
                 q.push(col).push(" IS NULL OR ");
             }
-            q.push(col)
-                .push(if *negate { " NOT ILIKE " } else { " ILIKE " })
-                .push_bind(like_pattern(needle, *anchor))
+            push_folded(q, col);
+            q.push(if *negate { " NOT LIKE " } else { " LIKE " })
+                .push_bind(like_pattern(needle, *anchor).to_ascii_lowercase())
                 .push(" ESCAPE '\\')");
         }
         TextTest::Null(is_null) => {
@@ -317,9 +325,9 @@ fn push_cond(q: &mut Q<'_>, tenant: Uuid, c: &Cond, now: DateTime<Utc>) {
                 if i > 0 {
                     q.push(" OR ");
                 }
-                q.push(*col)
-                    .push(" ILIKE ")
-                    .push_bind(p.clone())
+                push_folded(q, col);
+                q.push(" LIKE ")
+                    .push_bind(p.to_ascii_lowercase())
                     .push(" ESCAPE '\\'");
             }
             q.push(")");
@@ -426,7 +434,16 @@ mod tests {
         let literals: Vec<&str> = sql.split('\'').skip(1).step_by(2).collect();
         for l in literals {
             assert!(
-                ["GRANTED", "EXTENDED", "REVOKED", "EXPIRED", "\\"].contains(&l),
+                [
+                    "GRANTED",
+                    "EXTENDED",
+                    "REVOKED",
+                    "EXPIRED",
+                    "\\",
+                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+                    "abcdefghijklmnopqrstuvwxyz"
+                ]
+                .contains(&l),
                 "{l}"
             );
         }

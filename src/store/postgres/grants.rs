@@ -20,7 +20,7 @@ impl GrantStore for PgStore {
         decided_at: i64,
     ) -> Result<InsertOutcome> {
         let mut tx = self.write_tx(&[tenant]).await?;
-        if !revision_is(&mut tx, tenant, decided_at).await? {
+        if !tx.revision_is(tenant, decided_at) {
             return Ok(InsertOutcome::Stale);
         }
         if let Some(r) = &idempotency {
@@ -63,7 +63,7 @@ impl GrantStore for PgStore {
         .bind(g.version)
         .execute(&mut *tx)
         .await?;
-        append_in_tx(&mut tx, vec![(tenant, event)]).await?;
+        tx.append(vec![(tenant, event)]).await?;
         tx.commit().await?;
         Ok(InsertOutcome::Done)
     }
@@ -78,7 +78,7 @@ impl GrantStore for PgStore {
     ) -> Result<WriteOutcome> {
         let mut tx = self.write_tx(&[tenant]).await?;
         if let Some(revision) = decided_at {
-            if !revision_is(&mut tx, tenant, revision).await? {
+            if !tx.revision_is(tenant, revision) {
                 return Ok(WriteOutcome::StaleRevision);
             }
         }
@@ -114,7 +114,7 @@ impl GrantStore for PgStore {
         if r.rows_affected() == 0 {
             return Ok(WriteOutcome::VersionConflict);
         }
-        append_in_tx(&mut tx, vec![(tenant, event)]).await?;
+        tx.append(vec![(tenant, event)]).await?;
         tx.commit().await?;
         Ok(WriteOutcome::Done)
     }
@@ -254,7 +254,7 @@ impl GrantStore for PgStore {
             }
         }
         let n = events.len();
-        append_in_tx(&mut tx, events).await?;
+        tx.append(events).await?;
         tx.commit().await?;
         Ok((n, lost, last))
     }
@@ -266,6 +266,15 @@ impl GrantStore for PgStore {
         now: DateTime<Utc>,
         not_before: DateTime<Utc>,
     ) -> Result<()> {
+        // The stamp moves the grant between per-day count rows (the trigger), which writes
+        // of the tenant also move while holding its chain head: a share lock on the head
+        // first orders a stamp after them (stamps do not wait for each other), so a bulk
+        // revoke and a stamp can never each hold a row the other waits for.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT 1 FROM audit_heads WHERE tenant_id = $1 FOR SHARE")
+            .bind(tenant.0)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "UPDATE grants SET last_used_at = $1 WHERE tenant_id = $2 AND id = $3 \
              AND (last_used_at IS NULL OR last_used_at < $4)",
@@ -274,8 +283,9 @@ impl GrantStore for PgStore {
         .bind(tenant.0)
         .bind(id)
         .bind(not_before)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -327,7 +337,7 @@ impl GrantStore for PgStore {
             }
         }
         let n = events.len();
-        append_in_tx(&mut tx, events).await?;
+        tx.append(events).await?;
         tx.commit().await?;
         Ok(n)
     }

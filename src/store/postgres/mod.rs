@@ -39,6 +39,7 @@ use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{ConnectOptions, Row};
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 use uuid::Uuid;
@@ -104,12 +105,13 @@ impl PgStore {
 
     /// A write transaction holding the chain heads of `tenants` (see the module docs).
     /// Fails as `not_found` when a tenant has no chain.
-    async fn write_tx(
-        &self,
-        tenants: &[TenantId],
-    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-        let mut tx = self.pool.begin().await?;
-        lock_heads(&mut tx, tenants).await?;
+    async fn write_tx(&self, tenants: &[TenantId]) -> Result<WriteTx> {
+        let mut tx = WriteTx {
+            tx: self.pool.begin().await?,
+            heads: HashMap::new(),
+            revisions: HashMap::new(),
+        };
+        tx.lock(tenants).await?;
         Ok(tx)
     }
 
@@ -161,116 +163,166 @@ async fn create_database(opts: &PgConnectOptions) -> Result<()> {
     }
 }
 
-/// Locks the chain heads of `tenants` (deduplicated, in id order, so two writes never wait
-/// for each other's heads in opposite orders).
-async fn lock_heads(conn: &mut PgConnection, tenants: &[TenantId]) -> Result<()> {
-    if tenants.is_empty() {
-        return Ok(());
-    }
-    let mut ids: Vec<Uuid> = tenants.iter().map(|t| t.0).collect();
-    ids.sort();
-    ids.dedup();
-    let found = sqlx::query(
-        "SELECT tenant_id FROM audit_heads WHERE tenant_id = ANY($1) ORDER BY tenant_id FOR UPDATE",
-    )
-    .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await?;
-    if found.len() != ids.len() {
-        return Err(Error::not_found("tenant"));
-    }
-    Ok(())
-}
-
 pub(super) fn corrupt(what: &str) -> Error {
     Error::internal(anyhow::anyhow!("corrupt row: {what}"))
 }
 
-/// The insert of event rows into `audit_events`, up to its values.
-const AUDIT_INSERT: &str = "INSERT INTO audit_events \
-    (tenant_id, seq, id, at, kind, subject_type, subject_id, decision, body, prev_hash, hash) ";
-
-/// Appends events to their tenants' chains inside an open write transaction that holds
-/// their heads (see [`PgStore::write_tx`]).
-async fn append_in_tx(
-    conn: &mut PgConnection,
-    events: Vec<(TenantId, NewEvent)>,
-) -> Result<Vec<AuditEvent>> {
-    if events.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut ids: Vec<Uuid> = events.iter().map(|(t, _)| t.0).collect();
-    ids.sort();
-    ids.dedup();
-    // `FOR UPDATE` again: free when the transaction holds them, and correct when it does not
-    let rows = sqlx::query(
-        "SELECT tenant_id, seq, hash, last_at FROM audit_heads WHERE tenant_id = ANY($1) \
-         ORDER BY tenant_id FOR UPDATE",
-    )
-    .bind(&ids)
-    .fetch_all(&mut *conn)
-    .await?;
-    if rows.len() != ids.len() {
-        return Err(Error::not_found("tenant"));
-    }
-    let mut heads: std::collections::HashMap<TenantId, Head> = std::collections::HashMap::new();
-    for r in rows {
-        heads.insert(
-            TenantId(r.try_get("tenant_id")?),
-            (r.try_get("seq")?, r.try_get("hash")?, r.try_get("last_at")?),
-        );
-    }
-    let placed = place_events(&mut heads, events);
-    // Many rows per statement: a group commit of hundreds of events is a few statements.
-    const ROWS_PER_INSERT: usize = 256;
-    let tenants = placed
-        .iter()
-        .map(|p| {
-            p.tenant
-                .parse::<Uuid>()
-                .map_err(|_| corrupt("placed tenant id"))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let rows: Vec<_> = tenants.iter().zip(&placed).collect();
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new(AUDIT_INSERT);
-        q.push_values(chunk, |mut b, (tenant, p)| {
-            let c = &p.event.content;
-            b.push_bind(**tenant)
-                .push_bind(c.seq)
-                .push_bind(c.id.0)
-                .push_bind(c.at)
-                .push_bind(c.kind.as_str())
-                .push_bind(c.subject.kind.clone())
-                .push_bind(c.subject.id.clone())
-                .push_bind(c.decision.clone())
-                .push_bind(p.body.clone())
-                .push_bind(p.event.prev_hash.clone())
-                .push_bind(p.event.hash.clone());
-        });
-        q.build().execute(&mut *conn).await?;
-    }
-    for (tenant, (seq, hash, last_at)) in heads {
-        sqlx::query(
-            "UPDATE audit_heads SET seq = $1, hash = $2, last_at = $3 WHERE tenant_id = $4",
-        )
-        .bind(seq)
-        .bind(&hash)
-        .bind(last_at)
-        .bind(tenant.0)
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(placed.into_iter().map(|p| p.event).collect())
+/// A write transaction that holds the chain heads of its tenants, with the heads and the
+/// configuration revisions read when they were locked (see [`PgStore::write_tx`]).
+/// Dereferences to the connection; dropping it without `commit` rolls back.
+pub(super) struct WriteTx {
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    heads: HashMap<TenantId, Head>,
+    revisions: HashMap<TenantId, i64>,
 }
 
-/// Whether the tenant's configuration is still at `revision`.
-async fn revision_is(conn: &mut PgConnection, tenant: TenantId, revision: i64) -> Result<bool> {
-    let current: i64 = sqlx::query_scalar("SELECT revision FROM tenants WHERE id = $1")
-        .bind(tenant.0)
-        .fetch_one(&mut *conn)
+impl WriteTx {
+    /// Locks the chain heads of `tenants` not held yet (deduplicated, in id order, so two
+    /// writes never wait for each other's heads in opposite orders) and reads them, with
+    /// the tenants' revisions, in the same round trip.
+    async fn lock(&mut self, tenants: &[TenantId]) -> Result<()> {
+        let mut ids: Vec<Uuid> = tenants
+            .iter()
+            .filter(|t| !self.heads.contains_key(t))
+            .map(|t| t.0)
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        ids.sort();
+        ids.dedup();
+        let rows = sqlx::query(
+            "SELECT h.tenant_id, h.seq, h.hash, h.last_at, t.revision FROM audit_heads h \
+             JOIN tenants t ON t.id = h.tenant_id WHERE h.tenant_id = ANY($1) \
+             ORDER BY h.tenant_id FOR UPDATE OF h",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *self.tx)
         .await?;
-    Ok(current == revision)
+        if rows.len() != ids.len() {
+            return Err(Error::not_found("tenant"));
+        }
+        for r in rows {
+            let tenant = TenantId(r.try_get("tenant_id")?);
+            self.heads.insert(
+                tenant,
+                (r.try_get("seq")?, r.try_get("hash")?, r.try_get("last_at")?),
+            );
+            self.revisions.insert(tenant, r.try_get("revision")?);
+        }
+        Ok(())
+    }
+
+    /// Whether the tenant's configuration was at `revision` when its head was locked (no
+    /// configuration write of the tenant can commit in between: they all lock the head).
+    fn revision_is(&self, tenant: TenantId, revision: i64) -> bool {
+        self.revisions.get(&tenant) == Some(&revision)
+    }
+
+    /// Appends events to their tenants' chains: the events and the new heads in one
+    /// statement, however many events and tenants.
+    async fn append(&mut self, events: Vec<(TenantId, NewEvent)>) -> Result<Vec<AuditEvent>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tenants: Vec<TenantId> = events.iter().map(|(t, _)| *t).collect();
+        self.lock(&tenants).await?;
+        let mut heads: HashMap<TenantId, Head> = tenants
+            .iter()
+            .filter_map(|t| self.heads.get(t).map(|h| (*t, h.clone())))
+            .collect();
+        let placed = place_events(&mut heads, events);
+        let n = placed.len();
+        let (mut tenant, mut seq, mut id, mut at) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let (mut kind, mut subject_type, mut subject_id, mut decision) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let (mut body, mut prev_hash, mut hash) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for p in &placed {
+            let c = &p.event.content;
+            tenant.push(
+                p.tenant
+                    .parse::<Uuid>()
+                    .map_err(|_| corrupt("placed tenant id"))?,
+            );
+            seq.push(c.seq);
+            id.push(c.id.0);
+            at.push(c.at);
+            kind.push(c.kind.as_str());
+            subject_type.push(c.subject.kind.as_str());
+            subject_id.push(c.subject.id.as_str());
+            decision.push(c.decision.as_deref());
+            body.push(p.body.as_str());
+            prev_hash.push(p.event.prev_hash.as_str());
+            hash.push(p.event.hash.as_str());
+        }
+        let mut head_tenant = Vec::with_capacity(heads.len());
+        let (mut head_seq, mut head_hash, mut head_at) = (Vec::new(), Vec::new(), Vec::new());
+        for (t, (s, h, a)) in &heads {
+            head_tenant.push(t.0);
+            head_seq.push(*s);
+            head_hash.push(h.as_str());
+            head_at.push(*a);
+        }
+        sqlx::query(
+            "WITH appended AS (INSERT INTO audit_events \
+             (tenant_id, seq, id, at, kind, subject_type, subject_id, decision, body, prev_hash, hash) \
+             SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::timestamptz[], \
+             $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])) \
+             UPDATE audit_heads h SET seq = v.seq, hash = v.hash, last_at = v.last_at \
+             FROM unnest($12::uuid[], $13::bigint[], $14::text[], $15::timestamptz[]) \
+             AS v(tenant_id, seq, hash, last_at) WHERE h.tenant_id = v.tenant_id",
+        )
+        .bind(&tenant)
+        .bind(&seq)
+        .bind(&id)
+        .bind(&at)
+        .bind(&kind)
+        .bind(&subject_type)
+        .bind(&subject_id)
+        .bind(&decision)
+        .bind(&body)
+        .bind(&prev_hash)
+        .bind(&hash)
+        .bind(&head_tenant)
+        .bind(&head_seq)
+        .bind(&head_hash)
+        .bind(&head_at)
+        .execute(&mut *self.tx)
+        .await?;
+        self.heads.extend(heads);
+        Ok(placed.into_iter().map(|p| p.event).collect())
+    }
+
+    async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
 }
 
 #[async_trait::async_trait]

@@ -16,7 +16,8 @@ impl TenantStore for PgStore {
         first_key: &KeyRecord,
         event: NewEvent,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        // no head to lock yet: the tenant's rows are new (a tenant id is never reused)
+        let mut tx = self.write_tx(&[]).await?;
         let id = tenant.id.0;
         sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
             .bind(id)
@@ -48,7 +49,7 @@ impl TenantStore for PgStore {
         .execute(&mut *tx)
         .await?;
         insert_key(&mut tx, tenant.id, first_key).await?;
-        append_in_tx(&mut tx, vec![(tenant.id, event)]).await?;
+        tx.append(vec![(tenant.id, event)]).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -64,7 +65,7 @@ impl TenantStore for PgStore {
     async fn create_key(&self, tenant: TenantId, key: &KeyRecord, event: NewEvent) -> Result<()> {
         let mut tx = self.write_tx(&[tenant]).await?;
         insert_key(&mut tx, tenant, key).await?;
-        append_in_tx(&mut tx, vec![(tenant, event)]).await?;
+        tx.append(vec![(tenant, event)]).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -101,7 +102,7 @@ impl TenantStore for PgStore {
                 .bind(tenant.0)
                 .execute(&mut *tx)
                 .await?;
-            append_in_tx(&mut tx, vec![(tenant, event)]).await?;
+            tx.append(vec![(tenant, event)]).await?;
             tx.commit().await?;
             self.committed(Commit::KeyRevoked(id));
         }

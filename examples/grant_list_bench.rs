@@ -1,5 +1,6 @@
 //! `grants/list` on a large tenant: loads N grants (default 1,000,000) into one tenant of a
-//! fresh SQLite file, then times typical dashboard queries through the list service
+//! fresh SQLite file (or, with `GRANTD_BENCH_POSTGRES_URL=postgres://USER@HOST/DB`, of a
+//! fresh PostgreSQL database on that server), then times typical dashboard queries through the list service
 //! (filter parsing, the SQL of the page and of `total`, the cursor), 25 per page.
 //!
 //! The population: 20,000 users, 50 apps with 10 entitlements each (grants on an
@@ -42,91 +43,173 @@ impl Rng {
     }
 }
 
-async fn load(pool: &sqlx::SqlitePool, tenant: TenantId, n: u64, now: DateTime<Utc>, seed: u64) {
+/// One generated grant, as the sweeper would have left it.
+struct Gen {
+    id: uuid::Uuid,
+    user: String,
+    rtype: &'static str,
+    rid: String,
+    app: String,
+    scopes: &'static str,
+    status: &'static str,
+    policy: uuid::Uuid,
+    ticket: String,
+    granted_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    extended: bool,
+    last_used_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+    updated_at: DateTime<Utc>,
+}
+
+fn generate(rng: &mut Rng, policies: &[uuid::Uuid], now: DateTime<Utc>) -> Gen {
+    let user = rng.below(USERS);
+    let app = rng.below(APPS);
+    let on_app = rng.below(10) == 0;
+    let granted_at = now - Duration::seconds(rng.below(365 * 86_400) as i64);
+    let duration = Duration::seconds(3600 + rng.below(90 * 86_400) as i64);
+    let mut expires_at = granted_at + duration;
+    let revoked = rng.below(10) == 0;
+    let extended = !revoked && rng.below(20) == 0;
+    if extended {
+        expires_at += Duration::days(7);
+    }
+    let revoked_at = revoked
+        .then(|| granted_at + Duration::seconds(rng.below(duration.num_seconds() as u64) as i64));
+    let revoked_at = revoked_at.filter(|t| *t < now);
+    let end = revoked_at.unwrap_or(expires_at).min(now);
+    let used = rng.below(10) < 6 && end > granted_at;
+    let last_used_at = used.then(|| {
+        granted_at
+            + Duration::seconds(rng.below((end - granted_at).num_seconds().max(1) as u64) as i64)
+    });
+    let status = if revoked_at.is_some() {
+        "REVOKED"
+    } else if expires_at < now - Duration::days(1) {
+        "EXPIRED"
+    } else if extended {
+        "EXTENDED"
+    } else {
+        "GRANTED"
+    };
+    let scopes = match rng.below(3) {
+        0 => "[]",
+        1 => "[\"read\"]",
+        _ => "[\"read\",\"write\"]",
+    };
+    let (rtype, rid) = if on_app {
+        ("App", format!("app{app:02}"))
+    } else {
+        ("Entitlement", format!("app{app:02}-ent{}", rng.below(10)))
+    };
+    let policy = policies[rng.below(20) as usize];
+    Gen {
+        id: uuid::Uuid::now_v7(),
+        user: format!("u{user:05}"),
+        rtype,
+        rid,
+        app: format!("app{app:02}"),
+        scopes,
+        status,
+        policy,
+        ticket: format!("ticket-{}", rng.below(1_000_000)),
+        granted_at,
+        expires_at,
+        extended,
+        last_used_at,
+        revoked_at,
+        updated_at: revoked_at.unwrap_or(granted_at),
+    }
+}
+
+const GRANT_INSERT: &str =
+    "INSERT INTO grants (tenant_id, id, principal_type, principal_id, resource_type, \
+     resource_id, app, scopes, status, policy_id, requested_by, granted_by, reason, \
+     granted_at, expires_at, extension_count, last_used_at, revoked_at, revoked_by, \
+     revoke_reason, audit_session, notices, created_at, updated_at, version) ";
+
+/// Where the loader writes: the SQLite file (without waiting for fsync: a benchmark
+/// fixture, not a grant write) or the PostgreSQL database.
+enum Loader {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+async fn load(pool: &Loader, tenant: TenantId, n: u64, now: DateTime<Utc>, seed: u64) {
     let mut rng = Rng(seed);
-    let policies: Vec<String> = (0..20).map(|_| uuid::Uuid::now_v7().to_string()).collect();
+    let policies: Vec<uuid::Uuid> = (0..20).map(|_| uuid::Uuid::now_v7()).collect();
     let batch = 1000;
     let mut done = 0;
     while done < n {
-        let rows = batch.min(n - done);
-        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-            "INSERT INTO grants (tenant_id, id, principal_type, principal_id, resource_type, \
-             resource_id, app, scopes, status, policy_id, requested_by, granted_by, reason, \
-             granted_at, expires_at, extension_count, last_used_at, revoked_at, revoked_by, \
-             revoke_reason, audit_session, notices, created_at, updated_at, version) ",
-        );
-        q.push_values(0..rows, |mut b, _| {
-            let user = rng.below(USERS);
-            let app = rng.below(APPS);
-            let on_app = rng.below(10) == 0;
-            let granted_at = now - Duration::seconds(rng.below(365 * 86_400) as i64);
-            let duration = Duration::seconds(3600 + rng.below(90 * 86_400) as i64);
-            let mut expires_at = granted_at + duration;
-            let revoked = rng.below(10) == 0;
-            let extended = !revoked && rng.below(20) == 0;
-            if extended {
-                expires_at += Duration::days(7);
+        let rows: Vec<Gen> = (0..batch.min(n - done))
+            .map(|_| generate(&mut rng, &policies, now))
+            .collect();
+        match pool {
+            Loader::Sqlite(pool) => {
+                let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(GRANT_INSERT);
+                q.push_values(&rows, |mut b, g| {
+                    b.push_bind(tenant.to_string())
+                        .push_bind(g.id.to_string())
+                        .push_bind("User")
+                        .push_bind(g.user.clone())
+                        .push_bind(g.rtype)
+                        .push_bind(g.rid.clone())
+                        .push_bind(g.app.clone())
+                        .push_bind(g.scopes)
+                        .push_bind(g.status)
+                        .push_bind(g.policy.to_string())
+                        .push_bind(format!("portal:{}@example.com", g.user))
+                        .push_bind(None::<String>)
+                        .push_bind(g.ticket.clone())
+                        .push_bind(format_ts(&g.granted_at))
+                        .push_bind(format_ts(&g.expires_at))
+                        .push_bind(i64::from(g.extended))
+                        .push_bind(g.last_used_at.as_ref().map(format_ts))
+                        .push_bind(g.revoked_at.as_ref().map(format_ts))
+                        .push_bind(g.revoked_at.map(|_| "admin-key".to_string()))
+                        .push_bind(g.revoked_at.map(|_| "offboarding".to_string()))
+                        .push_bind(false)
+                        .push_bind("[]")
+                        .push_bind(format_ts(&g.granted_at))
+                        .push_bind(format_ts(&g.updated_at))
+                        .push_bind(1 + i64::from(g.revoked_at.is_some()) + i64::from(g.extended));
+                });
+                q.build().execute(pool).await.expect("insert");
             }
-            let revoked_at = revoked.then(|| {
-                granted_at + Duration::seconds(rng.below(duration.num_seconds() as u64) as i64)
-            });
-            let revoked_at = revoked_at.filter(|t| *t < now);
-            let end = revoked_at.unwrap_or(expires_at).min(now);
-            let used = rng.below(10) < 6 && end > granted_at;
-            let last_used_at = used.then(|| {
-                granted_at
-                    + Duration::seconds(
-                        rng.below((end - granted_at).num_seconds().max(1) as u64) as i64
-                    )
-            });
-            let status = if revoked_at.is_some() {
-                "REVOKED"
-            } else if expires_at < now - Duration::days(1) {
-                "EXPIRED"
-            } else if extended {
-                "EXTENDED"
-            } else {
-                "GRANTED"
-            };
-            let updated_at = revoked_at.unwrap_or(granted_at);
-            let scopes = match rng.below(3) {
-                0 => "[]",
-                1 => "[\"read\"]",
-                _ => "[\"read\",\"write\"]",
-            };
-            let (rtype, rid) = if on_app {
-                ("App", format!("app{app:02}"))
-            } else {
-                ("Entitlement", format!("app{app:02}-ent{}", rng.below(10)))
-            };
-            b.push_bind(tenant.to_string())
-                .push_bind(uuid::Uuid::now_v7().to_string())
-                .push_bind("User")
-                .push_bind(format!("u{user:05}"))
-                .push_bind(rtype)
-                .push_bind(rid)
-                .push_bind(format!("app{app:02}"))
-                .push_bind(scopes)
-                .push_bind(status)
-                .push_bind(policies[rng.below(20) as usize].clone())
-                .push_bind(format!("portal:u{user:05}@example.com"))
-                .push_bind(None::<String>)
-                .push_bind(format!("ticket-{}", rng.below(1_000_000)))
-                .push_bind(format_ts(&granted_at))
-                .push_bind(format_ts(&expires_at))
-                .push_bind(i64::from(extended))
-                .push_bind(last_used_at.as_ref().map(format_ts))
-                .push_bind(revoked_at.as_ref().map(format_ts))
-                .push_bind(revoked_at.map(|_| "admin-key".to_string()))
-                .push_bind(revoked_at.map(|_| "offboarding".to_string()))
-                .push_bind(false)
-                .push_bind("[]")
-                .push_bind(format_ts(&granted_at))
-                .push_bind(format_ts(&updated_at))
-                .push_bind(1 + i64::from(revoked_at.is_some()) + i64::from(extended));
-        });
-        q.build().execute(pool).await.expect("insert");
-        done += rows;
+            Loader::Postgres(pool) => {
+                let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new(GRANT_INSERT);
+                q.push_values(&rows, |mut b, g| {
+                    let scopes: serde_json::Value = serde_json::from_str(g.scopes).unwrap();
+                    b.push_bind(tenant.0)
+                        .push_bind(g.id)
+                        .push_bind("User")
+                        .push_bind(g.user.clone())
+                        .push_bind(g.rtype)
+                        .push_bind(g.rid.clone())
+                        .push_bind(g.app.clone())
+                        .push_bind(sqlx::types::Json(scopes))
+                        .push_bind(g.status)
+                        .push_bind(g.policy)
+                        .push_bind(format!("portal:{}@example.com", g.user))
+                        .push_bind(None::<String>)
+                        .push_bind(g.ticket.clone())
+                        .push_bind(g.granted_at)
+                        .push_bind(g.expires_at)
+                        .push_bind(i64::from(g.extended))
+                        .push_bind(g.last_used_at)
+                        .push_bind(g.revoked_at)
+                        .push_bind(g.revoked_at.map(|_| "admin-key".to_string()))
+                        .push_bind(g.revoked_at.map(|_| "offboarding".to_string()))
+                        .push_bind(false)
+                        .push_bind(sqlx::types::Json(serde_json::json!([])))
+                        .push_bind(g.granted_at)
+                        .push_bind(g.updated_at)
+                        .push_bind(1 + i64::from(g.revoked_at.is_some()) + i64::from(g.extended));
+                });
+                q.build().execute(pool).await.expect("insert");
+            }
+        }
+        done += rows.len() as u64;
     }
 }
 
@@ -167,13 +250,30 @@ async fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
     // GRANTD_BENCH_DB=<file>: time the queries on a database a previous run kept
-    // (GRANTD_BENCH_KEEP=1) instead of loading a new one
+    // (GRANTD_BENCH_KEEP=1) instead of loading a new one (SQLite)
     let reuse = std::env::var("GRANTD_BENCH_DB").ok();
+    // with GRANTD_BENCH_POSTGRES_URL, the database of that server a previous run kept
+    let reuse = reuse.or_else(|| {
+        std::env::var("GRANTD_BENCH_POSTGRES_URL")
+            .ok()
+            .and(std::env::var("GRANTD_BENCH_POSTGRES_DB").ok())
+    });
+    // GRANTD_BENCH_POSTGRES_URL=postgres://USER@HOST/DB: load into a fresh database of that
+    // server (named grantd_grant_bench_<pid>, dropped after) instead of a SQLite file
+    let postgres = std::env::var("GRANTD_BENCH_POSTGRES_URL").ok();
     let dir = std::env::temp_dir().join(format!("grantd-grant-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let url = match &reuse {
-        Some(file) => format!("sqlite://{file}"),
-        None => {
+    let pg_db = match (&postgres, &reuse) {
+        (Some(_), Some(name)) => name.clone(),
+        _ => format!("grantd_grant_bench_{}", std::process::id()),
+    };
+    let url = match (&postgres, &reuse) {
+        (Some(server), _) => {
+            let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
+            format!("{base}/{pg_db}")
+        }
+        (None, Some(file)) => format!("sqlite://{file}"),
+        (None, None) => {
             page_size::create_if_asked(&dir.join("grants.db"));
             format!("sqlite://{}/grants.db", dir.display())
         }
@@ -195,51 +295,90 @@ async fn main() {
         "/policies/schema.cedarschema"
     ))
     .unwrap();
-    // the loader writes without waiting for fsync: a benchmark fixture, not a grant write
-    let opts: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
-    let pool = sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(
-            opts.synchronous(sqlx::sqlite::SqliteSynchronous::Off)
-                .pragma("cache_size", "-1000000"),
-        )
-        .await
-        .unwrap();
-    let tenant = if reuse.is_some() {
-        let (t,): (String,) = sqlx::query_as(
-            "SELECT tenant_id FROM grants GROUP BY tenant_id ORDER BY COUNT(*) DESC LIMIT 1",
-        )
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-        t.parse().unwrap()
-    } else {
-        let (tenant, _) =
-            grantd::service::tenants::create(&services.store, "bench", schema.clone(), now)
+    let loader = if postgres.is_some() {
+        Loader::Postgres(
+            sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect(&url)
                 .await
-                .expect("tenant");
-        let (other, _) = grantd::service::tenants::create(&services.store, "other", schema, now)
-            .await
-            .expect("tenant");
-        let t0 = Instant::now();
-        load(&pool, other, n / 10, now, 7).await;
-        load(&pool, tenant, n, now, 42).await;
-        println!(
-            "loaded {n} grants (+{} in another tenant) in {:.1} s",
-            n / 10,
-            t0.elapsed().as_secs_f64()
-        );
-        tenant
+                .unwrap(),
+        )
+    } else {
+        let opts: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
+        Loader::Sqlite(
+            sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(
+                    opts.synchronous(sqlx::sqlite::SqliteSynchronous::Off)
+                        .pragma("cache_size", "-1000000"),
+                )
+                .await
+                .unwrap(),
+        )
     };
-    pool.close().await;
-    // what the server's hourly statistics refresh would have done by now
+    let tenant = match (&reuse, &loader) {
+        (Some(_), Loader::Postgres(pool)) => {
+            let (t,): (uuid::Uuid,) =
+                sqlx::query_as("SELECT tenant_id FROM grant_counts ORDER BY n DESC LIMIT 1")
+                    .fetch_one(pool)
+                    .await
+                    .unwrap();
+            TenantId(t)
+        }
+        (Some(_), Loader::Sqlite(pool)) => {
+            let (t,): (String,) = sqlx::query_as(
+                "SELECT tenant_id FROM grants GROUP BY tenant_id ORDER BY COUNT(*) DESC LIMIT 1",
+            )
+            .fetch_one(pool)
+            .await
+            .unwrap();
+            t.parse().unwrap()
+        }
+        _ => {
+            let (tenant, _) =
+                grantd::service::tenants::create(&services.store, "bench", schema.clone(), now)
+                    .await
+                    .expect("tenant");
+            let (other, _) =
+                grantd::service::tenants::create(&services.store, "other", schema, now)
+                    .await
+                    .expect("tenant");
+            let t0 = Instant::now();
+            load(&loader, other, n / 10, now, 7).await;
+            load(&loader, tenant, n, now, 42).await;
+            println!(
+                "loaded {n} grants (+{} in another tenant) in {:.1} s",
+                n / 10,
+                t0.elapsed().as_secs_f64()
+            );
+            tenant
+        }
+    };
+    // what the server's statistics upkeep would have done by now (SQLite: the hourly
+    // `PRAGMA optimize`; PostgreSQL: autovacuum's ANALYZE)
     let t0 = Instant::now();
-    grantd::store::sqlite::SqliteStore::connect(&url)
-        .await
-        .expect("store")
-        .optimize()
-        .await
-        .expect("optimize");
+    match &loader {
+        Loader::Sqlite(pool) => {
+            pool.close().await;
+            grantd::store::sqlite::SqliteStore::connect(&url)
+                .await
+                .expect("store")
+                .optimize()
+                .await
+                .expect("optimize");
+        }
+        Loader::Postgres(pool) => {
+            sqlx::query("VACUUM ANALYZE grants")
+                .execute(pool)
+                .await
+                .expect("analyze");
+            sqlx::query("VACUUM ANALYZE grant_day_counts")
+                .execute(pool)
+                .await
+                .expect("analyze");
+            pool.close().await;
+        }
+    }
     println!(
         "planner statistics refreshed in {:.1} s",
         t0.elapsed().as_secs_f64()
@@ -323,7 +462,7 @@ async fn main() {
         if std::env::var("GRANTD_BENCH_ONLY").is_ok_and(|o| !name.contains(&o)) {
             continue;
         }
-        if std::env::var_os("GRANTD_BENCH_EXPLAIN").is_some() {
+        if std::env::var_os("GRANTD_BENCH_EXPLAIN").is_some() && postgres.is_none() {
             let store = grantd::store::sqlite::SqliteStore::connect(&url)
                 .await
                 .unwrap();
@@ -378,7 +517,17 @@ async fn main() {
         );
     }
     drop(app);
-    if std::env::var_os("GRANTD_BENCH_KEEP").is_some() || reuse.is_some() {
+    if postgres.is_some() && (std::env::var_os("GRANTD_BENCH_KEEP").is_some() || reuse.is_some()) {
+        println!("kept {url}");
+    } else if let Some(server) = &postgres {
+        use sqlx::Connection;
+        let mut admin = sqlx::PgConnection::connect(server).await.unwrap();
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {pg_db} WITH (FORCE)"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    } else if std::env::var_os("GRANTD_BENCH_KEEP").is_some() || reuse.is_some() {
         println!("kept {url}");
     } else {
         let _ = std::fs::remove_dir_all(&dir);

@@ -493,3 +493,60 @@ backends! {
         assert_eq!(r.body["ok"], true, "{}", r.text);
     }
 }
+
+backends! {
+    /// Grant requests arriving together (on PostgreSQL they are committed in one group):
+    /// each idempotency key yields one grant, whose answer every request with that key
+    /// gets; nothing else is stored; the chain verifies.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_grant_requests_commit_once_per_idempotency_key() {
+        use common::{send, TestServer};
+        use reqwest::Method;
+        let s = TestServer::start().await;
+        let t = s.tenant().await;
+        const KEYS: usize = 16;
+        let mut entities = vec![json!({"uid": {"type": "App", "id": "github"}, "attrs": {}, "parents": []})];
+        entities.extend((0..KEYS).map(|i| json!({"uid": {"type": "User", "id": format!("u{i}")}, "attrs": {}, "parents": []})));
+        let r = send(&s, &t.admin_key, &t, Method::PUT, "/v1/entities", Some(Value::Array(entities))).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = send(&s, &t.admin_key, &t, Method::POST, "/v1/policies", Some(json!({
+            "key": "all", "name": "all", "max_duration_seconds": 86400,
+            "rules": [{"effect": "permit", "principal_scope_type": "any",
+                "action_scope_type": "in", "action_ids": ["request", "extend"],
+                "resource_scope_type": "any"}]}))).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let mut tasks = Vec::new();
+        for n in 0..KEYS * 4 {
+            let (client, base, key, tenant) =
+                (s.client.clone(), s.base.clone(), t.admin_key.clone(), t.id.clone());
+            let i = n % KEYS;
+            tasks.push(tokio::spawn(async move {
+                let r = client.post(format!("{base}/v1/grants"))
+                    .header("X-API-Key", &key).header("X-Tenant-ID", &tenant)
+                    .header("Idempotency-Key", format!("key-{i}"))
+                    .json(&json!({"principal": {"type": "User", "id": format!("u{i}")},
+                        "resource": {"type": "App", "id": "github"}, "reason": "x",
+                        "duration_seconds": 600}))
+                    .send().await.unwrap();
+                let status = r.status().as_u16();
+                let body: Value = r.json().await.unwrap();
+                (i, status, body["id"].as_str().unwrap_or("").to_string())
+            }));
+        }
+        let mut ids: std::collections::HashMap<usize, std::collections::HashSet<String>> =
+            std::collections::HashMap::new();
+        for task in tasks {
+            let (i, status, id) = task.await.unwrap();
+            assert_eq!(status, 201, "key {i}");
+            ids.entry(i).or_default().insert(id);
+        }
+        assert_eq!(ids.len(), KEYS);
+        assert!(ids.values().all(|set| set.len() == 1), "{ids:?}");
+        let r = send(&s, &t.admin_key, &t, Method::POST, "/v1/grants/list", Some(json!([]))).await;
+        assert_eq!(r.body["total"], KEYS, "{}", r.text);
+        let r = s.admin_get(&t, "/v1/audit-events?kind=grant.request&per_page=100").await;
+        assert_eq!(r.body["items"].as_array().unwrap().len(), KEYS, "{}", r.text);
+        let r = s.admin_get(&t, "/v1/audit-events/verify").await;
+        assert_eq!(r.body["ok"], true, "{}", r.text);
+    }
+}

@@ -358,13 +358,17 @@ pub(super) fn push_after(q: &mut Q<'_>, sort: SortOrder, value: &DateTime<Utc>, 
 }
 
 /// ` ORDER BY sort, id` (every sort column is NOT NULL, so both engines order alike).
-pub(super) fn push_order(q: &mut Q<'_>, sort: SortOrder) {
+/// With `via_index` false the sort key is written `col + interval '0'`, which no index
+/// provides: for a small matching set the planner then reads it through the filters' best
+/// index and sorts it, instead of walking the whole sort order in search of rare matches
+/// (what SQLite's `+col` does in the SQLite backend).
+pub(super) fn push_order(q: &mut Q<'_>, sort: SortOrder, via_index: bool) {
     let dir = if sort.desc { " DESC" } else { " ASC" };
-    q.push(" ORDER BY ")
-        .push(time_col(sort.col))
-        .push(dir)
-        .push(", g.id")
-        .push(dir);
+    q.push(" ORDER BY ").push(time_col(sort.col));
+    if !via_index {
+        q.push(" + interval '0'");
+    }
+    q.push(dir).push(", g.id").push(dir);
 }
 
 #[cfg(test)]
@@ -441,7 +445,8 @@ mod tests {
                     "EXPIRED",
                     "\\",
                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-                    "abcdefghijklmnopqrstuvwxyz"
+                    "abcdefghijklmnopqrstuvwxyz",
+                    "0"
                 ]
                 .contains(&l),
                 "{l}"

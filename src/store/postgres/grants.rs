@@ -19,53 +19,9 @@ impl GrantStore for PgStore {
         idempotency: Option<IdempotencyRecord>,
         decided_at: i64,
     ) -> Result<InsertOutcome> {
-        let mut tx = self.write_tx(&[tenant]).await?;
-        if !tx.revision_is(tenant, decided_at) {
-            return Ok(InsertOutcome::Stale);
-        }
-        if let Some(r) = &idempotency {
-            if let Some(existing) = claim_idempotency(&mut tx, tenant, r).await? {
-                return Ok(InsertOutcome::Replay(existing));
-            }
-        }
-        sqlx::query(
-            "INSERT INTO grants (tenant_id, id, principal_type, principal_id, resource_type, \
-             resource_id, app, scopes, status, policy_id, requested_by, granted_by, reason, \
-             granted_at, expires_at, extension_count, last_used_at, revoked_at, revoked_by, \
-             revoke_reason, audit_session, notices, created_at, updated_at, version) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-             $19, $20, $21, $22, $23, $24, $25)",
-        )
-        .bind(tenant.0)
-        .bind(g.id)
-        .bind(&g.principal.etype)
-        .bind(&g.principal.id)
-        .bind(&g.resource.etype)
-        .bind(&g.resource.id)
-        .bind(&g.app)
-        .bind(Json(&g.scopes))
-        .bind(g.status.as_str())
-        .bind(g.policy_id)
-        .bind(&g.requested_by)
-        .bind(&g.granted_by)
-        .bind(&g.reason)
-        .bind(g.granted_at)
-        .bind(g.expires_at)
-        .bind(g.extension_count)
-        .bind(g.last_used_at)
-        .bind(g.revoked_at)
-        .bind(&g.revoked_by)
-        .bind(&g.revoke_reason)
-        .bind(g.audit_session)
-        .bind(Json(&g.notices))
-        .bind(g.created_at)
-        .bind(g.updated_at)
-        .bind(g.version)
-        .execute(&mut *tx)
-        .await?;
-        tx.append(vec![(tenant, event)]).await?;
-        tx.commit().await?;
-        Ok(InsertOutcome::Done)
+        self.grants
+            .insert(tenant, g.clone(), event, idempotency, decided_at)
+            .await
     }
 
     async fn update_grant(
@@ -183,7 +139,8 @@ impl GrantStore for PgStore {
                     .await?
             }
         };
-        let rows = list_query(tenant.0, conds, sort, after, offset, limit, now)
+        let via_index = total > SORT_IN_MEMORY_UP_TO;
+        let rows = list_query(tenant.0, conds, sort, after, offset, limit, now, via_index)
             .build()
             .fetch_all(&mut *tx)
             .await?;
@@ -423,8 +380,14 @@ const GRANT_COLUMNS: &str = "g.id, g.principal_type, g.principal_id, g.resource_
 const GRANT_FROM: &str =
     "FROM grants g LEFT JOIN policies p ON p.tenant_id = g.tenant_id AND p.id = g.policy_id";
 
+/// Up to this many matching grants, a list page is read through the filters' index and
+/// sorted in memory; beyond, the sort order's index is walked (matches are then common
+/// enough to fill a page quickly). The count that `total` needs anyway tells which.
+const SORT_IN_MEMORY_UP_TO: i64 = 20_000;
+
 /// The page query of `list_grants`: the page's ids are chosen reading only ids, sort keys
 /// and filter columns; only the chosen grants are then read whole.
+#[allow(clippy::too_many_arguments)]
 fn list_query<'a>(
     tenant: Uuid,
     conds: &[Cond],
@@ -433,6 +396,7 @@ fn list_query<'a>(
     offset: i64,
     limit: i64,
     now: DateTime<Utc>,
+    via_index: bool,
 ) -> sqlx::QueryBuilder<'a, sqlx::Postgres> {
     let mut q = sqlx::QueryBuilder::new(format!(
         "SELECT {GRANT_COLUMNS} {GRANT_FROM} WHERE g.tenant_id = "
@@ -443,11 +407,11 @@ fn list_query<'a>(
     if let Some(a) = after {
         grant_sql::push_after(&mut q, sort, &a.sort_value, &a.id);
     }
-    grant_sql::push_order(&mut q, sort);
+    grant_sql::push_order(&mut q, sort, via_index);
     q.push(" LIMIT ").push_bind(limit);
     q.push(" OFFSET ").push_bind(offset);
     q.push(")");
-    grant_sql::push_order(&mut q, sort);
+    grant_sql::push_order(&mut q, sort, true);
     q
 }
 
@@ -584,24 +548,25 @@ async fn read_idempotency(
         .bind(idem_key)
         .fetch_optional(&mut *conn)
         .await?;
-    row.map(|row| {
-        let status: i64 = row.try_get("status")?;
-        Ok(IdempotencyRecord {
-            key_id: KeyId(row.try_get("key_id")?),
-            idem_key: row.try_get("idem_key")?,
-            body_hash: row.try_get("body_hash")?,
-            status: u16::try_from(status).map_err(|_| corrupt("idempotency.status"))?,
-            response: row.try_get("response")?,
-            created_at: row.try_get("created_at")?,
-        })
+    row.as_ref().map(idempotency_from_row).transpose()
+}
+
+pub(super) fn idempotency_from_row(row: &PgRow) -> Result<IdempotencyRecord> {
+    let status: i64 = row.try_get("status")?;
+    Ok(IdempotencyRecord {
+        key_id: KeyId(row.try_get("key_id")?),
+        idem_key: row.try_get("idem_key")?,
+        body_hash: row.try_get("body_hash")?,
+        status: u16::try_from(status).map_err(|_| corrupt("idempotency.status"))?,
+        response: row.try_get("response")?,
+        created_at: row.try_get("created_at")?,
     })
-    .transpose()
 }
 
 /// Inserts an idempotency record, or returns the one that is already there (a record older
 /// than 24 hours is replaced: the key may be used again). The caller holds the tenant's
 /// head, and a key belongs to one tenant, so two claims of one key never race.
-async fn claim_idempotency(
+pub(super) async fn claim_idempotency(
     conn: &mut PgConnection,
     tenant: TenantId,
     r: &IdempotencyRecord,

@@ -18,6 +18,7 @@
 mod audit;
 mod config;
 pub(crate) mod errors;
+mod grant_batch;
 mod grant_sql;
 mod grants;
 mod tenants;
@@ -60,6 +61,8 @@ const STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct PgStore {
     pool: PgPool,
     listener: std::sync::OnceLock<CommitListener>,
+    /// Commits new grants in groups (see `grant_batch`).
+    grants: grant_batch::GrantBatcher,
 }
 
 impl PgStore {
@@ -82,6 +85,7 @@ impl PgStore {
             Err(e) => return Err(unreachable_error(e)),
         };
         Ok(PgStore {
+            grants: grant_batch::GrantBatcher::start(pool.clone()),
             pool,
             listener: std::sync::OnceLock::new(),
         })
@@ -106,13 +110,7 @@ impl PgStore {
     /// A write transaction holding the chain heads of `tenants` (see the module docs).
     /// Fails as `not_found` when a tenant has no chain.
     async fn write_tx(&self, tenants: &[TenantId]) -> Result<WriteTx> {
-        let mut tx = WriteTx {
-            tx: self.pool.begin().await?,
-            heads: HashMap::new(),
-            revisions: HashMap::new(),
-        };
-        tx.lock(tenants).await?;
-        Ok(tx)
+        WriteTx::begin(&self.pool, tenants).await
     }
 
     /// A read-only transaction on one snapshot.
@@ -177,6 +175,16 @@ pub(super) struct WriteTx {
 }
 
 impl WriteTx {
+    async fn begin(pool: &PgPool, tenants: &[TenantId]) -> Result<WriteTx> {
+        let mut tx = WriteTx {
+            tx: pool.begin().await?,
+            heads: HashMap::new(),
+            revisions: HashMap::new(),
+        };
+        tx.lock(tenants).await?;
+        Ok(tx)
+    }
+
     /// Locks the chain heads of `tenants` not held yet (deduplicated, in id order, so two
     /// writes never wait for each other's heads in opposite orders) and reads them, with
     /// the tenants' revisions, in the same round trip.

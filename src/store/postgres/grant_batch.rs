@@ -1,0 +1,267 @@
+//! Group commit of new grants. Every write of a tenant holds its chain head until it
+//! commits, so one tenant's grant requests commit one after another, each waiting for its
+//! own fsync. Here the requests that arrive while one commit runs are committed together:
+//! one transaction holding their tenants' heads, each request checked as it would be alone
+//! (the configuration revision it was decided at, its idempotency key — against stored
+//! records and against the batch's earlier requests), then one multi-row insert per table,
+//! the events appended in one statement, and one commit.
+//!
+//! A batch that fails as a whole (a constraint, a lost connection) is retried request by
+//! request through the single-request path, so one request's fault is its own; a commit
+//! that fails is reported to every request of the batch, as a single commit's would be.
+
+use super::grants::{claim_idempotency, idempotency_from_row};
+use super::*;
+use sqlx::types::Json;
+use tokio::sync::{mpsc, oneshot};
+
+/// Requests in one batch at most.
+const MAX_BATCH: usize = 64;
+
+struct Job {
+    tenant: TenantId,
+    grant: Grant,
+    event: NewEvent,
+    idempotency: Option<IdempotencyRecord>,
+    decided_at: i64,
+    done: oneshot::Sender<Result<InsertOutcome>>,
+}
+
+/// The handle to the batching task (started with the store).
+pub(super) struct GrantBatcher {
+    tx: mpsc::Sender<Job>,
+}
+
+impl GrantBatcher {
+    pub(super) fn start(pool: PgPool) -> Self {
+        let (tx, mut rx) = mpsc::channel::<Job>(1024);
+        tokio::spawn(async move {
+            let mut jobs = Vec::with_capacity(MAX_BATCH);
+            while let Some(first) = rx.recv().await {
+                jobs.push(first);
+                while jobs.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(job) => jobs.push(job),
+                        Err(_) => break,
+                    }
+                }
+                run(&pool, std::mem::take(&mut jobs)).await;
+            }
+        });
+        GrantBatcher { tx }
+    }
+
+    /// `GrantStore::insert_grant`, committed with the requests that queue meanwhile.
+    pub(super) async fn insert(
+        &self,
+        tenant: TenantId,
+        grant: Grant,
+        event: NewEvent,
+        idempotency: Option<IdempotencyRecord>,
+        decided_at: i64,
+    ) -> Result<InsertOutcome> {
+        let (done, wait) = oneshot::channel();
+        let job = Job {
+            tenant,
+            grant,
+            event,
+            idempotency,
+            decided_at,
+            done,
+        };
+        self.tx
+            .send(job)
+            .await
+            .map_err(|_| Error::Unavailable(anyhow::anyhow!("the grant writer has stopped")))?;
+        wait.await
+            .map_err(|_| Error::Unavailable(anyhow::anyhow!("the grant writer has stopped")))?
+    }
+}
+
+async fn run(pool: &PgPool, jobs: Vec<Job>) {
+    if jobs.len() == 1 {
+        let job = jobs.into_iter().next().expect("one job");
+        let outcome = insert_one(pool, &job).await;
+        let _ = job.done.send(outcome);
+        return;
+    }
+    match insert_batch(pool, &jobs).await {
+        Ok(outcomes) => {
+            for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                let _ = job.done.send(Ok(outcome));
+            }
+        }
+        // the commit's fate is unknown or it failed: every request learns it, as alone
+        Err((true, e)) => {
+            let message = e.to_string();
+            for job in jobs {
+                let _ = job.done.send(Err(Error::Unavailable(anyhow::anyhow!(
+                    "committing the grant failed: {message}"
+                ))));
+            }
+        }
+        // nothing was committed: each request on its own
+        Err((false, _)) => {
+            for job in jobs {
+                let outcome = insert_one(pool, &job).await;
+                let _ = job.done.send(outcome);
+            }
+        }
+    }
+}
+
+/// One request in a transaction of its own.
+async fn insert_one(pool: &PgPool, job: &Job) -> Result<InsertOutcome> {
+    let mut tx = WriteTx::begin(pool, &[job.tenant]).await?;
+    if !tx.revision_is(job.tenant, job.decided_at) {
+        return Ok(InsertOutcome::Stale);
+    }
+    if let Some(r) = &job.idempotency {
+        if let Some(existing) = claim_idempotency(&mut tx, job.tenant, r).await? {
+            return Ok(InsertOutcome::Replay(existing));
+        }
+    }
+    insert_rows(&mut tx, &[(job.tenant, &job.grant)]).await?;
+    tx.append(vec![(job.tenant, job.event.clone())]).await?;
+    tx.commit().await?;
+    Ok(InsertOutcome::Done)
+}
+
+/// The batch in one transaction: each request's outcome, or the error with whether it
+/// struck at the commit (`true`: its fate unknown) or before (`false`: nothing written).
+async fn insert_batch(
+    pool: &PgPool,
+    jobs: &[Job],
+) -> std::result::Result<Vec<InsertOutcome>, (bool, Error)> {
+    let before = |e: Error| (false, e);
+    let tenants: Vec<TenantId> = jobs.iter().map(|j| j.tenant).collect();
+    let mut tx = WriteTx::begin(pool, &tenants).await.map_err(before)?;
+    // stored records of the batch's idempotency keys, read at once
+    let keys: Vec<(Uuid, String)> = jobs
+        .iter()
+        .filter_map(|j| j.idempotency.as_ref())
+        .map(|r| (r.key_id.0, r.idem_key.clone()))
+        .collect();
+    let mut stored: HashMap<(Uuid, String), IdempotencyRecord> = HashMap::new();
+    if !keys.is_empty() {
+        let (ids, names): (Vec<Uuid>, Vec<String>) = keys.iter().cloned().unzip();
+        let rows = sqlx::query(
+            "SELECT i.* FROM idempotency i JOIN unnest($1::uuid[], $2::text[]) AS k(key_id, idem_key) \
+             ON i.key_id = k.key_id AND i.idem_key = k.idem_key",
+        )
+        .bind(&ids)
+        .bind(&names)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| before(e.into()))?;
+        for row in &rows {
+            let r = idempotency_from_row(row).map_err(before)?;
+            stored.insert((r.key_id.0, r.idem_key.clone()), r);
+        }
+    }
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    let mut claimed: Vec<(TenantId, &IdempotencyRecord)> = Vec::new();
+    let mut replaced: Vec<(Uuid, String)> = Vec::new();
+    let mut rows: Vec<(TenantId, &Grant)> = Vec::new();
+    let mut events = Vec::new();
+    for job in jobs {
+        if !tx.revision_is(job.tenant, job.decided_at) {
+            outcomes.push(InsertOutcome::Stale);
+            continue;
+        }
+        if let Some(r) = &job.idempotency {
+            let key = (r.key_id.0, r.idem_key.clone());
+            // the record another request holds: stored, or claimed earlier in this batch
+            // (exactly what it would read, were they committed one after another)
+            if let Some(existing) = stored.get(&key) {
+                if existing.created_at > r.created_at - chrono::Duration::hours(24) {
+                    outcomes.push(InsertOutcome::Replay(existing.clone()));
+                    continue;
+                }
+                replaced.push(key.clone());
+            }
+            stored.insert(key, r.clone());
+            claimed.push((job.tenant, r));
+        }
+        rows.push((job.tenant, &job.grant));
+        events.push((job.tenant, job.event.clone()));
+        outcomes.push(InsertOutcome::Done);
+    }
+    if !replaced.is_empty() {
+        let (ids, names): (Vec<Uuid>, Vec<String>) = replaced.into_iter().unzip();
+        sqlx::query(
+            "DELETE FROM idempotency i USING unnest($1::uuid[], $2::text[]) AS k(key_id, idem_key) \
+             WHERE i.key_id = k.key_id AND i.idem_key = k.idem_key",
+        )
+        .bind(&ids)
+        .bind(&names)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| before(e.into()))?;
+    }
+    if !claimed.is_empty() {
+        let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new(
+            "INSERT INTO idempotency (key_id, idem_key, tenant_id, body_hash, status, response, created_at) ",
+        );
+        q.push_values(&claimed, |mut b, (tenant, r)| {
+            b.push_bind(r.key_id.0)
+                .push_bind(r.idem_key.clone())
+                .push_bind(tenant.0)
+                .push_bind(r.body_hash.clone())
+                .push_bind(i64::from(r.status))
+                .push_bind(r.response.clone())
+                .push_bind(r.created_at);
+        });
+        q.build()
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| before(e.into()))?;
+    }
+    if !rows.is_empty() {
+        insert_rows(&mut tx, &rows).await.map_err(before)?;
+        tx.append(events).await.map_err(before)?;
+    }
+    tx.commit().await.map_err(|e| (true, e))?;
+    Ok(outcomes)
+}
+
+/// New grants, many rows per statement.
+async fn insert_rows(conn: &mut PgConnection, rows: &[(TenantId, &Grant)]) -> Result<()> {
+    for chunk in rows.chunks(MAX_BATCH) {
+        let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new(
+            "INSERT INTO grants (tenant_id, id, principal_type, principal_id, resource_type, \
+             resource_id, app, scopes, status, policy_id, requested_by, granted_by, reason, \
+             granted_at, expires_at, extension_count, last_used_at, revoked_at, revoked_by, \
+             revoke_reason, audit_session, notices, created_at, updated_at, version) ",
+        );
+        q.push_values(chunk, |mut b, (tenant, g)| {
+            b.push_bind(tenant.0)
+                .push_bind(g.id)
+                .push_bind(g.principal.etype.clone())
+                .push_bind(g.principal.id.clone())
+                .push_bind(g.resource.etype.clone())
+                .push_bind(g.resource.id.clone())
+                .push_bind(g.app.clone())
+                .push_bind(Json(g.scopes.clone()))
+                .push_bind(g.status.as_str())
+                .push_bind(g.policy_id)
+                .push_bind(g.requested_by.clone())
+                .push_bind(g.granted_by.clone())
+                .push_bind(g.reason.clone())
+                .push_bind(g.granted_at)
+                .push_bind(g.expires_at)
+                .push_bind(g.extension_count)
+                .push_bind(g.last_used_at)
+                .push_bind(g.revoked_at)
+                .push_bind(g.revoked_by.clone())
+                .push_bind(g.revoke_reason.clone())
+                .push_bind(g.audit_session)
+                .push_bind(Json(g.notices.clone()))
+                .push_bind(g.created_at)
+                .push_bind(g.updated_at)
+                .push_bind(g.version);
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}

@@ -489,6 +489,15 @@ backends! {
         let r = send(&s, &t.admin_key, &t, Method::POST, "/v1/grants/list", Some(json!([
             {"attribute": "status", "operator": "IS_ANY_OF", "values": [{"value": "REVOKED"}]}]))).await;
         assert_eq!(r.body["total"], N, "{}", r.text);
+        // totals summed from the per-day counts (a status and a range on one column) agree
+        for (status, n) in [("REVOKED", N), ("ACTIVE", 0)] {
+            for col in ["expires_at", "granted_at"] {
+                let r = send(&s, &t.admin_key, &t, Method::POST, "/v1/grants/list", Some(json!([
+                    {"attribute": "status", "operator": "IS_ANY_OF", "values": [{"value": status}]},
+                    {"attribute": col, "operator": "IS_WITHIN", "values": [{"value": "P7D"}]}]))).await;
+                assert_eq!(r.body["total"], n, "{status} {col}: {}", r.text);
+            }
+        }
         let r = s.admin_get(&t, "/v1/audit-events/verify").await;
         assert_eq!(r.body["ok"], true, "{}", r.text);
     }

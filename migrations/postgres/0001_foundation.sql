@@ -157,8 +157,8 @@ CREATE TABLE idempotency (
 -- How many grants each tenant holds, and how many have each stored status and a value on
 -- each UTC day in the columns dashboards filter by range: the `total` of grants/list
 -- without counting grant by grant (see the SQLite 0009 and 0010, and
--- `domain::grant_count`). Kept by a trigger in the writing transaction. The rows are
--- touched in a fixed order (col, then day) and only by writes that also append to the
+-- `domain::grant_count`). Kept by triggers in the writing transaction. The rows are
+-- touched in key order and only by writes that also append to the
 -- tenant's chain (holding its head), or by a last-use stamp (holding it shared), so they
 -- add no lock a write of the same tenant did not already wait for.
 CREATE TABLE grant_counts (
@@ -175,51 +175,68 @@ CREATE TABLE grant_day_counts (
     PRIMARY KEY (tenant_id, col, day, status)
 );
 
-CREATE FUNCTION grant_day_count_add(t uuid, c text, at timestamptz, s text, d bigint)
-RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    IF at IS NULL THEN
-        RETURN;
-    END IF;
-    INSERT INTO grant_day_counts (tenant_id, col, day, status, n)
-        VALUES (t, c, (at AT TIME ZONE 'UTC')::date, s, d)
-        ON CONFLICT (tenant_id, col, day, status) DO UPDATE SET n = grant_day_counts.n + d;
-END $$;
+-- The days of a set of grant rows in the counted columns, for the triggers below.
+CREATE FUNCTION grant_days(t uuid, expires_at timestamptz, granted_at timestamptz,
+                           last_used_at timestamptz, status text)
+RETURNS TABLE (tenant_id uuid, col text, day date, status text)
+LANGUAGE sql STABLE AS $$
+    SELECT t, 'expires_at', (expires_at AT TIME ZONE 'UTC')::date, status
+    UNION ALL SELECT t, 'granted_at', (granted_at AT TIME ZONE 'UTC')::date, status
+    UNION ALL SELECT t, 'last_used_at', (last_used_at AT TIME ZONE 'UTC')::date, status
+        WHERE last_used_at IS NOT NULL
+$$;
 
-CREATE FUNCTION grants_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Statement-level triggers: a statement that writes many grants (a group commit of new
+-- grants, a bulk revoke) moves each count row once, by the sum of its rows, in key order.
+CREATE FUNCTION grants_counted_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        INSERT INTO grant_counts (tenant_id, n) VALUES (NEW.tenant_id, 1)
-            ON CONFLICT (tenant_id) DO UPDATE SET n = grant_counts.n + 1;
-        PERFORM grant_day_count_add(NEW.tenant_id, 'expires_at', NEW.expires_at, NEW.status, 1);
-        PERFORM grant_day_count_add(NEW.tenant_id, 'granted_at', NEW.granted_at, NEW.status, 1);
-        PERFORM grant_day_count_add(NEW.tenant_id, 'last_used_at', NEW.last_used_at, NEW.status, 1);
-    ELSIF TG_OP = 'DELETE' THEN
-        UPDATE grant_counts SET n = n - 1 WHERE tenant_id = OLD.tenant_id;
-        PERFORM grant_day_count_add(OLD.tenant_id, 'expires_at', OLD.expires_at, OLD.status, -1);
-        PERFORM grant_day_count_add(OLD.tenant_id, 'granted_at', OLD.granted_at, OLD.status, -1);
-        PERFORM grant_day_count_add(OLD.tenant_id, 'last_used_at', OLD.last_used_at, OLD.status, -1);
-    ELSE
-        -- an update moves a grant between (day, status) cells only for the columns whose
-        -- day or whose status changed; a last-use stamp within the same day writes nothing
-        IF OLD.status IS DISTINCT FROM NEW.status
-           OR (OLD.expires_at AT TIME ZONE 'UTC')::date IS DISTINCT FROM (NEW.expires_at AT TIME ZONE 'UTC')::date THEN
-            PERFORM grant_day_count_add(OLD.tenant_id, 'expires_at', OLD.expires_at, OLD.status, -1);
-            PERFORM grant_day_count_add(NEW.tenant_id, 'expires_at', NEW.expires_at, NEW.status, 1);
-        END IF;
-        IF OLD.status IS DISTINCT FROM NEW.status
-           OR (OLD.granted_at AT TIME ZONE 'UTC')::date IS DISTINCT FROM (NEW.granted_at AT TIME ZONE 'UTC')::date THEN
-            PERFORM grant_day_count_add(OLD.tenant_id, 'granted_at', OLD.granted_at, OLD.status, -1);
-            PERFORM grant_day_count_add(NEW.tenant_id, 'granted_at', NEW.granted_at, NEW.status, 1);
-        END IF;
-        IF OLD.status IS DISTINCT FROM NEW.status
-           OR (OLD.last_used_at AT TIME ZONE 'UTC')::date IS DISTINCT FROM (NEW.last_used_at AT TIME ZONE 'UTC')::date THEN
-            PERFORM grant_day_count_add(OLD.tenant_id, 'last_used_at', OLD.last_used_at, OLD.status, -1);
-            PERFORM grant_day_count_add(NEW.tenant_id, 'last_used_at', NEW.last_used_at, NEW.status, 1);
-        END IF;
-    END IF;
+    INSERT INTO grant_counts (tenant_id, n)
+        SELECT r.tenant_id, COUNT(*) FROM new_rows r GROUP BY r.tenant_id ORDER BY r.tenant_id
+        ON CONFLICT (tenant_id) DO UPDATE SET n = grant_counts.n + excluded.n;
+    INSERT INTO grant_day_counts (tenant_id, col, day, status, n)
+        SELECT d.tenant_id, d.col, d.day, d.status, COUNT(*)
+        FROM new_rows r, grant_days(r.tenant_id, r.expires_at, r.granted_at, r.last_used_at, r.status) d
+        GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+        ON CONFLICT (tenant_id, col, day, status) DO UPDATE SET n = grant_day_counts.n + excluded.n;
     RETURN NULL;
 END $$;
 
-CREATE TRIGGER grants_counted AFTER INSERT OR DELETE OR UPDATE OF status, expires_at, granted_at, last_used_at
-    ON grants FOR EACH ROW EXECUTE FUNCTION grants_counted();
+CREATE FUNCTION grants_counted_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO grant_counts (tenant_id, n)
+        SELECT r.tenant_id, -COUNT(*) FROM old_rows r GROUP BY r.tenant_id ORDER BY r.tenant_id
+        ON CONFLICT (tenant_id) DO UPDATE SET n = grant_counts.n + excluded.n;
+    INSERT INTO grant_day_counts (tenant_id, col, day, status, n)
+        SELECT d.tenant_id, d.col, d.day, d.status, -COUNT(*)
+        FROM old_rows r, grant_days(r.tenant_id, r.expires_at, r.granted_at, r.last_used_at, r.status) d
+        GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+        ON CONFLICT (tenant_id, col, day, status) DO UPDATE SET n = grant_day_counts.n + excluded.n;
+    RETURN NULL;
+END $$;
+
+-- An update moves a grant between (day, status) cells only where its day or its status
+-- changed: the old cells less one and the new ones plus one, netted, so a last-use stamp
+-- within the same day writes nothing here.
+CREATE FUNCTION grants_counted_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO grant_day_counts (tenant_id, col, day, status, n)
+        SELECT d.tenant_id, d.col, d.day, d.status, SUM(d.delta)
+        FROM (
+            SELECT g.*, 1 AS delta FROM new_rows r,
+                grant_days(r.tenant_id, r.expires_at, r.granted_at, r.last_used_at, r.status) g
+            UNION ALL
+            SELECT g.*, -1 FROM old_rows r,
+                grant_days(r.tenant_id, r.expires_at, r.granted_at, r.last_used_at, r.status) g
+        ) d
+        GROUP BY 1, 2, 3, 4 HAVING SUM(d.delta) <> 0 ORDER BY 1, 2, 3, 4
+        ON CONFLICT (tenant_id, col, day, status) DO UPDATE SET n = grant_day_counts.n + excluded.n;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER grants_counted_insert AFTER INSERT ON grants
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION grants_counted_insert();
+CREATE TRIGGER grants_counted_delete AFTER DELETE ON grants
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION grants_counted_delete();
+CREATE TRIGGER grants_counted_update AFTER UPDATE ON grants
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION grants_counted_update();

@@ -1040,6 +1040,52 @@ pub fn query_conds(
     Ok(out)
 }
 
+/// Conditions of every kind, each carrying `evil` (or a value derived from it) where a
+/// value goes: what the backends' SQL builders are tested with, to show that no value
+/// reaches the SQL text.
+#[cfg(test)]
+pub(crate) fn hostile_conditions(evil: &str, now: DateTime<Utc>) -> Vec<Cond> {
+    use serde_json::json;
+    let f = |a: &str, o: &str, vals: Vec<serde_json::Value>| RawFilter {
+        attribute: a.into(),
+        operator: o.into(),
+        values: Some(vals.into_iter().map(|value| RawValue { value }).collect()),
+    };
+    let mut conds = parse_filters(
+        &[
+            f("user", "IN", vec![json!(evil)]),
+            f("app", "NOT_EQUALS", vec![json!(evil)]),
+            f("entitlement", "TEXT_CONTAINS", vec![json!(evil)]),
+            f("granted_by", "TEXT_DOES_NOT_CONTAINS", vec![json!(evil)]),
+            f("requested_by", "STARTS_WITH", vec![json!(evil)]),
+            f(
+                "principal",
+                "EQUALS",
+                vec![json!(format!("User::\"{evil}\""))],
+            ),
+            f("policy", "IN", vec![json!(evil)]),
+            f("scopes", "IS_EXACTLY", vec![json!(evil)]),
+            f("scopes", "CONTAINS", vec![json!(evil)]),
+            f("scopes", "IS_ANY_OF", vec![json!(evil)]),
+            f("status", "IS_ANY_OF", vec![json!("INACTIVE")]),
+            f("expires_at", "IS_WITHIN", vec![json!("P7D")]),
+            f("granted_at", "NOT_IN", vec![json!("2026-01-01T00:00:00Z")]),
+        ],
+        now,
+    )
+    .unwrap();
+    conds.extend(query_conds(None, Some(evil), Some(evil), Some(evil)).unwrap());
+    conds.push(Cond::Entity {
+        col: EntityCol::Resource,
+        values: vec![crate::domain::decision::EntityRef {
+            etype: "App".into(),
+            id: evil.into(),
+        }],
+        negate: true,
+    });
+    conds
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -374,52 +374,13 @@ pub(super) fn push_order(q: &mut Q<'_>, sort: SortOrder, via_index: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::decision::EntityRef;
-    use crate::domain::grant_query::{parse_filters, query_conds, RawFilter, RawValue};
-    use serde_json::json;
 
     /// No value of any condition ever appears in the SQL text: all are bound.
     #[test]
     fn values_are_bound_never_interpolated() {
         let evil = "x'); DROP TABLE grants; --";
         let now: DateTime<Utc> = "2026-01-10T12:00:00Z".parse().unwrap();
-        let f = |a: &str, o: &str, vals: Vec<serde_json::Value>| RawFilter {
-            attribute: a.into(),
-            operator: o.into(),
-            values: Some(vals.into_iter().map(|value| RawValue { value }).collect()),
-        };
-        let mut conds = parse_filters(
-            &[
-                f("user", "IN", vec![json!(evil)]),
-                f("app", "NOT_EQUALS", vec![json!(evil)]),
-                f("entitlement", "TEXT_CONTAINS", vec![json!(evil)]),
-                f("granted_by", "TEXT_DOES_NOT_CONTAINS", vec![json!(evil)]),
-                f("requested_by", "STARTS_WITH", vec![json!(evil)]),
-                f(
-                    "principal",
-                    "EQUALS",
-                    vec![json!(format!("User::\"{evil}\""))],
-                ),
-                f("policy", "IN", vec![json!(evil)]),
-                f("scopes", "IS_EXACTLY", vec![json!(evil)]),
-                f("scopes", "CONTAINS", vec![json!(evil)]),
-                f("scopes", "IS_ANY_OF", vec![json!(evil)]),
-                f("status", "IS_ANY_OF", vec![json!("INACTIVE")]),
-                f("expires_at", "IS_WITHIN", vec![json!("P7D")]),
-                f("granted_at", "NOT_IN", vec![json!("2026-01-01T00:00:00Z")]),
-            ],
-            now,
-        )
-        .unwrap();
-        conds.extend(query_conds(None, Some(evil), Some(evil), Some(evil)).unwrap());
-        conds.push(Cond::Entity {
-            col: EntityCol::Resource,
-            values: vec![EntityRef {
-                etype: "App".into(),
-                id: evil.into(),
-            }],
-            negate: true,
-        });
+        let conds = crate::domain::grant_query::hostile_conditions(evil, now);
         let mut q = QueryBuilder::<Postgres>::new("SELECT 1 FROM grants g");
         push_where(&mut q, Uuid::nil(), &conds, now);
         push_after(

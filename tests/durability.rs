@@ -549,3 +549,94 @@ backends! {
         assert_eq!(r.body["ok"], true, "{}", r.text);
     }
 }
+
+/// A grant request decided on a configuration that a write then replaces, while the grant
+/// waits for the tenant's head (PostgreSQL runs them in parallel up to that point), is
+/// decided again on the new configuration: here the write removed the only permit, so it
+/// is denied, never stored against the configuration it was first decided on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_waiting_behind_a_configuration_write_is_decided_again() {
+    use common::{send, Backend, TestServer};
+    use reqwest::Method;
+    use sqlx::Connection;
+    if common::postgres_url().is_none() {
+        common::skip_postgres("a_grant_waiting_behind_a_configuration_write_is_decided_again");
+        return;
+    }
+    Backend::Postgres
+        .scope(async {
+            let s = TestServer::start().await;
+            let t = s.tenant().await;
+            seed_permit_all(&s, &t, 1).await;
+            let ask = |reason: &str| {
+                json!({"principal": {"type": "User", "id": "u0"},
+                    "resource": {"type": "App", "id": "github"}, "reason": reason,
+                    "duration_seconds": 600})
+            };
+            let r = send(
+                &s,
+                &t.admin_key,
+                &t,
+                Method::POST,
+                "/v1/grants",
+                Some(ask("a")),
+            )
+            .await;
+            assert_eq!(r.status, 201, "{}", r.text);
+            // another writer (a CLI import, another instance) holds the tenant's head while
+            // it removes the policy
+            let mut side = sqlx::PgConnection::connect(&s.db_url).await.unwrap();
+            for sql in [
+                "BEGIN",
+                "SELECT 1 FROM audit_heads WHERE tenant_id = CAST($1 AS uuid) FOR UPDATE",
+                "DELETE FROM policies WHERE tenant_id = CAST($1 AS uuid)",
+                "UPDATE tenants SET revision = revision + 1 WHERE id = CAST($1 AS uuid)",
+            ] {
+                sqlx::query(sql)
+                    .bind(&t.id)
+                    .execute(&mut side)
+                    .await
+                    .unwrap();
+            }
+            let (client, base, key, tenant) = (
+                s.client.clone(),
+                s.base.clone(),
+                t.admin_key.clone(),
+                t.id.clone(),
+            );
+            let body = ask("b");
+            let waiting = tokio::spawn(async move {
+                let r = client
+                    .post(format!("{base}/v1/grants"))
+                    .header("X-API-Key", &key)
+                    .header("X-Tenant-ID", &tenant)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status().as_u16();
+                (status, r.text().await.unwrap())
+            });
+            // the request decides on the cached configuration and waits for the head
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            assert!(
+                !waiting.is_finished(),
+                "the grant did not wait for the head"
+            );
+            sqlx::query("COMMIT").execute(&mut side).await.unwrap();
+            let (status, text) = waiting.await.unwrap();
+            assert_eq!(status, 403, "{text}");
+            assert!(text.contains("access_denied"), "{text}");
+            let r = send(
+                &s,
+                &t.admin_key,
+                &t,
+                Method::POST,
+                "/v1/grants/list",
+                Some(json!([])),
+            )
+            .await;
+            assert_eq!(r.body["total"], 1, "{}", r.text);
+        })
+        .await;
+}

@@ -186,8 +186,13 @@ impl WriteTx {
     }
 
     /// Locks the chain heads of `tenants` not held yet (deduplicated, in id order, so two
-    /// writes never wait for each other's heads in opposite orders) and reads them, with
-    /// the tenants' revisions, in the same round trip.
+    /// writes never wait for each other's heads in opposite orders) and reads them, then
+    /// the tenants' revisions.
+    ///
+    /// The revisions take a statement of their own: a statement that waited for a head
+    /// re-reads only the rows it locks once the holder commits, so a revision read by the
+    /// locking statement could predate the configuration write it waited for. Read after
+    /// the lock, it is the revision every later write of the tenant must start from.
     async fn lock(&mut self, tenants: &[TenantId]) -> Result<()> {
         let mut ids: Vec<Uuid> = tenants
             .iter()
@@ -200,9 +205,8 @@ impl WriteTx {
         ids.sort();
         ids.dedup();
         let rows = sqlx::query(
-            "SELECT h.tenant_id, h.seq, h.hash, h.last_at, t.revision FROM audit_heads h \
-             JOIN tenants t ON t.id = h.tenant_id WHERE h.tenant_id = ANY($1) \
-             ORDER BY h.tenant_id FOR UPDATE OF h",
+            "SELECT tenant_id, seq, hash, last_at FROM audit_heads WHERE tenant_id = ANY($1) \
+             ORDER BY tenant_id FOR UPDATE",
         )
         .bind(&ids)
         .fetch_all(&mut *self.tx)
@@ -216,13 +220,20 @@ impl WriteTx {
                 tenant,
                 (r.try_get("seq")?, r.try_get("hash")?, r.try_get("last_at")?),
             );
-            self.revisions.insert(tenant, r.try_get("revision")?);
+        }
+        let revisions: Vec<(Uuid, i64)> =
+            sqlx::query_as("SELECT id, revision FROM tenants WHERE id = ANY($1)")
+                .bind(&ids)
+                .fetch_all(&mut *self.tx)
+                .await?;
+        for (id, revision) in revisions {
+            self.revisions.insert(TenantId(id), revision);
         }
         Ok(())
     }
 
-    /// Whether the tenant's configuration was at `revision` when its head was locked (no
-    /// configuration write of the tenant can commit in between: they all lock the head).
+    /// Whether the tenant's configuration is at `revision` (read once its head was locked;
+    /// no configuration write of the tenant can commit after that: they all lock the head).
     fn revision_is(&self, tenant: TenantId, revision: i64) -> bool {
         self.revisions.get(&tenant) == Some(&revision)
     }

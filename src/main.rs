@@ -218,14 +218,17 @@ fn one_line(e: &anyhow::Error) -> String {
     // the chain, each cause once: an error that shows its source in its own message (a
     // database error) would otherwise repeat it
     let mut line = String::new();
+    let mut previous = String::new();
     for cause in e.chain() {
         let m = cause.to_string();
-        if !line.contains(&m) {
+        // shown already as the end of the cause before it
+        if !previous.contains(&m) {
             if !line.is_empty() {
                 line.push_str(": ");
             }
             line.push_str(&m);
         }
+        previous = m;
     }
     let notices = e
         .chain()

@@ -856,8 +856,8 @@ backends! {
             let r = s.admin_get(&t, path).await;
             r.assert_error(400, "invalid_input");
         }
-        // a refused request between good ones, under concurrency: the good ones of both
-        // tenants are all decided (none shares the fate of a refused one)
+        // refused requests interleaved with good ones of two tenants, concurrently: every
+        // good one is decided and audited
         let mut tasks = Vec::new();
         for i in 0..40 {
             let (client, base, tenant) = (s.client.clone(), s.base.clone(), if i % 2 == 0 { t.clone() } else { other.clone() });

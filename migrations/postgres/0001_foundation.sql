@@ -187,7 +187,8 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- Statement-level triggers: a statement that writes many grants (a group commit of new
--- grants, a bulk revoke) moves each count row once, by the sum of its rows, in key order.
+-- grants) moves each count row once, by the sum of its rows, in key order. (Bulk revoke
+-- and expiry update grant by grant, each update a statement of its own.)
 CREATE FUNCTION grants_counted_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO grant_counts (tenant_id, n)

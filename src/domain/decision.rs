@@ -8,7 +8,7 @@ use serde_json::Value;
 /// name's limits ([`check_entity_name`]), so no request names an entity that
 /// a backend could not store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields, try_from = "RawEntityRef")]
+#[serde(try_from = "RawEntityRef")]
 pub struct EntityRef {
     /// The entity type name: at most 256 bytes, no NUL character.
     #[serde(rename = "type")]

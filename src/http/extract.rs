@@ -141,10 +141,6 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
-        // The common case, `Content-Type: application/json`, is parsed without axum's
-        // path-tracking deserializer (which allocates every key it passes); a body that
-        // fails to parse is parsed again by axum for the error message that names the
-        // field. Any other content type takes axum's own check and parse.
         // Parsed without axum's path-tracking deserializer (which allocates every key it
         // passes); a body that fails to parse is parsed again by axum for the error
         // message that names the field (`parse_json`).

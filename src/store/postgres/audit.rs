@@ -1,5 +1,5 @@
-//! The audit log: appends (a group commit of decision events is one transaction, with one
-//! multi-row insert per 256 events), reads, retention and verification.
+//! The audit log: appends (a group commit of decision events is one transaction and one
+//! statement, see `WriteTx::append`), reads, retention and verification.
 
 use super::*;
 use futures_util::TryStreamExt;

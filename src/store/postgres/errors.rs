@@ -42,6 +42,11 @@ fn code_is(e: &sqlx::Error, code: &str) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some(code))
 }
 
+/// A `NOWAIT` lock found the row held (55P03).
+pub(crate) fn is_lock_not_available(e: &sqlx::Error) -> bool {
+    code_is(e, "55P03")
+}
+
 /// The database the URL names does not exist (3D000).
 pub(crate) fn is_missing_database(e: &sqlx::Error) -> bool {
     code_is(e, "3D000")

@@ -78,40 +78,103 @@ impl GrantBatcher {
     }
 }
 
+/// Runs a batch and answers its requests; a panic inside (a bug) answers them with an
+/// error instead of ending the writer, which goes on with the next batch.
 async fn run(pool: &PgPool, jobs: Vec<Job>) {
-    if jobs.len() == 1 {
-        let job = jobs.into_iter().next().expect("one job");
-        let outcome = insert_one(pool, &job).await;
-        let _ = job.done.send(outcome);
-        return;
-    }
-    match insert_batch(pool, &jobs).await {
-        Ok(outcomes) => {
-            for (job, outcome) in jobs.into_iter().zip(outcomes) {
-                let _ = job.done.send(Ok(outcome));
-            }
+    use futures_util::FutureExt;
+    let (senders, jobs): (Vec<_>, Vec<_>) = jobs
+        .into_iter()
+        .map(|j| {
+            (
+                j.done,
+                Request {
+                    tenant: j.tenant,
+                    grant: j.grant,
+                    event: j.event,
+                    idempotency: j.idempotency,
+                    decided_at: j.decided_at,
+                },
+            )
+        })
+        .unzip();
+    let outcomes = match std::panic::AssertUnwindSafe(outcomes(pool, &jobs))
+        .catch_unwind()
+        .await
+    {
+        Ok(outcomes) => outcomes,
+        Err(_) => {
+            tracing::error!(
+                requests = jobs.len(),
+                "the grant writer panicked on a batch"
+            );
+            jobs.iter()
+                .map(|_| Err(Error::internal(anyhow::anyhow!("the grant writer failed"))))
+                .collect()
         }
+    };
+    for (done, outcome) in senders.into_iter().zip(outcomes) {
+        let _ = done.send(outcome);
+    }
+}
+
+/// A request of a batch, without its answer channel.
+struct Request {
+    tenant: TenantId,
+    grant: Grant,
+    event: NewEvent,
+    idempotency: Option<IdempotencyRecord>,
+    decided_at: i64,
+}
+
+/// Each request's outcome, in order.
+async fn outcomes(pool: &PgPool, jobs: &[Request]) -> Vec<Result<InsertOutcome>> {
+    if let [job] = jobs {
+        return vec![insert_one(pool, job).await];
+    }
+    match insert_batch(pool, jobs).await {
+        Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
         // the commit's fate is unknown or it failed: every request learns it, as alone
         Err((true, e)) => {
             let message = e.to_string();
-            for job in jobs {
-                let _ = job.done.send(Err(Error::Unavailable(anyhow::anyhow!(
-                    "committing the grant failed: {message}"
-                ))));
-            }
+            jobs.iter()
+                .map(|_| {
+                    Err(Error::Unavailable(anyhow::anyhow!(
+                        "committing the grant failed: {message}"
+                    )))
+                })
+                .collect()
         }
-        // nothing was committed: each request on its own
-        Err((false, _)) => {
-            for job in jobs {
-                let outcome = insert_one(pool, &job).await;
-                let _ = job.done.send(outcome);
+        // the database cannot be used now: every request learns it at once (one by one,
+        // each would wait out its own connection timeout)
+        Err((false, e @ Error::Unavailable(_))) => {
+            static LOG: crate::throttle::LogThrottle =
+                crate::throttle::LogThrottle::new(std::time::Duration::from_secs(10));
+            if let Some(n) = LOG.admit() {
+                tracing::warn!(error = ?e, earlier_not_logged = n, "a batch of grants could not be written");
             }
+            let message = e.to_string();
+            jobs.iter()
+                .map(|_| Err(Error::Unavailable(anyhow::anyhow!("{message}"))))
+                .collect()
+        }
+        // nothing was committed, for a reason one request may have brought: each on its own
+        Err((false, e)) => {
+            static LOG: crate::throttle::LogThrottle =
+                crate::throttle::LogThrottle::new(std::time::Duration::from_secs(10));
+            if let Some(n) = LOG.admit() {
+                tracing::warn!(error = ?e, earlier_not_logged = n, "a batch of grants failed; writing them one by one");
+            }
+            let mut out = Vec::with_capacity(jobs.len());
+            for job in jobs {
+                out.push(insert_one(pool, job).await);
+            }
+            out
         }
     }
 }
 
 /// One request in a transaction of its own.
-async fn insert_one(pool: &PgPool, job: &Job) -> Result<InsertOutcome> {
+async fn insert_one(pool: &PgPool, job: &Request) -> Result<InsertOutcome> {
     let mut tx = WriteTx::begin(pool, &[job.tenant]).await?;
     if !tx.revision_is(job.tenant, job.decided_at) {
         return Ok(InsertOutcome::Stale);
@@ -131,7 +194,7 @@ async fn insert_one(pool: &PgPool, job: &Job) -> Result<InsertOutcome> {
 /// struck at the commit (`true`: its fate unknown) or before (`false`: nothing written).
 async fn insert_batch(
     pool: &PgPool,
-    jobs: &[Job],
+    jobs: &[Request],
 ) -> std::result::Result<Vec<InsertOutcome>, (bool, Error)> {
     let before = |e: Error| (false, e);
     let tenants: Vec<TenantId> = jobs.iter().map(|j| j.tenant).collect();
@@ -227,41 +290,40 @@ async fn insert_batch(
 
 /// New grants, many rows per statement.
 async fn insert_rows(conn: &mut PgConnection, rows: &[(TenantId, &Grant)]) -> Result<()> {
-    for chunk in rows.chunks(MAX_BATCH) {
-        let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new(
-            "INSERT INTO grants (tenant_id, id, principal_type, principal_id, resource_type, \
-             resource_id, app, scopes, status, policy_id, requested_by, granted_by, reason, \
-             granted_at, expires_at, extension_count, last_used_at, revoked_at, revoked_by, \
-             revoke_reason, audit_session, notices, created_at, updated_at, version) ",
-        );
-        q.push_values(chunk, |mut b, (tenant, g)| {
-            b.push_bind(tenant.0)
-                .push_bind(g.id)
-                .push_bind(g.principal.etype.clone())
-                .push_bind(g.principal.id.clone())
-                .push_bind(g.resource.etype.clone())
-                .push_bind(g.resource.id.clone())
-                .push_bind(g.app.clone())
-                .push_bind(Json(g.scopes.clone()))
-                .push_bind(g.status.as_str())
-                .push_bind(g.policy_id)
-                .push_bind(g.requested_by.clone())
-                .push_bind(g.granted_by.clone())
-                .push_bind(g.reason.clone())
-                .push_bind(g.granted_at)
-                .push_bind(g.expires_at)
-                .push_bind(g.extension_count)
-                .push_bind(g.last_used_at)
-                .push_bind(g.revoked_at)
-                .push_bind(g.revoked_by.clone())
-                .push_bind(g.revoke_reason.clone())
-                .push_bind(g.audit_session)
-                .push_bind(Json(g.notices.clone()))
-                .push_bind(g.created_at)
-                .push_bind(g.updated_at)
-                .push_bind(g.version);
-        });
-        q.build().execute(&mut *conn).await?;
-    }
+    // a batch holds at most MAX_BATCH grants: one statement
+    let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new(
+        "INSERT INTO grants (tenant_id, id, principal_type, principal_id, resource_type, \
+         resource_id, app, scopes, status, policy_id, requested_by, granted_by, reason, \
+         granted_at, expires_at, extension_count, last_used_at, revoked_at, revoked_by, \
+         revoke_reason, audit_session, notices, created_at, updated_at, version) ",
+    );
+    q.push_values(rows, |mut b, (tenant, g)| {
+        b.push_bind(tenant.0)
+            .push_bind(g.id)
+            .push_bind(g.principal.etype.clone())
+            .push_bind(g.principal.id.clone())
+            .push_bind(g.resource.etype.clone())
+            .push_bind(g.resource.id.clone())
+            .push_bind(g.app.clone())
+            .push_bind(Json(g.scopes.clone()))
+            .push_bind(g.status.as_str())
+            .push_bind(g.policy_id)
+            .push_bind(g.requested_by.clone())
+            .push_bind(g.granted_by.clone())
+            .push_bind(g.reason.clone())
+            .push_bind(g.granted_at)
+            .push_bind(g.expires_at)
+            .push_bind(g.extension_count)
+            .push_bind(g.last_used_at)
+            .push_bind(g.revoked_at)
+            .push_bind(g.revoked_by.clone())
+            .push_bind(g.revoke_reason.clone())
+            .push_bind(g.audit_session)
+            .push_bind(Json(g.notices.clone()))
+            .push_bind(g.created_at)
+            .push_bind(g.updated_at)
+            .push_bind(g.version);
+    });
+    q.build().execute(&mut *conn).await?;
     Ok(())
 }

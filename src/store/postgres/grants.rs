@@ -226,12 +226,19 @@ impl GrantStore for PgStore {
         // The stamp moves the grant between per-day count rows (the trigger), which writes
         // of the tenant also move while holding its chain head: a share lock on the head
         // first orders a stamp after them (stamps do not wait for each other), so a bulk
-        // revoke and a stamp can never each hold a row the other waits for.
+        // revoke and a stamp can never each hold a row the other waits for. A head held by
+        // a write now skips the stamp instead of waiting (and holding a pooled connection
+        // meanwhile): the next access check of the grant stamps it.
         let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT 1 FROM audit_heads WHERE tenant_id = $1 FOR SHARE")
+        match sqlx::query("SELECT 1 FROM audit_heads WHERE tenant_id = $1 FOR SHARE NOWAIT")
             .bind(tenant.0)
             .execute(&mut *tx)
-            .await?;
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if errors::is_lock_not_available(&e) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
         sqlx::query(
             "UPDATE grants SET last_used_at = $1 WHERE tenant_id = $2 AND id = $3 \
              AND (last_used_at IS NULL OR last_used_at < $4)",

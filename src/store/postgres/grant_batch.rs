@@ -6,9 +6,11 @@
 //! records and against the batch's earlier requests), then one multi-row insert per table,
 //! the events appended in one statement, and one commit.
 //!
-//! A batch that fails as a whole (a constraint, a lost connection) is retried request by
-//! request through the single-request path, so one request's fault is its own; a commit
-//! that fails is reported to every request of the batch, as a single commit's would be.
+//! A batch that fails before its commit for a reason one request may have brought (a
+//! constraint, a value the database refuses) is retried request by request through the
+//! single-request path, so one request's fault is its own; a database that cannot be used
+//! (unavailable) and a commit that fails are reported to every request of the batch at
+//! once, as a single request's would be.
 
 use super::grants::{claim_idempotency, idempotency_from_row};
 use super::*;
@@ -19,11 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 const MAX_BATCH: usize = 64;
 
 struct Job {
-    tenant: TenantId,
-    grant: Grant,
-    event: NewEvent,
-    idempotency: Option<IdempotencyRecord>,
-    decided_at: i64,
+    request: Request,
     done: oneshot::Sender<Result<InsertOutcome>>,
 }
 
@@ -62,11 +60,13 @@ impl GrantBatcher {
     ) -> Result<InsertOutcome> {
         let (done, wait) = oneshot::channel();
         let job = Job {
-            tenant,
-            grant,
-            event,
-            idempotency,
-            decided_at,
+            request: Request {
+                tenant,
+                grant,
+                event,
+                idempotency,
+                decided_at,
+            },
             done,
         };
         self.tx
@@ -82,21 +82,7 @@ impl GrantBatcher {
 /// error instead of ending the writer, which goes on with the next batch.
 async fn run(pool: &PgPool, jobs: Vec<Job>) {
     use futures_util::FutureExt;
-    let (senders, jobs): (Vec<_>, Vec<_>) = jobs
-        .into_iter()
-        .map(|j| {
-            (
-                j.done,
-                Request {
-                    tenant: j.tenant,
-                    grant: j.grant,
-                    event: j.event,
-                    idempotency: j.idempotency,
-                    decided_at: j.decided_at,
-                },
-            )
-        })
-        .unzip();
+    let (senders, jobs): (Vec<_>, Vec<_>) = jobs.into_iter().map(|j| (j.done, j.request)).unzip();
     let outcomes = match std::panic::AssertUnwindSafe(outcomes(pool, &jobs))
         .catch_unwind()
         .await

@@ -640,3 +640,62 @@ async fn a_grant_waiting_behind_a_configuration_write_is_decided_again() {
         })
         .await;
 }
+
+/// A tenant whose chain head a long write holds (here a side transaction) delays only its
+/// own grant requests: another tenant's are committed meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_tenant_does_not_hold_up_another_tenants_grants() {
+    use common::{Backend, TestServer};
+    use sqlx::Connection;
+    if common::postgres_url().is_none() {
+        common::skip_postgres("a_held_tenant_does_not_hold_up_another_tenants_grants");
+        return;
+    }
+    Backend::Postgres
+        .scope(async {
+            let s = TestServer::start().await;
+            let (a, b) = (s.tenant().await, s.tenant().await);
+            seed_permit_all(&s, &a, 1).await;
+            seed_permit_all(&s, &b, 1).await;
+            let request = |t: &common::Tenant| {
+                let (client, base, key, tenant) = (
+                    s.client.clone(),
+                    s.base.clone(),
+                    t.admin_key.clone(),
+                    t.id.clone(),
+                );
+                tokio::spawn(async move {
+                    client
+                        .post(format!("{base}/v1/grants"))
+                        .header("X-API-Key", &key)
+                        .header("X-Tenant-ID", &tenant)
+                        .json(&json!({"principal": {"type": "User", "id": "u0"},
+                            "resource": {"type": "App", "id": "github"}, "reason": "x",
+                            "duration_seconds": 600}))
+                        .send()
+                        .await
+                        .unwrap()
+                        .status()
+                        .as_u16()
+                })
+            };
+            let mut side = sqlx::PgConnection::connect(&s.db_url).await.unwrap();
+            sqlx::query("BEGIN").execute(&mut side).await.unwrap();
+            sqlx::query("SELECT 1 FROM audit_heads WHERE tenant_id = CAST($1 AS uuid) FOR UPDATE")
+                .bind(&a.id)
+                .execute(&mut side)
+                .await
+                .unwrap();
+            let held = request(&a);
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            let other = tokio::time::timeout(std::time::Duration::from_secs(5), request(&b))
+                .await
+                .expect("the other tenant's grant waited for the held tenant")
+                .unwrap();
+            assert_eq!(other, 201);
+            assert!(!held.is_finished(), "the held tenant's grant did not wait");
+            sqlx::query("ROLLBACK").execute(&mut side).await.unwrap();
+            assert_eq!(held.await.unwrap(), 201);
+        })
+        .await;
+}

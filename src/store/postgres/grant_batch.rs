@@ -1,7 +1,8 @@
 //! Group commit of new grants. Every write of a tenant holds its chain head until it
 //! commits, so one tenant's grant requests commit one after another, each waiting for its
-//! own fsync. Here the requests that arrive while one commit runs are committed together:
-//! one transaction holding their tenants' heads, each request checked as it would be alone
+//! own fsync. Here the requests of a tenant that arrive while its batch commits are
+//! committed together in the next (tenants' batches run in parallel; see `dispatch`):
+//! one transaction holding the tenant's head, each request checked as it would be alone
 //! (the configuration revision it was decided at, its idempotency key — against stored
 //! records and against the batch's earlier requests), then one multi-row insert per table,
 //! the events appended in one statement, and one commit.
@@ -15,10 +16,14 @@
 use super::grants::{claim_idempotency, idempotency_from_row};
 use super::*;
 use sqlx::types::Json;
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 /// Requests in one batch at most.
 const MAX_BATCH: usize = 64;
+
+/// Batches (of different tenants) in flight at once: each holds a pooled connection.
+const PARALLEL: usize = 8;
 
 struct Job {
     request: Request,
@@ -32,20 +37,8 @@ pub(super) struct GrantBatcher {
 
 impl GrantBatcher {
     pub(super) fn start(pool: PgPool) -> Self {
-        let (tx, mut rx) = mpsc::channel::<Job>(1024);
-        tokio::spawn(async move {
-            let mut jobs = Vec::with_capacity(MAX_BATCH);
-            while let Some(first) = rx.recv().await {
-                jobs.push(first);
-                while jobs.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(job) => jobs.push(job),
-                        Err(_) => break,
-                    }
-                }
-                run(&pool, std::mem::take(&mut jobs)).await;
-            }
-        });
+        let (tx, rx) = mpsc::channel::<Job>(1024);
+        tokio::spawn(dispatch(pool, rx));
         GrantBatcher { tx }
     }
 
@@ -80,6 +73,57 @@ impl GrantBatcher {
 
 /// Runs a batch and answers its requests; a panic inside (a bug) answers them with an
 /// error instead of ending the writer, which goes on with the next batch.
+/// Batches per tenant: each tenant has one batch at a time in flight (its writes are
+/// serialised on its head anyway) and its requests queue for the next one; batches of
+/// different tenants run in parallel, up to [`PARALLEL`], so a tenant whose head a long
+/// write holds delays only its own requests.
+async fn dispatch(pool: PgPool, mut rx: mpsc::Receiver<Job>) {
+    let mut queues: HashMap<TenantId, Vec<Job>> = HashMap::new();
+    let mut busy: std::collections::HashSet<TenantId> = std::collections::HashSet::new();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<TenantId>();
+    let slots = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
+    let mut open = true;
+    loop {
+        if !open && busy.is_empty() && queues.is_empty() {
+            return;
+        }
+        tokio::select! {
+            job = rx.recv(), if open => match job {
+                Some(job) => queues.entry(job.request.tenant).or_default().push(job),
+                None => open = false,
+            },
+            Some(tenant) = done_rx.recv() => {
+                busy.remove(&tenant);
+            }
+        }
+        while let Ok(job) = rx.try_recv() {
+            queues.entry(job.request.tenant).or_default().push(job);
+        }
+        let ready: Vec<TenantId> = queues
+            .keys()
+            .filter(|t| !busy.contains(t))
+            .copied()
+            .collect();
+        for tenant in ready {
+            let Some(queue) = queues.get_mut(&tenant) else {
+                continue;
+            };
+            let rest = queue.split_off(queue.len().min(MAX_BATCH));
+            let jobs = std::mem::replace(queue, rest);
+            if queue.is_empty() {
+                queues.remove(&tenant);
+            }
+            busy.insert(tenant);
+            let (pool, slots, done) = (pool.clone(), slots.clone(), done_tx.clone());
+            tokio::spawn(async move {
+                let _slot = slots.acquire_owned().await;
+                run(&pool, jobs).await;
+                let _ = done.send(tenant);
+            });
+        }
+    }
+}
+
 async fn run(pool: &PgPool, jobs: Vec<Job>) {
     use futures_util::FutureExt;
     let (senders, jobs): (Vec<_>, Vec<_>) = jobs.into_iter().map(|j| (j.done, j.request)).unzip();

@@ -389,7 +389,7 @@ pub async fn request(
         }
         if let Some(r) = s
             .store
-            .get_idempotency(caller.key_id, k, now - Duration::hours(24))
+            .get_idempotency(caller.key_id, k, now - crate::store::IDEMPOTENCY_WINDOW)
             .await?
         {
             return replay(r, &hash);

@@ -83,6 +83,17 @@ pub struct IdempotencyRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// How long an `Idempotency-Key`'s answer stands: a record older than this is replaced, and
+/// the key may be used again.
+pub const IDEMPOTENCY_WINDOW: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+impl IdempotencyRecord {
+    /// Whether this record still answers for its key at `at`.
+    pub fn stands_at(&self, at: DateTime<Utc>) -> bool {
+        self.created_at > at - IDEMPOTENCY_WINDOW
+    }
+}
+
 /// How inserting a grant under an idempotency key ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InsertOutcome {

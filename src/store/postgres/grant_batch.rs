@@ -9,11 +9,11 @@
 //!
 //! A batch that fails before its commit for a reason one request may have brought (a
 //! constraint, a value the database refuses) is retried request by request through the
-//! single-request path, so one request's fault is its own; a database that cannot be used
+//! batch of one each, so one request's fault is its own; a database that cannot be used
 //! (unavailable) and a commit that fails are reported to every request of the batch at
 //! once, as a single request's would be.
 
-use super::grants::{claim_idempotency, idempotency_from_row};
+use super::grants::{idempotency_from_row, insert_idempotency};
 use super::*;
 use sqlx::types::Json;
 use std::sync::Arc;
@@ -158,8 +158,8 @@ struct Request {
 
 /// Each request's outcome, in order.
 async fn outcomes(pool: &PgPool, jobs: &[Request]) -> Vec<Result<InsertOutcome>> {
-    if let [job] = jobs {
-        return vec![insert_one(pool, job).await];
+    if jobs.len() == 1 {
+        return vec![insert_alone(pool, &jobs[0]).await];
     }
     match insert_batch(pool, jobs).await {
         Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
@@ -196,28 +196,21 @@ async fn outcomes(pool: &PgPool, jobs: &[Request]) -> Vec<Result<InsertOutcome>>
             }
             let mut out = Vec::with_capacity(jobs.len());
             for job in jobs {
-                out.push(insert_one(pool, job).await);
+                out.push(insert_alone(pool, job).await);
             }
             out
         }
     }
 }
 
-/// One request in a transaction of its own.
-async fn insert_one(pool: &PgPool, job: &Request) -> Result<InsertOutcome> {
-    let mut tx = WriteTx::begin(pool, &[job.tenant]).await?;
-    if !tx.revision_is(job.tenant, job.decided_at) {
-        return Ok(InsertOutcome::Stale);
-    }
-    if let Some(r) = &job.idempotency {
-        if let Some(existing) = claim_idempotency(&mut tx, job.tenant, r).await? {
-            return Ok(InsertOutcome::Replay(existing));
-        }
-    }
-    insert_rows(&mut tx, &[(job.tenant, &job.grant)]).await?;
-    tx.append(vec![(job.tenant, job.event.clone())]).await?;
-    tx.commit().await?;
-    Ok(InsertOutcome::Done)
+/// One request in a transaction of its own: a batch of one, its error as it came.
+async fn insert_alone(pool: &PgPool, job: &Request) -> Result<InsertOutcome> {
+    let mut outcomes = insert_batch(pool, std::slice::from_ref(job))
+        .await
+        .map_err(|(_, e)| e)?;
+    outcomes
+        .pop()
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("a batch of one had no outcome")))
 }
 
 /// The batch in one transaction: each request's outcome, or the error with whether it
@@ -267,7 +260,7 @@ async fn insert_batch(
             // the record another request holds: stored, or claimed earlier in this batch
             // (exactly what it would read, were they committed one after another)
             if let Some(existing) = stored.get(&key) {
-                if existing.created_at > r.created_at - chrono::Duration::hours(24) {
+                if existing.stands_at(r.created_at) {
                     outcomes.push(InsertOutcome::Replay(existing.clone()));
                     continue;
                 }
@@ -293,22 +286,9 @@ async fn insert_batch(
         .map_err(|e| before(e.into()))?;
     }
     if !claimed.is_empty() {
-        let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new(
-            "INSERT INTO idempotency (key_id, idem_key, tenant_id, body_hash, status, response, created_at) ",
-        );
-        q.push_values(&claimed, |mut b, (tenant, r)| {
-            b.push_bind(r.key_id.0)
-                .push_bind(r.idem_key.clone())
-                .push_bind(tenant.0)
-                .push_bind(r.body_hash.clone())
-                .push_bind(i64::from(r.status))
-                .push_bind(r.response.clone())
-                .push_bind(r.created_at);
-        });
-        q.build()
-            .execute(&mut *tx)
+        insert_idempotency(&mut tx, &claimed)
             .await
-            .map_err(|e| before(e.into()))?;
+            .map_err(before)?;
     }
     if !rows.is_empty() {
         insert_rows(&mut tx, &rows).await.map_err(before)?;

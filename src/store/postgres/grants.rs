@@ -571,15 +571,16 @@ pub(super) fn idempotency_from_row(row: &PgRow) -> Result<IdempotencyRecord> {
 }
 
 /// Inserts an idempotency record, or returns the one that is already there (a record older
-/// than 24 hours is replaced: the key may be used again). The caller holds the tenant's
-/// head, and a key belongs to one tenant, so two claims of one key never race.
-pub(super) async fn claim_idempotency(
+/// than [`IDEMPOTENCY_WINDOW`](crate::store::IDEMPOTENCY_WINDOW) is replaced: the key may be
+/// used again). The caller holds the tenant's head, and a key belongs to one tenant, so two
+/// claims of one key never race.
+async fn claim_idempotency(
     conn: &mut PgConnection,
     tenant: TenantId,
     r: &IdempotencyRecord,
 ) -> Result<Option<IdempotencyRecord>> {
     if let Some(existing) = read_idempotency(conn, r.key_id, &r.idem_key).await? {
-        if existing.created_at > r.created_at - chrono::Duration::hours(24) {
+        if existing.stands_at(r.created_at) {
             return Ok(Some(existing));
         }
         sqlx::query("DELETE FROM idempotency WHERE key_id = $1 AND idem_key = $2")
@@ -588,18 +589,27 @@ pub(super) async fn claim_idempotency(
             .execute(&mut *conn)
             .await?;
     }
-    sqlx::query(
-        "INSERT INTO idempotency (key_id, idem_key, tenant_id, body_hash, status, response, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(r.key_id.0)
-    .bind(&r.idem_key)
-    .bind(tenant.0)
-    .bind(&r.body_hash)
-    .bind(i64::from(r.status))
-    .bind(&r.response)
-    .bind(r.created_at)
-    .execute(&mut *conn)
-    .await?;
+    insert_idempotency(conn, &[(tenant, r)]).await?;
     Ok(None)
+}
+
+/// Stores idempotency records, one statement for all.
+pub(super) async fn insert_idempotency(
+    conn: &mut PgConnection,
+    records: &[(TenantId, &IdempotencyRecord)],
+) -> Result<()> {
+    let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new(
+        "INSERT INTO idempotency (key_id, idem_key, tenant_id, body_hash, status, response, created_at) ",
+    );
+    q.push_values(records, |mut b, (tenant, r)| {
+        b.push_bind(r.key_id.0)
+            .push_bind(r.idem_key.clone())
+            .push_bind(tenant.0)
+            .push_bind(r.body_hash.clone())
+            .push_bind(i64::from(r.status))
+            .push_bind(r.response.clone())
+            .push_bind(r.created_at);
+    });
+    q.build().execute(&mut *conn).await?;
+    Ok(())
 }

@@ -671,7 +671,7 @@ pub(super) async fn claim_idempotency(
     r: &IdempotencyRecord,
 ) -> Result<Option<IdempotencyRecord>> {
     if let Some(existing) = read_idempotency(conn, r.key_id, &r.idem_key).await? {
-        if existing.created_at > r.created_at - chrono::Duration::hours(24) {
+        if existing.stands_at(r.created_at) {
             return Ok(Some(existing));
         }
         sqlx::query("DELETE FROM idempotency WHERE key_id = $1 AND idem_key = $2")

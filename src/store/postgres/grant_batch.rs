@@ -8,8 +8,8 @@
 //! the events appended in one statement, and one commit.
 //!
 //! A batch that fails before its commit for a reason one request may have brought (a
-//! constraint, a value the database refuses) is retried request by request through the
-//! batch of one each, so one request's fault is its own; a database that cannot be used
+//! constraint, a value the database refuses) is retried request by request, each as a
+//! batch of one, so one request's fault is its own; a database that cannot be used
 //! (unavailable) and a commit that fails are reported to every request of the batch at
 //! once, as a single request's would be.
 

@@ -395,6 +395,7 @@ async fn main() {
         key_id: grantd::domain::ids::KeyId::new(),
         role: grantd::domain::role::Role::Auditor,
         on_behalf_of: None,
+        min_policy_set_version: None,
     };
     let active = f("status", "IS_ANY_OF", &[json!("ACTIVE")]);
     let month_ago = format_ts(&(now - Duration::days(30)));

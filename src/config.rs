@@ -23,8 +23,12 @@ pub struct Config {
     pub audit_retention_days: Option<u32>,
     /// Connection limits: header-read, idle and body-read timeouts, the connection cap.
     pub server: crate::http::server::ServerLimits,
-    /// After a shutdown signal, how long in-flight requests and the audit queue have
-    /// before the process exits regardless.
+    /// After a shutdown signal, how long the server keeps serving, new connections
+    /// included, while `/readyz` answers 503 (so a load balancer moves traffic away before
+    /// anything is refused). Zero: it stops accepting at once.
+    pub shutdown_drain: std::time::Duration,
+    /// After the drain period, how long in-flight requests and the audit queue have before
+    /// the process exits regardless.
     pub shutdown_grace: std::time::Duration,
 }
 
@@ -40,6 +44,7 @@ impl Config {
             sweep_interval: std::time::Duration::from_secs(1),
             audit_retention_days: None,
             server: crate::http::server::ServerLimits::default(),
+            shutdown_drain: std::time::Duration::ZERO,
             shutdown_grace: std::time::Duration::from_secs(10),
         }
     }

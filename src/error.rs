@@ -49,6 +49,10 @@ pub enum Error {
     /// The database could not be reached; the request had no effect.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] anyhow::Error),
+    /// A decision asked for a policy set at least as recent as `min_policy_set_version`,
+    /// and the tenant's configuration did not reach it within the wait (503 `stale`).
+    #[error("{0}")]
+    Stale(String),
     /// `/readyz`: the server cannot serve now (503 `unavailable`); the reason is shown.
     #[error("not ready: {0}")]
     NotReady(String),
@@ -119,7 +123,9 @@ impl Error {
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            Error::Unavailable(_) | Error::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Unavailable(_) | Error::NotReady(_) | Error::Stale(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Error::PolicySetInvalid(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -138,6 +144,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::RateLimited(_) => "rate_limited",
             Error::Unavailable(_) | Error::NotReady(_) => "unavailable",
+            Error::Stale(_) => "stale",
             Error::PolicySetInvalid(_) => "policy_set_invalid",
             Error::Internal(_) => "internal",
         }

@@ -52,12 +52,15 @@ impl App {
             100_000,
         ));
         let keys = Arc::new(service::keys::KeyCache::new(100_000));
+        // Wakes the change poller at once when commits may have gone unheard.
+        let poll_now = Arc::new(tokio::sync::Notify::new());
         {
             let (sets, keys) = (Arc::downgrade(&policy_sets), Arc::downgrade(&keys));
+            let poll_now = poll_now.clone();
             store.set_commit_listener(Arc::new(move |c| match c {
-                store::Commit::Config(t) => {
+                store::Commit::Config { tenant, revision } => {
                     if let Some(e) = sets.upgrade() {
-                        e.invalidate(t)
+                        e.heard(tenant, revision)
                     }
                 }
                 store::Commit::KeyRevoked(k) => {
@@ -65,6 +68,7 @@ impl App {
                         k2.invalidate(k)
                     }
                 }
+                store::Commit::Missed => poll_now.notify_one(),
             }));
         }
         let (stop_poller, stop_rx) = tokio::sync::watch::channel(false);
@@ -73,6 +77,7 @@ impl App {
             Arc::downgrade(&policy_sets),
             Arc::downgrade(&keys),
             config.change_poll_interval,
+            poll_now,
             stop_rx,
         ));
         let sweeper = tokio::spawn(sweep_expired(
@@ -160,8 +165,10 @@ impl App {
         Ok(())
     }
 
-    /// Serves until `shutdown` resolves, then drains in-flight requests and the audit queue
-    /// within `config.shutdown_grace` of the signal (see `http::server`): connections get
+    /// Serves until `shutdown` resolves; then answers `/readyz` with 503 while it goes on
+    /// serving for `config.shutdown_drain`; then stops accepting and drains in-flight
+    /// requests and the audit queue within `config.shutdown_grace` (see `http::server`):
+    /// connections get
     /// all but a fifth of it (at most a second is kept back), the audit queue and the store
     /// the rest. Whatever is not done by then is left: nothing unacknowledged is lost by
     /// that, as acknowledged decision events are in the journal, replayed at the next start.
@@ -173,6 +180,18 @@ impl App {
         let router = self.router();
         let limits = self.state.config.server;
         let grace = self.state.config.shutdown_grace;
+        let (state, drain) = (self.state.clone(), self.state.config.shutdown_drain);
+        let shutdown = async move {
+            shutdown.await;
+            state.readiness.start_draining();
+            if !drain.is_zero() {
+                tracing::info!(
+                    drain_ms = drain.as_millis() as u64,
+                    "shutting down: not ready, still serving for the drain period"
+                );
+                tokio::time::sleep(drain).await;
+            }
+        };
         let kept_back = (grace / 5).min(std::time::Duration::from_secs(1));
         let signal =
             http::server::serve(listener, router, limits, shutdown, grace - kept_back).await;
@@ -210,13 +229,17 @@ impl App {
 const BACKGROUND_LOG_WINDOW: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Notices configuration writes and key revocations made by other processes (the CLI
-/// shares the database file) and drops what the in-memory caches hold of them. Writes made
-/// through this process invalidate at commit and do not wait for this.
+/// shares the database file; instances share a PostgreSQL database) and drops what the
+/// in-memory caches hold of them. Writes made through this process invalidate at commit,
+/// and on PostgreSQL other processes' writes are heard at their commit (the store's
+/// notifications); this pass is what remains when those are down, run every `every` and
+/// at once when `now` is notified (the notifications may have missed something).
 async fn poll_changes(
     store: store::DynStore,
     policy_sets: std::sync::Weak<service::policy_sets::PolicySets>,
     keys: std::sync::Weak<service::keys::KeyCache>,
     every: std::time::Duration,
+    now: Arc<tokio::sync::Notify>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut revoked_seen: Option<i64> = None;
@@ -226,6 +249,7 @@ async fn poll_changes(
     loop {
         tokio::select! {
             _ = tick.tick() => {}
+            _ = now.notified() => {}
             _ = stop.changed() => return,
         }
         let (Some(sets), Some(keys)) = (policy_sets.upgrade(), keys.upgrade()) else {
@@ -235,7 +259,7 @@ async fn poll_changes(
             Ok((revisions, revoked)) => {
                 for (tenant, revision) in revisions {
                     if sets.cached_version(tenant).is_some_and(|v| v < revision) {
-                        sets.invalidate(tenant);
+                        sets.heard(tenant, revision);
                     }
                 }
                 if revoked_seen.is_some_and(|seen| seen != revoked) {

@@ -120,7 +120,13 @@ struct ServeArgs {
     /// Lowered to fit the open-file limit (raised to its hard limit at start) less 256.
     #[arg(long, env = "GRANTD_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     max_connections: u64,
-    /// After SIGTERM or Ctrl-C: in-flight requests and the audit queue have this many ms,
+    /// After SIGTERM or Ctrl-C: keep serving (new connections too) for this many ms while
+    /// `/readyz` answers 503, so a load balancer takes the instance out of rotation before
+    /// it stops accepting. Set it above the balancer's readiness interval × failure
+    /// threshold for rolling restarts without failed requests.
+    #[arg(long, env = "GRANTD_SHUTDOWN_DRAIN_MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
+    shutdown_drain_ms: u64,
+    /// After the drain period: in-flight requests and the audit queue have this many ms,
     /// then the process exits regardless.
     #[arg(long, env = "GRANTD_SHUTDOWN_GRACE_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
     shutdown_grace_ms: u64,
@@ -287,6 +293,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 body_read_timeout: std::time::Duration::from_millis(args.body_read_timeout_ms),
                 max_connections: args.max_connections as usize,
             };
+            config.shutdown_drain = std::time::Duration::from_millis(args.shutdown_drain_ms);
             config.shutdown_grace = std::time::Duration::from_millis(args.shutdown_grace_ms);
             serve(config, &args.bind).await
         }

@@ -199,42 +199,6 @@ backends! {
     }
 }
 
-/// App `github`, users `u0`..`u{users}` and a policy that permits everyone to request and
-/// extend anything, in tenant `t` of `s`.
-async fn seed_permit_all(s: &common::TestServer, t: &common::Tenant, users: usize) {
-    use common::send;
-    use reqwest::Method;
-    let mut entities =
-        vec![json!({"uid": {"type": "App", "id": "github"}, "attrs": {}, "parents": []})];
-    entities.extend((0..users).map(
-        |i| json!({"uid": {"type": "User", "id": format!("u{i}")}, "attrs": {}, "parents": []}),
-    ));
-    let r = send(
-        s,
-        &t.admin_key,
-        t,
-        Method::PUT,
-        "/v1/entities",
-        Some(Value::Array(entities)),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    let r = send(
-        s,
-        &t.admin_key,
-        t,
-        Method::POST,
-        "/v1/policies",
-        Some(json!({
-        "key": "all", "name": "all", "max_duration_seconds": 86400,
-        "rules": [{"effect": "permit", "principal_scope_type": "any",
-            "action_scope_type": "in", "action_ids": ["request", "extend"],
-            "resource_scope_type": "any"}]})),
-    )
-    .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-}
-
 /// A TCP proxy in front of the PostgreSQL server: `down` closes every connection through
 /// it and refuses new ones (the database has gone away), `up` lets them through again.
 struct Proxy {
@@ -317,7 +281,7 @@ async fn postgres_going_away_gives_503_and_heals() {
             })
             .await;
             let t = s.tenant().await;
-            seed_permit_all(&s, &t, 3).await;
+            common::seed_permit_all(&s, &t, 3).await;
             let authorize = json!({"principal": {"type": "User", "id": "u"},
                 "action": {"type": "Action", "id": "request"},
                 "resource": {"type": "App", "id": "github"},
@@ -443,7 +407,7 @@ backends! {
         let s = TestServer::start().await;
         let t = s.tenant().await;
         const N: usize = 120;
-        seed_permit_all(&s, &t, N).await;
+        common::seed_permit_all(&s, &t, N).await;
         let check = |i: usize| json!({"principal": {"type": "User", "id": format!("u{i}")},
             "resource": {"type": "App", "id": "github"}});
         for i in 0..N {
@@ -513,7 +477,7 @@ backends! {
         let s = TestServer::start().await;
         let t = s.tenant().await;
         const KEYS: usize = 16;
-        seed_permit_all(&s, &t, KEYS).await;
+        common::seed_permit_all(&s, &t, KEYS).await;
         let mut tasks = Vec::new();
         for n in 0..KEYS * 4 {
             let (client, base, key, tenant) =
@@ -567,7 +531,7 @@ async fn a_grant_waiting_behind_a_configuration_write_is_decided_again() {
         .scope(async {
             let s = TestServer::start().await;
             let t = s.tenant().await;
-            seed_permit_all(&s, &t, 1).await;
+            common::seed_permit_all(&s, &t, 1).await;
             let ask = |reason: &str| {
                 json!({"principal": {"type": "User", "id": "u0"},
                     "resource": {"type": "App", "id": "github"}, "reason": reason,
@@ -655,8 +619,8 @@ async fn a_held_tenant_does_not_hold_up_another_tenants_grants() {
         .scope(async {
             let s = TestServer::start().await;
             let (a, b) = (s.tenant().await, s.tenant().await);
-            seed_permit_all(&s, &a, 1).await;
-            seed_permit_all(&s, &b, 1).await;
+            common::seed_permit_all(&s, &a, 1).await;
+            common::seed_permit_all(&s, &b, 1).await;
             let request = |t: &common::Tenant| {
                 let (client, base, key, tenant) = (
                     s.client.clone(),

@@ -399,10 +399,8 @@ backends! {
                 409 => assert!(
                     r.body["details"]["remaining"]
                         .as_array()
-                        .unwrap()
-                        .iter()
-                        .any(|x| x == &json!(id)),
-                    "{}",
+                        .is_some_and(|a| a.iter().any(|x| x == &json!(id))),
+                    "round {round}: {}",
                     r.text
                 ),
                 other => panic!("round {round}: {other} {}", r.text),

@@ -1175,6 +1175,7 @@ backends! {
             key_id: grantd::domain::ids::KeyId::new(),
             role: grantd::domain::role::Role::Admin,
             on_behalf_of: None,
+            min_policy_set_version: None,
         };
         let patch: grantd::domain::policy::PolicyPatch =
             serde_json::from_value(json!({"enabled": false})).unwrap();

@@ -80,6 +80,12 @@ pub struct AuthorizeRequest {
     #[serde(default)]
     #[schema(value_type = Option<Vec<Object>>)]
     pub entities: Option<Vec<Value>>,
+    /// Decide on this policy-set version or a newer one (a consistency token: the
+    /// `policy_set_version` a write answered with; also `X-Min-Policy-Set-Version`, the
+    /// larger of the two wins). `503 stale` if the tenant's set does not reach it within a
+    /// second. Not part of the request recorded or fingerprinted.
+    #[serde(default, skip_serializing)]
+    pub min_policy_set_version: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -87,6 +93,9 @@ pub struct AuthorizeRequest {
 pub struct BatchRequest {
     /// At most 100; answered in order.
     pub requests: Vec<AuthorizeRequest>,
+    /// For the whole batch (every request's own is honoured too; the largest wins).
+    #[serde(default, skip_serializing)]
+    pub min_policy_set_version: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]

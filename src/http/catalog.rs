@@ -1,11 +1,12 @@
 //! `/v1/schema` and `/v1/entities`: the tenant's Cedar schema and entity store.
 
 use super::extract::{perm, ApiJson, ApiQuery, Auth};
-use super::AppState;
+use super::{with_policy_set_version, AppState};
 use crate::error::{Error, Result};
 use crate::service::catalog;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -15,6 +16,16 @@ use serde_json::Value;
 pub struct SchemaBody {
     /// Cedar schema text (the human-readable format).
     pub cedarschema: String,
+}
+
+/// The schema as a write stored it, with the consistency token of that write.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SchemaWritten {
+    pub cedarschema: String,
+    /// The tenant's policy-set version once this write committed (also in the
+    /// `X-Policy-Set-Version` header): send it as `min_policy_set_version` to have a
+    /// decision made on this change or a later one, on any instance.
+    pub policy_set_version: i64,
 }
 
 /// The tenant's Cedar schema.
@@ -33,35 +44,48 @@ pub async fn get_schema(
 /// rule or entity would no longer validate, or when it drops the `request`/`extend` actions
 /// or a `GrantContext` field grantd fills in.
 #[utoipa::path(put, path = "/v1/schema", tag = "schema", request_body = SchemaBody,
-    responses((status = 200, description = "stored", body = SchemaBody)))]
+    responses((status = 200, description = "stored", body = SchemaWritten,
+        headers(("X-Policy-Set-Version" = i64, description = "the tenant's policy_set_version once the write committed")))))]
 pub async fn put_schema(
     State(state): State<AppState>,
     Auth(caller, _): Auth<perm::WritePolicies>,
     ApiJson(body): ApiJson<SchemaBody>,
-) -> Result<Json<SchemaBody>> {
+) -> Result<Response> {
     let s = &state.services;
-    catalog::put_schema(&s.store, &caller, body.cedarschema.clone(), s.clock.now()).await?;
-    Ok(Json(body))
+    let revision =
+        catalog::put_schema(&s.store, &caller, body.cedarschema.clone(), s.clock.now()).await?;
+    let body = SchemaWritten {
+        cedarschema: body.cedarschema,
+        policy_set_version: revision,
+    };
+    Ok(with_policy_set_version(
+        Json(body).into_response(),
+        revision,
+    ))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Upserted {
     /// How many entities were inserted or replaced.
     pub upserted: usize,
+    /// The tenant's policy-set version once this write committed (also in the
+    /// `X-Policy-Set-Version` header).
+    pub policy_set_version: i64,
 }
 
 /// Insert or replace entities (Cedar JSON: `[{"uid": {"type", "id"}, "attrs": {}, "parents": [...]}]`,
 /// at most 1000 per call), validated against the schema. One audit event per entity.
 #[utoipa::path(put, path = "/v1/entities", tag = "entities",
     request_body(content = Vec<Object>, description = "Cedar JSON entities"),
-    responses((status = 200, description = "stored", body = Upserted)))]
+    responses((status = 200, description = "stored", body = Upserted,
+        headers(("X-Policy-Set-Version" = i64, description = "the tenant's policy_set_version once the write committed")))))]
 pub async fn put_entities(
     State(state): State<AppState>,
     Auth(caller, _): Auth<perm::WritePolicies>,
     ApiJson(body): ApiJson<Value>,
-) -> Result<Json<Upserted>> {
+) -> Result<Response> {
     let s = &state.services;
-    let n = catalog::put_entities(
+    let (n, revision) = catalog::put_entities(
         &s.store,
         caller.tenant_id,
         caller.actor(),
@@ -69,7 +93,14 @@ pub async fn put_entities(
         s.clock.now(),
     )
     .await?;
-    Ok(Json(Upserted { upserted: n }))
+    let body = Upserted {
+        upserted: n,
+        policy_set_version: revision,
+    };
+    Ok(with_policy_set_version(
+        Json(body).into_response(),
+        revision,
+    ))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -131,13 +162,17 @@ pub async fn list_entities(
 #[utoipa::path(delete, path = "/v1/entities/{type}/{id}", tag = "entities",
     params(("type" = String, Path, description = "entity type, e.g. User"),
            ("id" = String, Path, description = "entity id (URL-encoded)")),
-    responses((status = 204, description = "deleted")))]
+    responses((status = 204, description = "deleted",
+        headers(("X-Policy-Set-Version" = i64, description = "the tenant's policy_set_version once the write committed")))))]
 pub async fn delete_entity(
     State(state): State<AppState>,
     Auth(caller, _): Auth<perm::WritePolicies>,
     Path((etype, id)): Path<(String, String)>,
-) -> Result<StatusCode> {
+) -> Result<Response> {
     let s = &state.services;
-    catalog::delete_entity(&s.store, &caller, &etype, &id, s.clock.now()).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let revision = catalog::delete_entity(&s.store, &caller, &etype, &id, s.clock.now()).await?;
+    Ok(with_policy_set_version(
+        StatusCode::NO_CONTENT.into_response(),
+        revision,
+    ))
 }

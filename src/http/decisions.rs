@@ -42,7 +42,13 @@ pub async fn authorize_batch(
     ApiJson(body): ApiJson<BatchRequest>,
 ) -> Result<Json<BatchBody>> {
     Ok(Json(BatchBody {
-        results: decisions::authorize_batch(&state.services, &caller, body.requests).await?,
+        results: decisions::authorize_batch(
+            &state.services,
+            &caller,
+            body.requests,
+            body.min_policy_set_version,
+        )
+        .await?,
     }))
 }
 

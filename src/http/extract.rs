@@ -2,7 +2,7 @@
 //! the right role learns nothing from validation errors; and every rejection (bad JSON,
 //! wrong content type, oversized body, bad query) is turned into the error envelope.
 
-use super::AppState;
+use super::{AppState, MIN_POLICY_SET_VERSION_HEADER};
 use crate::domain::audit::{EventKind, NewEvent, Subject};
 use crate::domain::ids::TenantId;
 use crate::domain::key::PresentedKey;
@@ -102,9 +102,21 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, Error> 
             )))
         }
     };
+    let min_policy_set_version = match header(parts, MIN_POLICY_SET_VERSION_HEADER) {
+        None => None,
+        Some(Ok(v)) if v.parse::<i64>().is_ok_and(|v| v >= 0) => v.parse().ok(),
+        Some(_) => {
+            return Err(Error::invalid(
+                "X-Min-Policy-Set-Version must be a non-negative integer",
+            ))
+        }
+    };
     let s = &state.services;
     match keys::authenticate(&s.store, &s.keys, &presented, tenant, on_behalf_of.clone()).await? {
-        Authn::Ok(caller) => Ok(caller),
+        Authn::Ok(caller) => Ok(Caller {
+            min_policy_set_version,
+            ..caller
+        }),
         Authn::TenantMismatch { key } => {
             // Recorded in the key's own tenant: that tenant's auditors should learn that
             // one of their keys knocked on another tenant's door. The 403 leaves only once

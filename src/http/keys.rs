@@ -1,7 +1,7 @@
 //! `/v1/keys`: admin-only key management.
 
 use super::extract::{perm, ApiJson, Auth};
-use super::AppState;
+use super::{with_policy_set_version, AppState};
 use crate::clock::ts;
 use crate::domain::role::Role;
 use crate::error::{Error, Result};
@@ -9,6 +9,7 @@ use crate::service::keys;
 use crate::store::KeyRecord;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -33,6 +34,11 @@ pub struct CreatedKey {
     #[serde(with = "ts")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: DateTime<Utc>,
+    /// The tenant's policy-set version when the key was created (also in the
+    /// `X-Policy-Set-Version` header). Keys are not part of the policy set: a new key works
+    /// on every instance at once, and a revoked one fails on every instance within the
+    /// coherence bound (README, "Running several instances").
+    pub policy_set_version: i64,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -68,12 +74,13 @@ pub struct KeyList {
 
 /// Create an API key for this tenant.
 #[utoipa::path(post, path = "/v1/keys", tag = "keys", request_body = CreateKey,
-    responses((status = 201, description = "created; the key is shown only here", body = CreatedKey)))]
+    responses((status = 201, description = "created; the key is shown only here", body = CreatedKey,
+        headers(("X-Policy-Set-Version" = i64, description = "the tenant's policy_set_version")))))]
 pub async fn create_key(
     State(state): State<AppState>,
     Auth(caller, _): Auth<perm::ManageKeys>,
     ApiJson(body): ApiJson<CreateKey>,
-) -> Result<(StatusCode, Json<CreatedKey>)> {
+) -> Result<Response> {
     let s = &state.services;
     let (rec, plaintext) = keys::create(
         &s.store,
@@ -84,15 +91,18 @@ pub async fn create_key(
         s.clock.now(),
     )
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedKey {
-            id: rec.id.0,
-            role: rec.role,
-            name: rec.name,
-            key: plaintext,
-            created_at: rec.created_at,
-        }),
+    let revision = s.store.revision(caller.tenant_id).await?;
+    let body = CreatedKey {
+        id: rec.id.0,
+        role: rec.role,
+        name: rec.name,
+        key: plaintext,
+        created_at: rec.created_at,
+        policy_set_version: revision,
+    };
+    Ok(with_policy_set_version(
+        (StatusCode::CREATED, Json(body)).into_response(),
+        revision,
     ))
 }
 
@@ -112,12 +122,13 @@ pub async fn list_keys(
 /// Revoke a key: it fails on the very next request. Revoking a revoked key is a no-op.
 #[utoipa::path(delete, path = "/v1/keys/{id}", tag = "keys",
     params(("id" = Uuid, Path, description = "key id")),
-    responses((status = 204, description = "revoked")))]
+    responses((status = 204, description = "revoked",
+        headers(("X-Policy-Set-Version" = i64, description = "the tenant's policy_set_version")))))]
 pub async fn revoke_key(
     State(state): State<AppState>,
     Auth(caller, _): Auth<perm::ManageKeys>,
     Path(id): Path<String>,
-) -> Result<StatusCode> {
+) -> Result<Response> {
     let id = id.parse().map_err(|_| Error::not_found("no such key"))?;
     let s = &state.services;
     keys::revoke(
@@ -128,5 +139,9 @@ pub async fn revoke_key(
         s.clock.now(),
     )
     .await?;
-    Ok(StatusCode::NO_CONTENT)
+    let revision = s.store.revision(caller.tenant_id).await?;
+    Ok(with_policy_set_version(
+        StatusCode::NO_CONTENT.into_response(),
+        revision,
+    ))
 }

@@ -333,6 +333,24 @@ async fn ensure_envelope(res: Response<Body>) -> Response<Body> {
     out
 }
 
+/// The consistency token every write of policies, schema, entities or keys answers with:
+/// the tenant's `policy_set_version` once the write committed. A decision request that
+/// carries it (`min_policy_set_version` or [`MIN_POLICY_SET_VERSION_HEADER`]) is decided on
+/// that set or a newer one, on whichever instance it lands.
+pub const POLICY_SET_VERSION_HEADER: &str = "x-policy-set-version";
+pub const MIN_POLICY_SET_VERSION_HEADER: &str = "x-min-policy-set-version";
+
+/// `response` with the consistency token header.
+pub fn with_policy_set_version(
+    mut response: axum::response::Response,
+    revision: i64,
+) -> axum::response::Response {
+    response
+        .headers_mut()
+        .insert(POLICY_SET_VERSION_HEADER, HeaderValue::from(revision));
+    response
+}
+
 /// `ETag`-style quoting helper shared by handlers that version resources.
 pub fn etag(version: i64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).expect("digits are a valid header value")

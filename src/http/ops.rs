@@ -28,7 +28,8 @@ pub async fn healthz() -> Json<Health> {
 }
 
 /// Ready to serve: the database answers and takes writes. Not ready (503 `unavailable`,
-/// with `Retry-After` and the reason in `message`) while the database cannot be reached,
+/// with `Retry-After` and the reason in `message`) once a shutdown signal came (the
+/// instance still serves for `--shutdown-drain-ms`), while the database cannot be reached,
 /// a small synced write to it or a 64 KiB file beside it fails (a full disk), the decision
 /// log cannot be written or moved into the database, or any write answered 503 in the
 /// last 5 seconds. The write probe runs at most once a second; calls in between share its
@@ -63,6 +64,8 @@ pub struct Readiness {
     /// Milliseconds after `base` at which a write last answered 503, plus one (0: never).
     write_failed: AtomicU64,
     probe: tokio::sync::Mutex<Option<(Instant, std::result::Result<(), String>)>>,
+    /// A shutdown signal came: not ready, whatever the store says.
+    draining: std::sync::atomic::AtomicBool,
 }
 
 /// How long a write that answered 503 keeps the server from being ready.
@@ -78,6 +81,7 @@ impl Default for Readiness {
             base: Instant::now(),
             write_failed: AtomicU64::new(0),
             probe: tokio::sync::Mutex::new(None),
+            draining: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -89,7 +93,15 @@ impl Readiness {
         self.write_failed.store(ms, Ordering::Relaxed);
     }
 
+    /// The instance is shutting down: from now on it is not ready.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
     pub async fn check(&self, store: &DynStore) -> std::result::Result<(), String> {
+        if self.draining.load(Ordering::Relaxed) {
+            return Err("shutting down: finishing what it serves, taking no new work soon".into());
+        }
         let failed = self.write_failed.load(Ordering::Relaxed);
         if failed > 0 {
             let ago = self

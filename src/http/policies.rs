@@ -2,7 +2,7 @@
 //! `If-Match` is honoured on PATCH and DELETE.
 
 use super::extract::{if_match, perm, ApiJson, ApiQuery, Auth};
-use super::{etag, AppState};
+use super::{etag, with_policy_set_version, AppState};
 use crate::domain::policy::{Policy, PolicyCreate, PolicyPatch, PolicyRef};
 use crate::error::{Error, Result};
 use crate::service::policies;
@@ -39,11 +39,35 @@ fn with_etag(status: StatusCode, p: Policy) -> Response {
     (status, [(header::ETAG, etag(p.version))], Json(p)).into_response()
 }
 
+/// A policy as a write left it, with the consistency token of that write.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PolicyWritten {
+    #[serde(flatten)]
+    pub policy: Policy,
+    /// The tenant's policy-set version once this write committed (also in the
+    /// `X-Policy-Set-Version` header): send it as `min_policy_set_version` to have a
+    /// decision made on this change or a later one, on any instance.
+    pub policy_set_version: i64,
+}
+
+fn written(status: StatusCode, (policy, revision): (Policy, i64)) -> Response {
+    let etag = etag(policy.version);
+    let body = PolicyWritten {
+        policy,
+        policy_set_version: revision,
+    };
+    with_policy_set_version(
+        (status, [(header::ETAG, etag)], Json(body)).into_response(),
+        revision,
+    )
+}
+
 /// Create a policy. Its rules are assembled into Cedar and validated against the tenant's
 /// schema before anything is stored; on failure every diagnostic is in `notices`.
 #[utoipa::path(post, path = "/v1/policies", tag = "policies", request_body = PolicyCreate,
     responses(
-        (status = 201, description = "created", body = Policy, headers(("ETag" = String, description = "\"<version>\""))),
+        (status = 201, description = "created", body = PolicyWritten, headers(("ETag" = String, description = "\"<version>\""),
+            ("X-Policy-Set-Version" = i64, description = "the tenant's policy_set_version once the write committed"))),
         (status = 409, description = "conflict: the key is already used", body = crate::error::ErrorBody),
     ))]
 pub async fn create_policy(
@@ -52,8 +76,8 @@ pub async fn create_policy(
     ApiJson(body): ApiJson<PolicyCreate>,
 ) -> Result<Response> {
     let s = &state.services;
-    let p = policies::create(&s.store, &caller, body, s.clock.now()).await?;
-    Ok(with_etag(StatusCode::CREATED, p))
+    let written_at = policies::create(&s.store, &caller, body, s.clock.now()).await?;
+    Ok(written(StatusCode::CREATED, written_at))
 }
 
 /// List policies in creation order.
@@ -119,7 +143,8 @@ pub async fn get_policy(
     params(("id" = String, Path, description = "policy id or key"),
            ("If-Match" = Option<String>, Header, description = "the version the change is based on")),
     responses(
-        (status = 200, description = "updated", body = Policy, headers(("ETag" = String))),
+        (status = 200, description = "updated", body = PolicyWritten, headers(("ETag" = String),
+            ("X-Policy-Set-Version" = i64, description = "the tenant's policy_set_version once the write committed"))),
         (status = 409, description = "conflict: stale If-Match or duplicate key", body = crate::error::ErrorBody),
     ))]
 pub async fn patch_policy(
@@ -131,7 +156,7 @@ pub async fn patch_policy(
 ) -> Result<Response> {
     let s = &state.services;
     let expected = if_match(&headers)?;
-    let p = policies::patch(
+    let written_at = policies::patch(
         &s.store,
         &caller,
         &PolicyRef::parse(&id),
@@ -140,7 +165,7 @@ pub async fn patch_policy(
         s.clock.now(),
     )
     .await?;
-    Ok(with_etag(StatusCode::OK, p))
+    Ok(written(StatusCode::OK, written_at))
 }
 
 /// Delete a policy. 409 while active grants are governed by it (disable it instead).
@@ -148,7 +173,7 @@ pub async fn patch_policy(
     params(("id" = String, Path, description = "policy id or key"),
            ("If-Match" = Option<String>, Header, description = "the version the change is based on")),
     responses(
-        (status = 204, description = "deleted"),
+        (status = 204, description = "deleted", headers(("X-Policy-Set-Version" = i64, description = "the tenant's policy_set_version once the write committed"))),
         (status = 409, description = "conflict: stale If-Match", body = crate::error::ErrorBody),
     ))]
 pub async fn delete_policy(
@@ -156,10 +181,10 @@ pub async fn delete_policy(
     Auth(caller, _): Auth<perm::WritePolicies>,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Result<StatusCode> {
+) -> Result<Response> {
     let s = &state.services;
     let expected = if_match(&headers)?;
-    policies::delete(
+    let revision = policies::delete(
         &s.store,
         &caller,
         &PolicyRef::parse(&id),
@@ -167,5 +192,8 @@ pub async fn delete_policy(
         s.clock.now(),
     )
     .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(with_policy_set_version(
+        StatusCode::NO_CONTENT.into_response(),
+        revision,
+    ))
 }

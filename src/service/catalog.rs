@@ -76,7 +76,7 @@ pub async fn put_schema(
     caller: &Caller,
     text: String,
     now: DateTime<Utc>,
-) -> Result<()> {
+) -> Result<i64> {
     let tenant = caller.tenant_id;
     let parsed = schema::parse(&text)
         .map_err(|notices| Error::invalid_with_notices("the schema is not valid Cedar", notices))?;
@@ -103,7 +103,7 @@ pub async fn put_schema(
             .put_schema(tenant, snap.revision, &text, event)
             .await?
         {
-            WriteOutcome::Done => return Ok(()),
+            WriteOutcome::Committed(revision) => return Ok(revision),
             _ => continue,
         }
     }
@@ -124,14 +124,15 @@ fn entity_uid(i: usize, v: &Value) -> Result<(String, String)> {
     })
 }
 
-/// Validates entities against the tenant's schema and upserts them. Returns how many.
+/// Validates entities against the tenant's schema and upserts them. Returns how many, and
+/// the revision the write committed.
 pub async fn put_entities(
     store: &DynStore,
     tenant: TenantId,
     actor: Actor,
     body: Value,
     now: DateTime<Utc>,
-) -> Result<usize> {
+) -> Result<(usize, i64)> {
     let Value::Array(list) = body else {
         return Err(Error::invalid(
             "the body must be a JSON array of Cedar entities [{\"uid\", \"attrs\", \"parents\"}]",
@@ -238,7 +239,7 @@ pub async fn put_entities(
             .upsert_entities(tenant, snap.revision, &rows, events)
             .await?
         {
-            WriteOutcome::Done => return Ok(rows.len()),
+            WriteOutcome::Committed(revision) => return Ok((rows.len(), revision)),
             _ => continue,
         }
     }
@@ -284,7 +285,7 @@ pub async fn delete_entity(
     etype: &str,
     id: &str,
     now: DateTime<Utc>,
-) -> Result<()> {
+) -> Result<i64> {
     let event = NewEvent::new(
         now,
         caller.actor(),
@@ -295,7 +296,7 @@ pub async fn delete_entity(
         .delete_entity(caller.tenant_id, etype, id, event)
         .await?
     {
-        WriteOutcome::Done => Ok(()),
+        WriteOutcome::Committed(revision) => Ok(revision),
         _ => Err(Error::not_found("no such entity")),
     }
 }

@@ -349,7 +349,7 @@ pub async fn authorize(
     caller: &Caller,
     req: AuthorizeRequest,
 ) -> Result<DecisionBody> {
-    let set = s.policy_sets.get(caller.tenant_id).await?;
+    let set = s.policy_set(caller, req.min_policy_set_version).await?;
     let (mut reqs, decided) = decide_all(set, vec![req], false).await;
     let (principal, d) = decided?
         .pop()
@@ -364,11 +364,13 @@ pub async fn authorize(
 }
 
 /// Decides up to 100 requests with one compiled set; every request is checked before any
-/// is decided, and every decision is audited before the answer leaves.
+/// is decided, and every decision is audited before the answer leaves. The set is at least
+/// as recent as the largest `min_policy_set_version` of `batch_min` and the requests.
 pub async fn authorize_batch(
     s: &Services,
     caller: &Caller,
     reqs: Vec<AuthorizeRequest>,
+    batch_min: Option<i64>,
 ) -> Result<Vec<DecisionBody>> {
     if reqs.len() > MAX_BATCH {
         return Err(Error::invalid(format!(
@@ -397,7 +399,11 @@ pub async fn authorize_batch(
             limits::MAX_BATCH_REQUESTS_WITH_ENTITIES
         )));
     }
-    let set = s.policy_sets.get(caller.tenant_id).await?;
+    let min = reqs
+        .iter()
+        .map(|r| r.min_policy_set_version)
+        .fold(batch_min, Option::max);
+    let set = s.policy_set(caller, min).await?;
     let (reqs, decided) = decide_all(set, reqs, true).await;
     let decided = decided?;
     let appends = decided.iter().zip(reqs).map(|((principal, d), r)| {

@@ -54,6 +54,12 @@ pub struct RequestBody {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub context: Option<Value>,
+    /// Decide on this policy-set version or a newer one (a consistency token: the
+    /// `policy_set_version` a write answered with; also `X-Min-Policy-Set-Version`, the
+    /// larger of the two wins). `503 stale` if the tenant's set does not reach it within a
+    /// second. Not part of the request recorded or fingerprinted.
+    #[serde(default, skip_serializing)]
+    pub min_policy_set_version: Option<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -69,6 +75,12 @@ pub struct ExtendBody {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub context: Option<Value>,
+    /// Decide on this policy-set version or a newer one (a consistency token: the
+    /// `policy_set_version` a write answered with; also `X-Min-Policy-Set-Version`, the
+    /// larger of the two wins). `503 stale` if the tenant's set does not reach it within a
+    /// second. Not part of the request recorded or fingerprinted.
+    #[serde(default, skip_serializing)]
+    pub min_policy_set_version: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
@@ -111,6 +123,12 @@ pub struct UpdateBody {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub context: Option<Value>,
+    /// Decide on this policy-set version or a newer one (a consistency token: the
+    /// `policy_set_version` a write answered with; also `X-Min-Policy-Set-Version`, the
+    /// larger of the two wins). `503 stale` if the tenant's set does not reach it within a
+    /// second. Not part of the request recorded or fingerprinted.
+    #[serde(default, skip_serializing)]
+    pub min_policy_set_version: Option<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -120,6 +138,12 @@ pub struct AccessCheckBody {
     pub resource: EntityRef,
     #[serde(default)]
     pub scopes: Option<Vec<String>>,
+    /// Decide on this policy-set version or a newer one (a consistency token: the
+    /// `policy_set_version` a write answered with; also `X-Min-Policy-Set-Version`, the
+    /// larger of the two wins). `503 stale` if the tenant's set does not reach it within a
+    /// second. Not part of the request recorded or fingerprinted.
+    #[serde(default, skip_serializing)]
+    pub min_policy_set_version: Option<i64>,
 }
 
 /// A grant with the decision that made or changed it.
@@ -400,7 +424,7 @@ pub async fn request(
     let scopes = check_scopes(body.scopes.as_deref().unwrap_or_default())?;
     let reason = body.reason.clone().unwrap_or_default();
     for _ in 0..MAX_ATTEMPTS {
-        let set = s.policy_sets.get(caller.tenant_id).await?;
+        let set = s.policy_set(caller, body.min_policy_set_version).await?;
         stored_uid(&set, &body.principal, "principal")?;
         let resource_uid = stored_uid(&set, &body.resource, "resource")?;
         let ctx = grant_context(
@@ -593,7 +617,7 @@ pub async fn extend(
                 g.id
             )));
         }
-        let set = s.policy_sets.get(caller.tenant_id).await?;
+        let set = s.policy_set(caller, body.min_policy_set_version).await?;
         let requested = seconds_between(now, new_expiry);
         let ctx = grant_context(
             body.context.as_ref(),
@@ -850,7 +874,7 @@ pub async fn update(
             _ => None,
         };
         if scopes.is_some() || new_policy.is_some() {
-            let set = s.policy_sets.get(caller.tenant_id).await?;
+            let set = s.policy_set(caller, body.min_policy_set_version).await?;
             let new_scopes = scopes.clone().unwrap_or_else(|| g.scopes.clone());
             let ctx = grant_context(
                 body.context.as_ref(),
@@ -996,7 +1020,7 @@ pub async fn access_check(
         .map(check_scopes)
         .transpose()?
         .unwrap_or_default();
-    let set = s.policy_sets.get(caller.tenant_id).await?;
+    let set = s.policy_set(caller, body.min_policy_set_version).await?;
     let resource = super::decisions::uid(&body.resource, "resource")?;
     super::decisions::uid(&body.principal, "principal")?;
     let mut resources = vec![body.resource.clone()];

@@ -232,7 +232,7 @@ pub async fn import(
             return Ok(report);
         }
         match store.import(tenant, snap.revision, batch).await? {
-            WriteOutcome::Done => return Ok(report),
+            WriteOutcome::Committed(_) => return Ok(report),
             _ => continue,
         }
     }

@@ -173,5 +173,6 @@ pub async fn authenticate(
         key_id: key.id,
         role: key.role,
         on_behalf_of,
+        min_policy_set_version: None,
     }))
 }

@@ -24,6 +24,9 @@ pub struct Caller {
     pub role: Role,
     /// The human a portal acts for (`X-On-Behalf-Of`), carried to audit events.
     pub on_behalf_of: Option<String>,
+    /// `X-Min-Policy-Set-Version`: decisions of this request are made on this policy-set
+    /// version or a newer one (see [`Services::policy_set`]).
+    pub min_policy_set_version: Option<i64>,
 }
 
 impl Caller {
@@ -33,6 +36,25 @@ impl Caller {
             role: self.role.as_str().to_string(),
             on_behalf_of: self.on_behalf_of.clone(),
         }
+    }
+}
+
+impl Services {
+    /// The tenant's compiled set for a decision of `caller`'s request, at least as recent
+    /// as the version it asks for: the larger of its `X-Min-Policy-Set-Version` header and
+    /// the body's `min_policy_set_version`, if either is given.
+    pub async fn policy_set(
+        &self,
+        caller: &Caller,
+        body_min: Option<i64>,
+    ) -> crate::error::Result<std::sync::Arc<crate::cedar::engine::CompiledSet>> {
+        if body_min.is_some_and(|v| v < 0) {
+            return Err(crate::error::Error::invalid(
+                "min_policy_set_version must be a non-negative integer",
+            ));
+        }
+        let min = caller.min_policy_set_version.max(body_min);
+        self.policy_sets.at_least(caller.tenant_id, min).await
     }
 }
 

@@ -327,7 +327,7 @@ pub async fn create(
     caller: &Caller,
     input: PolicyCreate,
     now: DateTime<Utc>,
-) -> Result<Policy> {
+) -> Result<(Policy, i64)> {
     let tenant = caller.tenant_id;
     let built = build_new(&input, now);
     if !built.errors.is_empty() {
@@ -352,11 +352,12 @@ pub async fn create(
             .await
             .map_err(|e| key_conflict(e, built.policy.key.as_deref()))?
         {
-            WriteOutcome::Done => return Ok(built.policy),
+            WriteOutcome::Committed(revision) => return Ok((built.policy, revision)),
             WriteOutcome::StaleRevision => continue,
-            WriteOutcome::VersionConflict | WriteOutcome::NotFound | WriteOutcome::InUse => {
-                return Err(stale_error())
-            }
+            WriteOutcome::VersionConflict
+            | WriteOutcome::NotFound
+            | WriteOutcome::InUse
+            | WriteOutcome::Done => return Err(stale_error()),
         }
     }
     Err(stale_error())
@@ -397,7 +398,7 @@ pub async fn patch(
     patch: PolicyPatch,
     if_match: Option<i64>,
     now: DateTime<Utc>,
-) -> Result<Policy> {
+) -> Result<(Policy, i64)> {
     let tenant = caller.tenant_id;
     for _ in 0..MAX_ATTEMPTS {
         let current = get(store, tenant, r).await?;
@@ -430,23 +431,24 @@ pub async fn patch(
             .await
             .map_err(|e| key_conflict(e, built.policy.key.as_deref()))?
         {
-            WriteOutcome::Done => return Ok(built.policy),
+            WriteOutcome::Committed(revision) => return Ok((built.policy, revision)),
             // Someone else wrote in between: re-read and re-apply (If-Match catches it then).
             WriteOutcome::StaleRevision | WriteOutcome::VersionConflict => continue,
             WriteOutcome::NotFound => return Err(Error::not_found("no such policy")),
-            WriteOutcome::InUse => return Err(stale_error()),
+            WriteOutcome::InUse | WriteOutcome::Done => return Err(stale_error()),
         }
     }
     Err(stale_error())
 }
 
+/// Deletes a policy; answers the revision the deletion committed.
 pub async fn delete(
     store: &DynStore,
     caller: &Caller,
     r: &PolicyRef,
     if_match: Option<i64>,
     now: DateTime<Utc>,
-) -> Result<()> {
+) -> Result<i64> {
     let current = get(store, caller.tenant_id, r).await?;
     let event = NewEvent::new(
         now,
@@ -459,7 +461,7 @@ pub async fn delete(
         .delete_policy(caller.tenant_id, current.id, if_match, now, event)
         .await?
     {
-        WriteOutcome::Done => Ok(()),
+        WriteOutcome::Committed(revision) => Ok(revision),
         WriteOutcome::NotFound => Err(Error::not_found("no such policy")),
         WriteOutcome::VersionConflict => Err(Error::Conflict(
             "If-Match is stale: the policy has changed".into(),
@@ -467,6 +469,6 @@ pub async fn delete(
         WriteOutcome::InUse => Err(Error::Conflict(
             "the policy governs active grants: disable it instead, or revoke them first".into(),
         )),
-        WriteOutcome::StaleRevision => Err(stale_error()),
+        WriteOutcome::StaleRevision | WriteOutcome::Done => Err(stale_error()),
     }
 }

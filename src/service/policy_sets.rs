@@ -6,7 +6,9 @@
 //! bumps the tenant's generation and drops the cached set under one lock; a load installs
 //! its result only if the generation did not move while it read the database, so a load
 //! that raced a newer write can never be installed over it. Writes made by another process
-//! (the CLI) are noticed by the change poller (see `lib.rs`), which compares revisions.
+//! (another instance, the CLI) are heard through the store's commit listener where the
+//! backend notifies (PostgreSQL), and noticed by the change poller (see `lib.rs`), which
+//! compares revisions, everywhere.
 //! A decision holds the `Arc` it started with, so it sees the old set or the new one, never
 //! a mix.
 
@@ -16,6 +18,11 @@ use crate::error::{Error, Result};
 use crate::store::DynStore;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+/// How long a decision that asks for a newer policy set than the database holds waits for
+/// it before answering `503 stale`, and how often it looks again meanwhile.
+pub const STALE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+const STALE_RECHECK: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The per-tenant cache of compiled sets.
 pub struct PolicySets {
@@ -107,12 +114,55 @@ impl PolicySets {
         )))
     }
 
+    /// [`get`](Self::get), but never a set older than `min` (a consistency token): when
+    /// the cached set is older, the tenant's revision is read from the database and the
+    /// set reloaded once the database has reached `min`. A database that has not reached
+    /// it within [`STALE_WAIT`] answers `503 stale`.
+    pub async fn at_least(&self, tenant: TenantId, min: Option<i64>) -> Result<Arc<CompiledSet>> {
+        let set = self.get(tenant).await?;
+        let Some(min) = min else {
+            return Ok(set);
+        };
+        if set.version >= min {
+            return Ok(set);
+        }
+        let deadline = tokio::time::Instant::now() + STALE_WAIT;
+        loop {
+            let revision = self.store.revision(tenant).await?;
+            if revision >= min {
+                self.heard(tenant, revision);
+                let set = self.get(tenant).await?;
+                if set.version >= min {
+                    return Ok(set);
+                }
+            }
+            if tokio::time::Instant::now() + STALE_RECHECK > deadline {
+                return Err(Error::Stale(format!(
+                    "the tenant's policy set is at version {revision}, older than the \
+                     min_policy_set_version {min} this request asks for; retry, or send a \
+                     version this tenant's writes answered with"
+                )));
+            }
+            tokio::time::sleep(STALE_RECHECK).await;
+        }
+    }
+
     /// Called after a committed write of policies, schema or entities: the next decision
     /// loads the new set.
     pub fn invalidate(&self, tenant: TenantId) {
         let mut g = self.generations.lock().expect("generations lock");
         *g.entry(tenant).or_insert(0) += 1;
         self.cache.invalidate(&tenant);
+    }
+
+    /// Called when the tenant's configuration is known to have reached `revision` (a
+    /// commit heard from another process, or seen by the change poller): drops what is
+    /// cached or being loaded unless the cached set already is at least that recent.
+    pub fn heard(&self, tenant: TenantId, revision: i64) {
+        if self.cached_version(tenant).is_some_and(|v| v >= revision) {
+            return;
+        }
+        self.invalidate(tenant);
     }
 
     /// The version of the cached set, if any (for the change poller).

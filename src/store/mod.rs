@@ -52,7 +52,11 @@ pub struct ConfigSnapshot {
 /// How a guarded write ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteOutcome {
+    /// A grant write committed.
     Done,
+    /// A configuration write committed, moving the tenant to this revision: the
+    /// `policy_set_version` its writer is answered with (the consistency token).
+    Committed(i64),
     /// The tenant's configuration changed since the snapshot: validate again and retry.
     StaleRevision,
     /// The object's `version` is not the expected one (`If-Match`).
@@ -124,22 +128,32 @@ pub struct ImportBatch {
     pub events: Vec<NewEvent>,
 }
 
-/// A committed write that in-memory caches must hear about.
+/// A committed write that in-memory caches must hear about: from this process, or (on a
+/// backend shared by several processes) from another one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Commit {
-    /// Policies, schema or entities of the tenant changed.
-    Config(TenantId),
+    /// Policies, schema or entities of the tenant changed, moving it to `revision`.
+    Config {
+        tenant: TenantId,
+        revision: i64,
+    },
     KeyRevoked(KeyId),
+    /// Commits of other processes may have gone unheard (the backend's notification
+    /// channel was down): whoever caches should compare with the store now.
+    Missed,
 }
 
-/// Called synchronously after such a commit, before the write returns.
+/// Called synchronously after such a commit, before the write returns; for commits of
+/// other processes, when the backend hears of them.
 pub type CommitListener = Arc<dyn Fn(Commit) + Send + Sync>;
 
 /// The store as a whole: its lifecycle, and what spans every aggregate. A backend implements
 /// this and the four aggregate traits it requires, each in a module of its own.
 #[async_trait::async_trait]
 pub trait Store: TenantStore + ConfigStore + GrantStore + AuditStore {
-    /// Registers the listener for committed writes (once; later calls are ignored).
+    /// Registers the listener for committed writes (once; later calls are ignored). A
+    /// backend that several processes share also tells it of the other processes' commits
+    /// (PostgreSQL: `LISTEN`), and of the times it may have missed some.
     fn set_commit_listener(&self, listener: CommitListener);
     /// Applies pending migrations.
     async fn migrate(&self) -> Result<()>;
@@ -224,6 +238,8 @@ pub trait AuditStore: Send + Sync + 'static {
 pub trait ConfigStore: Send + Sync + 'static {
     async fn get_schema(&self, tenant: TenantId) -> Result<String>;
     async fn config_snapshot(&self, tenant: TenantId) -> Result<ConfigSnapshot>;
+    /// The tenant's current configuration revision (its `policy_set_version`).
+    async fn revision(&self, tenant: TenantId) -> Result<i64>;
     async fn put_schema(
         &self,
         tenant: TenantId,

@@ -282,8 +282,9 @@ pub struct TestServer {
     shutdown: Option<oneshot::Sender<()>>,
     pub task: Option<JoinHandle<std::io::Result<()>>>,
     /// The server's directory (SQLite: its database) and, on PostgreSQL, its database,
-    /// dropped last, after the server was told to stop.
-    _db: Database,
+    /// dropped last, after the server was told to stop. `None` for a further instance on
+    /// another server's database (see [`TestServer::instance`]).
+    _db: Option<Database>,
 }
 
 #[derive(Clone, Debug)]
@@ -330,9 +331,28 @@ impl TestServer {
     pub async fn start_in(parent: &std::path::Path, tweak: impl FnOnce(&mut Config)) -> Self {
         let db = fresh_database_in(parent).await;
         let (backend, db_path, db_url) = (db.backend, db.path.clone(), db.url.clone());
+        let clock = Arc::new(ManualClock::new(Utc::now()));
+        let mut server = Self::open(backend, db_path, db_url, clock, tweak).await;
+        server._db = Some(db);
+        server
+    }
+
+    /// Another grantd instance on this server's database (as several processes behind a
+    /// load balancer share one), on the same manual clock, with its own caches.
+    pub async fn instance(&self, tweak: impl FnOnce(&mut Config)) -> Self {
+        let (path, url) = (self.db_path.clone(), self.db_url.clone());
+        Self::open(self.backend, path, url, self.clock.clone(), tweak).await
+    }
+
+    async fn open(
+        backend: Backend,
+        db_path: std::path::PathBuf,
+        db_url: String,
+        clock: Arc<ManualClock>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
         let mut config = Config::new(db_url.clone(), policies_dir());
         tweak(&mut config);
-        let clock = Arc::new(ManualClock::new(Utc::now()));
         let app = App::open(config, clock.clone())
             .await
             .unwrap_or_else(|e| panic!("the app opens on {backend:?}: {e}"));
@@ -355,7 +375,7 @@ impl TestServer {
             db_url,
             shutdown: Some(tx),
             task: Some(task),
-            _db: db,
+            _db: None,
         }
     }
 
@@ -572,4 +592,39 @@ pub fn spawn_serve(
         }
     };
     (child, addr, log, rx)
+}
+
+/// App `github`, users `u0`..`u{users}` and a policy that permits everyone to request and
+/// extend anything, in tenant `t` of `s`.
+pub async fn seed_permit_all(s: &TestServer, t: &Tenant, users: usize) {
+    let mut entities = vec![
+        serde_json::json!({"uid": {"type": "App", "id": "github"}, "attrs": {}, "parents": []}),
+    ];
+    entities.extend((0..users).map(
+        |i| serde_json::json!({"uid": {"type": "User", "id": format!("u{i}")}, "attrs": {}, "parents": []}),
+    ));
+    let r = send(
+        s,
+        &t.admin_key,
+        t,
+        Method::PUT,
+        "/v1/entities",
+        Some(Value::Array(entities)),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = send(
+        s,
+        &t.admin_key,
+        t,
+        Method::POST,
+        "/v1/policies",
+        Some(serde_json::json!({
+        "key": "all", "name": "all", "max_duration_seconds": 86400,
+        "rules": [{"effect": "permit", "principal_scope_type": "any",
+            "action_scope_type": "in", "action_ids": ["request", "extend"],
+            "resource_scope_type": "any"}]})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
 }

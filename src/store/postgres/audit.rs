@@ -75,6 +75,10 @@ impl AuditStore for PgStore {
     }
 
     async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64> {
+        let Some(guard) = self.exclusive(Job::Retention).await? else {
+            // another process is pruning now
+            return Ok(0);
+        };
         let tenants: Vec<Uuid> = sqlx::query_scalar("SELECT tenant_id FROM audit_heads")
             .fetch_all(&self.pool)
             .await?;
@@ -117,6 +121,7 @@ impl AuditStore for PgStore {
             tx.commit().await?;
             deleted += r.rows_affected();
         }
+        guard.commit().await?;
         Ok(deleted)
     }
 

@@ -29,6 +29,14 @@ impl ConfigStore for PgStore {
         })
     }
 
+    async fn revision(&self, tenant: TenantId) -> Result<i64> {
+        sqlx::query_scalar("SELECT revision FROM tenants WHERE id = $1")
+            .bind(tenant.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::not_found("tenant"))
+    }
+
     async fn put_schema(
         &self,
         tenant: TenantId,
@@ -409,22 +417,23 @@ impl PgStore {
         change: impl AsyncFnOnce(&mut PgConnection) -> Result<Change>,
     ) -> Result<WriteOutcome> {
         let mut tx = self.write_tx(&[tenant]).await?;
-        let moved = match revision {
-            Revision::Expect(r) => sqlx::query(
-                "UPDATE tenants SET revision = revision + 1 WHERE id = $1 AND revision = $2",
+        let moved: Option<i64> = match revision {
+            Revision::Expect(r) => sqlx::query_scalar(
+                "UPDATE tenants SET revision = revision + 1 WHERE id = $1 AND revision = $2 \
+                 RETURNING revision",
             )
             .bind(tenant.0)
             .bind(r),
-            Revision::Bump => {
-                sqlx::query("UPDATE tenants SET revision = revision + 1 WHERE id = $1")
-                    .bind(tenant.0)
-            }
+            Revision::Bump => sqlx::query_scalar(
+                "UPDATE tenants SET revision = revision + 1 WHERE id = $1 RETURNING revision",
+            )
+            .bind(tenant.0),
         }
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
-        if moved.rows_affected() != 1 {
+        let Some(committed) = moved else {
             return Ok(WriteOutcome::StaleRevision);
-        }
+        };
         let (events, versioned) = match change(&mut tx).await? {
             Change::Done { events, versioned } => (events, versioned),
             Change::Refused(outcome) => return Ok(outcome),
@@ -435,9 +444,13 @@ impl PgStore {
             }
         }
         tx.append(events).await?;
+        notify(&mut tx, &Notice::Config(tenant, committed)).await?;
         tx.commit().await?;
-        self.committed(Commit::Config(tenant));
-        Ok(WriteOutcome::Done)
+        self.committed(Commit::Config {
+            tenant,
+            revision: committed,
+        });
+        Ok(WriteOutcome::Committed(committed))
     }
 }
 

@@ -259,6 +259,10 @@ impl GrantStore for PgStore {
         limit: i64,
         event: for<'g> fn(&'g Grant) -> NewEvent,
     ) -> Result<usize> {
+        // Another process sweeping now does this work; its events must be the only ones.
+        let Some(guard) = self.exclusive(Job::Sweep).await? else {
+            return Ok(0);
+        };
         let rows = sqlx::query(&format!(
             "SELECT g.tenant_id AS tenant, {GRANT_COLUMNS} {GRANT_FROM} \
              WHERE g.status IN ('GRANTED', 'EXTENDED') AND g.expires_at <= $1 \
@@ -303,6 +307,7 @@ impl GrantStore for PgStore {
         let n = events.len();
         tx.append(events).await?;
         tx.commit().await?;
+        guard.commit().await?;
         Ok(n)
     }
 

@@ -21,7 +21,10 @@ pub(crate) mod errors;
 mod grant_batch;
 mod grant_sql;
 mod grants;
+mod notify;
 mod tenants;
+
+use notify::{notify, Notice};
 
 use super::{
     AuditStore, Commit, CommitListener, ConfigSnapshot, ConfigStore, EntityRow, EventFilter,
@@ -58,9 +61,27 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// hangs; no statement of grantd comes near it.
 const STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The first key of the advisory locks of [`Job`]s ("grnt"), so they do not collide with
+/// locks other software takes on the same database.
+const JOB_LOCK_CLASS: i32 = 0x6772_6e74;
+
+/// Background work that runs on one process at a time however many share the database
+/// (see [`PgStore::exclusive`]). Statistics upkeep is PostgreSQL's own autovacuum.
+#[derive(Debug, Clone, Copy)]
+#[repr(i32)]
+enum Job {
+    /// The expiry sweeper.
+    Sweep = 1,
+    /// Audit retention.
+    Retention = 2,
+}
+
 pub struct PgStore {
     pool: PgPool,
     listener: std::sync::OnceLock<CommitListener>,
+    /// The task that hears other processes' commits (see `notify`), from
+    /// `set_commit_listener` until `close`.
+    listening: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Commits new grants in groups (see `grant_batch`).
     grants: grant_batch::GrantBatcher,
 }
@@ -88,6 +109,7 @@ impl PgStore {
             grants: grant_batch::GrantBatcher::start(pool.clone()),
             pool,
             listener: std::sync::OnceLock::new(),
+            listening: std::sync::Mutex::new(None),
         })
     }
 
@@ -111,6 +133,23 @@ impl PgStore {
     /// Fails as `not_found` when a tenant has no chain.
     async fn write_tx(&self, tenants: &[TenantId]) -> Result<WriteTx> {
         WriteTx::begin(&self.pool, tenants).await
+    }
+
+    /// A transaction holding the advisory lock of `job` when no other process holds it
+    /// (`None` then): background work that must run on one process at a time runs while
+    /// its guard is open. The lock goes with the transaction, so a process that dies
+    /// mid-job releases it with its connection.
+    async fn exclusive(
+        &self,
+        job: Job,
+    ) -> Result<Option<sqlx::Transaction<'static, sqlx::Postgres>>> {
+        let mut guard = self.pool.begin().await?;
+        let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1, $2)")
+            .bind(JOB_LOCK_CLASS)
+            .bind(job as i32)
+            .fetch_one(&mut *guard)
+            .await?;
+        Ok(held.then_some(guard))
     }
 
     /// A read-only transaction on one snapshot.
@@ -347,7 +386,10 @@ impl std::ops::DerefMut for WriteTx {
 #[async_trait::async_trait]
 impl Store for PgStore {
     fn set_commit_listener(&self, listener: CommitListener) {
-        let _ = self.listener.set(listener);
+        if self.listener.set(listener.clone()).is_ok() {
+            let task = Self::spawn_listener(self.pool.clone(), listener);
+            *self.listening.lock().expect("listener task lock") = Some(task);
+        }
     }
 
     async fn migrate(&self) -> Result<()> {
@@ -379,6 +421,9 @@ impl Store for PgStore {
     }
 
     async fn close(&self) {
+        if let Some(task) = self.listening.lock().expect("listener task lock").take() {
+            task.abort();
+        }
         self.pool.close().await;
     }
 

@@ -103,6 +103,7 @@ impl TenantStore for PgStore {
                 .execute(&mut *tx)
                 .await?;
             tx.append(vec![(tenant, event)]).await?;
+            notify(&mut tx, &Notice::KeyRevoked(id)).await?;
             tx.commit().await?;
             self.committed(Commit::KeyRevoked(id));
         }

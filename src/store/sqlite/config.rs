@@ -30,6 +30,14 @@ impl ConfigStore for SqliteStore {
         })
     }
 
+    async fn revision(&self, tenant: TenantId) -> Result<i64> {
+        sqlx::query_scalar("SELECT revision FROM tenants WHERE id = $1")
+            .bind(tenant.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::not_found("tenant"))
+    }
+
     async fn put_schema(
         &self,
         tenant: TenantId,
@@ -401,19 +409,26 @@ impl SqliteStore {
         change: impl AsyncFnOnce(&mut WriteTx) -> Result<Change>,
     ) -> Result<WriteOutcome> {
         let mut tx = self.write_tx().await?;
-        match revision {
+        let committed = match revision {
             Revision::Expect(r) => {
                 if !bump_revision(&mut tx, tenant, r).await? {
                     return Ok(WriteOutcome::StaleRevision);
                 }
+                r + 1
             }
             Revision::Bump => {
-                sqlx::query("UPDATE tenants SET revision = revision + 1 WHERE id = $1")
-                    .bind(tenant.to_string())
-                    .execute(&mut *tx)
-                    .await?;
+                let moved: Option<i64> = sqlx::query_scalar(
+                    "UPDATE tenants SET revision = revision + 1 WHERE id = $1 RETURNING revision",
+                )
+                .bind(tenant.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+                match moved {
+                    Some(r) => r,
+                    None => return Ok(WriteOutcome::StaleRevision),
+                }
             }
-        }
+        };
         let (events, versioned) = match change(&mut tx).await? {
             Change::Done { events, versioned } => (events, versioned),
             Change::Refused(outcome) => return Ok(outcome),
@@ -427,8 +442,11 @@ impl SqliteStore {
         }
         append_in_tx(&mut tx, events).await?;
         tx.commit().await?;
-        self.committed(Commit::Config(tenant));
-        Ok(WriteOutcome::Done)
+        self.committed(Commit::Config {
+            tenant,
+            revision: committed,
+        });
+        Ok(WriteOutcome::Committed(committed))
     }
 }
 

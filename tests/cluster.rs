@@ -1,0 +1,374 @@
+//! Several grantd instances on one database, as behind a load balancer: caches that hear
+//! each other's writes, consistency tokens, background work done once, idempotency keys
+//! honoured across instances. Instances here are in-process `App`s on one database (each
+//! with its own caches, writers and background tasks); `tests/rolling.rs` runs them as
+//! processes.
+
+mod common;
+
+use common::{send, Backend, Tenant, TestServer};
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// A change poll so slow that it never explains what a test sees.
+const NEVER: Duration = Duration::from_secs(3600);
+
+fn authorize_body(min: Option<i64>) -> Value {
+    let mut b = json!({"principal": {"type": "User", "id": "u0"},
+        "action": {"type": "Action", "id": "request"},
+        "resource": {"type": "App", "id": "github"},
+        "context": {"scopes": [], "reason": "x", "extension_count": 0}});
+    if let Some(v) = min {
+        b["min_policy_set_version"] = json!(v);
+    }
+    b
+}
+
+async fn decision(s: &TestServer, t: &Tenant, min: Option<i64>) -> common::Resp {
+    let r = send(
+        s,
+        &t.admin_key,
+        t,
+        Method::POST,
+        "/v1/authorize",
+        Some(authorize_body(min)),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r
+}
+
+/// The `X-Policy-Set-Version` of a write's answer.
+fn token(r: &common::Resp) -> i64 {
+    r.headers
+        .get("x-policy-set-version")
+        .unwrap_or_else(|| panic!("no X-Policy-Set-Version: {:?} {}", r.headers, r.text))
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Polls `check` every 5 ms until it holds; panics after 10 s.
+async fn eventually<F: std::future::Future<Output = bool>>(what: &str, check: impl Fn() -> F) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// PostgreSQL only: the notifications are what this shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_instance_hears_policy_changes_and_key_revocations_at_commit() {
+    if !common::postgres_enabled() {
+        return common::skip_postgres(module_path!());
+    }
+    Backend::Postgres
+        .scope(async {
+            let a = TestServer::start_with(|c| c.change_poll_interval = NEVER).await;
+            let b = a.instance(|c| c.change_poll_interval = NEVER).await;
+            let t = a.tenant().await;
+            common::seed_permit_all(&a, &t, 1).await;
+            // B compiles and caches the set
+            assert_eq!(decision(&b, &t, None).await.body["decision"], "allow");
+            let r = send(
+                &a,
+                &t.admin_key,
+                &t,
+                Method::PATCH,
+                "/v1/policies/all",
+                Some(json!({"enabled": false})),
+            )
+            .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            let v = token(&r);
+            // B polls once an hour: only A's notification can make it drop its set
+            eventually("B denies after A disabled the policy", || async {
+                let r = decision(&b, &t, None).await;
+                r.body["decision"] == "deny" && r.body["policy_set_version"] == v
+            })
+            .await;
+
+            // a key B has cached, revoked on A
+            let r = send(
+                &a,
+                &t.admin_key,
+                &t,
+                Method::POST,
+                "/v1/keys",
+                Some(json!({"role": "admin"})),
+            )
+            .await;
+            assert_eq!(r.status, 201, "{}", r.text);
+            let (key, id) = (
+                r.body["key"].as_str().unwrap().to_string(),
+                r.body["id"].clone(),
+            );
+            let id = id.as_str().unwrap();
+            let list = |s: &TestServer| {
+                let (key, tenant) = (key.clone(), t.id.clone());
+                let (client, base) = (s.client.clone(), s.base.clone());
+                async move {
+                    client
+                        .get(format!("{base}/v1/keys"))
+                        .header("X-API-Key", key)
+                        .header("X-Tenant-ID", tenant)
+                        .send()
+                        .await
+                        .unwrap()
+                        .status()
+                        .as_u16()
+                }
+            };
+            assert_eq!(list(&b).await, 200);
+            let r = send(
+                &a,
+                &t.admin_key,
+                &t,
+                Method::DELETE,
+                &format!("/v1/keys/{id}"),
+                None,
+            )
+            .await;
+            assert_eq!(r.status, 204, "{}", r.text);
+            assert!(token(&r) >= v);
+            eventually("B refuses the key A revoked", || async {
+                list(&b).await == 401
+            })
+            .await;
+        })
+        .await
+}
+
+backends! {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_consistency_token_reads_your_writes_on_another_instance() {
+        let a = TestServer::start_with(|c| c.change_poll_interval = NEVER).await;
+        let b = a.instance(|c| c.change_poll_interval = NEVER).await;
+        let t = a.tenant().await;
+        common::seed_permit_all(&a, &t, 1).await;
+        let warm = decision(&b, &t, None).await;
+        assert_eq!(warm.body["decision"], "allow");
+        let before = warm.body["policy_set_version"].as_i64().unwrap();
+
+        let r = send(&a, &t.admin_key, &t, Method::PATCH, "/v1/policies/all",
+            Some(json!({"enabled": false}))).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let v = token(&r);
+        assert_eq!(r.body["policy_set_version"], v, "{}", r.text);
+        assert!(v > before, "{v} > {before}");
+        if a.backend == Backend::Sqlite {
+            // SQLite has no notifications: without the token, B decides on what it cached
+            assert_eq!(decision(&b, &t, None).await.body["decision"], "allow");
+        }
+        // with it, B decides on that version at once, in the body or in the header
+        let r = decision(&b, &t, Some(v)).await;
+        assert_eq!(r.body["decision"], "deny", "{}", r.text);
+        assert_eq!(r.body["policy_set_version"], v, "{}", r.text);
+        let r = send(&a, &t.admin_key, &t, Method::PATCH, "/v1/policies/all",
+            Some(json!({"enabled": true}))).await;
+        let v2 = token(&r);
+        assert!(v2 > v);
+        let grant = json!({"principal": {"type": "User", "id": "u0"},
+            "resource": {"type": "App", "id": "github"}, "reason": "x", "duration_seconds": 60});
+        let r = b.client.post(format!("{}/v1/grants", b.base))
+            .header("X-API-Key", &t.admin_key).header("X-Tenant-ID", &t.id)
+            .header("X-Min-Policy-Set-Version", v2.to_string())
+            .json(&grant).send().await.unwrap();
+        let r = TestServer::read(r).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let check = json!({"principal": {"type": "User", "id": "u0"},
+            "resource": {"type": "App", "id": "github"}, "min_policy_set_version": v2});
+        let r = send(&b, &t.admin_key, &t, Method::POST, "/v1/access/check", Some(check)).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["allowed"], true, "{}", r.text);
+        let r = send(&b, &t.admin_key, &t, Method::POST, "/v1/authorize/batch",
+            Some(json!({"requests": [authorize_body(None)], "min_policy_set_version": v2}))).await;
+        assert_eq!(r.body["results"][0]["policy_set_version"], v2, "{}", r.text);
+
+        // a version the tenant has not reached: 503 stale (after a bounded wait)
+        let r = b.client.post(format!("{}/v1/authorize", b.base))
+            .header("X-API-Key", &t.admin_key).header("X-Tenant-ID", &t.id)
+            .json(&authorize_body(Some(v2 + 1000))).send().await.unwrap();
+        let r = TestServer::read(r).await;
+        r.assert_error(503, "stale");
+        assert!(r.headers.get("retry-after").is_some(), "{:?}", r.headers);
+        // malformed tokens are the caller's mistake
+        for bad in ["x", "-1", "1.5", ""] {
+            let r = b.client.post(format!("{}/v1/authorize", b.base))
+                .header("X-API-Key", &t.admin_key).header("X-Tenant-ID", &t.id)
+                .header("X-Min-Policy-Set-Version", bad)
+                .json(&authorize_body(None)).send().await.unwrap();
+            TestServer::read(r).await.assert_error(400, "invalid_input");
+        }
+        let mut body = authorize_body(None);
+        body["min_policy_set_version"] = json!(-1);
+        send(&b, &t.admin_key, &t, Method::POST, "/v1/authorize", Some(body)).await
+            .assert_error(400, "invalid_input");
+
+        // every configuration and key write answers the token, each at least the last
+        let mut last = v2;
+        let schema = a.admin_get(&t, "/v1/schema").await.body["cedarschema"].clone();
+        let writes: Vec<(Method, String, Option<Value>, u16)> = vec![
+            (Method::PUT, "/v1/schema".into(), Some(json!({"cedarschema": schema})), 200),
+            (Method::PUT, "/v1/entities".into(),
+                Some(json!([{"uid": {"type": "User", "id": "u9"}, "attrs": {}, "parents": []}])), 200),
+            (Method::DELETE, "/v1/entities/User/u9".into(), None, 204),
+            (Method::POST, "/v1/policies".into(), Some(json!({"key": "other", "name": "other", "max_duration_seconds": 60,
+                "rules": [{"effect": "permit", "principal_scope_type": "any",
+                "action_scope_type": "any", "resource_scope_type": "any"}]})), 201),
+            (Method::DELETE, "/v1/policies/other".into(), None, 204),
+            (Method::POST, "/v1/keys".into(), Some(json!({"role": "auditor"})), 201),
+        ];
+        for (m, path, body, status) in writes {
+            let r = send(&a, &t.admin_key, &t, m.clone(), &path, body).await;
+            assert_eq!(r.status, status, "{m} {path}: {}", r.text);
+            let v = token(&r);
+            assert!(v >= last, "{m} {path}: {v} after {last}");
+            if r.body.is_object() {
+                assert_eq!(r.body["policy_set_version"], v, "{m} {path}: {}", r.text);
+            }
+            if path == "/v1/keys" {
+                // keys are not part of the policy set: the version stays, and so on revoke
+                assert_eq!(v, last);
+                let r = send(&a, &t.admin_key, &t, Method::DELETE,
+                    &format!("/v1/keys/{}", r.body["id"].as_str().unwrap()), None).await;
+                assert_eq!(r.status, 204, "{}", r.text);
+                assert_eq!(token(&r), last);
+            } else {
+                assert!(v > last, "{m} {path} moved the version: {v} after {last}");
+            }
+            last = v;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn expired_grants_get_one_event_however_many_instances_sweep() {
+        let fast = |c: &mut grantd::config::Config| c.sweep_interval = Duration::from_millis(10);
+        let a = TestServer::start_with(fast).await;
+        let b = a.instance(fast).await;
+        let c = a.instance(fast).await;
+        let t = a.tenant().await;
+        const N: usize = 40;
+        common::seed_permit_all(&a, &t, N).await;
+        for (i, s) in [&a, &b, &c].iter().cycle().take(N).enumerate() {
+            let r = send(s, &t.admin_key, &t, Method::POST, "/v1/grants",
+                Some(json!({"principal": {"type": "User", "id": format!("u{i}")},
+                    "resource": {"type": "App", "id": "github"}, "reason": "x",
+                    "duration_seconds": 60}))).await;
+            assert_eq!(r.status, 201, "{}", r.text);
+        }
+        a.clock.advance(chrono::Duration::seconds(61));
+        let db = a.db().await;
+        eventually("every grant is stored as EXPIRED", || async {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM grants WHERE status = 'EXPIRED'")
+                .fetch_one(&db).await.unwrap();
+            n == N as i64
+        })
+        .await;
+        // a few more sweeps of every instance
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let expired: Vec<String> = a.events(&t.id).await.into_iter()
+            .filter(|(k, _)| k == "grant.expire")
+            .map(|(_, b)| b["subject"]["id"].as_str().unwrap_or_default().to_string())
+            .collect();
+        let distinct: std::collections::HashSet<&String> = expired.iter().collect();
+        assert_eq!(expired.len(), N, "{expired:?}");
+        assert_eq!(distinct.len(), N, "{expired:?}");
+        let r = a.admin_get(&t, "/v1/audit-events/verify").await;
+        assert_eq!(r.body["ok"], true, "{}", r.text);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_idempotency_key_sent_to_two_instances_at_once_makes_one_grant() {
+        let a = TestServer::start().await;
+        let b = a.instance(|_| {}).await;
+        let t = a.tenant().await;
+        const KEYS: usize = 12;
+        common::seed_permit_all(&a, &t, KEYS).await;
+        let request = |s: &TestServer, i: usize| {
+            let r = s.client.post(format!("{}/v1/grants", s.base))
+                .header("X-API-Key", &t.admin_key).header("X-Tenant-ID", &t.id)
+                .header("Idempotency-Key", format!("key-{i}"))
+                .json(&json!({"principal": {"type": "User", "id": format!("u{i}")},
+                    "resource": {"type": "App", "id": "github"}, "reason": "x",
+                    "duration_seconds": 600}))
+                .send();
+            async move { TestServer::read(r.await.unwrap()).await }
+        };
+        for i in 0..KEYS {
+            let (x, y) = tokio::join!(request(&a, i), request(&b, i));
+            assert_eq!(x.status, 201, "{}", x.text);
+            assert_eq!(y.status, 201, "{}", y.text);
+            assert_eq!(x.body["id"], y.body["id"], "key-{i}: {} / {}", x.text, y.text);
+        }
+        let r = send(&a, &t.admin_key, &t, Method::POST, "/v1/grants/list", Some(json!([]))).await;
+        assert_eq!(r.body["total"], KEYS, "{}", r.text);
+        let r = a.admin_get(&t, "/v1/audit-events?kind=grant.request&per_page=100").await;
+        assert_eq!(r.body["items"].as_array().unwrap().len(), KEYS, "{}", r.text);
+    }
+}
+
+/// PostgreSQL only: while another process holds the sweeper's lock, no instance sweeps; once
+/// it is released, one does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweeper_runs_on_one_process_at_a_time() {
+    if !common::postgres_enabled() {
+        return common::skip_postgres(module_path!());
+    }
+    Backend::Postgres
+        .scope(async {
+            let a = TestServer::start_with(|c| c.sweep_interval = Duration::from_millis(10)).await;
+            let t = a.tenant().await;
+            common::seed_permit_all(&a, &t, 1).await;
+            let r = send(
+                &a,
+                &t.admin_key,
+                &t,
+                Method::POST,
+                "/v1/grants",
+                Some(json!({"principal": {"type": "User", "id": "u0"},
+                    "resource": {"type": "App", "id": "github"}, "reason": "x",
+                    "duration_seconds": 60})),
+            )
+            .await;
+            assert_eq!(r.status, 201, "{}", r.text);
+            use sqlx::Connection;
+            let mut other = sqlx::PgConnection::connect(&a.db_url).await.unwrap();
+            // the key grantd's sweeper takes (class "grnt", job 1)
+            sqlx::query("SELECT pg_advisory_lock(1735552628, 1)")
+                .execute(&mut other)
+                .await
+                .unwrap();
+            a.clock.advance(chrono::Duration::seconds(61));
+            let stored = |db: sqlx::AnyPool| async move {
+                let s: String = sqlx::query_scalar("SELECT status FROM grants")
+                    .fetch_one(&db)
+                    .await
+                    .unwrap();
+                db.close().await;
+                s
+            };
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            assert_eq!(stored(a.db().await).await, "GRANTED");
+            sqlx::query("SELECT pg_advisory_unlock(1735552628, 1)")
+                .execute(&mut other)
+                .await
+                .unwrap();
+            let db = a.db().await;
+            eventually("the grant is swept once the lock is free", || {
+                let db = db.clone();
+                async move {
+                    let s: String = sqlx::query_scalar("SELECT status FROM grants")
+                        .fetch_one(&db)
+                        .await
+                        .unwrap();
+                    s == "EXPIRED"
+                }
+            })
+            .await;
+        })
+        .await
+}

@@ -44,6 +44,7 @@ async fn main() {
                 name: "bench".into(),
                 cedarschema: schema,
                 created_at: start,
+                only_if_first: false,
             },
             &key,
             grantd::service::keys::create_event(Actor::cli(), &key),

@@ -68,7 +68,17 @@ impl App {
                         k2.invalidate(k)
                     }
                 }
-                store::Commit::Missed => poll_now.notify_one(),
+                // Whatever was missed is dropped now, and the poller compares revisions
+                // at once (for the CLI's revocations, which it alone sees on SQLite).
+                store::Commit::Missed => {
+                    if let Some(e) = sets.upgrade() {
+                        e.invalidate_all()
+                    }
+                    if let Some(k2) = keys.upgrade() {
+                        k2.clear()
+                    }
+                    poll_now.notify_one()
+                }
             }));
         }
         let (stop_poller, stop_rx) = tokio::sync::watch::channel(false);
@@ -119,8 +129,12 @@ impl App {
             return Ok(None);
         }
         let schema = service::tenants::load_default_schema(&self.state.config.policies_dir)?;
-        let (tenant, key) =
-            service::tenants::create(&s.store, "default", schema, s.clock.now()).await?;
+        // another process starting on the same new database may have been first
+        let Some((tenant, key)) =
+            service::tenants::create_first(&s.store, "default", schema, s.clock.now()).await?
+        else {
+            return Ok(None);
+        };
         let path = dir.join(BOOTSTRAP_FILE);
         let body = serde_json::json!({"tenant_id": tenant.to_string(), "api_key": key});
         write_private(&path, &format!("{body}\n")).map_err(error::Error::internal)?;

@@ -372,3 +372,33 @@ async fn the_sweeper_runs_on_one_process_at_a_time() {
         })
         .await
 }
+
+backends! {
+    /// The drain period: not ready at once, still serving, and asking clients to go.
+    #[tokio::test]
+    async fn after_a_shutdown_signal_it_is_not_ready_but_still_serves_for_the_drain_period() {
+        let mut s = TestServer::start_with(|c| c.shutdown_drain = Duration::from_secs(3)).await;
+        let t = s.tenant().await;
+        common::seed_permit_all(&s, &t, 1).await;
+        let ready = s.call(Method::GET, "/readyz", None, None, None).await;
+        assert_eq!(ready.status, 200, "{}", ready.text);
+        assert!(ready.headers.get("connection").is_none_or(|v| v != "close"));
+        s.stop();
+        eventually("/readyz says not ready", || async {
+            s.call(Method::GET, "/readyz", None, None, None).await.status == 503
+        })
+        .await;
+        let r = s.call(Method::GET, "/readyz", None, None, None).await;
+        r.assert_error(503, "unavailable");
+        assert!(r.text.contains("shutting down"), "{}", r.text);
+        // a fresh connection is still accepted and served, and told to close
+        let fresh = reqwest::Client::new();
+        let r = fresh.post(format!("{}/v1/authorize", s.base))
+            .header("X-API-Key", &t.admin_key).header("X-Tenant-ID", &t.id)
+            .json(&authorize_body(None)).send().await.unwrap();
+        assert_eq!(r.headers().get("connection").map(|v| v.to_str().unwrap()), Some("close"));
+        let r = TestServer::read(r).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["decision"], "allow");
+    }
+}

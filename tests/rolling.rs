@@ -151,16 +151,24 @@ fn balancer(
                 .iter()
                 .map(|i| i.addr.clone())
                 .collect();
-            for (n, addr) in addrs.iter().enumerate() {
-                let ready = http
-                    .get(format!("{addr}/readyz"))
-                    .timeout(Duration::from_millis(500))
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status() == 200);
+            // all at once, as a balancer's health checks run
+            let looks = addrs.iter().map(|addr| {
+                let http = http.clone();
+                async move {
+                    http.get(format!("{addr}/readyz"))
+                        .timeout(Duration::from_millis(500))
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status() == 200)
+                }
+            });
+            let ready = futures_util::future::join_all(looks).await;
+            {
                 let mut all = instances.lock().unwrap();
-                if all.get(n).is_some_and(|i| i.addr == *addr) {
-                    all[n].ready = ready;
+                for (n, (addr, ready)) in addrs.iter().zip(ready).enumerate() {
+                    if all.get(n).is_some_and(|i| i.addr == *addr) {
+                        all[n].ready = ready;
+                    }
                 }
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -192,7 +200,8 @@ fn a_rolling_restart_of_three_instances_under_load_fails_no_request() {
     }
     runtime().block_on(async {
         let db = common::PgDatabase::create().await;
-        let flags = ["--shutdown-drain-ms", "1000", "--shutdown-grace-ms", "5000"];
+        // the drain is well above the balancer's look every 20 ms (with its 500 ms timeout)
+        let flags = ["--shutdown-drain-ms", "2500", "--shutdown-grace-ms", "5000"];
         let first = start(&db.url, &flags);
         let (tenant, key) = bootstrap(&first);
         let c = Client {
@@ -432,6 +441,37 @@ fn kill_9_of_one_of_three_instances_under_load_loses_and_duplicates_nothing() {
         assert_eq!((s, &v["ok"]), (200, &json!(true)), "{v}");
         pg.close().await;
         for i in instances.lock().unwrap().iter_mut() {
+            let _ = i.child.kill();
+            let _ = i.child.wait();
+        }
+    });
+}
+
+#[test]
+fn instances_starting_together_on_a_new_database_bootstrap_one_tenant() {
+    if !common::postgres_enabled() {
+        return common::skip_postgres(module_path!());
+    }
+    runtime().block_on(async {
+        let db = common::PgDatabase::create().await;
+        // the database exists but is empty: all three migrate and look for a tenant at once
+        let mut instances: Vec<Instance> = std::thread::scope(|s| {
+            let started: Vec<_> = (0..3).map(|_| s.spawn(|| start(&db.url, &[]))).collect();
+            started.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let files = instances
+            .iter()
+            .filter(|i| i._dir.path().join("grantd-bootstrap.json").exists())
+            .count();
+        assert_eq!(files, 1, "one instance bootstraps");
+        let pg = sqlx::PgPool::connect(&db.url).await.unwrap();
+        let tenants: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tenants")
+            .fetch_one(&pg)
+            .await
+            .unwrap();
+        assert_eq!(tenants, 1);
+        pg.close().await;
+        for i in instances.iter_mut() {
             let _ = i.child.kill();
             let _ = i.child.wait();
         }

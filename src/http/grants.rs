@@ -23,11 +23,13 @@ fn grant_response<T: serde::Serialize>(status: StatusCode, version: i64, body: T
 /// with the notices of the determining rules. With `Idempotency-Key`, a retry with the same
 /// body gets the first answer (201 or 403) for 24 hours; another body gets 409.
 #[utoipa::path(post, path = "/v1/grants", tag = "grants", request_body = RequestBody,
-    params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe (per API key, 24 h)")),
+    params(("X-Min-Policy-Set-Version" = Option<i64>, Header, description = "decide on this policy_set_version or a newer one (a consistency token from a write); the body field min_policy_set_version is the same, the larger wins"),
+           ("Idempotency-Key" = Option<String>, Header, description = "makes retries safe (per API key, 24 h)")),
     responses(
         (status = 201, description = "granted", body = GrantDecision),
         (status = 403, description = "access_denied (with notices, details.determining, details.deny_reason) or forbidden", body = ErrorBody),
         (status = 409, description = "the Idempotency-Key was used with another body", body = ErrorBody),
+        (status = 503, description = "stale: the tenant's policy set did not reach min_policy_set_version within 1 s (or unavailable)", body = crate::error::ErrorBody),
     ))]
 pub async fn request_grant(
     State(state): State<AppState>,
@@ -74,13 +76,15 @@ pub async fn get_grant(
 /// before the current one is a 400 (shortening is `PUT` with `expires_at`), and a cap that
 /// would end the grant earlier than now is a 409.
 #[utoipa::path(post, path = "/v1/grants/{id}/extend", tag = "grants", request_body = ExtendBody,
-    params(("id" = String, Path, description = "grant id"),
+    params(("X-Min-Policy-Set-Version" = Option<i64>, Header, description = "decide on this policy_set_version or a newer one (a consistency token from a write); the body field min_policy_set_version is the same, the larger wins"),
+           ("id" = String, Path, description = "grant id"),
            ("If-Match" = Option<String>, Header, description = "the grant version the change is based on")),
     responses(
         (status = 200, description = "extended", body = GrantDecision),
         (status = 400, description = "invalid_input: not exactly one of duration_seconds and expires_at, a duration <= 0, an expiry not after now, or a new expiry before the current one", body = ErrorBody),
         (status = 403, description = "access_denied; the grant is unchanged", body = ErrorBody),
         (status = 409, description = "the grant is not active, If-Match is stale, or the governing policy's lifetime cap ends before the current expiry", body = ErrorBody),
+        (status = 503, description = "stale: the tenant's policy set did not reach min_policy_set_version within 1 s (or unavailable)", body = crate::error::ErrorBody),
     ))]
 pub async fn extend_grant(
     State(state): State<AppState>,
@@ -126,13 +130,15 @@ pub async fn revoke_grant(
 /// `status: EXTENDED | EXPIRED`, `granted_by`, `granted_at` (not after now),
 /// `policy_id`/`policy_key` (re-evaluated and capped like a scope change).
 #[utoipa::path(put, path = "/v1/grants/{id}", tag = "grants", request_body = UpdateBody,
-    params(("id" = String, Path, description = "grant id"),
+    params(("X-Min-Policy-Set-Version" = Option<i64>, Header, description = "decide on this policy_set_version or a newer one (a consistency token from a write); the body field min_policy_set_version is the same, the larger wins"),
+           ("id" = String, Path, description = "grant id"),
            ("If-Match" = Option<String>, Header, description = "the grant version the change is based on")),
     responses(
         (status = 200, description = "changed (the Grant plus `clamped`)", body = crate::service::grants::Updated),
         (status = 400, description = "invalid_input: `granted_at` after now, `expires_at` not after now or not earlier than the current expiry", body = ErrorBody),
         (status = 403, description = "forbidden (admin-only field) or access_denied (re-evaluation)", body = ErrorBody),
         (status = 409, description = "illegal status transition, or If-Match is stale", body = ErrorBody),
+        (status = 503, description = "stale: the tenant's policy set did not reach min_policy_set_version within 1 s (or unavailable)", body = crate::error::ErrorBody),
     ))]
 pub async fn update_grant(
     State(state): State<AppState>,
@@ -148,8 +154,10 @@ pub async fn update_grant(
 /// Does the principal hold an active grant on exactly this resource that covers the scopes
 /// (or one on an ancestor of it whose governing policy is enabled and has
 /// `covers_descendants: true`)? The run-time enforcement path: one indexed read.
-#[utoipa::path(post, path = "/v1/access/check", tag = "grants", request_body = AccessCheckBody,
-    responses((status = 200, description = "the answer", body = AccessCheckResult)))]
+#[utoipa::path(post, path = "/v1/access/check", tag = "grants", params(("X-Min-Policy-Set-Version" = Option<i64>, Header, description = "decide on this policy_set_version or a newer one (a consistency token from a write); the body field min_policy_set_version is the same, the larger wins")),
+    request_body = AccessCheckBody,
+    responses((status = 200, description = "the answer", body = AccessCheckResult),
+        (status = 503, description = "stale: the tenant's policy set did not reach min_policy_set_version within 1 s (or unavailable)", body = crate::error::ErrorBody)))]
 pub async fn access_check(
     State(state): State<AppState>,
     Auth(caller, _): Auth<perm::AccessCheck>,

@@ -82,6 +82,9 @@ pub async fn create_key(
     ApiJson(body): ApiJson<CreateKey>,
 ) -> Result<Response> {
     let s = &state.services;
+    // read first: once the key exists, nothing may fail its answer (the secret is shown
+    // only there); key writes do not move the revision, so the token stays good
+    let revision = s.store.revision(caller.tenant_id).await?;
     let (rec, plaintext) = keys::create(
         &s.store,
         caller.tenant_id,
@@ -91,7 +94,6 @@ pub async fn create_key(
         s.clock.now(),
     )
     .await?;
-    let revision = s.store.revision(caller.tenant_id).await?;
     let body = CreatedKey {
         id: rec.id.0,
         role: rec.role,
@@ -131,6 +133,7 @@ pub async fn revoke_key(
 ) -> Result<Response> {
     let id = id.parse().map_err(|_| Error::not_found("no such key"))?;
     let s = &state.services;
+    let revision = s.store.revision(caller.tenant_id).await?;
     keys::revoke(
         &s.store,
         caller.tenant_id,
@@ -139,7 +142,6 @@ pub async fn revoke_key(
         s.clock.now(),
     )
     .await?;
-    let revision = s.store.revision(caller.tenant_id).await?;
     Ok(with_policy_set_version(
         StatusCode::NO_CONTENT.into_response(),
         revision,

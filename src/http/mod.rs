@@ -126,7 +126,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async {
             Error::MethodNotAllowed("this method is not allowed on this route".into())
         })
-        .with_state(state);
+        .with_state(state.clone());
     // The layers every request passes wrap the router once. (`Router::layer` wraps every
     // route's handler in each layer instead, and a request then clones and boxes one
     // service and one future per layer.) Outermost first.
@@ -158,6 +158,10 @@ pub fn router(state: AppState) -> Router {
             Error::Internal(anyhow::anyhow!("handler panicked")).into_response()
         }))
         .layer(middleware::map_response(ensure_envelope))
+        .layer(middleware::map_response_with_state(
+            state,
+            close_when_draining,
+        ))
         .layer(middleware::from_fn_with_state(body_limit, reject_early))
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .service(app);
@@ -189,6 +193,20 @@ fn log_response<B>(res: &Response<B>, latency: std::time::Duration, _span: &trac
             "finished processing request"
         );
     }
+}
+
+/// While the instance drains after a shutdown signal, every answer carries `Connection:
+/// close`: a client (or a balancer's pooled connection) opens its next connection
+/// elsewhere instead of reusing this one until the drain ends.
+async fn close_when_draining(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut res: axum::response::Response,
+) -> axum::response::Response {
+    if state.readiness.draining() {
+        res.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    res
 }
 
 /// Refused before routing: a body whose declared length is over the limit (413, without

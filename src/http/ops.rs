@@ -98,8 +98,12 @@ impl Readiness {
         self.draining.store(true, Ordering::Relaxed);
     }
 
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
     pub async fn check(&self, store: &DynStore) -> std::result::Result<(), String> {
-        if self.draining.load(Ordering::Relaxed) {
+        if self.draining() {
             return Err("shutting down: finishing what it serves, taking no new work soon".into());
         }
         let failed = self.write_failed.load(Ordering::Relaxed);

@@ -2,10 +2,12 @@
 //! store, compiled by `crate::cedar::engine` off the async workers, and held behind an `Arc`
 //! in a moka cache keyed by tenant.
 //!
-//! Freshness: every committed configuration write calls [`PolicySets::invalidate`], which
-//! bumps the tenant's generation and drops the cached set under one lock; a load installs
-//! its result only if the generation did not move while it read the database, so a load
-//! that raced a newer write can never be installed over it. Writes made by another process
+//! Freshness: every committed configuration write is reported with the revision it
+//! committed ([`PolicySets::heard`]), which raises the tenant's floor and drops a cached
+//! set older than it, under one lock; a load installs its result only if what it read is
+//! at least the floor and the tenant's generation (moved by [`PolicySets::invalidate`],
+//! for changes whose revision is unknown, and by [`PolicySets::invalidate_all`]) did not
+//! move while it read, so a load that raced a newer write can never be installed over it. Writes made by another process
 //! (another instance, the CLI) are heard through the store's commit listener where the
 //! backend notifies (PostgreSQL), and noticed by the change poller (see `lib.rs`), which
 //! compares revisions, everywhere.
@@ -28,12 +30,40 @@ const STALE_RECHECK: std::time::Duration = std::time::Duration::from_millis(50);
 pub struct PolicySets {
     store: DynStore,
     cache: moka::sync::Cache<TenantId, Arc<CompiledSet>>,
-    generations: Mutex<HashMap<TenantId, u64>>,
+    freshness: Mutex<Freshness>,
     loading: Mutex<HashMap<TenantId, Arc<tokio::sync::Mutex<()>>>>,
     /// Tenants whose configuration does not compile, with the generation and revision that
     /// failed: their decisions answer the failure at once (no load per request) until a
     /// write moves the generation.
     failures: Mutex<HashMap<TenantId, Failure>>,
+}
+
+/// What a load must not be older than.
+#[derive(Default)]
+struct Freshness {
+    /// Per tenant, moved by [`PolicySets::invalidate`].
+    generations: HashMap<TenantId, u64>,
+    /// Moved by [`PolicySets::invalidate_all`]: every tenant's generation moves with it.
+    epoch: u64,
+    /// Per tenant: the least revision a loaded set may be installed (or a failure
+    /// remembered) at, raised by [`PolicySets::heard`].
+    floors: HashMap<TenantId, i64>,
+}
+
+impl Freshness {
+    /// Only ever grows, as both terms do.
+    fn generation(&self, tenant: TenantId) -> u64 {
+        self.generations.get(&tenant).copied().unwrap_or(0) + self.epoch
+    }
+
+    fn floor(&self, tenant: TenantId) -> i64 {
+        self.floors.get(&tenant).copied().unwrap_or(i64::MIN)
+    }
+
+    /// Whether what was loaded at `generation` from `revision` is still current.
+    fn current(&self, tenant: TenantId, generation: u64, revision: i64) -> bool {
+        self.generation(tenant) == generation && revision >= self.floor(tenant)
+    }
 }
 
 struct Failure {
@@ -47,15 +77,14 @@ impl PolicySets {
         PolicySets {
             store,
             cache: moka::sync::Cache::new(max_tenants),
-            generations: Mutex::new(HashMap::new()),
+            freshness: Mutex::new(Freshness::default()),
             loading: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
         }
     }
 
-    fn generation(&self, tenant: TenantId) -> u64 {
-        let g = self.generations.lock().expect("generations lock");
-        g.get(&tenant).copied().unwrap_or(0)
+    fn freshness(&self) -> std::sync::MutexGuard<'_, Freshness> {
+        self.freshness.lock().expect("freshness lock")
     }
 
     /// The tenant's current compiled set, loading it when it is not cached.
@@ -73,10 +102,15 @@ impl PolicySets {
             if let Some(set) = self.cache.get(&tenant) {
                 return Ok(set);
             }
-            let generation = self.generation(tenant);
-            if let Some(f) = self.failures.lock().expect("failures lock").get(&tenant) {
-                if f.generation == generation {
-                    return Err(Error::PolicySetInvalid(f.message.clone()));
+            let generation = self.freshness().generation(tenant);
+            let failed = {
+                let failures = self.failures.lock().expect("failures lock");
+                let f = failures.get(&tenant);
+                f.map(|f| (f.generation, f.revision, f.message.clone()))
+            };
+            if let Some((at, revision, message)) = failed {
+                if self.freshness().current(tenant, at, revision) {
+                    return Err(Error::PolicySetInvalid(message));
                 }
             }
             let config = self.store.load_config(tenant).await?;
@@ -84,8 +118,8 @@ impl PolicySets {
             let compiled = tokio::task::spawn_blocking(move || compile(config))
                 .await
                 .map_err(Error::internal)?;
-            let generations = self.generations.lock().expect("generations lock");
-            let current = generations.get(&tenant).copied().unwrap_or(0) == generation;
+            let freshness = self.freshness();
+            let current = freshness.current(tenant, generation, revision);
             match compiled {
                 Ok(set) if current => {
                     let set = Arc::new(set);
@@ -116,20 +150,20 @@ impl PolicySets {
 
     /// [`get`](Self::get), but never a set older than `min` (a consistency token): when
     /// the cached set is older, the tenant's revision is read from the database and the
-    /// set reloaded once the database has reached `min`. A database that has not reached
-    /// it within [`STALE_WAIT`] answers `503 stale`.
+    /// set loaded at it once the database has reached `min`. A database that has not
+    /// reached it within [`STALE_WAIT`] answers `503 stale`.
     pub async fn at_least(&self, tenant: TenantId, min: Option<i64>) -> Result<Arc<CompiledSet>> {
-        let set = self.get(tenant).await?;
         let Some(min) = min else {
-            return Ok(set);
+            return self.get(tenant).await;
         };
-        if set.version >= min {
+        if let Some(set) = self.cache.get(&tenant).filter(|s| s.version >= min) {
             return Ok(set);
         }
         let deadline = tokio::time::Instant::now() + STALE_WAIT;
         loop {
             let revision = self.store.revision(tenant).await?;
             if revision >= min {
+                // the floor makes the load (or a remembered failure) at least this recent
                 self.heard(tenant, revision);
                 let set = self.get(tenant).await?;
                 if set.version >= min {
@@ -147,22 +181,37 @@ impl PolicySets {
         }
     }
 
-    /// Called after a committed write of policies, schema or entities: the next decision
-    /// loads the new set.
+    /// Drops the tenant's cached set and any load in progress (a change whose revision is
+    /// not known): the next decision loads again.
     pub fn invalidate(&self, tenant: TenantId) {
-        let mut g = self.generations.lock().expect("generations lock");
-        *g.entry(tenant).or_insert(0) += 1;
+        let mut f = self.freshness();
+        *f.generations.entry(tenant).or_insert(0) += 1;
         self.cache.invalidate(&tenant);
     }
 
+    /// Drops every tenant's cached set and loads in progress: commits may have gone
+    /// unheard (the notification channel reconnected).
+    pub fn invalidate_all(&self) {
+        let mut f = self.freshness();
+        f.epoch += 1;
+        self.cache.invalidate_all();
+    }
+
     /// Called when the tenant's configuration is known to have reached `revision` (a
-    /// commit heard from another process, or seen by the change poller): drops what is
-    /// cached or being loaded unless the cached set already is at least that recent.
+    /// committed write of this process or, heard or polled, of another): from now on no
+    /// set older than it is served, cached, or installed by a load in progress, while a
+    /// load that already read that revision or a later one stays good.
     pub fn heard(&self, tenant: TenantId, revision: i64) {
-        if self.cached_version(tenant).is_some_and(|v| v >= revision) {
-            return;
+        let mut f = self.freshness();
+        let floor = f.floors.entry(tenant).or_insert(i64::MIN);
+        *floor = (*floor).max(revision);
+        if self
+            .cache
+            .get(&tenant)
+            .is_some_and(|s| s.version < revision)
+        {
+            self.cache.invalidate(&tenant);
         }
-        self.invalidate(tenant);
     }
 
     /// The version of the cached set, if any (for the change poller).

@@ -47,16 +47,40 @@ pub async fn create(
     cedarschema: String,
     now: DateTime<Utc>,
 ) -> Result<(TenantId, String)> {
+    create_with(store, name, cedarschema, now, false)
+        .await?
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("the tenant was not created")))
+}
+
+/// [`create`], only on a database without any tenant (`None` where one exists): the
+/// bootstrap, safe when several processes start together on a new database.
+pub async fn create_first(
+    store: &DynStore,
+    name: &str,
+    cedarschema: String,
+    now: DateTime<Utc>,
+) -> Result<Option<(TenantId, String)>> {
+    create_with(store, name, cedarschema, now, true).await
+}
+
+async fn create_with(
+    store: &DynStore,
+    name: &str,
+    cedarschema: String,
+    now: DateTime<Utc>,
+    only_if_first: bool,
+) -> Result<Option<(TenantId, String)>> {
     check_name(name)?;
     let tenant = NewTenant {
         id: TenantId::new(),
         name: name.trim().to_string(),
         cedarschema,
         created_at: now,
+        only_if_first,
     };
     let (mut key, plaintext) = keys::new_key(Role::Admin, Some("first admin key".into()), now);
     key.tenant_id = tenant.id;
     let event = keys::create_event(Actor::cli(), &key);
-    store.create_tenant(&tenant, &key, event).await?;
-    Ok((tenant.id, plaintext))
+    let created = store.create_tenant(&tenant, &key, event).await?;
+    Ok(created.then_some((tenant.id, plaintext)))
 }

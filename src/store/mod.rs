@@ -39,6 +39,9 @@ pub struct NewTenant {
     pub name: String,
     pub cedarschema: String,
     pub created_at: DateTime<Utc>,
+    /// Create it only on a database without any tenant (the bootstrap of `serve`): of
+    /// several processes starting together on a new database, one creates it.
+    pub only_if_first: bool,
 }
 
 /// What tenant configuration writes validate against: the schema, and the revision that
@@ -178,12 +181,13 @@ pub trait Store: TenantStore + ConfigStore + GrantStore + AuditStore {
 pub trait TenantStore: Send + Sync + 'static {
     async fn count_tenants(&self) -> Result<i64>;
     /// Creates a tenant with its schema, its first key and that key's `key.create` event.
+    /// `Ok(false)`: not created, as `only_if_first` asked, because a tenant exists.
     async fn create_tenant(
         &self,
         tenant: &NewTenant,
         first_key: &KeyRecord,
         event: NewEvent,
-    ) -> Result<()>;
+    ) -> Result<bool>;
     /// Looks a key up by its public id, across tenants: this is how a request finds its
     /// tenant, so it is the one read not scoped by a tenant id.
     async fn find_key(&self, id: KeyId) -> Result<Option<KeyRecord>>;

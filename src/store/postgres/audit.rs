@@ -75,16 +75,17 @@ impl AuditStore for PgStore {
     }
 
     async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64> {
-        let Some(guard) = self.exclusive(Job::Retention).await? else {
-            // another process is pruning now
-            return Ok(0);
-        };
         let tenants: Vec<Uuid> = sqlx::query_scalar("SELECT tenant_id FROM audit_heads")
             .fetch_all(&self.pool)
             .await?;
         let mut deleted = 0;
         for tenant in tenants {
-            let mut tx = self.write_tx(&[TenantId(tenant)]).await?;
+            let mut tx = self.write_tx(&[]).await?;
+            if !take_job(&mut tx, Job::Retention).await? {
+                // another process is pruning now, and will do the rest
+                break;
+            }
+            tx.lock(&[TenantId(tenant)]).await?;
             // The anchor moves only over a gap-free prefix: everything up to the first event
             // that is still within the retention period.
             let keep_from: Option<i64> = sqlx::query_scalar(
@@ -121,7 +122,6 @@ impl AuditStore for PgStore {
             tx.commit().await?;
             deleted += r.rows_affected();
         }
-        guard.commit().await?;
         Ok(deleted)
     }
 

@@ -259,10 +259,11 @@ impl GrantStore for PgStore {
         limit: i64,
         event: for<'g> fn(&'g Grant) -> NewEvent,
     ) -> Result<usize> {
+        let mut tx = self.write_tx(&[]).await?;
         // Another process sweeping now does this work; its events must be the only ones.
-        let Some(guard) = self.exclusive(Job::Sweep).await? else {
+        if !take_job(&mut tx, Job::Sweep).await? {
             return Ok(0);
-        };
+        }
         let rows = sqlx::query(&format!(
             "SELECT g.tenant_id AS tenant, {GRANT_COLUMNS} {GRANT_FROM} \
              WHERE g.status IN ('GRANTED', 'EXTENDED') AND g.expires_at <= $1 \
@@ -270,7 +271,7 @@ impl GrantStore for PgStore {
         ))
         .bind(now)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
         if rows.is_empty() {
             return Ok(0);
@@ -280,7 +281,7 @@ impl GrantStore for PgStore {
             due.push((TenantId(row.try_get("tenant")?), grant_from_row(row)?));
         }
         let tenants: Vec<TenantId> = due.iter().map(|(t, _)| *t).collect();
-        let mut tx = self.write_tx(&tenants).await?;
+        tx.lock(&tenants).await?;
         let mut events = Vec::with_capacity(due.len());
         for (tenant, mut g) in due {
             let expected = g.version;
@@ -307,7 +308,6 @@ impl GrantStore for PgStore {
         let n = events.len();
         tx.append(events).await?;
         tx.commit().await?;
-        guard.commit().await?;
         Ok(n)
     }
 

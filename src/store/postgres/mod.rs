@@ -66,7 +66,7 @@ const STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
 const JOB_LOCK_CLASS: i32 = 0x6772_6e74;
 
 /// Background work that runs on one process at a time however many share the database
-/// (see [`PgStore::exclusive`]). Statistics upkeep is PostgreSQL's own autovacuum.
+/// (see [`take_job`]). Statistics upkeep is PostgreSQL's own autovacuum.
 #[derive(Debug, Clone, Copy)]
 #[repr(i32)]
 enum Job {
@@ -135,23 +135,6 @@ impl PgStore {
         WriteTx::begin(&self.pool, tenants).await
     }
 
-    /// A transaction holding the advisory lock of `job` when no other process holds it
-    /// (`None` then): background work that must run on one process at a time runs while
-    /// its guard is open. The lock goes with the transaction, so a process that dies
-    /// mid-job releases it with its connection.
-    async fn exclusive(
-        &self,
-        job: Job,
-    ) -> Result<Option<sqlx::Transaction<'static, sqlx::Postgres>>> {
-        let mut guard = self.pool.begin().await?;
-        let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1, $2)")
-            .bind(JOB_LOCK_CLASS)
-            .bind(job as i32)
-            .fetch_one(&mut *guard)
-            .await?;
-        Ok(held.then_some(guard))
-    }
-
     /// A read-only transaction on one snapshot.
     async fn snapshot(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
         Ok(self
@@ -159,6 +142,20 @@ impl PgStore {
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await?)
     }
+}
+
+/// Takes the advisory lock of `job` for the transaction on `conn`, if no other process
+/// holds it (`false` then): the job's work runs in that transaction, so the lock is held
+/// exactly as long as the work, and a process that dies mid-job releases it with its
+/// connection, its work rolled back.
+async fn take_job(conn: &mut PgConnection, job: Job) -> Result<bool> {
+    Ok(
+        sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1, $2)")
+            .bind(JOB_LOCK_CLASS)
+            .bind(job as i32)
+            .fetch_one(&mut *conn)
+            .await?,
+    )
 }
 
 /// The error of a server that could not be reached or refused the connection: a 503 that

@@ -15,9 +15,22 @@ impl TenantStore for PgStore {
         tenant: &NewTenant,
         first_key: &KeyRecord,
         event: NewEvent,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         // no head to lock yet: the tenant's rows are new (a tenant id is never reused)
         let mut tx = self.write_tx(&[]).await?;
+        if tenant.only_if_first {
+            // a mode that conflicts with itself and with inserts: processes bootstrapping
+            // together look for a tenant one after another
+            sqlx::query("LOCK TABLE tenants IN SHARE ROW EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await?;
+            let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tenants)")
+                .fetch_one(&mut *tx)
+                .await?;
+            if any {
+                return Ok(false);
+            }
+        }
         let id = tenant.id.0;
         sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
             .bind(id)
@@ -51,7 +64,7 @@ impl TenantStore for PgStore {
         insert_key(&mut tx, tenant.id, first_key).await?;
         tx.append(vec![(tenant.id, event)]).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     async fn find_key(&self, id: KeyId) -> Result<Option<KeyRecord>> {

@@ -16,8 +16,17 @@ impl TenantStore for SqliteStore {
         tenant: &NewTenant,
         first_key: &KeyRecord,
         event: NewEvent,
-    ) -> Result<()> {
+    ) -> Result<bool> {
+        // one writer at a time: the check and the insert see the same database
         let mut tx = self.write_tx().await?;
+        if tenant.only_if_first {
+            let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tenants)")
+                .fetch_one(&mut *tx)
+                .await?;
+            if any {
+                return Ok(false);
+            }
+        }
         let id = tenant.id.to_string();
         let at = format_ts(&tenant.created_at);
         sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
@@ -52,7 +61,7 @@ impl TenantStore for SqliteStore {
         insert_key(&mut tx, tenant.id, first_key).await?;
         append_in_tx(&mut tx, vec![(tenant.id, event)]).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     async fn find_key(&self, id: KeyId) -> Result<Option<KeyRecord>> {

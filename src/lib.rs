@@ -68,8 +68,8 @@ impl App {
                         k2.invalidate(k)
                     }
                 }
-                // Whatever was missed is dropped now, and the poller compares revisions
-                // at once (for the CLI's revocations, which it alone sees on SQLite).
+                // Commits may have gone unheard: drop everything cached, and have the
+                // poller compare revisions at once.
                 store::Commit::Missed => {
                     if let Some(e) = sets.upgrade() {
                         e.invalidate_all()
@@ -271,10 +271,9 @@ async fn poll_changes(
         };
         match store.change_marks().await {
             Ok((revisions, revoked)) => {
+                // also for tenants being loaded now: a load older than this is not installed
                 for (tenant, revision) in revisions {
-                    if sets.cached_version(tenant).is_some_and(|v| v < revision) {
-                        sets.heard(tenant, revision);
-                    }
+                    sets.heard(tenant, revision);
                 }
                 if revoked_seen.is_some_and(|seen| seen != revoked) {
                     keys.clear();

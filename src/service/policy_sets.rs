@@ -7,10 +7,10 @@
 //! set older than it, under one lock; a load installs its result only if what it read is
 //! at least the floor and the tenant's generation (moved by [`PolicySets::invalidate`],
 //! for changes whose revision is unknown, and by [`PolicySets::invalidate_all`]) did not
-//! move while it read, so a load that raced a newer write can never be installed over it. Writes made by another process
-//! (another instance, the CLI) are heard through the store's commit listener where the
-//! backend notifies (PostgreSQL), and noticed by the change poller (see `lib.rs`), which
-//! compares revisions, everywhere.
+//! move while it read, so a load that raced a newer write can never be installed over it.
+//! Writes made by another process (another instance, the CLI) are heard through the
+//! store's commit listener where the backend notifies (PostgreSQL), and noticed by the
+//! change poller (see `lib.rs`), which compares revisions, everywhere.
 //! A decision holds the `Arc` it started with, so it sees the old set or the new one, never
 //! a mix.
 
@@ -212,17 +212,5 @@ impl PolicySets {
         {
             self.cache.invalidate(&tenant);
         }
-    }
-
-    /// The version of the cached set, if any (for the change poller).
-    pub fn cached_version(&self, tenant: TenantId) -> Option<i64> {
-        self.cache.get(&tenant).map(|s| s.version).or_else(|| {
-            let failures = self.failures.lock().expect("failures lock");
-            failures.get(&tenant).map(|f| f.revision)
-        })
-    }
-
-    pub fn cached_tenants(&self) -> Vec<TenantId> {
-        self.cache.iter().map(|(k, _)| *k).collect()
     }
 }

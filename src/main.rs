@@ -7,7 +7,7 @@ use grantd::config::Config;
 use grantd::domain::audit::Actor;
 use grantd::domain::ids::{KeyId, TenantId};
 use grantd::domain::role::Role;
-use grantd::service::{import, keys, tenants};
+use grantd::service::{import, keys, policy_tests, tenants};
 use grantd::store;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -69,11 +69,19 @@ enum Command {
 #[derive(Subcommand)]
 enum PolicyCmd {
     /// Import `schema.cedarschema` and `<key>.json` policy files; upserts by key, all-or-nothing.
+    /// The directory's policy tests (`tests/*.json`) must pass first, unless --skip-tests.
     Import {
         #[arg(long)]
         tenant: TenantId,
         dir: PathBuf,
+        /// Import although the directory's policy tests fail (said in the audit events).
+        #[arg(long)]
+        skip_tests: bool,
     },
+    /// Run the policy tests of a directory (`tests/*.json`) against its schema,
+    /// `entities/*.json` and policies, offline: no server, no database. Exits 1 if any
+    /// fails.
+    Test { dir: PathBuf },
     /// Write the tenant's schema and policies (one `<key>.json` each) into a directory.
     Export {
         #[arg(long)]
@@ -358,9 +366,52 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Policy(PolicyCmd::Import { tenant, dir }) => {
+        Command::Policy(PolicyCmd::Test { dir }) => {
+            let report = policy_tests::test_dir(&dir)?;
+            print_failures(&report);
+            println!("{} passed, {} failed", report.passed, report.failed);
+            if report.failed > 0 {
+                anyhow::bail!(
+                    "{} of {} policy tests failed",
+                    report.failed,
+                    report.results.len()
+                );
+            }
+            Ok(())
+        }
+        Command::Policy(PolicyCmd::Import {
+            tenant,
+            dir,
+            skip_tests,
+        }) => {
+            let mut files = import::read_dir(&dir)?;
+            let report = match policy_tests::test_dir_if_any(&dir) {
+                Ok(r) => r,
+                Err(e) if skip_tests => {
+                    eprintln!("grantd: the policy tests could not run ({e}); importing anyway (--skip-tests)");
+                    files.skip_tests = true;
+                    None
+                }
+                Err(e) => anyhow::bail!(
+                    "the policy tests could not run: {e} (--skip-tests imports anyway)"
+                ),
+            };
+            if let Some(report) = report.filter(|r| r.failed > 0) {
+                print_failures(&report);
+                if !skip_tests {
+                    anyhow::bail!(
+                        "{} of {} policy tests failed: nothing was imported (--skip-tests imports anyway)",
+                        report.failed,
+                        report.results.len()
+                    );
+                }
+                eprintln!(
+                    "grantd: {} policy tests failed; importing anyway (--skip-tests)",
+                    report.failed
+                );
+                files.skip_tests = true;
+            }
             let store = store::open(&database_url).await?;
-            let files = import::read_dir(&dir)?;
             let r = import::import(&store, tenant, Actor::cli(), &files, clock.now())
                 .await
                 .map_err(|e| match e {
@@ -405,6 +456,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("grantd: key {key_id} revoked");
             Ok(())
         }
+    }
+}
+
+/// A line per failing policy test.
+fn print_failures(report: &policy_tests::Report) {
+    for r in report.results.iter().filter(|r| !r.passed) {
+        println!(
+            "FAIL {}: {}",
+            r.name,
+            r.failure.as_deref().unwrap_or("failed")
+        );
     }
 }
 

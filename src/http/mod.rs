@@ -68,6 +68,12 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(keys::revoke_key))
         .routes(routes!(policies::create_policy, policies::list_policies))
         .routes(routes!(
+            policies::test_policies,
+            policies::get_policy_keyed_test,
+            policies::patch_policy_keyed_test,
+            policies::delete_policy_keyed_test
+        ))
+        .routes(routes!(
             policies::get_policy,
             policies::patch_policy,
             policies::delete_policy

@@ -80,6 +80,63 @@ pub async fn create_policy(
     Ok(written(StatusCode::CREATED, written_at))
 }
 
+/// Run policy test cases against the tenant's stored policy set: each case a request and
+/// the decision expected of it (optionally its deny reason and the keys of the policies
+/// that determine it), decided as `POST /v1/authorize` decides, without recording
+/// anything. The same cases as the files `grantd policy test DIR` runs offline.
+#[utoipa::path(post, path = "/v1/policies/test", tag = "policies",
+    request_body = crate::service::policy_tests::TestBody,
+    responses(
+        (status = 200, description = "every case's result (a failing case is not an error)", body = crate::service::policy_tests::Report),
+        (status = 400, description = "invalid_input: more than 1,000 cases, an unknown decision or deny_reason, or request-scoped entities over the limits", body = crate::error::ErrorBody),
+    ))]
+pub async fn test_policies(
+    State(state): State<AppState>,
+    Auth(caller, _): Auth<perm::WritePolicies>,
+    ApiJson(body): ApiJson<crate::service::policy_tests::TestBody>,
+) -> Result<Json<crate::service::policy_tests::Report>> {
+    Ok(Json(
+        crate::service::policy_tests::test_stored(&state.services, &caller, body).await?,
+    ))
+}
+
+/// The policy keyed `test`: `/v1/policies/test` is also its path, so GET, PATCH and
+/// DELETE there reach it (POST runs policy tests), as `/v1/policies/{id}` would.
+#[utoipa::path(get, path = "/v1/policies/test", tag = "policies",
+    responses((status = 200, description = "the policy keyed `test`", body = Policy, headers(("ETag" = String)))))]
+pub async fn get_policy_keyed_test(
+    state: State<AppState>,
+    auth: Auth<perm::ReadPolicies>,
+) -> Result<Response> {
+    get_policy(state, auth, Path("test".into())).await
+}
+
+/// Change the policy keyed `test` (as `PATCH /v1/policies/{id}`).
+#[utoipa::path(patch, path = "/v1/policies/test", tag = "policies", request_body = PolicyPatch,
+    params(("If-Match" = Option<String>, Header, description = "the version the change is based on")),
+    responses((status = 200, description = "updated", body = PolicyWritten, headers(("ETag" = String),
+        ("X-Policy-Set-Version" = i64, description = "the tenant's policy_set_version once the write committed")))))]
+pub async fn patch_policy_keyed_test(
+    state: State<AppState>,
+    auth: Auth<perm::WritePolicies>,
+    headers: HeaderMap,
+    body: ApiJson<PolicyPatch>,
+) -> Result<Response> {
+    patch_policy(state, auth, Path("test".into()), headers, body).await
+}
+
+/// Delete the policy keyed `test` (as `DELETE /v1/policies/{id}`).
+#[utoipa::path(delete, path = "/v1/policies/test", tag = "policies",
+    params(("If-Match" = Option<String>, Header, description = "the version the change is based on")),
+    responses((status = 204, description = "deleted", headers(("X-Policy-Set-Version" = i64, description = "the tenant's policy_set_version once the write committed")))))]
+pub async fn delete_policy_keyed_test(
+    state: State<AppState>,
+    auth: Auth<perm::WritePolicies>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    delete_policy(state, auth, Path("test".into()), headers).await
+}
+
 /// List policies in creation order.
 #[utoipa::path(get, path = "/v1/policies", tag = "policies", params(PageQuery),
     responses((status = 200, description = "a page of policies", body = PolicyList)))]

@@ -285,6 +285,12 @@ fn event(
     e.render()
 }
 
+/// One request decided on `set`, as `POST /v1/authorize` decides it (not audited): for
+/// policy tests.
+pub(crate) fn decide_one(set: &CompiledSet, req: &AuthorizeRequest) -> Result<DecisionBody> {
+    decide(set, req, "").map(|(_, d)| d)
+}
+
 fn decide(
     set: &CompiledSet,
     req: &AuthorizeRequest,

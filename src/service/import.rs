@@ -25,6 +25,9 @@ pub struct PolicyDir {
     pub cedarschema: Option<String>,
     /// `(file name, body)`, in file-name order.
     pub policies: Vec<(String, PolicyCreate)>,
+    /// The import goes ahead although the directory's policy tests failed
+    /// (`--skip-tests`): said in every event of the import.
+    pub skip_tests: bool,
 }
 
 /// Reads a policies directory; every unreadable or malformed file is reported at once.
@@ -73,6 +76,14 @@ pub struct ImportReport {
     pub updated: usize,
     pub unchanged: usize,
     pub schema_changed: bool,
+}
+
+/// An import event's request, saying when the directory's failing tests were skipped.
+fn import_request(mut request: serde_json::Value, dir: &PolicyDir) -> serde_json::Value {
+    if dir.skip_tests {
+        request["skip_tests"] = json!(true);
+    }
+    request
 }
 
 fn same_content(a: &Policy, b: &Policy) -> bool {
@@ -177,7 +188,7 @@ pub async fn import(
                     report.updated += 1;
                     batch.events.push(
                         NewEvent::new(now, actor.clone(), EventKind::PolicyUpdate, Subject::new("policy", current.id))
-                            .with_request(json!({"version": built.policy.version, "policy": built.policy.to_create(), "import": file})),
+                            .with_request(import_request(json!({"version": built.policy.version, "policy": built.policy.to_create(), "import": file}), dir)),
                     );
                     batch.update.push((built.policy, current.version));
                 }
@@ -185,7 +196,7 @@ pub async fn import(
                     report.created += 1;
                     batch.events.push(
                         NewEvent::new(now, actor.clone(), EventKind::PolicyCreate, Subject::new("policy", built.policy.id))
-                            .with_request(json!({"version": 1, "policy": built.policy.to_create(), "import": file})),
+                            .with_request(import_request(json!({"version": 1, "policy": built.policy.to_create(), "import": file}), dir)),
                     );
                     batch.create.push(built.policy);
                 }
@@ -214,7 +225,7 @@ pub async fn import(
                     EventKind::SchemaUpdate,
                     Subject::new("schema", tenant),
                 )
-                .with_request(json!({ "cedarschema": text })),
+                .with_request(import_request(json!({ "cedarschema": text }), dir)),
             );
         } else if let Some((_, s)) = &new_schema {
             problems.extend(schema::check_grantd_requirements(s));

@@ -9,6 +9,7 @@ pub mod import;
 pub mod keys;
 pub mod policies;
 pub mod policy_sets;
+pub mod policy_tests;
 pub mod tenants;
 
 use crate::clock::SharedClock;

@@ -17,29 +17,16 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DUR=${1:-5}
 ROUNDS=${2:-3}
-PG_SERVER=${GRANTD_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-PG_DB="grantd_bench_$$"
-PG_URL="${PG_SERVER%/*}/$PG_DB"
+source "$ROOT/benches/common.sh"
+bench_setup grantd_bench
 SQLITE_PORT=18190
 PG_PORT=18191
 BASE_PORT=18192
 
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk (Debian package)" >&2
-  apt-get update -qq && apt-get install -y -qq wrk >/dev/null
-fi
+ensure_wrk
 cargo build --release --quiet --bin grantd --example baseline --manifest-path "$ROOT/Cargo.toml"
 GRANTD=${GRANTD_BIN:-$ROOT/target/release/grantd}
 
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  psql "$PG_SERVER" -qc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
 
 export GRANTD_POLICIES_DIR="$ROOT/policies"
 mkdir -p "$WORK/sqlite" "$WORK/pg"
@@ -51,12 +38,7 @@ PIDS+=($!)
 PIDS+=($!)
 "$ROOT/target/release/examples/baseline" 127.0.0.1:$BASE_PORT 2>/dev/null &
 PIDS+=($!)
-for port in $SQLITE_PORT $PG_PORT; do
-  for _ in $(seq 1 200); do
-    curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
-    sleep 0.1
-  done
-done
+for port in $SQLITE_PORT $PG_PORT; do wait_ready "$port"; done
 
 # One tenant of 100 rules per server (as benches/load.sh), from its bootstrap file.
 seed() { # dir port

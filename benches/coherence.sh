@@ -14,34 +14,15 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ROUNDS=${1:-1000}
 POLL_MS=${2:-1000}
-PG_SERVER=${GRANTD_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-PG_DB="grantd_coherence_$$"
-PG_URL="${PG_SERVER%/*}/$PG_DB"
+source "$ROOT/benches/common.sh"
+bench_setup grantd_coherence
 A_PORT=18193
 B_PORT=18194
 
 cargo build --release --quiet --bin grantd --example coherence --manifest-path "$ROOT/Cargo.toml"
 GRANTD=${GRANTD_BIN:-$ROOT/target/release/grantd}
 
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  psql "$PG_SERVER" -qc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
 export GRANTD_POLICIES_DIR="$ROOT/policies"
-wait_ready() {
-  for _ in $(seq 1 300); do
-    curl -sf "http://127.0.0.1:$1/readyz" >/dev/null && return 0
-    sleep 0.1
-  done
-  echo "instance on port $1 did not become ready" >&2
-  exit 1
-}
 mkdir -p "$WORK/a" "$WORK/b"
 # A first: it creates the database and bootstraps the tenant; B then finds both.
 (cd "$WORK/a" && GRANTD_LOG=warn exec "$GRANTD" serve --bind 127.0.0.1:$A_PORT \

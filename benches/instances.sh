@@ -16,37 +16,20 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DUR=${1:-5}
 ROUNDS=${2:-2}
-PG_SERVER=${GRANTD_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-PG_DB="grantd_instances_$$"
-PG_URL="${PG_SERVER%/*}/$PG_DB"
+source "$ROOT/benches/common.sh"
+bench_setup grantd_instances
 PORTS=(18195 18196 18197)
-
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk (Debian package)" >&2
-  apt-get update -qq && apt-get install -y -qq wrk >/dev/null
-fi
+ensure_wrk
 cargo build --release --quiet --bin grantd --manifest-path "$ROOT/Cargo.toml"
 GRANTD=${GRANTD_BIN:-$ROOT/target/release/grantd}
 
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  psql "$PG_SERVER" -qc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
 export GRANTD_POLICIES_DIR="$ROOT/policies"
 for n in 0 1 2; do
   mkdir -p "$WORK/i$n"
   (cd "$WORK/i$n" && GRANTD_LOG=warn exec "$GRANTD" serve --bind "127.0.0.1:${PORTS[$n]}" \
     --database-url "$PG_URL") &
   PIDS+=($!)
-  for _ in $(seq 1 300); do
-    curl -sf "http://127.0.0.1:${PORTS[$n]}/readyz" >/dev/null && break
-    sleep 0.1
-  done
+  wait_ready "${PORTS[$n]}"
 done
 
 read -r T K < <(python3 - "$WORK/i0/grantd-bootstrap.json" "${PORTS[0]}" <<'PY'

@@ -31,8 +31,8 @@ async fn send(s: &TestServer, t: &Tenant, m: Method, path: &str, body: Option<Va
     s.call(m, path, Some(&t.admin_key), Some(&t.id), body).await
 }
 
-/// A policy as a write answered it, less the write's consistency token (which it must
-/// carry): the policy as reads show it.
+/// A policy as a write answered it, less the write's consistency token and lints (which
+/// it must carry): the policy as reads show it.
 fn as_stored(mut v: Value) -> Value {
     let token = v
         .as_object_mut()
@@ -40,6 +40,11 @@ fn as_stored(mut v: Value) -> Value {
     assert!(
         token.as_ref().is_some_and(Value::is_i64),
         "no policy_set_version: {v}"
+    );
+    let notices = v.as_object_mut().and_then(|o| o.remove("notices"));
+    assert!(
+        notices.as_ref().is_some_and(Value::is_array),
+        "no notices: {v}"
     );
     v
 }
@@ -621,5 +626,64 @@ backends! {
         )
         .await
         .assert_error(403, "forbidden");
+    }
+
+    #[tokio::test]
+    async fn lints_come_back_as_warnings_and_never_refuse_the_write() {
+        let s = TestServer::start().await;
+        let t = s.tenant().await;
+        let permit = json!({"effect": "permit", "principal_scope_type": "eq",
+            "principal_entity_type": "User", "principal_entity_id": "alice",
+            "action_scope_type": "in", "action_ids": ["request"],
+            "resource_scope_type": "eq", "resource_entity_type": "App", "resource_entity_id": "github"});
+        let messages = |r: &Resp| -> Vec<String> {
+            r.body["notices"].as_array().unwrap_or_else(|| panic!("{}", r.text)).iter().map(|n| {
+                assert_eq!(n["severity"], "warning", "{n}");
+                n["message"].as_str().unwrap().to_string()
+            }).collect()
+        };
+        // a clean policy: no warning
+        let r = create(&s, &t, json!({"key": "clean", "name": "c", "max_duration_seconds": 60,
+            "rules": [permit]})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(messages(&r), Vec::<String>::new());
+        // a duplicate inside the policy and of another enabled policy's rule
+        let r = create(&s, &t, json!({"key": "dup", "name": "d", "max_duration_seconds": 60,
+            "rules": [permit, permit]})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let m = messages(&r);
+        assert!(m.contains(&"rule 0: duplicates rule 0 of policy clean".to_string()), "{m:?}");
+        assert!(m.contains(&"rule 1: duplicates rule 0".to_string()), "{m:?}");
+        // an unconditional forbid over the permit's whole scope: the permit can never allow
+        let r = create(&s, &t, json!({"key": "block", "name": "b", "max_duration_seconds": 60,
+            "rules": [{"effect": "forbid", "principal_scope_type": "any",
+                "action_scope_type": "any", "resource_scope_type": "eq",
+                "resource_entity_type": "App", "resource_entity_id": "github"}]})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let mut narrower = permit.clone();
+        narrower["conditions"] = json!("when { context.reason != \"\" }");
+        let r = create(&s, &t, json!({"key": "shadowed", "name": "s", "max_duration_seconds": 60,
+            "rules": [narrower]})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(messages(&r), vec![
+            "rule 0: can never allow: forbid rule 0 of policy block has no conditions and covers its whole scope".to_string()
+        ]);
+        // a forbid with a condition, or of another resource, shadows nothing
+        let r = send(&s, &t, Method::PATCH, "/v1/policies/block", Some(json!({"rules": [{
+            "effect": "forbid", "principal_scope_type": "any", "action_scope_type": "any",
+            "resource_scope_type": "eq", "resource_entity_type": "App", "resource_entity_id": "github",
+            "conditions": "when { context.extension_count > 1 }"}]}))).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = send(&s, &t, Method::PATCH, "/v1/policies/shadowed", Some(json!({"name": "s2"}))).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(messages(&r), Vec::<String>::new());
+        // a rule no request of the schema can match (Cedar's own lint)
+        let mut never = permit.clone();
+        never["conditions"] = json!("when { false }");
+        let r = create(&s, &t, json!({"key": "never", "name": "n", "max_duration_seconds": 60,
+            "rules": [never]})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let m = messages(&r);
+        assert!(m.len() == 1 && m[0].starts_with("rule 0: ") && m[0].contains("impossible"), "{m:?}");
     }
 }

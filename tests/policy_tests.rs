@@ -17,6 +17,22 @@ fn grantd() -> Command {
     c
 }
 
+/// `grantd policy test DIR`, run to its end.
+fn policy_test(dir: &Path) -> Output {
+    grantd().args(["policy", "test"]).arg(dir).output().unwrap()
+}
+
+/// `grantd policy import` of `dir` into tenant `tenant` of the database at `url`.
+fn import(url: &str, tenant: &str, dir: &Path, extra: &[&str]) -> Output {
+    grantd()
+        .env("GRANTD_DATABASE_URL", url)
+        .args(["policy", "import", "--tenant", tenant])
+        .arg(dir)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into()
 }
@@ -74,11 +90,7 @@ fn the_example_policies_pass_their_tests_offline() {
 fn failing_cases_are_named_and_exit_1() {
     let dir = tempfile::tempdir().unwrap();
     copy_examples(dir.path(), Some(two_wrong()));
-    let out = grantd()
-        .args(["policy", "test"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = policy_test(dir.path());
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
     assert!(
@@ -111,11 +123,7 @@ fn a_case_the_schema_refuses_fails_and_a_malformed_file_is_an_error() {
             "context": {"scopes": [], "reason": "", "extension_count": 0},
             "decision": "deny"}])),
     );
-    let out = grantd()
-        .args(["policy", "test"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = policy_test(dir.path());
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stdout).contains("FAIL examples.json#1: the request is refused:"),
@@ -130,11 +138,7 @@ fn a_case_the_schema_refuses_fails_and_a_malformed_file_is_an_error() {
             "resource": {"type": "App", "id": "github"}, "decision": "maybe"}]),
     ] {
         std::fs::write(dir.path().join("tests/examples.json"), bad.to_string()).unwrap();
-        let out = grantd()
-            .args(["policy", "test"])
-            .arg(dir.path())
-            .output()
-            .unwrap();
+        let out = policy_test(dir.path());
         assert_eq!(out.status.code(), Some(1), "{bad}");
         assert!(text(&out.stdout).is_empty(), "{}", text(&out.stdout));
         assert!(
@@ -154,11 +158,7 @@ fn rules_that_fail_to_evaluate_fail_a_case_and_a_directory_must_be_consistent() 
             "resource_scope_type": "any",
             "conditions": "when { context.extension_count + 9223372036854775807 + 1 > 0 }"}]});
     std::fs::write(dir.path().join("broken.json"), broken.to_string()).unwrap();
-    let out = grantd()
-        .args(["policy", "test"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = policy_test(dir.path());
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     // every case meets the failing rule, and none expects deny_reason "error"
@@ -174,11 +174,7 @@ fn rules_that_fail_to_evaluate_fail_a_case_and_a_directory_must_be_consistent() 
     // a key that is not the file's name, as import would refuse it
     std::fs::remove_file(dir.path().join("broken.json")).unwrap();
     std::fs::write(dir.path().join("other.json"), broken.to_string()).unwrap();
-    let out = grantd()
-        .args(["policy", "test"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = policy_test(dir.path());
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("does not match the file name"),
@@ -193,11 +189,7 @@ fn rules_that_fail_to_evaluate_fail_a_case_and_a_directory_must_be_consistent() 
         json!([{"uid": {"type": "Robot", "id": "r"}, "attrs": {}, "parents": []}]).to_string(),
     )
     .unwrap();
-    let out = grantd()
-        .args(["policy", "test"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = policy_test(dir.path());
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("more.json[0].uid.type"),
@@ -208,11 +200,7 @@ fn rules_that_fail_to_evaluate_fail_a_case_and_a_directory_must_be_consistent() 
 
     // no cases: nothing was tested, which is not a pass
     std::fs::remove_file(dir.path().join("tests/examples.json")).unwrap();
-    let out = grantd()
-        .args(["policy", "test"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
+    let out = policy_test(dir.path());
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("no test cases"),
@@ -229,8 +217,7 @@ backends! {
         let dir = tempfile::tempdir().unwrap();
         copy_examples(dir.path(), Some(two_wrong()));
         std::fs::remove_file(dir.path().join("schema.cedarschema")).unwrap();
-        let out = grantd().env("GRANTD_DATABASE_URL", &s.db_url)
-            .args(["policy", "import", "--tenant", &t.id]).arg(dir.path()).output().unwrap();
+        let out = import(&s.db_url, &t.id, dir.path(), &[]);
         assert!(out.status.success(), "{}", text(&out.stderr));
         let list = s.admin_get(&t, "/v1/policies").await;
         assert_eq!(list.body["total"], 4, "{}", list.text);
@@ -242,18 +229,8 @@ backends! {
         let t = s.tenant().await;
         let dir = tempfile::tempdir().unwrap();
         copy_examples(dir.path(), Some(two_wrong()));
-        let import = |skip: bool| {
-            let mut c = grantd();
-            c.env("GRANTD_DATABASE_URL", &s.db_url)
-                .args(["policy", "import", "--tenant", &t.id])
-                .arg(dir.path());
-            if skip {
-                c.arg("--skip-tests");
-            }
-            c.output().unwrap()
-        };
         let events_before = s.events(&t.id).await.len();
-        let out: Output = import(false);
+        let out = import(&s.db_url, &t.id, dir.path(), &[]);
         assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
         assert!(text(&out.stderr).contains("nothing was imported"), "{}", text(&out.stderr));
         assert!(text(&out.stdout).contains("FAIL an engineer may read finance"));
@@ -261,7 +238,7 @@ backends! {
         assert_eq!(list.body["total"], 0, "{}", list.text);
         assert_eq!(s.events(&t.id).await.len(), events_before);
 
-        let out = import(true);
+        let out = import(&s.db_url, &t.id, dir.path(), &["--skip-tests"]);
         assert!(out.status.success(), "{}", text(&out.stderr));
         assert!(text(&out.stdout).contains("4 created"), "{}", text(&out.stdout));
         let list = s.admin_get(&t, "/v1/policies").await;
@@ -277,8 +254,7 @@ backends! {
         let good = tempfile::tempdir().unwrap();
         copy_examples(good.path(), None);
         let u = s.tenant().await;
-        let out = grantd().env("GRANTD_DATABASE_URL", &s.db_url)
-            .args(["policy", "import", "--tenant", &u.id]).arg(good.path()).output().unwrap();
+        let out = import(&s.db_url, &u.id, good.path(), &[]);
         assert!(out.status.success(), "{}", text(&out.stderr));
         let events = s.events(&u.id).await;
         assert!(events.iter().all(|(_, b)| b["request"].get("skip_tests").is_none()));
@@ -290,8 +266,7 @@ backends! {
         let t = s.tenant().await;
         let dir = tempfile::tempdir().unwrap();
         copy_examples(dir.path(), None);
-        let out = grantd().env("GRANTD_DATABASE_URL", &s.db_url)
-            .args(["policy", "import", "--tenant", &t.id]).arg(dir.path()).output().unwrap();
+        let out = import(&s.db_url, &t.id, dir.path(), &[]);
         assert!(out.status.success(), "{}", text(&out.stderr));
         let entities: Value = serde_json::from_str(
             &std::fs::read_to_string(policies_dir().join("entities/example-entities.json")).unwrap(),

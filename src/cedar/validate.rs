@@ -113,6 +113,27 @@ pub fn validate_rules(schema: &Schema, rules: &[(&str, &Policy)]) -> Result<(), 
     Err(found.into_iter().map(|(_, d)| d).collect())
 }
 
+/// The validator's warnings for `rules` (each with the caller's rule id): a rule no
+/// request of the schema can match (an impossible policy), confusable or bidirectional
+/// text. Rules that do not validate give none here (their errors are reported instead).
+pub fn rule_warnings(schema: &Schema, rules: &[(&str, &Policy)]) -> Vec<Diagnostic> {
+    let mut set = PolicySet::new();
+    for (rule_id, policy) in rules {
+        let _ = set.add(policy.new_id(PolicyId::new(rule_id)));
+    }
+    let result = super::limits::on_cedar_stack(|| {
+        Validator::new(schema.clone()).validate(&set, ValidationMode::Strict)
+    });
+    result
+        .validation_warnings()
+        .map(|w| Diagnostic {
+            rule_id: w.policy_id().to_string(),
+            message: w.to_string(),
+            location: None,
+        })
+        .collect()
+}
+
 /// Computes the location of a byte span, or `None` if the span does not lie
 /// on character boundaries inside `text` (i.e. it was not taken from `text`).
 #[must_use]

@@ -48,13 +48,19 @@ pub struct PolicyWritten {
     /// `X-Policy-Set-Version` header): send it as `min_policy_set_version` to have a
     /// decision made on this change or a later one, on any instance.
     pub policy_set_version: i64,
+    /// Lints of the policy's rules (`severity: "warning"`; they never refuse a write): a
+    /// rule no request of the schema can match, a rule duplicating another enabled rule, a
+    /// permit an unconditional forbid of the same or a wider scope always overrides.
+    pub notices: Vec<crate::service::lint::Warning>,
 }
 
-fn written(status: StatusCode, (policy, revision): (Policy, i64)) -> Response {
-    let etag = etag(policy.version);
+fn written(status: StatusCode, w: policies::Written) -> Response {
+    let etag = etag(w.policy.version);
+    let revision = w.revision;
     let body = PolicyWritten {
-        policy,
+        policy: w.policy,
         policy_set_version: revision,
+        notices: w.warnings,
     };
     with_policy_set_version(
         (status, [(header::ETAG, etag)], Json(body)).into_response(),

@@ -7,6 +7,7 @@ pub mod grant_list;
 pub mod grants;
 pub mod import;
 pub mod keys;
+pub mod lint;
 pub mod policies;
 pub mod policy_sets;
 pub mod policy_tests;

@@ -117,19 +117,28 @@ pub fn build_rules(
     (rules, assembled, errors)
 }
 
-/// Validates a policy's rules against a schema; diagnostics name rule ordinal and id.
-pub fn validate_policy(
-    schema: &cedar_policy::Schema,
+/// `f` of the policy's assembled rules, each with its rule id: what the validator takes.
+pub fn with_rule_ids<R>(
     policy: &Policy,
     assembled: &[AssembledRule],
-) -> Vec<String> {
+    f: impl FnOnce(&[(&str, &cedar_policy::Policy)]) -> R,
+) -> R {
     let ids: Vec<String> = policy.rules.iter().map(|r| r.id.to_string()).collect();
     let pairs: Vec<(&str, &cedar_policy::Policy)> = ids
         .iter()
         .zip(assembled)
         .map(|(id, a)| (id.as_str(), &a.policy))
         .collect();
-    match validate_rules(schema, &pairs) {
+    f(&pairs)
+}
+
+/// Validates a policy's rules against a schema; diagnostics name rule ordinal and id.
+pub fn validate_policy(
+    schema: &cedar_policy::Schema,
+    policy: &Policy,
+    assembled: &[AssembledRule],
+) -> Vec<String> {
+    match with_rule_ids(policy, assembled, |pairs| validate_rules(schema, pairs)) {
         Ok(()) => Vec::new(),
         Err(diags) => diags
             .iter()
@@ -327,7 +336,7 @@ pub async fn create(
     caller: &Caller,
     input: PolicyCreate,
     now: DateTime<Utc>,
-) -> Result<(Policy, i64)> {
+) -> Result<Written> {
     let tenant = caller.tenant_id;
     let built = build_new(&input, now);
     if !built.errors.is_empty() {
@@ -340,6 +349,8 @@ pub async fn create(
         if !diags.is_empty() {
             return Err(invalid("policy", Vec::new(), diags));
         }
+        let others = store.all_policies(tenant).await?;
+        let warnings = super::lint::lint(&schema, &built.policy, &built.assembled, &others);
         let event = NewEvent::new(
             now,
             caller.actor(),
@@ -352,7 +363,13 @@ pub async fn create(
             .await
             .map_err(|e| key_conflict(e, built.policy.key.as_deref()))?
         {
-            WriteOutcome::Committed(revision) => return Ok((built.policy, revision)),
+            WriteOutcome::Committed(revision) => {
+                return Ok(Written {
+                    policy: built.policy,
+                    revision,
+                    warnings,
+                })
+            }
             WriteOutcome::StaleRevision => continue,
             WriteOutcome::VersionConflict
             | WriteOutcome::NotFound
@@ -361,6 +378,14 @@ pub async fn create(
         }
     }
     Err(stale_error())
+}
+
+/// A policy as a create or patch left it: the revision the write committed (its
+/// consistency token) and the lints of its rules (see `service::lint`).
+pub struct Written {
+    pub policy: Policy,
+    pub revision: i64,
+    pub warnings: Vec<super::lint::Warning>,
 }
 
 pub async fn get(store: &DynStore, tenant: TenantId, r: &PolicyRef) -> Result<Policy> {
@@ -398,7 +423,7 @@ pub async fn patch(
     patch: PolicyPatch,
     if_match: Option<i64>,
     now: DateTime<Utc>,
-) -> Result<(Policy, i64)> {
+) -> Result<Written> {
     let tenant = caller.tenant_id;
     for _ in 0..MAX_ATTEMPTS {
         let current = get(store, tenant, r).await?;
@@ -419,6 +444,8 @@ pub async fn patch(
         if !diags.is_empty() {
             return Err(invalid("policy", Vec::new(), diags));
         }
+        let others = store.all_policies(tenant).await?;
+        let warnings = super::lint::lint(&schema, &built.policy, &built.assembled, &others);
         let event = NewEvent::new(
             now,
             caller.actor(),
@@ -431,7 +458,13 @@ pub async fn patch(
             .await
             .map_err(|e| key_conflict(e, built.policy.key.as_deref()))?
         {
-            WriteOutcome::Committed(revision) => return Ok((built.policy, revision)),
+            WriteOutcome::Committed(revision) => {
+                return Ok(Written {
+                    policy: built.policy,
+                    revision,
+                    warnings,
+                })
+            }
             // Someone else wrote in between: re-read and re-apply (If-Match catches it then).
             WriteOutcome::StaleRevision | WriteOutcome::VersionConflict => continue,
             WriteOutcome::NotFound => return Err(Error::not_found("no such policy")),

@@ -418,6 +418,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     grantd::error::Error::NotFound(_) => anyhow::anyhow!("no such tenant {tenant}"),
                     e => e.into(),
                 })?;
+            for w in &r.warnings {
+                eprintln!("grantd: warning: {w}");
+            }
             println!(
                 "imported {}: {} created, {} updated, {} unchanged{}",
                 dir.display(),

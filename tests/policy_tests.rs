@@ -211,6 +211,29 @@ fn rules_that_fail_to_evaluate_fail_a_case_and_a_directory_must_be_consistent() 
 
 backends! {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn import_prints_lints_and_imports_anyway() {
+        let s = TestServer::start().await;
+        let t = s.tenant().await;
+        let dir = tempfile::tempdir().unwrap();
+        copy_examples(dir.path(), None);
+        let out = import(&s.db_url, &t.id, dir.path(), &[]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(!text(&out.stderr).contains("warning"), "the examples lint clean: {}", text(&out.stderr));
+        // a permit for nobody the tests name, twice
+        let rule = json!({"effect": "permit", "principal_scope_type": "eq",
+            "principal_entity_type": "User", "principal_entity_id": "nobody",
+            "action_scope_type": "in", "action_ids": ["request"], "resource_scope_type": "eq",
+            "resource_entity_type": "App", "resource_entity_id": "github"});
+        std::fs::write(dir.path().join("dup.json"), json!({"key": "dup", "name": "d",
+            "max_duration_seconds": 60, "rules": [rule, rule]}).to_string()).unwrap();
+        let out = import(&s.db_url, &t.id, dir.path(), &[]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("grantd: warning: dup.json: rule 1: duplicates rule 0"),
+            "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("1 created"), "{}", text(&out.stdout));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_directory_without_a_schema_imports_without_running_its_tests() {
         let s = TestServer::start().await;
         let t = s.tenant().await;

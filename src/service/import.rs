@@ -76,6 +76,9 @@ pub struct ImportReport {
     pub updated: usize,
     pub unchanged: usize,
     pub schema_changed: bool,
+    /// Lints of the imported policies' rules (`file: rule N: …`; see `service::lint`),
+    /// against the tenant's stored policies; they never refuse the import.
+    pub warnings: Vec<String>,
 }
 
 /// An import event's request, saying when the directory's failing tests were skipped.
@@ -177,11 +180,16 @@ pub async fn import(
                 ));
                 continue;
             }
-            problems.extend(
-                validate_policy(&schema, &built.policy, &built.assembled)
-                    .into_iter()
-                    .map(|d| format!("{file}: {d}")),
-            );
+            let diagnostics = validate_policy(&schema, &built.policy, &built.assembled);
+            if diagnostics.is_empty() {
+                let stored: Vec<Policy> = existing.values().cloned().collect();
+                report.warnings.extend(
+                    super::lint::lint(&schema, &built.policy, &built.assembled, &stored)
+                        .into_iter()
+                        .map(|w| format!("{file}: {}", w.message)),
+                );
+            }
+            problems.extend(diagnostics.into_iter().map(|d| format!("{file}: {d}")));
             match existing.get(&key) {
                 Some(current) if same_content(current, &built.policy) => report.unchanged += 1,
                 Some(current) => {

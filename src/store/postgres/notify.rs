@@ -79,7 +79,9 @@ impl PgStore {
         tokio::spawn(async move {
             let failures = crate::throttle::LogThrottle::new(Duration::from_secs(10));
             while !pool.is_closed() {
-                match listen_once(&pool, &listener).await {
+                let outcome = listen_once(&pool, &listener).await;
+                metrics::gauge!("grantd_change_listener_up").set(0.0);
+                match outcome {
                     Ok(()) => {}
                     Err(e) => {
                         if pool.is_closed() {
@@ -102,6 +104,8 @@ impl PgStore {
 async fn listen_once(pool: &PgPool, listener: &CommitListener) -> Result<()> {
     let mut l = PgListener::connect_with(pool).await?;
     l.listen(CHANNEL).await?;
+    metrics::counter!("grantd_change_listener_connects_total").increment(1);
+    metrics::gauge!("grantd_change_listener_up").set(1.0);
     listener(Commit::Missed);
     loop {
         match l.try_recv().await? {
@@ -114,7 +118,10 @@ async fn listen_once(pool: &PgPool, listener: &CommitListener) -> Result<()> {
             },
             // The connection was lost and has been re-established: what was sent in
             // between is gone.
-            None => listener(Commit::Missed),
+            None => {
+                metrics::counter!("grantd_change_listener_connects_total").increment(1);
+                listener(Commit::Missed)
+            }
         }
     }
 }

@@ -205,13 +205,25 @@ backends! {
         r.assert_error(503, "stale");
         assert!(r.headers.get("retry-after").is_some(), "{:?}", r.headers);
         // malformed tokens are the caller's mistake
-        for bad in ["x", "-1", "1.5", ""] {
+        for bad in ["x", "-1", "1.5", "", "+5", "99999999999999999999"] {
             let r = b.client.post(format!("{}/v1/authorize", b.base))
                 .header("X-API-Key", &t.admin_key).header("X-Tenant-ID", &t.id)
                 .header("X-Min-Policy-Set-Version", bad)
                 .json(&authorize_body(None)).send().await.unwrap();
             TestServer::read(r).await.assert_error(400, "invalid_input");
         }
+        // sent twice: every value must be a token, and the largest counts
+        let twice = |first: String, second: &str| {
+            b.client.post(format!("{}/v1/authorize", b.base))
+                .header("X-API-Key", &t.admin_key).header("X-Tenant-ID", &t.id)
+                .header("X-Min-Policy-Set-Version", first)
+                .header("X-Min-Policy-Set-Version", second)
+                .json(&authorize_body(None)).send()
+        };
+        let r = TestServer::read(twice(v2.to_string(), "abc").await.unwrap()).await;
+        r.assert_error(400, "invalid_input");
+        let r = TestServer::read(twice(v2.to_string(), &(v2 + 1000).to_string()).await.unwrap()).await;
+        r.assert_error(503, "stale");
         let mut body = authorize_body(None);
         body["min_policy_set_version"] = json!(-1);
         send(&b, &t.admin_key, &t, Method::POST, "/v1/authorize", Some(body)).await

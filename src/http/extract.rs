@@ -78,6 +78,26 @@ fn header<'a>(parts: &'a Parts, name: &str) -> Option<Result<&'a str, ()>> {
         .map(|v| v.to_str().map(str::trim).map_err(|_| ()))
 }
 
+/// `X-Min-Policy-Set-Version`: digits only; sent more than once, every value must be one
+/// and the largest counts (none may be dropped unread, or a request could name a newer
+/// version and be decided on an older one).
+fn min_policy_set_version(parts: &Parts) -> Result<Option<i64>, Error> {
+    let mut min = None;
+    for v in parts.headers.get_all(MIN_POLICY_SET_VERSION_HEADER) {
+        let v = v
+            .to_str()
+            .ok()
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|v| v.parse::<i64>().ok())
+            .ok_or_else(|| {
+                Error::invalid("X-Min-Policy-Set-Version must be a non-negative integer")
+            })?;
+        min = min.max(Some(v));
+    }
+    Ok(min)
+}
+
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, Error> {
     let presented = match header(parts, API_KEY_HEADER) {
         None => return Err(Error::Unauthenticated("missing X-API-Key header".into())),
@@ -102,15 +122,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, Error> 
             )))
         }
     };
-    let min_policy_set_version = match header(parts, MIN_POLICY_SET_VERSION_HEADER) {
-        None => None,
-        Some(Ok(v)) if v.parse::<i64>().is_ok_and(|v| v >= 0) => v.parse().ok(),
-        Some(_) => {
-            return Err(Error::invalid(
-                "X-Min-Policy-Set-Version must be a non-negative integer",
-            ))
-        }
-    };
+    let min_policy_set_version = min_policy_set_version(parts)?;
     let s = &state.services;
     match keys::authenticate(&s.store, &s.keys, &presented, tenant, on_behalf_of.clone()).await? {
         Authn::Ok(caller) => Ok(Caller {

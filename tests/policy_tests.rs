@@ -33,6 +33,13 @@ fn import(url: &str, tenant: &str, dir: &Path, extra: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `grantd policy test DIR` exits 1, saying `why` on stderr.
+fn refused(dir: &Path, why: &str) {
+    let out = policy_test(dir);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains(why), "{}", text(&out.stderr));
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into()
 }
@@ -174,13 +181,7 @@ fn rules_that_fail_to_evaluate_fail_a_case_and_a_directory_must_be_consistent() 
     // a key that is not the file's name, as import would refuse it
     std::fs::remove_file(dir.path().join("broken.json")).unwrap();
     std::fs::write(dir.path().join("other.json"), broken.to_string()).unwrap();
-    let out = policy_test(dir.path());
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("does not match the file name"),
-        "{}",
-        text(&out.stderr)
-    );
+    refused(dir.path(), "does not match the file name");
     std::fs::remove_file(dir.path().join("other.json")).unwrap();
 
     // an entity of a type the schema lacks names its file
@@ -189,24 +190,12 @@ fn rules_that_fail_to_evaluate_fail_a_case_and_a_directory_must_be_consistent() 
         json!([{"uid": {"type": "Robot", "id": "r"}, "attrs": {}, "parents": []}]).to_string(),
     )
     .unwrap();
-    let out = policy_test(dir.path());
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("more.json[0].uid.type"),
-        "{}",
-        text(&out.stderr)
-    );
+    refused(dir.path(), "more.json[0].uid.type");
     std::fs::remove_file(dir.path().join("entities/more.json")).unwrap();
 
     // no cases: nothing was tested, which is not a pass
     std::fs::remove_file(dir.path().join("tests/examples.json")).unwrap();
-    let out = policy_test(dir.path());
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("no test cases"),
-        "{}",
-        text(&out.stderr)
-    );
+    refused(dir.path(), "no test cases");
 }
 
 backends! {

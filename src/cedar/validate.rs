@@ -34,15 +34,35 @@ pub struct Diagnostic {
 
 /// Validates the rules together in strict mode and reports every error.
 ///
-/// Warnings are not reported. Note that in cedar-policy 4.x a scope that no
-/// action in the schema can apply to (e.g. a resource type the action does
-/// not accept) is only a warning, so it passes here.
+/// Warnings are not reported (see [`check_rules`]). Note that in cedar-policy 4.x
+/// a scope that no action in the schema can apply to (e.g. a resource type the
+/// action does not accept) is only a warning, so it passes here.
 ///
 /// # Errors
 ///
 /// Every validation error, plus any rule that could not join the set (e.g. a
 /// duplicate rule id), ordered by the rules' position in `rules`.
 pub fn validate_rules(schema: &Schema, rules: &[(&str, &Policy)]) -> Result<(), Vec<Diagnostic>> {
+    let checked = check_rules(schema, rules);
+    if checked.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(checked.errors)
+    }
+}
+
+/// What one validation of rules found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Checked {
+    /// As [`validate_rules`] reports them.
+    pub errors: Vec<Diagnostic>,
+    /// The validator's warnings (each with the caller's rule id): a rule no request of
+    /// the schema can match (an impossible policy), confusable or bidirectional text.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// [`validate_rules`], keeping the validator's warnings too: one validation for both.
+pub fn check_rules(schema: &Schema, rules: &[(&str, &Policy)]) -> Checked {
     // Diagnostics are sorted by (rule position, offset) at the end, because the
     // validator's iteration order over the set is not the caller's order.
     let mut found: Vec<((usize, usize), Diagnostic)> = Vec::new();
@@ -106,32 +126,18 @@ pub fn validate_rules(schema: &Schema, rules: &[(&str, &Policy)]) -> Result<(), 
         ));
     }
 
-    if found.is_empty() {
-        return Ok(());
-    }
     found.sort_by_key(|(key, _)| *key);
-    Err(found.into_iter().map(|(_, d)| d).collect())
-}
-
-/// The validator's warnings for `rules` (each with the caller's rule id): a rule no
-/// request of the schema can match (an impossible policy), confusable or bidirectional
-/// text. Rules that do not validate give none here (their errors are reported instead).
-pub fn rule_warnings(schema: &Schema, rules: &[(&str, &Policy)]) -> Vec<Diagnostic> {
-    let mut set = PolicySet::new();
-    for (rule_id, policy) in rules {
-        let _ = set.add(policy.new_id(PolicyId::new(rule_id)));
+    Checked {
+        errors: found.into_iter().map(|(_, d)| d).collect(),
+        warnings: result
+            .validation_warnings()
+            .map(|w| Diagnostic {
+                rule_id: w.policy_id().to_string(),
+                message: w.to_string(),
+                location: None,
+            })
+            .collect(),
     }
-    let result = super::limits::on_cedar_stack(|| {
-        Validator::new(schema.clone()).validate(&set, ValidationMode::Strict)
-    });
-    result
-        .validation_warnings()
-        .map(|w| Diagnostic {
-            rule_id: w.policy_id().to_string(),
-            message: w.to_string(),
-            location: None,
-        })
-        .collect()
 }
 
 /// Computes the location of a byte span, or `None` if the span does not lie

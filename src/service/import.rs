@@ -4,7 +4,7 @@
 
 use super::catalog::breakage;
 use super::policies::{
-    build_new, build_replacement, invalid, parse_stored_schema, validate_policy, MAX_ATTEMPTS,
+    build_new, build_replacement, check_policy, invalid, parse_stored_schema, MAX_ATTEMPTS,
 };
 use crate::cedar::schema;
 use crate::domain::audit::{Actor, EventKind, NewEvent, Subject};
@@ -143,6 +143,8 @@ pub async fn import(
             .into_iter()
             .filter_map(|p| p.key.clone().map(|k| (k, p)))
             .collect();
+        // what the lints compare each imported policy with
+        let stored: Vec<Policy> = existing.values().cloned().collect();
         let mut batch = ImportBatch::default();
         let mut report = ImportReport {
             schema_changed,
@@ -180,11 +182,11 @@ pub async fn import(
                 ));
                 continue;
             }
-            let diagnostics = validate_policy(&schema, &built.policy, &built.assembled);
+            let (diagnostics, cedar_warnings) =
+                check_policy(&schema, &built.policy, &built.assembled);
             if diagnostics.is_empty() {
-                let stored: Vec<Policy> = existing.values().cloned().collect();
                 report.warnings.extend(
-                    super::lint::lint(&schema, &built.policy, &built.assembled, &stored)
+                    super::lint::lint(&built.policy, cedar_warnings, &stored)
                         .into_iter()
                         .map(|w| format!("{file}: {}", w.message)),
                 );

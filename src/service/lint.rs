@@ -5,7 +5,7 @@
 //! rule, and a permit that an unconditional forbid with the same or a wider scope always
 //! overrides (it can never allow).
 
-use crate::cedar::assemble::AssembledRule;
+use crate::cedar::validate::Diagnostic;
 use crate::domain::policy::{Policy, Rule};
 use crate::domain::rule::{ActionScopeType, Effect, ScopeType};
 use serde::Serialize;
@@ -30,19 +30,12 @@ fn warning(rule: &Rule, message: String) -> Warning {
     }
 }
 
-/// The warnings for `policy` (its rules assembled as `assembled`), among the tenant's other
+/// The warnings for `policy`: the validator's (`cedar_warnings`, from the validation of
+/// the write, `service::policies::check_policy`) and grantd's, among the tenant's other
 /// enabled policies `others` (`policy` itself, if among them, is skipped).
-pub fn lint(
-    schema: &cedar_policy::Schema,
-    policy: &Policy,
-    assembled: &[AssembledRule],
-    others: &[Policy],
-) -> Vec<Warning> {
+pub fn lint(policy: &Policy, cedar_warnings: Vec<Diagnostic>, others: &[Policy]) -> Vec<Warning> {
     let mut out = Vec::new();
-    let warnings = super::policies::with_rule_ids(policy, assembled, |pairs| {
-        crate::cedar::validate::rule_warnings(schema, pairs)
-    });
-    for d in warnings {
+    for d in cedar_warnings {
         if let Some(rule) = policy.rules.iter().find(|r| r.id.to_string() == d.rule_id) {
             out.push(warning(rule, d.message));
         }

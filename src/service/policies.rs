@@ -4,7 +4,7 @@
 
 use super::Caller;
 use crate::cedar::assemble::{assemble_rule, AssembledRule, FieldError};
-use crate::cedar::validate::{format_diagnostic, validate_rules};
+use crate::cedar::validate::{check_rules, format_diagnostic, Diagnostic};
 use crate::domain::audit::{EventKind, NewEvent, Subject};
 use crate::domain::ids::TenantId;
 use crate::domain::page::PageRequest;
@@ -117,41 +117,42 @@ pub fn build_rules(
     (rules, assembled, errors)
 }
 
-/// `f` of the policy's assembled rules, each with its rule id: what the validator takes.
-pub fn with_rule_ids<R>(
-    policy: &Policy,
-    assembled: &[AssembledRule],
-    f: impl FnOnce(&[(&str, &cedar_policy::Policy)]) -> R,
-) -> R {
-    let ids: Vec<String> = policy.rules.iter().map(|r| r.id.to_string()).collect();
-    let pairs: Vec<(&str, &cedar_policy::Policy)> = ids
-        .iter()
-        .zip(assembled)
-        .map(|(id, a)| (id.as_str(), &a.policy))
-        .collect();
-    f(&pairs)
-}
-
 /// Validates a policy's rules against a schema; diagnostics name rule ordinal and id.
 pub fn validate_policy(
     schema: &cedar_policy::Schema,
     policy: &Policy,
     assembled: &[AssembledRule],
 ) -> Vec<String> {
-    match with_rule_ids(policy, assembled, |pairs| validate_rules(schema, pairs)) {
-        Ok(()) => Vec::new(),
-        Err(diags) => diags
-            .iter()
-            .map(|d| {
-                let ordinal = policy
-                    .rules
-                    .iter()
-                    .find(|r| r.id.to_string() == d.rule_id)
-                    .map_or(0, |r| r.ordinal);
-                format_diagnostic(d, usize::try_from(ordinal).unwrap_or(0))
-            })
-            .collect(),
-    }
+    check_policy(schema, policy, assembled).0
+}
+
+/// [`validate_policy`], with the validator's warnings for the lints (`service::lint`):
+/// one validation for both.
+pub fn check_policy(
+    schema: &cedar_policy::Schema,
+    policy: &Policy,
+    assembled: &[AssembledRule],
+) -> (Vec<String>, Vec<Diagnostic>) {
+    let ids: Vec<String> = policy.rules.iter().map(|r| r.id.to_string()).collect();
+    let pairs: Vec<(&str, &cedar_policy::Policy)> = ids
+        .iter()
+        .zip(assembled)
+        .map(|(id, a)| (id.as_str(), &a.policy))
+        .collect();
+    let checked = check_rules(schema, &pairs);
+    let errors = checked
+        .errors
+        .iter()
+        .map(|d| {
+            let ordinal = policy
+                .rules
+                .iter()
+                .find(|r| r.id.to_string() == d.rule_id)
+                .map_or(0, |r| r.ordinal);
+            format_diagnostic(d, usize::try_from(ordinal).unwrap_or(0))
+        })
+        .collect();
+    (errors, checked.warnings)
 }
 
 /// Parses the stored rules of a policy back into Cedar (for re-validation elsewhere).
@@ -345,12 +346,12 @@ pub async fn create(
     for _ in 0..MAX_ATTEMPTS {
         let snap = store.config_snapshot(tenant).await?;
         let schema = parse_stored_schema(&snap.cedarschema)?;
-        let diags = validate_policy(&schema, &built.policy, &built.assembled);
+        let (diags, cedar_warnings) = check_policy(&schema, &built.policy, &built.assembled);
         if !diags.is_empty() {
             return Err(invalid("policy", Vec::new(), diags));
         }
         let others = store.all_policies(tenant).await?;
-        let warnings = super::lint::lint(&schema, &built.policy, &built.assembled, &others);
+        let warnings = super::lint::lint(&built.policy, cedar_warnings, &others);
         let event = NewEvent::new(
             now,
             caller.actor(),
@@ -440,12 +441,12 @@ pub async fn patch(
         }
         let snap = store.config_snapshot(tenant).await?;
         let schema = parse_stored_schema(&snap.cedarschema)?;
-        let diags = validate_policy(&schema, &built.policy, &built.assembled);
+        let (diags, cedar_warnings) = check_policy(&schema, &built.policy, &built.assembled);
         if !diags.is_empty() {
             return Err(invalid("policy", Vec::new(), diags));
         }
         let others = store.all_policies(tenant).await?;
-        let warnings = super::lint::lint(&schema, &built.policy, &built.assembled, &others);
+        let warnings = super::lint::lint(&built.policy, cedar_warnings, &others);
         let event = NewEvent::new(
             now,
             caller.actor(),

@@ -272,9 +272,7 @@ async fn poll_changes(
         match store.change_marks().await {
             Ok((revisions, revoked)) => {
                 // also for tenants being loaded now: a load older than this is not installed
-                for (tenant, revision) in revisions {
-                    sets.heard(tenant, revision);
-                }
+                sets.heard_all(revisions);
                 if revoked_seen.is_some_and(|seen| seen != revoked) {
                     keys.clear();
                 }

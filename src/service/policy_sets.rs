@@ -202,15 +202,23 @@ impl PolicySets {
     /// set older than it is served, cached, or installed by a load in progress, while a
     /// load that already read that revision or a later one stays good.
     pub fn heard(&self, tenant: TenantId, revision: i64) {
+        self.heard_all([(tenant, revision)]);
+    }
+
+    /// [`heard`](Self::heard) of many tenants at once (the change poller's pass over
+    /// every tenant), under one lock.
+    pub fn heard_all(&self, revisions: impl IntoIterator<Item = (TenantId, i64)>) {
         let mut f = self.freshness();
-        let floor = f.floors.entry(tenant).or_insert(i64::MIN);
-        *floor = (*floor).max(revision);
-        if self
-            .cache
-            .get(&tenant)
-            .is_some_and(|s| s.version < revision)
-        {
-            self.cache.invalidate(&tenant);
+        for (tenant, revision) in revisions {
+            let floor = f.floors.entry(tenant).or_insert(i64::MIN);
+            *floor = (*floor).max(revision);
+            if self
+                .cache
+                .get(&tenant)
+                .is_some_and(|s| s.version < revision)
+            {
+                self.cache.invalidate(&tenant);
+            }
         }
     }
 }

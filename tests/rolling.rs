@@ -117,6 +117,28 @@ async fn seed(c: &Client, base: &str, users: usize) {
     assert_eq!(s, 201, "{v}");
 }
 
+/// Users seeded by [`cluster`].
+const USERS: usize = 3000;
+
+/// Three instances on the database at `db_url` with `flags`: the first bootstraps and is
+/// seeded with [`USERS`] users and a permit-all policy, then the other two start.
+async fn cluster(db_url: &str, flags: &[&str]) -> (Client, Arc<Mutex<Vec<Instance>>>) {
+    let first = start(db_url, flags);
+    let (tenant, key) = bootstrap(&first);
+    let c = Client {
+        http: reqwest::Client::new(),
+        tenant,
+        key,
+    };
+    seed(&c, &first.addr, USERS).await;
+    let instances = Arc::new(Mutex::new(vec![first]));
+    for _ in 0..2 {
+        let i = start(db_url, flags);
+        instances.lock().unwrap().push(i);
+    }
+    (c, instances)
+}
+
 fn authorize(tag: &str) -> Value {
     json!({"principal": {"type": "User", "id": "u0"},
         "action": {"type": "Action", "id": "request"},
@@ -202,20 +224,7 @@ fn a_rolling_restart_of_three_instances_under_load_fails_no_request() {
         let db = common::PgDatabase::create().await;
         // the drain is well above the balancer's look every 20 ms (with its 500 ms timeout)
         let flags = ["--shutdown-drain-ms", "2500", "--shutdown-grace-ms", "5000"];
-        let first = start(&db.url, &flags);
-        let (tenant, key) = bootstrap(&first);
-        let c = Client {
-            http: reqwest::Client::new(),
-            tenant,
-            key,
-        };
-        const USERS: usize = 3000;
-        seed(&c, &first.addr, USERS).await;
-        let instances = Arc::new(Mutex::new(vec![first]));
-        for _ in 0..2 {
-            let i = start(&db.url, &flags);
-            instances.lock().unwrap().push(i);
-        }
+        let (c, instances) = cluster(&db.url, &flags).await;
         let stop = Arc::new(AtomicBool::new(false));
         let lb = balancer(instances.clone(), stop.clone());
         for n in 0..3 {
@@ -337,16 +346,7 @@ fn kill_9_of_one_of_three_instances_under_load_loses_and_duplicates_nothing() {
     }
     runtime().block_on(async {
         let db = common::PgDatabase::create().await;
-        let first = start(&db.url, &[]);
-        let (tenant, key) = bootstrap(&first);
-        let c = Client { http: reqwest::Client::new(), tenant, key };
-        const USERS: usize = 3000;
-        seed(&c, &first.addr, USERS).await;
-        let instances = Arc::new(Mutex::new(vec![first]));
-        for _ in 0..2 {
-            let i = start(&db.url, &[]);
-            instances.lock().unwrap().push(i);
-        }
+        let (c, instances) = cluster(&db.url, &[]).await;
         let addrs: Vec<String> = instances.lock().unwrap().iter().map(|i| i.addr.clone()).collect();
         let stop = Arc::new(AtomicBool::new(false));
         // acknowledged: authorize tags, and grant ids by idempotency key

@@ -387,9 +387,10 @@ pub trait GrantStore: Send + Sync + 'static {
     /// Finds (reading, without holding the write lock) up to `limit` of the tenant's grants
     /// that are active at `now`, match every condition and have an id after `after`, in id
     /// order; then revokes them in one short write transaction, each becoming what `revoke`
-    /// returns, with its audit event. A grant that changed in between (another version, no
-    /// longer active) is skipped. Returns how many were revoked, the ids of those skipped
-    /// (together, every grant found), and the last id found (to continue from).
+    /// returns, with its audit event. A grant that changed in between is read again inside
+    /// that transaction, where no other write can change it, and revoked if it still
+    /// matches and is active. Returns how many were revoked, the ids of those that
+    /// still matched but could not be revoked, and the last id found (to continue from).
     async fn revoke_matching(
         &self,
         tenant: TenantId,

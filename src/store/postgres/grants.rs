@@ -159,56 +159,23 @@ impl GrantStore for PgStore {
         revoke: &(dyn for<'g> Fn(&'g Grant) -> (Grant, NewEvent) + Send + Sync),
     ) -> Result<(usize, Vec<Uuid>, Option<Uuid>)> {
         // find the batch without holding the tenant's head, then revoke it holding it
-        let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new(format!(
-            "SELECT {GRANT_COLUMNS} {GRANT_FROM}"
-        ));
-        grant_sql::push_where(&mut q, tenant.0, conds, now);
-        q.push(" AND g.status IN ('GRANTED', 'EXTENDED') AND g.expires_at > ")
-            .push_bind(now);
-        if let Some(a) = after {
-            q.push(" AND g.id > ").push_bind(a);
-        }
-        q.push(" ORDER BY g.id LIMIT ").push_bind(limit);
-        let found = q
-            .build()
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(grant_from_row)
-            .collect::<Result<Vec<_>>>()?;
+        let found =
+            find_active(&self.pool, tenant, conds, now, Finding::After(after, limit)).await?;
         let last = found.last().map(|g| g.id);
         if found.is_empty() {
             return Ok((0, Vec::new(), None));
         }
         let mut tx = self.write_tx(&[tenant]).await?;
         let mut events = Vec::with_capacity(found.len());
-        let mut lost = Vec::new();
-        for g in &found {
-            let (next, event) = revoke(g);
-            let r = sqlx::query(
-                "UPDATE grants SET status = $1, revoked_at = $2, revoked_by = $3, \
-                 revoke_reason = $4, updated_at = $5, version = $6 \
-                 WHERE tenant_id = $7 AND id = $8 AND version = $9 \
-                 AND status IN ('GRANTED', 'EXTENDED') AND expires_at > $10",
-            )
-            .bind(next.status.as_str())
-            .bind(next.revoked_at)
-            .bind(&next.revoked_by)
-            .bind(&next.revoke_reason)
-            .bind(next.updated_at)
-            .bind(next.version)
-            .bind(tenant.0)
-            .bind(g.id)
-            .bind(g.version)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            // changed since it was found: the caller's next pass looks at it again
-            if r.rows_affected() == 1 {
-                events.push((tenant, event));
-            } else {
-                lost.push(g.id);
-            }
+        let mut lost = revoke_found(&mut tx, tenant, now, &found, revoke, &mut events).await?;
+        if !lost.is_empty() {
+            // Changed between the read and the lock (a racing extension, say): read those
+            // again holding the tenant's head, which every write of its grants takes, so
+            // nothing changes them before the update, and revoke the ones that still
+            // match. Without this second look a grant extended in a tight loop could
+            // dodge every pass.
+            let again = find_active(&mut *tx, tenant, conds, now, Finding::Ids(&lost)).await?;
+            lost = revoke_found(&mut tx, tenant, now, &again, revoke, &mut events).await?;
         }
         let n = events.len();
         tx.append(events).await?;
@@ -617,4 +584,87 @@ pub(super) async fn insert_idempotency(
     });
     q.build().execute(&mut *conn).await?;
     Ok(())
+}
+
+/// Which active matching grants [`find_active`] reads.
+enum Finding<'a> {
+    /// Up to this many, in id order, after this id.
+    After(Option<Uuid>, i64),
+    /// Those of these ids.
+    Ids(&'a [Uuid]),
+}
+
+/// The tenant's grants that are active at `now` and match every condition.
+async fn find_active<'e, E>(
+    conn: E,
+    tenant: TenantId,
+    conds: &[Cond],
+    now: DateTime<Utc>,
+    which: Finding<'_>,
+) -> Result<Vec<Grant>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Postgres>,
+{
+    let mut q =
+        sqlx::QueryBuilder::<sqlx::Postgres>::new(format!("SELECT {GRANT_COLUMNS} {GRANT_FROM}"));
+    grant_sql::push_where(&mut q, tenant.0, conds, now);
+    q.push(" AND g.status IN ('GRANTED', 'EXTENDED') AND g.expires_at > ")
+        .push_bind(now);
+    match which {
+        Finding::After(after, limit) => {
+            if let Some(a) = after {
+                q.push(" AND g.id > ").push_bind(a);
+            }
+            q.push(" ORDER BY g.id LIMIT ").push_bind(limit);
+        }
+        Finding::Ids(ids) => {
+            q.push(" AND g.id = ANY(").push_bind(ids.to_vec()).push(")");
+        }
+    }
+    q.build()
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(grant_from_row)
+        .collect()
+}
+
+/// Revokes each of `found` that is still the version found and active, pushing its event;
+/// returns the ids of those that changed.
+async fn revoke_found(
+    tx: &mut WriteTx,
+    tenant: TenantId,
+    now: DateTime<Utc>,
+    found: &[Grant],
+    revoke: &(dyn for<'g> Fn(&'g Grant) -> (Grant, NewEvent) + Send + Sync),
+    events: &mut Vec<(TenantId, NewEvent)>,
+) -> Result<Vec<Uuid>> {
+    let mut lost = Vec::new();
+    for g in found {
+        let (next, event) = revoke(g);
+        let r = sqlx::query(
+            "UPDATE grants SET status = $1, revoked_at = $2, revoked_by = $3, \
+             revoke_reason = $4, updated_at = $5, version = $6 \
+             WHERE tenant_id = $7 AND id = $8 AND version = $9 \
+             AND status IN ('GRANTED', 'EXTENDED') AND expires_at > $10",
+        )
+        .bind(next.status.as_str())
+        .bind(next.revoked_at)
+        .bind(&next.revoked_by)
+        .bind(&next.revoke_reason)
+        .bind(next.updated_at)
+        .bind(next.version)
+        .bind(tenant.0)
+        .bind(g.id)
+        .bind(g.version)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        if r.rows_affected() == 1 {
+            events.push((tenant, event));
+        } else {
+            lost.push(g.id);
+        }
+    }
+    Ok(lost)
 }

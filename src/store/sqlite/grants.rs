@@ -203,22 +203,7 @@ impl GrantStore for SqliteStore {
         let t = tenant.to_string();
         let now_text = format_ts(&now);
         // find the batch as a reader: a filter no index serves scans without blocking writers
-        let mut q =
-            sqlx::QueryBuilder::<sqlx::Sqlite>::new(format!("SELECT {GRANT_COLUMNS} {GRANT_FROM}"));
-        grant_sql::push_where(&mut q, &t, conds, &now);
-        q.push(" AND g.status IN ('GRANTED', 'EXTENDED') AND g.expires_at > ")
-            .push_bind(now_text.clone());
-        if let Some(a) = after {
-            q.push(" AND g.id > ").push_bind(a.to_string());
-        }
-        q.push(" ORDER BY g.id LIMIT ").push_bind(limit);
-        let found = q
-            .build()
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(grant_from_row)
-            .collect::<Result<Vec<_>>>()?;
+        let found = find_active(&self.pool, &t, conds, &now, Finding::After(after, limit)).await?;
         let last = found.last().map(|g| g.id);
         if found.is_empty() {
             return Ok((0, Vec::new(), None));
@@ -226,33 +211,15 @@ impl GrantStore for SqliteStore {
         // revoke it as a writer: one short transaction of primary-key updates
         let mut tx = self.write_tx().await?;
         let mut events = Vec::with_capacity(found.len());
-        let mut lost = Vec::new();
-        for g in &found {
-            let (next, event) = revoke(g);
-            let r = sqlx::query(
-                "UPDATE grants SET status = $1, revoked_at = $2, revoked_by = $3, \
-                 revoke_reason = $4, updated_at = $5, version = $6 \
-                 WHERE tenant_id = $7 AND id = $8 AND version = $9 \
-                 AND status IN ('GRANTED', 'EXTENDED') AND expires_at > $10",
-            )
-            .bind(next.status.as_str())
-            .bind(next.revoked_at.as_ref().map(format_ts))
-            .bind(&next.revoked_by)
-            .bind(&next.revoke_reason)
-            .bind(format_ts(&next.updated_at))
-            .bind(next.version)
-            .bind(&t)
-            .bind(g.id.to_string())
-            .bind(g.version)
-            .bind(&now_text)
-            .execute(&mut *tx)
-            .await?;
-            // changed since it was found: the caller's next pass looks at it again
-            if r.rows_affected() == 1 {
-                events.push((tenant, event));
-            } else {
-                lost.push(g.id);
-            }
+        let mut lost =
+            revoke_found(&mut tx, tenant, &now_text, &found, revoke, &mut events).await?;
+        if !lost.is_empty() {
+            // Changed between the read and the lock (a racing extension, say): read those
+            // again holding the write lock, where nothing can change them before the update,
+            // and revoke the ones that still match. Without this second look a grant
+            // extended in a tight loop could dodge every pass.
+            let again = find_active(&mut *tx, &t, conds, &now, Finding::Ids(&lost)).await?;
+            lost = revoke_found(&mut tx, tenant, &now_text, &again, revoke, &mut events).await?;
         }
         let n = events.len();
         if n > 0 {
@@ -698,4 +665,93 @@ pub(super) async fn claim_idempotency(
 
 pub(super) fn json_text(v: &[String]) -> String {
     serde_json::to_string(v).expect("strings serialize")
+}
+
+/// Which active matching grants [`find_active`] reads.
+enum Finding<'a> {
+    /// Up to this many, in id order, after this id.
+    After(Option<uuid::Uuid>, i64),
+    /// Those of these ids.
+    Ids(&'a [uuid::Uuid]),
+}
+
+/// The tenant's grants that are active at `now` and match every condition.
+async fn find_active<'e, E>(
+    conn: E,
+    t: &str,
+    conds: &[Cond],
+    now: &DateTime<Utc>,
+    which: Finding<'_>,
+) -> Result<Vec<Grant>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+{
+    let mut q =
+        sqlx::QueryBuilder::<sqlx::Sqlite>::new(format!("SELECT {GRANT_COLUMNS} {GRANT_FROM}"));
+    grant_sql::push_where(&mut q, t, conds, now);
+    q.push(" AND g.status IN ('GRANTED', 'EXTENDED') AND g.expires_at > ")
+        .push_bind(format_ts(now));
+    match which {
+        Finding::After(after, limit) => {
+            if let Some(a) = after {
+                q.push(" AND g.id > ").push_bind(a.to_string());
+            }
+            q.push(" ORDER BY g.id LIMIT ").push_bind(limit);
+        }
+        Finding::Ids(ids) => {
+            q.push(" AND g.id IN (");
+            let mut list = q.separated(", ");
+            for id in ids {
+                list.push_bind(id.to_string());
+            }
+            q.push(")");
+        }
+    }
+    q.build()
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(grant_from_row)
+        .collect()
+}
+
+/// Revokes each of `found` that is still the version found and active, pushing its event;
+/// returns the ids of those that changed.
+async fn revoke_found(
+    tx: &mut WriteTx,
+    tenant: TenantId,
+    now_text: &str,
+    found: &[Grant],
+    revoke: &(dyn for<'g> Fn(&'g Grant) -> (Grant, NewEvent) + Send + Sync),
+    events: &mut Vec<(TenantId, NewEvent)>,
+) -> Result<Vec<uuid::Uuid>> {
+    let t = tenant.to_string();
+    let mut lost = Vec::new();
+    for g in found {
+        let (next, event) = revoke(g);
+        let r = sqlx::query(
+            "UPDATE grants SET status = $1, revoked_at = $2, revoked_by = $3, \
+             revoke_reason = $4, updated_at = $5, version = $6 \
+             WHERE tenant_id = $7 AND id = $8 AND version = $9 \
+             AND status IN ('GRANTED', 'EXTENDED') AND expires_at > $10",
+        )
+        .bind(next.status.as_str())
+        .bind(next.revoked_at.as_ref().map(format_ts))
+        .bind(&next.revoked_by)
+        .bind(&next.revoke_reason)
+        .bind(format_ts(&next.updated_at))
+        .bind(next.version)
+        .bind(&t)
+        .bind(g.id.to_string())
+        .bind(g.version)
+        .bind(now_text)
+        .execute(&mut **tx)
+        .await?;
+        if r.rows_affected() == 1 {
+            events.push((tenant, event));
+        } else {
+            lost.push(g.id);
+        }
+    }
+    Ok(lost)
 }

@@ -36,6 +36,7 @@ const TABLE: &[(&str, &str, Option<&[&str]>)] = &[
     ("PUT", "/v1/entities", Some(&[ADMIN, AUTHOR])),
     ("GET", "/v1/entities", Some(&[ADMIN, AUTHOR, AUDITOR])),
     ("DELETE", "/v1/entities/{type}/{id}", Some(&[ADMIN, AUTHOR])),
+    ("POST", "/v1/changes/preview", Some(&[ADMIN, AUTHOR])),
     ("POST", "/v1/authorize", Some(&[ADMIN, AUTHOR, REQUESTER])),
     (
         "POST",

@@ -126,17 +126,21 @@ pub fn check_rules(schema: &Schema, rules: &[(&str, &Policy)]) -> Checked {
         ));
     }
 
-    found.sort_by_key(|(key, _)| *key);
+    // Ties (one place, several actions) by message: the validator's order among them is
+    // not stable from one run to the next, and a write must answer alike every time.
+    found.sort_by(|(a, x), (b, y)| a.cmp(b).then_with(|| x.message.cmp(&y.message)));
+    let mut warnings: Vec<Diagnostic> = result
+        .validation_warnings()
+        .map(|w| Diagnostic {
+            rule_id: w.policy_id().to_string(),
+            message: w.to_string(),
+            location: None,
+        })
+        .collect();
+    warnings.sort_by(|a, b| (&a.rule_id, &a.message).cmp(&(&b.rule_id, &b.message)));
     Checked {
         errors: found.into_iter().map(|(_, d)| d).collect(),
-        warnings: result
-            .validation_warnings()
-            .map(|w| Diagnostic {
-                rule_id: w.policy_id().to_string(),
-                message: w.to_string(),
-                location: None,
-            })
-            .collect(),
+        warnings,
     }
 }
 

@@ -107,6 +107,21 @@ pub struct Grant {
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: DateTime<Utc>,
     pub version: i64,
+    /// How its last decision was made: what a change preview and re-evaluation re-decide
+    /// it with. Not part of the API's grant.
+    #[serde(skip)]
+    pub last_decision: Option<LastDecision>,
+}
+
+/// The action and caller-supplied context of a grant's last decision (a request, a scope
+/// change or policy move, both decided as `request`, or an extension).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LastDecision {
+    /// `request` or `extend`.
+    pub action: String,
+    /// The caller's extra context keys (not the `GrantContext` fields grantd fills in).
+    #[serde(default)]
+    pub context: Option<serde_json::Value>,
 }
 
 impl Grant {

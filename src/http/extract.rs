@@ -228,8 +228,9 @@ fn memchr_u0000(bytes: &[u8]) -> Option<usize> {
 const NUL_REFUSED: &str = "a string contains a NUL character (\\u0000), which is not accepted";
 
 /// A JSON body as `T`; when it does not parse, the error is axum's (with the path of the
-/// field at fault), so both ways of parsing answer alike.
-fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+/// field at fault), so both ways of parsing answer alike. (A change preview parses the
+/// body of the write it names with it too, to answer exactly as that write would.)
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     if has_nul(bytes) {
         return Err(Error::invalid(NUL_REFUSED));
     }

@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod changes;
 pub mod decisions;
 pub mod extract;
 pub mod grants;
@@ -81,6 +82,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(catalog::get_schema, catalog::put_schema))
         .routes(routes!(catalog::put_entities, catalog::list_entities))
         .routes(routes!(catalog::delete_entity))
+        .routes(routes!(changes::preview))
         .routes(routes!(decisions::authorize))
         .routes(routes!(decisions::authorize_batch))
         .routes(routes!(decisions::policy_set_version))

@@ -41,6 +41,7 @@ use utoipa::{OpenApi as _, PartialSchema};
         (name = "policies", description = "Policies of rules, assembled into Cedar"),
         (name = "schema", description = "The tenant's Cedar schema"),
         (name = "entities", description = "The tenant's Cedar entities"),
+        (name = "changes", description = "What a configuration write would do, before it is made"),
         (name = "grants", description = "The grant lifecycle and the access check"),
         (name = "decisions", description = "Authorization decisions from the compiled policy set"),
         (name = "audit", description = "The tamper-evident audit log"),

@@ -124,15 +124,12 @@ fn entity_uid(i: usize, v: &Value) -> Result<(String, String)> {
     })
 }
 
-/// Validates entities against the tenant's schema and upserts them. Returns how many, and
-/// the revision the write committed.
-pub async fn put_entities(
-    store: &DynStore,
-    tenant: TenantId,
-    actor: Actor,
-    body: Value,
-    now: DateTime<Utc>,
-) -> Result<(usize, i64)> {
+/// An entity's `(type, id)`.
+pub type Uid = (String, String);
+
+/// The entities of a `PUT /v1/entities` body, checked for shape and limits (nothing
+/// read yet): the list and each entity's `(type, id)`.
+pub fn entities_body(body: Value) -> Result<(Vec<Value>, Vec<Uid>)> {
     let Value::Array(list) = body else {
         return Err(Error::invalid(
             "the body must be a JSON array of Cedar entities [{\"uid\", \"attrs\", \"parents\"}]",
@@ -158,68 +155,105 @@ pub async fn put_entities(
         }
         uids.push(uid);
     }
+    Ok((list, uids))
+}
+
+/// Checks entities (from [`entities_body`]) against `schema` and, together, with the
+/// tenant's stored entities (`stored`, which they replace where they share a uid): the
+/// rows to store, in body order, each with its uid.
+pub async fn check_entities(
+    schema: &Schema,
+    list: &[Value],
+    uids: &[(String, String)],
+    stored: Vec<EntityRow>,
+) -> Result<Vec<(EntityUid, EntityRow)>> {
+    let declared: HashSet<String> = schema.entity_types().map(ToString::to_string).collect();
+    for (i, (t, _)) in uids.iter().enumerate() {
+        if !declared.contains(t) {
+            return Err(Error::invalid(format!(
+                "[{i}].uid.type: {t:?} is not an entity type of the tenant's schema"
+            )));
+        }
+    }
+    // Ancestry depth first, over the batch alone (the message names the batch's own
+    // entity) and then with what is stored: Cedar's ancestry computation recurses.
+    limits::entity_depths(list, |_| 0).map_err(Error::invalid)?;
+    let entities = limits::on_cedar_stack(|| {
+        Entities::from_json_value(Value::Array(list.to_vec()), Some(schema)).map_err(|e| {
+            Error::invalid(format!(
+                "the entities do not match the schema: {}",
+                error_chain(&e)
+            ))
+        })
+    })?;
+    // The batch must also fit with what is stored: together they must still load (a
+    // parent cycle spread over two writes would otherwise break every decision).
+    let replaced: HashSet<&(String, String)> = uids.iter().collect();
+    let mut combined: Vec<Value> = stored
+        .into_iter()
+        .filter(|r| !replaced.contains(&(r.etype.clone(), r.id.clone())))
+        .map(|r| serde_json::from_str(&r.body).map_err(Error::internal))
+        .collect::<Result<_>>()?;
+    combined.extend(list.iter().cloned());
+    limits::entity_depths(&combined, |_| 0)
+        .map_err(|m| Error::invalid(format!("with the stored entities: {m}")))?;
+    // Loading every stored entity grows with the tenant: a blocking thread's work.
+    let combined_schema = schema.clone();
+    tokio::task::spawn_blocking(move || {
+        limits::on_cedar_stack(|| {
+            Entities::from_json_value(Value::Array(combined), Some(&combined_schema))
+                .map(drop)
+                .map_err(|e| error_chain(&e))
+        })
+    })
+    .await
+    .map_err(Error::internal)?
+    .map_err(|e| {
+        Error::invalid(format!(
+            "with the stored entities, these would not load: {e}"
+        ))
+    })?;
+    let mut rows = Vec::with_capacity(uids.len());
+    for (t, id) in uids {
+        let uid = EntityUid::from_type_name_and_id(
+            EntityTypeName::from_str(t).map_err(|e| Error::invalid(e.to_string()))?,
+            cedar_policy::EntityId::new(id),
+        );
+        let entity = entities
+            .get(&uid)
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("validated entity {uid} missing")))?;
+        let json = entity.to_json_value().map_err(Error::internal)?;
+        rows.push((
+            uid,
+            EntityRow {
+                etype: t.clone(),
+                id: id.clone(),
+                body: json.to_string(),
+            },
+        ));
+    }
+    Ok(rows)
+}
+
+/// Validates entities against the tenant's schema and upserts them. Returns how many, and
+/// the revision the write committed.
+pub async fn put_entities(
+    store: &DynStore,
+    tenant: TenantId,
+    actor: Actor,
+    body: Value,
+    now: DateTime<Utc>,
+) -> Result<(usize, i64)> {
+    let (list, uids) = entities_body(body)?;
     for _ in 0..MAX_ATTEMPTS {
         let snap = store.config_snapshot(tenant).await?;
         let schema = parse_stored_schema(&snap.cedarschema)?;
-        let declared: HashSet<String> = schema.entity_types().map(ToString::to_string).collect();
-        for (i, (t, _)) in uids.iter().enumerate() {
-            if !declared.contains(t) {
-                return Err(Error::invalid(format!(
-                    "[{i}].uid.type: {t:?} is not an entity type of the tenant's schema"
-                )));
-            }
-        }
-        // Ancestry depth first, over the batch alone (the message names the batch's own
-        // entity) and then with what is stored: Cedar's ancestry computation recurses.
-        limits::entity_depths(&list, |_| 0).map_err(Error::invalid)?;
-        let entities = limits::on_cedar_stack(|| {
-            Entities::from_json_value(Value::Array(list.clone()), Some(&schema)).map_err(|e| {
-                Error::invalid(format!(
-                    "the entities do not match the schema: {}",
-                    error_chain(&e)
-                ))
-            })
-        })?;
-        // The batch must also fit with what is stored: together they must still load (a
-        // parent cycle spread over two writes would otherwise break every decision).
-        let replaced: HashSet<&(String, String)> = uids.iter().collect();
-        let mut combined: Vec<Value> = store
-            .all_entities(tenant)
-            .await?
-            .into_iter()
-            .filter(|r| !replaced.contains(&(r.etype.clone(), r.id.clone())))
-            .map(|r| serde_json::from_str(&r.body).map_err(Error::internal))
-            .collect::<Result<_>>()?;
-        combined.extend(list.iter().cloned());
-        limits::entity_depths(&combined, |_| 0)
-            .map_err(|m| Error::invalid(format!("with the stored entities: {m}")))?;
-        // Loading every stored entity grows with the tenant: a blocking thread's work.
-        let combined_schema = schema.clone();
-        tokio::task::spawn_blocking(move || {
-            limits::on_cedar_stack(|| {
-                Entities::from_json_value(Value::Array(combined), Some(&combined_schema))
-                    .map(drop)
-                    .map_err(|e| error_chain(&e))
-            })
-        })
-        .await
-        .map_err(Error::internal)?
-        .map_err(|e| {
-            Error::invalid(format!(
-                "with the stored entities, these would not load: {e}"
-            ))
-        })?;
-        let mut rows = Vec::with_capacity(uids.len());
-        let mut events = Vec::with_capacity(uids.len());
-        for (t, id) in &uids {
-            let uid = EntityUid::from_type_name_and_id(
-                EntityTypeName::from_str(t).map_err(|e| Error::invalid(e.to_string()))?,
-                cedar_policy::EntityId::new(id),
-            );
-            let entity = entities.get(&uid).ok_or_else(|| {
-                Error::internal(anyhow::anyhow!("validated entity {uid} missing"))
-            })?;
-            let json = entity.to_json_value().map_err(Error::internal)?;
+        let stored = store.all_entities(tenant).await?;
+        let checked = check_entities(&schema, &list, &uids, stored).await?;
+        let mut rows = Vec::with_capacity(checked.len());
+        let mut events = Vec::with_capacity(checked.len());
+        for (uid, row) in checked {
+            let json: Value = serde_json::from_str(&row.body).map_err(Error::internal)?;
             events.push(
                 NewEvent::new(
                     now,
@@ -227,13 +261,9 @@ pub async fn put_entities(
                     EventKind::EntitiesUpdate,
                     Subject::new("entity", &uid),
                 )
-                .with_request(json.clone()),
+                .with_request(json),
             );
-            rows.push(EntityRow {
-                etype: t.clone(),
-                id: id.clone(),
-                body: json.to_string(),
-            });
+            rows.push(row);
         }
         match store
             .upsert_entities(tenant, snap.revision, &rows, events)

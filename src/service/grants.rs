@@ -11,7 +11,7 @@ use crate::domain::audit::{canonical_json, Actor, Determining, EventKind, NewEve
 use crate::domain::decision::EntityRef;
 use crate::domain::grant::{
     add_seconds, cap_lifetime, choose_duration, governing, normalize_scopes, scopes_cover, Grant,
-    GrantStatus, PolicyRank, MAX_DURATION_SECONDS,
+    GrantStatus, LastDecision, PolicyRank, MAX_DURATION_SECONDS,
 };
 use crate::domain::ids::TenantId;
 use crate::domain::policy::PolicyRef;
@@ -498,6 +498,10 @@ pub async fn request(
             created_at: now,
             updated_at: now,
             version: 1,
+            last_decision: Some(LastDecision {
+                action: "request".into(),
+                context: body.context.clone(),
+            }),
         };
         let answer = GrantDecision {
             grant,
@@ -628,8 +632,13 @@ pub async fn extend(
             g.extension_count,
         )?;
         let eval = evaluate(&set, &g.principal, "extend", &g.resource, ctx).await?;
+        // With the grant as it was decided, so the decision can be replayed from its event
+        // alone (a change preview).
         let raw = json!({"duration_seconds": wanted_duration,
-            "expires_at": wanted_at.map(|t| crate::clock::format_ts(&t)), "context": body.context});
+            "expires_at": wanted_at.map(|t| crate::clock::format_ts(&t)), "context": body.context,
+            "grant": {"principal": g.principal, "resource": g.resource, "scopes": g.scopes,
+                "reason": g.reason, "granted_at": crate::clock::format_ts(&g.granted_at),
+                "extension_count": g.extension_count}});
         if !eval.allowed {
             audit_denial(
                 s,
@@ -663,6 +672,10 @@ pub async fn extend(
         next.notices = eval.notices.clone();
         next.updated_at = now;
         next.version += 1;
+        next.last_decision = Some(LastDecision {
+            action: "extend".into(),
+            context: body.context.clone(),
+        });
         let event = decision_event(
             NewEvent::new(
                 now,
@@ -933,6 +946,10 @@ pub async fn update(
             next.policy_key = meta.key.clone();
             next.notices = eval.notices.clone();
             next.audit_session = eval.determining.iter().any(|r| r.audit_session);
+            next.last_decision = Some(LastDecision {
+                action: "request".into(),
+                context: body.context.clone(),
+            });
             decision = Some((eval, set.version, meta.max_duration_seconds));
         }
         if let Some(at) = body.granted_at {

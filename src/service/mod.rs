@@ -2,6 +2,7 @@
 //! audited) and talk to the store, never to HTTP.
 
 pub mod catalog;
+pub mod changes;
 pub mod decisions;
 pub mod grant_list;
 pub mod grants;

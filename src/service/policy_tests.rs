@@ -399,9 +399,16 @@ pub struct TestBody {
     /// Run on this policy-set version or a newer one (a consistency token).
     #[serde(default)]
     pub min_policy_set_version: Option<i64>,
+    /// Run against the set one configuration write would produce, instead of the stored
+    /// set: the write named as it would be sent (as in `POST /v1/changes/preview`), checked
+    /// as that write would be (an invalid change answers as the write would). Nothing is
+    /// written.
+    #[serde(default)]
+    pub change: Option<super::changes::ChangeBody>,
 }
 
-/// `POST /v1/policies/test`: `body`'s cases against the tenant's stored set, decided as
+/// `POST /v1/policies/test`: `body`'s cases against the tenant's stored set (or the set a
+/// candidate change would produce), decided as
 /// `POST /v1/authorize` decides (on a blocking thread; nothing is written or audited: no
 /// request of a user is decided).
 pub async fn test_stored(
@@ -433,7 +440,18 @@ pub async fn test_stored(
             limits::MAX_BATCH_REQUESTS_WITH_ENTITIES
         )));
     }
-    let set = s.policy_set(caller, body.min_policy_set_version).await?;
+    let set = match body.change {
+        None => s.policy_set(caller, body.min_policy_set_version).await?,
+        Some(change) => {
+            // the candidate is built from the database as it is now, which the token
+            // must not be newer than
+            s.policy_set(caller, body.min_policy_set_version).await?;
+            let change = super::changes::Change::parse(change)?;
+            let cand = super::changes::candidate(&s.store, caller.tenant_id, change, s.clock.now())
+                .await?;
+            super::changes::compile_candidate(cand.config).await?
+        }
+    };
     // the keys of the set's own policies: the version that decides names them
     let keys: HashMap<String, String> = set
         .rules

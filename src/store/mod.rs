@@ -229,6 +229,15 @@ pub trait AuditStore: Send + Sync + 'static {
         after_seq: Option<i64>,
         limit: i64,
     ) -> Result<Vec<AuditEvent>>;
+    /// The tenant's newest decision events (`authorize`, `grant.request`, `grant.extend`
+    /// with a decision) at or after `since`, newest first, at most `limit`: what a change
+    /// preview replays.
+    async fn recent_decisions(
+        &self,
+        tenant: TenantId,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>>;
     /// Deletes every tenant's events older than `before` (the oldest run of them, in `seq`
     /// order), recording the last deleted event's seq and hash as the chain's new anchor.
     /// Returns how many were deleted.
@@ -402,6 +411,16 @@ pub trait GrantStore: Send + Sync + 'static {
               + Send
               + Sync),
     ) -> Result<(usize, Vec<uuid::Uuid>, Option<uuid::Uuid>)>;
+    /// Up to `limit` of the tenant's grants that are active at `now` and match every
+    /// condition, in id order after `after` (a preview's or re-evaluation's walk).
+    async fn active_grants(
+        &self,
+        tenant: TenantId,
+        conds: &[crate::domain::grant_query::Cond],
+        after: Option<uuid::Uuid>,
+        limit: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<crate::domain::grant::Grant>>;
     /// Sets `last_used_at = now` unless it is already after `not_before`.
     async fn stamp_last_used(
         &self,

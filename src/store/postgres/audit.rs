@@ -74,6 +74,40 @@ impl AuditStore for PgStore {
             .collect()
     }
 
+    async fn recent_decisions(
+        &self,
+        tenant: TenantId,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>> {
+        // Newest first along the primary key, ending at the window's first event (`at`
+        // never decreases along `seq`).
+        let rows = sqlx::query(
+            "SELECT body, prev_hash, hash FROM audit_events WHERE tenant_id = $1 \
+             AND kind IN ('authorize', 'grant.request', 'grant.extend') \
+             AND decision IS NOT NULL AND at >= $2 \
+             AND seq >= COALESCE((SELECT seq FROM audit_events WHERE tenant_id = $1 \
+                 AND at >= $2 ORDER BY at, seq LIMIT 1), 9223372036854775807) \
+             ORDER BY seq DESC LIMIT $3",
+        )
+        .bind(tenant.0)
+        .bind(since)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let body: String = r.try_get("body")?;
+                Ok(AuditEvent {
+                    content: serde_json::from_str(&body)
+                        .map_err(|_| corrupt("audit_events.body"))?,
+                    prev_hash: r.try_get("prev_hash")?,
+                    hash: r.try_get("hash")?,
+                })
+            })
+            .collect()
+    }
+
     async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64> {
         let tenants: Vec<Uuid> = sqlx::query_scalar("SELECT tenant_id FROM audit_heads")
             .fetch_all(&self.pool)

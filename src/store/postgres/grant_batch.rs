@@ -305,7 +305,8 @@ async fn insert_rows(conn: &mut PgConnection, rows: &[(TenantId, &Grant)]) -> Re
         "INSERT INTO grants (tenant_id, id, principal_type, principal_id, resource_type, \
          resource_id, app, scopes, status, policy_id, requested_by, granted_by, reason, \
          granted_at, expires_at, extension_count, last_used_at, revoked_at, revoked_by, \
-         revoke_reason, audit_session, notices, created_at, updated_at, version) ",
+         revoke_reason, audit_session, notices, created_at, updated_at, version, \
+         last_decision) ",
     );
     q.push_values(rows, |mut b, (tenant, g)| {
         b.push_bind(tenant.0)
@@ -332,7 +333,8 @@ async fn insert_rows(conn: &mut PgConnection, rows: &[(TenantId, &Grant)]) -> Re
             .push_bind(Json(g.notices.clone()))
             .push_bind(g.created_at)
             .push_bind(g.updated_at)
-            .push_bind(g.version);
+            .push_bind(g.version)
+            .push_bind(g.last_decision.clone().map(Json));
     });
     q.build().execute(&mut *conn).await?;
     Ok(())

@@ -42,8 +42,8 @@ impl GrantStore for PgStore {
             "UPDATE grants SET resource_type = $1, resource_id = $2, app = $3, scopes = $4, \
              status = $5, policy_id = $6, granted_by = $7, granted_at = $8, expires_at = $9, \
              extension_count = $10, revoked_at = $11, revoked_by = $12, revoke_reason = $13, \
-             audit_session = $14, notices = $15, updated_at = $16, version = $17 \
-             WHERE tenant_id = $18 AND id = $19 AND version = $20",
+             audit_session = $14, notices = $15, updated_at = $16, version = $17, \
+             last_decision = $21 WHERE tenant_id = $18 AND id = $19 AND version = $20",
         )
         .bind(&g.resource.etype)
         .bind(&g.resource.id)
@@ -65,6 +65,7 @@ impl GrantStore for PgStore {
         .bind(tenant.0)
         .bind(g.id)
         .bind(expected_version)
+        .bind(g.last_decision.as_ref().map(Json))
         .execute(&mut *tx)
         .await?;
         if r.rows_affected() == 0 {
@@ -181,6 +182,17 @@ impl GrantStore for PgStore {
         tx.append(events).await?;
         tx.commit().await?;
         Ok((n, lost, last))
+    }
+
+    async fn active_grants(
+        &self,
+        tenant: TenantId,
+        conds: &[Cond],
+        after: Option<Uuid>,
+        limit: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Grant>> {
+        find_active(&self.pool, tenant, conds, now, Finding::After(after, limit)).await
     }
 
     async fn stamp_last_used(
@@ -354,7 +366,8 @@ pub(super) async fn cut_grants_to_policy_max(
 const GRANT_COLUMNS: &str = "g.id, g.principal_type, g.principal_id, g.resource_type, g.resource_id, \
     g.app, g.scopes, g.status, g.policy_id, p.key AS policy_key, g.requested_by, g.granted_by, \
     g.reason, g.granted_at, g.expires_at, g.extension_count, g.last_used_at, g.revoked_at, \
-    g.revoked_by, g.revoke_reason, g.audit_session, g.notices, g.created_at, g.updated_at, g.version";
+    g.revoked_by, g.revoke_reason, g.audit_session, g.notices, g.created_at, g.updated_at, g.version, \
+    g.last_decision";
 
 const GRANT_FROM: &str =
     "FROM grants g LEFT JOIN policies p ON p.tenant_id = g.tenant_id AND p.id = g.policy_id";
@@ -514,6 +527,9 @@ fn grant_from_row(row: &PgRow) -> Result<Grant> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         version: row.try_get("version")?,
+        last_decision: row
+            .try_get::<Option<Json<crate::domain::grant::LastDecision>>, _>("last_decision")?
+            .map(|d| d.0),
     })
 }
 

@@ -26,9 +26,10 @@ impl GrantStore for SqliteStore {
             "INSERT INTO grants (tenant_id, id, principal_type, principal_id, resource_type, \
              resource_id, app, scopes, status, policy_id, requested_by, granted_by, reason, \
              granted_at, expires_at, extension_count, last_used_at, revoked_at, revoked_by, \
-             revoke_reason, audit_session, notices, created_at, updated_at, version) VALUES \
+             revoke_reason, audit_session, notices, created_at, updated_at, version, \
+             last_decision) VALUES \
              ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-             $19, $20, $21, $22, $23, $24, $25)",
+             $19, $20, $21, $22, $23, $24, $25, $26)",
         )
         .bind(tenant.to_string())
         .bind(g.id.to_string())
@@ -55,6 +56,7 @@ impl GrantStore for SqliteStore {
         .bind(format_ts(&g.created_at))
         .bind(format_ts(&g.updated_at))
         .bind(g.version)
+        .bind(g.last_decision.as_ref().map(decision_text))
         .execute(&mut *tx)
         .await?;
         append_in_tx(&mut tx, vec![(tenant, event)]).await?;
@@ -80,8 +82,8 @@ impl GrantStore for SqliteStore {
             "UPDATE grants SET resource_type = $1, resource_id = $2, app = $3, scopes = $4, \
              status = $5, policy_id = $6, granted_by = $7, granted_at = $8, expires_at = $9, \
              extension_count = $10, revoked_at = $11, revoked_by = $12, revoke_reason = $13, \
-             audit_session = $14, notices = $15, updated_at = $16, version = $17 \
-             WHERE tenant_id = $18 AND id = $19 AND version = $20",
+             audit_session = $14, notices = $15, updated_at = $16, version = $17, \
+             last_decision = $21 WHERE tenant_id = $18 AND id = $19 AND version = $20",
         )
         .bind(&g.resource.etype)
         .bind(&g.resource.id)
@@ -103,6 +105,7 @@ impl GrantStore for SqliteStore {
         .bind(tenant.to_string())
         .bind(g.id.to_string())
         .bind(expected_version)
+        .bind(g.last_decision.as_ref().map(decision_text))
         .execute(&mut *tx)
         .await?;
         if r.rows_affected() == 0 {
@@ -227,6 +230,24 @@ impl GrantStore for SqliteStore {
         }
         tx.commit().await?;
         Ok((n, lost, last))
+    }
+
+    async fn active_grants(
+        &self,
+        tenant: TenantId,
+        conds: &[Cond],
+        after: Option<uuid::Uuid>,
+        limit: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Grant>> {
+        find_active(
+            &self.pool,
+            &tenant.to_string(),
+            conds,
+            &now,
+            Finding::After(after, limit),
+        )
+        .await
     }
 
     async fn stamp_last_used(
@@ -383,7 +404,8 @@ pub(super) async fn cut_grants_to_policy_max(
 pub(super) const GRANT_COLUMNS: &str = "g.id, g.principal_type, g.principal_id, g.resource_type, g.resource_id, \
     g.app, g.scopes, g.status, g.policy_id, p.key AS policy_key, g.requested_by, g.granted_by, \
     g.reason, g.granted_at, g.expires_at, g.extension_count, g.last_used_at, g.revoked_at, \
-    g.revoked_by, g.revoke_reason, g.audit_session, g.notices, g.created_at, g.updated_at, g.version";
+    g.revoked_by, g.revoke_reason, g.audit_session, g.notices, g.created_at, g.updated_at, g.version, \
+    g.last_decision";
 
 pub(super) const GRANT_FROM: &str =
     "FROM grants g LEFT JOIN policies p ON p.tenant_id = g.tenant_id AND p.id = g.policy_id";
@@ -599,6 +621,10 @@ pub(crate) fn grant_from_row(row: &SqliteRow) -> Result<Grant> {
         created_at: ts_col(row, "created_at")?,
         updated_at: ts_col(row, "updated_at")?,
         version: row.try_get("version")?,
+        last_decision: row
+            .try_get::<Option<String>, _>("last_decision")?
+            .map(|t| serde_json::from_str(&t).map_err(|_| corrupt("grants.last_decision")))
+            .transpose()?,
     })
 }
 
@@ -665,6 +691,10 @@ pub(super) async fn claim_idempotency(
 
 pub(super) fn json_text(v: &[String]) -> String {
     serde_json::to_string(v).expect("strings serialize")
+}
+
+fn decision_text(d: &crate::domain::grant::LastDecision) -> String {
+    serde_json::to_string(d).expect("a decision serializes")
 }
 
 /// Which active matching grants [`find_active`] reads.

@@ -87,7 +87,9 @@ async fn main() {
         serde_json::from_str(&std::fs::read_to_string(&args[2]).expect("bootstrap file"))
             .expect("bootstrap JSON");
     let grants: usize = args.get(3).map_or(10_000, |v| v.parse().expect("grants"));
-    let decisions: usize = args.get(4).map_or(10_000, |v| v.parse().expect("decisions"));
+    let decisions: usize = args
+        .get(4)
+        .map_or(10_000, |v| v.parse().expect("decisions"));
     let rounds: usize = args.get(5).map_or(3, |v| v.parse().expect("rounds"));
     let api = Api {
         client: Client::new(),
@@ -170,7 +172,9 @@ async fn main() {
     for (name, change) in &changes {
         for _ in 0..rounds {
             let t = Instant::now();
-            let p = api.ok(Method::POST, "/v1/changes/preview", change.clone()).await;
+            let p = api
+                .ok(Method::POST, "/v1/changes/preview", change.clone())
+                .await;
             let ms = t.elapsed().as_secs_f64() * 1e3;
             worst = worst.max(ms);
             println!(

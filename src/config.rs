@@ -18,6 +18,8 @@ pub struct Config {
     pub change_poll_interval: std::time::Duration,
     /// How often expired grants are persisted as EXPIRED.
     pub sweep_interval: std::time::Duration,
+    /// Active grants a re-evaluation handles per transaction.
+    pub reevaluation_batch: i64,
     /// Audit events older than this many days are pruned (the chain stays verifiable from
     /// its new anchor). `None` keeps them forever.
     pub audit_retention_days: Option<u32>,
@@ -42,6 +44,7 @@ impl Config {
             audit_batch_max: 512,
             change_poll_interval: std::time::Duration::from_secs(1),
             sweep_interval: std::time::Duration::from_secs(1),
+            reevaluation_batch: 200,
             audit_retention_days: None,
             server: crate::http::server::ServerLimits::default(),
             shutdown_drain: std::time::Duration::ZERO,

@@ -31,6 +31,7 @@ pub struct App {
     writer: JoinHandle<()>,
     poller: JoinHandle<()>,
     sweeper: JoinHandle<()>,
+    reevaluator: JoinHandle<()>,
     stop_poller: tokio::sync::watch::Sender<bool>,
 }
 
@@ -54,14 +55,18 @@ impl App {
         let keys = Arc::new(service::keys::KeyCache::new(100_000));
         // Wakes the change poller at once when commits may have gone unheard.
         let poll_now = Arc::new(tokio::sync::Notify::new());
+        // Wakes the re-evaluation worker when a configuration write commits.
+        let reevaluate_now = Arc::new(tokio::sync::Notify::new());
         {
             let (sets, keys) = (Arc::downgrade(&policy_sets), Arc::downgrade(&keys));
             let poll_now = poll_now.clone();
+            let reevaluate_now = reevaluate_now.clone();
             store.set_commit_listener(Arc::new(move |c| match c {
                 store::Commit::Config { tenant, revision } => {
                     if let Some(e) = sets.upgrade() {
                         e.heard(tenant, revision)
                     }
+                    reevaluate_now.notify_one()
                 }
                 store::Commit::KeyRevoked(k) => {
                     if let Some(k2) = keys.upgrade() {
@@ -97,21 +102,27 @@ impl App {
             config.audit_retention_days,
             stop_poller.subscribe(),
         ));
+        let services = Services {
+            store,
+            clock,
+            audit,
+            cursors,
+            policy_sets,
+            keys,
+        };
+        let reevaluator = tokio::spawn(service::reevaluate::run(
+            services.clone(),
+            config.change_poll_interval,
+            config.reevaluation_batch,
+            reevaluate_now,
+            stop_poller.subscribe(),
+        ));
         Ok(App {
             poller,
             sweeper,
+            reevaluator,
             stop_poller,
-            state: AppState::new(
-                Services {
-                    store,
-                    clock,
-                    audit,
-                    cursors,
-                    policy_sets,
-                    keys,
-                },
-                Arc::new(config),
-            ),
+            state: AppState::new(services, Arc::new(config)),
             writer,
         })
     }
@@ -215,12 +226,15 @@ impl App {
             writer,
             poller,
             sweeper,
+            reevaluator,
             stop_poller,
         } = self;
         let finish = async move {
             let _ = stop_poller.send(true);
             let _ = poller.await;
             let _ = sweeper.await;
+            // it holds a queue handle of the audit writer, awaited below
+            let _ = reevaluator.await;
             let store = state.services.store.clone();
             // The writer stops once every queue handle is gone, after committing what is
             // queued.

@@ -105,6 +105,10 @@ struct ServeArgs {
     /// `grantd policy import` while the server runs; writes through the API apply at once.
     #[arg(long, env = "GRANTD_CHANGE_POLL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
     change_poll_ms: u64,
+    /// Active grants a re-evaluation (after a policy, schema or entity write) handles per
+    /// transaction: smaller batches hold the tenant's write lock for less time each.
+    #[arg(long, env = "GRANTD_REEVALUATION_BATCH", default_value_t = 200, value_parser = clap::value_parser!(i64).range(1..=5_000))]
+    reevaluation_batch: i64,
     /// How often (ms) expired grants are persisted as EXPIRED with their audit event (every
     /// read already treats them as expired).
     #[arg(long, env = "GRANTD_SWEEP_INTERVAL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=600_000))]
@@ -294,6 +298,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             config.audit_queue_capacity = args.audit_queue_capacity;
             config.change_poll_interval = std::time::Duration::from_millis(args.change_poll_ms);
             config.sweep_interval = std::time::Duration::from_millis(args.sweep_interval_ms);
+            config.reevaluation_batch = args.reevaluation_batch;
             config.audit_retention_days = args.audit_retention_days;
             config.server = grantd::http::server::ServerLimits {
                 header_read_timeout: std::time::Duration::from_millis(args.header_read_timeout_ms),

@@ -80,6 +80,56 @@ impl Ctx {
         .await
     }
 
+    async fn set_on_change(&self, mode: &str) {
+        let r = self
+            .admin(
+                Method::PUT,
+                "/v1/settings",
+                Some(json!({"on_change": mode})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+
+    /// The re-evaluation a write's answer names, once it is no longer open.
+    async fn finished(&self, write: &Resp) -> Value {
+        let id = write.body["reevaluation_id"].as_i64().unwrap_or_else(|| {
+            write.headers["x-reevaluation-id"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap()
+        });
+        assert_eq!(
+            write.headers["x-reevaluation-id"].to_str().unwrap(),
+            id.to_string()
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let r = self
+                .admin(Method::GET, &format!("/v1/reevaluations/{id}"), None)
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            if r.body["status"] == "done" || r.body["status"] == "superseded" {
+                return r.body;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still open: {}",
+                r.text
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn grant_state(&self, id: &str) -> Value {
+        let r = self
+            .admin(Method::GET, &format!("/v1/grants/{id}"), None)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.body
+    }
+
     async fn ok_preview(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let r = self.preview(method, path, body).await;
         assert_eq!(r.status, 200, "{}", r.text);
@@ -410,4 +460,429 @@ backends! {
         let r = c.admin(Method::POST, "/v1/policies/test", Some(json!({"cases": cases}))).await;
         assert_eq!(r.body["failed"], 0, "{}", r.text);
     }
+}
+
+/// `(grant id, grant.reevaluate events of it)` for every grant with any.
+async fn reevaluate_events(
+    s: &TestServer,
+    t: &Tenant,
+) -> std::collections::BTreeMap<String, Vec<Value>> {
+    let mut out: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
+    for (kind, body) in s.events(&t.id).await {
+        if kind == "grant.reevaluate" {
+            out.entry(body["subject"]["id"].as_str().unwrap().to_string())
+                .or_default()
+                .push(body);
+        }
+    }
+    out
+}
+
+/// The ids `grants/list` finds with `review_required` set.
+async fn flagged(c: &Ctx) -> BTreeSet<String> {
+    let r = c
+        .admin(
+            Method::POST,
+            "/v1/grants/list?per_page=100",
+            Some(
+                json!([{"attribute": "review_required", "operator": "EQUALS",
+                "values": [{"value": true}]}]),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            assert_eq!(g["review_required"], true, "{g}");
+            g["id"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+backends! {
+    #[tokio::test]
+    async fn reevaluation_flags_clamps_or_revokes_exactly_what_the_preview_listed() {
+        for mode in ["flag", "clamp", "revoke"] {
+            let c = Ctx::new().await;
+            c.set_on_change(mode).await;
+            // bob alone may also hold anything for up to 2 h, by a second policy
+            let r = c.admin(Method::POST, "/v1/policies", Some(json!({"key": "bob", "name": "bob",
+                "priority": -1, "max_duration_seconds": 2 * 3600,
+                "rules": [{"effect": "permit", "principal_scope_type": "eq", "principal_entity_type": "User",
+                    "principal_entity_id": "bob", "action_scope_type": "in",
+                    "action_ids": ["request", "extend"], "resource_scope_type": "any"}]}))).await;
+            assert_eq!(r.status, 201, "{}", r.text);
+            let a1 = c.grant("alice", 3600).await;
+            let a6 = c.grant("alice", 6 * 3600).await;
+            let b1 = c.grant("bob", 3600).await;
+            let b6 = c.grant("bob", 6 * 3600).await;
+            let carol = c.grant("carol", 3600).await;
+            let change = json!({"enabled": false});
+            let p = c.ok_preview("PATCH", "/v1/policies/eng", Some(change.clone())).await;
+            let items = &p["grants"]["items"];
+            assert_eq!(ids(items, "denied"), set(&[&a1, &a6]), "{p}");
+            assert_eq!(ids(items, "clamped"), set(&[&b6]), "{p}");
+            assert_eq!(ids(items, "policy_changed"), set(&[&b1]), "{p}");
+            let cut = items.as_array().unwrap().iter().find(|i| i["grant_id"] == b6.as_str())
+                .unwrap()["new_expires_at"].clone();
+            let before = c.grant_state(&b6).await;
+
+            let w = c.admin(Method::PATCH, "/v1/policies/eng", Some(change)).await;
+            assert_eq!(w.status, 200, "{}", w.text);
+            let r = c.finished(&w).await;
+            let version = w.body["policy_set_version"].as_i64().unwrap();
+            assert_eq!(r["status"], "done", "{r}");
+            assert_eq!(r["on_change"], mode, "{r}");
+            assert_eq!(r["found"], json!({"examined": 5, "denied": 2, "clamped": 1, "policy_changed": 1}), "{r}");
+            let (flags, clamps, revokes) = match mode {
+                "flag" => (2, 0, 0),
+                "clamp" => (2, 1, 0),
+                _ => (0, 1, 2),
+            };
+            assert_eq!(r["applied"], json!({"flagged": flags, "clamped": clamps, "revoked": revokes, "cleared": 0}), "{r}");
+
+            let denied = set(&[&a1, &a6]);
+            if mode == "revoke" {
+                assert!(flagged(&c).await.is_empty());
+                for id in &denied {
+                    let g = c.grant_state(id).await;
+                    assert_eq!(g["status"], "REVOKED", "{g}");
+                    assert_eq!(g["revoked_by"], "policy-change", "{g}");
+                }
+            } else {
+                assert_eq!(flagged(&c).await, denied);
+            }
+            let b6_now = c.grant_state(&b6).await;
+            if mode == "flag" {
+                assert_eq!(b6_now["expires_at"], before["expires_at"], "{b6_now}");
+            } else {
+                assert_eq!(b6_now["expires_at"], cut, "{b6_now}");
+            }
+            for id in [&b1, &carol] {
+                let g = c.grant_state(id).await;
+                assert_eq!(g["review_required"], false, "{g}");
+                assert_eq!(g["status"], "GRANTED", "{g}");
+            }
+            // one event for each grant changed, naming the version that caused it
+            let events = reevaluate_events(&c.s, &c.t).await;
+            let mut changed = denied.clone();
+            if mode != "flag" {
+                changed.insert(b6.clone());
+            }
+            assert_eq!(events.keys().cloned().collect::<BTreeSet<_>>(), changed, "{events:?}");
+            for (id, list) in &events {
+                assert_eq!(list.len(), 1, "{id}: {list:?}");
+                assert_eq!(list[0]["policy_set_version"], version, "{list:?}");
+                assert_eq!(list[0]["request"]["reevaluation_id"], version, "{list:?}");
+            }
+            // eng back: the flags clear
+            let w = c.admin(Method::PATCH, "/v1/policies/eng", Some(json!({"enabled": true}))).await;
+            let r = c.finished(&w).await;
+            if mode != "revoke" {
+                assert_eq!(r["applied"]["cleared"], 2, "{r}");
+                assert!(flagged(&c).await.is_empty());
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn removing_a_user_from_a_group_flags_or_revokes_exactly_their_grants() {
+        for mode in ["flag", "revoke"] {
+            let c = Ctx::new().await;
+            if mode != "flag" {
+                c.set_on_change(mode).await;
+            }
+            let alice = [c.grant("alice", 3600).await, c.grant("alice", 7200).await];
+            let others = [c.grant("bob", 3600).await, c.grant("carol", 3600).await];
+            let w = c.admin(Method::PUT, "/v1/entities", Some(entities(false))).await;
+            assert_eq!(w.status, 200, "{}", w.text);
+            let r = c.finished(&w).await;
+            assert_eq!(r["found"]["denied"], 2, "{r}");
+            for id in &alice {
+                let g = c.grant_state(id).await;
+                if mode == "flag" {
+                    assert_eq!(g["review_required"], true, "{g}");
+                    assert_eq!(g["status"], "GRANTED", "{g}");
+                } else {
+                    assert_eq!(g["status"], "REVOKED", "{g}");
+                }
+            }
+            for id in &others {
+                let g = c.grant_state(id).await;
+                assert_eq!(g["review_required"], false, "{g}");
+                assert_eq!(g["status"], "GRANTED", "{g}");
+            }
+            // an access check no longer finds a revoked grant
+            let r = c.call(Method::POST, "/v1/access/check", Some(json!({
+                "principal": {"type": "User", "id": "alice"}, "resource": {"type": "App", "id": "github"}}))).await;
+            assert_eq!(r.body["allowed"], mode == "flag", "{}", r.text);
+        }
+    }
+
+    #[tokio::test]
+    async fn for_generated_changes_reevaluation_applies_exactly_what_the_preview_listed() {
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for round in 0..6 {
+            let c = Ctx::new().await;
+            c.set_on_change("clamp").await;
+            // more users, in random groups; policies with random maxima
+            let mut ents = vec![];
+            for u in 0..6 {
+                let g = ["engineering", "sales"][next(2) as usize];
+                ents.push(json!({"uid": {"type": "User", "id": format!("u{u}")}, "attrs": {},
+                    "parents": [{"type": "Group", "id": g}]}));
+            }
+            let r = c.admin(Method::PUT, "/v1/entities", Some(Value::Array(ents))).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            let r = c.admin(Method::POST, "/v1/policies", Some(json!({"key": "wide", "name": "wide",
+                "priority": -1, "max_duration_seconds": 3600 * (1 + next(4) as i64),
+                "rules": [{"effect": "permit", "principal_scope_type": "any", "action_scope_type": "in",
+                    "action_ids": ["request", "extend"], "resource_scope_type": "any",
+                    "conditions": format!("when {{ context.reason == \"work\" && principal != User::\"u{}\" }}", next(6))}]}))).await;
+            assert_eq!(r.status, 201, "{}", r.text);
+            let mut grants = Vec::new();
+            for _ in 0..10 {
+                let u = format!("u{}", next(6));
+                let hours = 1 + next(7) as i64;
+                let r = c.call(Method::POST, "/v1/grants", Some(json!({"principal": {"type": "User", "id": u},
+                    "resource": {"type": "App", "id": "github"}, "duration_seconds": hours * 3600,
+                    "reason": "work"}))).await;
+                if r.status == 201 {
+                    grants.push(r.body["id"].as_str().unwrap().to_string());
+                }
+            }
+            let (method, path, body) = match next(4) {
+                0 => {
+                    let u = next(6);
+                    let g = ["engineering", "sales"][next(2) as usize];
+                    ("PUT", "/v1/entities".to_string(), Some(json!([{"uid": {"type": "User", "id": format!("u{u}")},
+                        "attrs": {}, "parents": if next(2) == 0 { json!([]) } else { json!([{"type": "Group", "id": g}]) }}])))
+                }
+                1 => ("PATCH", format!("/v1/policies/{}", ["eng", "sales", "wide"][next(3) as usize]),
+                    Some(json!({"enabled": false}))),
+                2 => ("PATCH", "/v1/policies/wide".to_string(), Some(json!({"rules": [{"effect": "permit",
+                    "principal_scope_type": "any", "action_scope_type": "in", "action_ids": ["request", "extend"],
+                    "resource_scope_type": "any", "conditions": "when { context.reason == \"play\" }"}]}))),
+                _ => ("POST", "/v1/policies".to_string(), Some(json!({"key": "stop", "name": "stop",
+                    "max_duration_seconds": 60, "rules": [{"effect": "forbid", "principal_scope_type": "eq",
+                    "principal_entity_type": "User", "principal_entity_id": format!("u{}", next(6)),
+                    "action_scope_type": "any", "resource_scope_type": "any"}]}))),
+            };
+            let p = c.ok_preview(method, &path, body.clone()).await;
+            let items = p["grants"]["items"].clone();
+            let before: Vec<Value> = futures_util::future::join_all(grants.iter().map(|g| c.grant_state(g))).await;
+            let m = Method::from_bytes(method.as_bytes()).unwrap();
+            let w = c.admin(m, &path, body).await;
+            assert!(w.status.is_success(), "round {round}: {}", w.text);
+            let r = c.finished(&w).await;
+            assert_eq!(r["status"], "done", "round {round}: {r}");
+            let after: Vec<Value> = futures_util::future::join_all(grants.iter().map(|g| c.grant_state(g))).await;
+            let now_flagged: BTreeSet<String> = after.iter().filter(|g| g["review_required"] == true)
+                .map(|g| g["id"].as_str().unwrap().to_string()).collect();
+            assert_eq!(now_flagged, ids(&items, "denied"), "round {round}: {method} {path}: {p}");
+            let cut: BTreeSet<String> = before.iter().zip(&after)
+                .filter(|(b, a)| b["expires_at"] != a["expires_at"])
+                .map(|(_, a)| a["id"].as_str().unwrap().to_string()).collect();
+            assert_eq!(cut, ids(&items, "clamped"), "round {round}: {method} {path}: {p}");
+            for i in items.as_array().unwrap().iter().filter(|i| i["outcome"] == "clamped") {
+                let a = after.iter().find(|g| g["id"] == i["grant_id"]).unwrap();
+                assert_eq!(a["expires_at"], i["new_expires_at"], "round {round}");
+            }
+            assert_eq!(r["found"]["denied"], p["grants"]["counts"]["denied"], "round {round}");
+            assert_eq!(r["found"]["clamped"], p["grants"]["counts"]["clamped"], "round {round}");
+        }
+    }
+
+    #[tokio::test]
+    async fn only_admins_change_settings_and_every_change_is_audited() {
+        let c = Ctx::new().await;
+        let r = c.admin(Method::GET, "/v1/settings", None).await;
+        assert_eq!(r.body, json!({"on_change": "flag"}), "{}", r.text);
+        let author = c.s.key(&c.t, "author").await;
+        let r = send(&c.s, &author, &c.t, Method::PUT, "/v1/settings", Some(json!({"on_change": "none"}))).await;
+        r.assert_error(403, "forbidden");
+        let r = c.admin(Method::PUT, "/v1/settings", Some(json!({"on_change": "sometimes"}))).await;
+        r.assert_error(400, "invalid_input");
+        let r = c.admin(Method::PUT, "/v1/settings", Some(json!({"on_change": "none", "x": 1}))).await;
+        r.assert_error(400, "invalid_input");
+        c.set_on_change("none").await;
+        let events: Vec<Value> = c.s.events(&c.t.id).await.into_iter()
+            .filter(|(k, _)| k == "settings.update").map(|(_, b)| b).collect();
+        assert_eq!(events.len(), 1, "{events:?}");
+        assert_eq!(events[0]["request"], json!({"on_change": "none"}));
+        // with `none`, a write's re-evaluation is done at once and changes nothing
+        let a = c.grant("alice", 3600).await;
+        let w = c.admin(Method::PUT, "/v1/entities", Some(entities(false))).await;
+        let r = c.finished(&w).await;
+        assert_eq!(r["on_change"], "none", "{r}");
+        assert_eq!(r["found"]["examined"], 0, "{r}");
+        assert_eq!(c.grant_state(&a).await["review_required"], false);
+        // a re-evaluation of another tenant is not found
+        let other = c.s.tenant().await;
+        let id = w.body["reevaluation_id"].as_i64().unwrap();
+        let r = send(&c.s, &other.admin_key, &other, Method::GET, &format!("/v1/reevaluations/{id}"), None).await;
+        r.assert_error(404, "not_found");
+        let r = c.admin(Method::GET, "/v1/reevaluations/x", None).await;
+        r.assert_error(404, "not_found");
+    }
+}
+
+/// A re-evaluation killed part-way (`kill -9`) resumes when the server starts again, and
+/// every grant is handled exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reevaluation_resumes_after_kill_9_and_handles_each_grant_once_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/grantd.db", dir.path().display());
+    resumes_after_kill_9(dir, url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reevaluation_resumes_after_kill_9_and_handles_each_grant_once_postgres() {
+    if !common::postgres_enabled() {
+        return common::skip_postgres(module_path!());
+    }
+    let db = common::PgDatabase::create().await;
+    resumes_after_kill_9(tempfile::tempdir().unwrap(), db.url.clone()).await;
+}
+
+async fn resumes_after_kill_9(dir: tempfile::TempDir, url: String) {
+    let flags = ["--reevaluation-batch", "5", "--database-url", url.as_str()];
+    let (mut child, addr, _log, _rx) = common::spawn_serve(dir.path(), &flags);
+    let boot: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("grantd-bootstrap.json")).unwrap(),
+    )
+    .unwrap();
+    let (tenant, key) = (
+        boot["tenant_id"].as_str().unwrap().to_string(),
+        boot["api_key"].as_str().unwrap().to_string(),
+    );
+    let http = reqwest::Client::new();
+    let call = |base: String, m: Method, path: &str, body: Option<Value>| {
+        let mut r = http
+            .request(m, format!("http://{base}{path}"))
+            .header("X-API-Key", &key)
+            .header("X-Tenant-ID", &tenant);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        async move { TestServer::read(r.send().await.unwrap()).await }
+    };
+    const USERS: usize = 200;
+    let users = |in_crew: bool| {
+        let mut v =
+            vec![json!({"uid": {"type": "Group", "id": "crew"}, "attrs": {}, "parents": []})];
+        v.extend((0..USERS).map(|i| {
+            json!({"uid": {"type": "User", "id": format!("c{i}")}, "attrs": {},
+            "parents": if in_crew { json!([{"type": "Group", "id": "crew"}]) } else { json!([]) }})
+        }));
+        Value::Array(v)
+    };
+    let r = call(addr.clone(), Method::PUT, "/v1/entities", Some(users(true))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = call(
+        addr.clone(),
+        Method::POST,
+        "/v1/policies",
+        Some(json!({"key": "crew", "name": "crew",
+        "max_duration_seconds": 8 * 3600, "rules": [group_rule("crew")]})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = call(
+        addr.clone(),
+        Method::PUT,
+        "/v1/settings",
+        Some(json!({"on_change": "revoke"})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    use futures_util::StreamExt;
+    let made: Vec<Resp> = futures_util::stream::iter(0..USERS * 5)
+        .map(|i| {
+            call(
+                addr.clone(),
+                Method::POST,
+                "/v1/grants",
+                Some(json!({
+            "principal": {"type": "User", "id": format!("c{}", i % USERS)},
+            "resource": {"type": "App", "id": "github"}, "duration_seconds": 3600})),
+            )
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert!(made.iter().all(|r| r.status == 201), "{}", made[0].text);
+    let grants = made.len();
+
+    // every crew member leaves: each grant is to be revoked, five per transaction
+    let w = call(
+        addr.clone(),
+        Method::PUT,
+        "/v1/entities",
+        Some(users(false)),
+    )
+    .await;
+    assert_eq!(w.status, 200, "{}", w.text);
+    let id = w.body["reevaluation_id"].as_i64().unwrap();
+    let path = format!("/v1/reevaluations/{id}");
+    loop {
+        let r = call(addr.clone(), Method::GET, &path, None).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert!(
+            r.body["status"] == "pending" || r.body["status"] == "running",
+            "it should be part-way: {}",
+            r.text
+        );
+        if r.body["found"]["examined"].as_i64().unwrap() >= 100 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let (mut child, addr, _log, _rx) = common::spawn_serve(dir.path(), &flags);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let done = loop {
+        let r = call(addr.clone(), Method::GET, &path, None).await;
+        if r.body["status"] == "done" {
+            break r.body;
+        }
+        assert!(std::time::Instant::now() < deadline, "not done: {}", r.text);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(done["found"]["examined"], grants, "{done}");
+    assert_eq!(done["found"]["denied"], grants, "{done}");
+    assert_eq!(done["applied"]["revoked"], grants, "{done}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    sqlx::any::install_default_drivers();
+    let db = sqlx::AnyPool::connect(&url).await.unwrap();
+    let per_grant: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT subject_id, COUNT(*) FROM audit_events WHERE kind = 'grant.reevaluate' \
+         GROUP BY subject_id",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(per_grant.len(), grants);
+    assert!(per_grant.iter().all(|(_, n)| *n == 1), "{per_grant:?}");
+    let revoked: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM grants WHERE status = 'REVOKED' AND revoked_by = 'policy-change'",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(revoked as usize, grants);
+    db.close().await;
 }

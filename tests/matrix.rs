@@ -37,6 +37,13 @@ const TABLE: &[(&str, &str, Option<&[&str]>)] = &[
     ("GET", "/v1/entities", Some(&[ADMIN, AUTHOR, AUDITOR])),
     ("DELETE", "/v1/entities/{type}/{id}", Some(&[ADMIN, AUTHOR])),
     ("POST", "/v1/changes/preview", Some(&[ADMIN, AUTHOR])),
+    ("GET", "/v1/settings", Some(&[ADMIN, AUTHOR, AUDITOR])),
+    ("PUT", "/v1/settings", Some(&[ADMIN])),
+    (
+        "GET",
+        "/v1/reevaluations/{id}",
+        Some(&[ADMIN, AUTHOR, AUDITOR]),
+    ),
     ("POST", "/v1/authorize", Some(&[ADMIN, AUTHOR, REQUESTER])),
     (
         "POST",

@@ -41,6 +41,11 @@ fn as_stored(mut v: Value) -> Value {
         token.as_ref().is_some_and(Value::is_i64),
         "no policy_set_version: {v}"
     );
+    let reevaluation = v.as_object_mut().and_then(|o| o.remove("reevaluation_id"));
+    assert_eq!(
+        reevaluation, token,
+        "the write's re-evaluation is named by its version"
+    );
     let notices = v.as_object_mut().and_then(|o| o.remove("notices"));
     assert!(
         notices.as_ref().is_some_and(Value::is_array),

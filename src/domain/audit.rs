@@ -23,6 +23,10 @@ pub enum EventKind {
     GrantRevoke,
     #[serde(rename = "grant.expire")]
     GrantExpire,
+    /// A re-evaluation after a configuration change flagged, clamped, revoked or cleared
+    /// the grant.
+    #[serde(rename = "grant.reevaluate")]
+    GrantReevaluate,
     #[serde(rename = "policy.create")]
     PolicyCreate,
     #[serde(rename = "policy.update")]
@@ -35,6 +39,8 @@ pub enum EventKind {
     EntitiesUpdate,
     #[serde(rename = "entities.delete")]
     EntitiesDelete,
+    #[serde(rename = "settings.update")]
+    SettingsUpdate,
     #[serde(rename = "key.create")]
     KeyCreate,
     #[serde(rename = "key.revoke")]
@@ -52,12 +58,14 @@ impl EventKind {
             EventKind::GrantUpdate => "grant.update",
             EventKind::GrantRevoke => "grant.revoke",
             EventKind::GrantExpire => "grant.expire",
+            EventKind::GrantReevaluate => "grant.reevaluate",
             EventKind::PolicyCreate => "policy.create",
             EventKind::PolicyUpdate => "policy.update",
             EventKind::PolicyDelete => "policy.delete",
             EventKind::SchemaUpdate => "schema.update",
             EventKind::EntitiesUpdate => "entities.update",
             EventKind::EntitiesDelete => "entities.delete",
+            EventKind::SettingsUpdate => "settings.update",
             EventKind::KeyCreate => "key.create",
             EventKind::KeyRevoke => "key.revoke",
             EventKind::AuthTenantMismatch => "auth.tenant_mismatch",

@@ -107,6 +107,11 @@ pub struct Grant {
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: DateTime<Utc>,
     pub version: i64,
+    /// A re-evaluation after a configuration change found that the policies no longer
+    /// allow this grant (tenant setting `on_change`: `flag` or `clamp`); cleared when a
+    /// later re-evaluation or decision (an extension, a scope change) allows it again.
+    #[serde(default)]
+    pub review_required: bool,
     /// How its last decision was made: what a change preview and re-evaluation re-decide
     /// it with. Not part of the API's grant.
     #[serde(skip)]

@@ -79,9 +79,10 @@ pub enum Attribute {
     RevokedAt,
     CreatedAt,
     UpdatedAt,
+    ReviewRequired,
 }
 
-const ATTRIBUTES: [(&str, Attribute); 18] = [
+const ATTRIBUTES: [(&str, Attribute); 19] = [
     ("status", Attribute::Status),
     ("user", Attribute::User),
     ("principal", Attribute::Principal),
@@ -100,6 +101,7 @@ const ATTRIBUTES: [(&str, Attribute); 18] = [
     ("revoked_at", Attribute::RevokedAt),
     ("created_at", Attribute::CreatedAt),
     ("updated_at", Attribute::UpdatedAt),
+    ("review_required", Attribute::ReviewRequired),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -327,6 +329,8 @@ pub enum Cond {
     /// Free text over principal, resource, app and reason, ignoring ASCII case
     /// (`search_key=`).
     Search(String),
+    /// A re-evaluation flagged it (`true`) or not (`false`).
+    ReviewRequired(bool),
 }
 
 /// A filter that could not be accepted.
@@ -616,7 +620,28 @@ fn parse_filter(f: &RawFilter, now: DateTime<Utc>) -> Result<Cond, String> {
         A::RevokedAt => time_cond(TimeCol::RevokedAt, op, &values, now),
         A::CreatedAt => time_cond(TimeCol::CreatedAt, op, &values, now),
         A::UpdatedAt => time_cond(TimeCol::UpdatedAt, op, &values, now),
+        A::ReviewRequired => flag_cond(op, &values),
     }
+}
+
+/// `review_required EQUALS true` (or `false`; `NOT_EQUALS` turns it around).
+fn flag_cond(op: Operator, values: &[&Value]) -> Result<Cond, String> {
+    use Operator::*;
+    if !matches!(op, Equals | NotEquals) {
+        return Err(not_for("review_required", op, "EQUALS, NOT_EQUALS"));
+    }
+    check_arity(op, values, false)?;
+    let want = match values.first().map(|v| (*v).clone()) {
+        Some(Value::Bool(b)) => b,
+        Some(Value::String(s)) if s == "true" || s == "false" => s == "true",
+        other => {
+            return Err(format!(
+                "value {} is not a boolean (true or false)",
+                other.unwrap_or(Value::Null)
+            ))
+        }
+    };
+    Ok(Cond::ReviewRequired(want == (op == Equals)))
 }
 
 /// How many values an operator takes: `(min, max)`.
@@ -1119,6 +1144,7 @@ mod tests {
             "resource" => json!("App::\"crm\""),
             "granted_at" | "expires_at" | "last_used_at" | "last_login_at" | "revoked_at"
             | "created_at" | "updated_at" => json!("2026-01-01T00:00:00Z"),
+            "review_required" => json!(true),
             _ => json!("x"),
         };
         match op {
@@ -1172,6 +1198,7 @@ mod tests {
             "last_used_at" | "last_login_at" | "revoked_at" => {
                 is(&equality) || is(&time) || is(&null)
             }
+            "review_required" => is(&["EQUALS", "NOT_EQUALS"]),
             _ => unreachable!("{attribute}"),
         }
     }

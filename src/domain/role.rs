@@ -69,6 +69,8 @@ pub enum Permission {
     AdminGrants,
     /// Audit events and their verification.
     ReadAudit,
+    /// `PUT /v1/settings`
+    ManageSettings,
 }
 
 impl Permission {

@@ -1,7 +1,7 @@
 //! `/v1/schema` and `/v1/entities`: the tenant's Cedar schema and entity store.
 
 use super::extract::{perm, ApiJson, ApiQuery, Auth};
-use super::{with_policy_set_version, AppState};
+use super::{config_written, AppState};
 use crate::error::{Error, Result};
 use crate::service::catalog;
 use axum::extract::{Path, State};
@@ -26,6 +26,10 @@ pub struct SchemaWritten {
     /// `X-Policy-Set-Version` header): send it as `min_policy_set_version` to have a
     /// decision made on this change or a later one, on any instance.
     pub policy_set_version: i64,
+    /// The re-evaluation of active grants this write started (also the
+    /// `X-Reevaluation-Id` header; `GET /v1/reevaluations/{id}`): it runs in the
+    /// background after the write, under the tenant's `on_change` setting.
+    pub reevaluation_id: i64,
 }
 
 /// The tenant's Cedar schema.
@@ -45,7 +49,8 @@ pub async fn get_schema(
 /// or a `GrantContext` field grantd fills in.
 #[utoipa::path(put, path = "/v1/schema", tag = "schema", request_body = SchemaBody,
     responses((status = 200, description = "stored", body = SchemaWritten,
-        headers(("X-Policy-Set-Version" = i64, description = "the tenant's policy_set_version once the write committed")))))]
+        headers(("X-Policy-Set-Version" = i64, description = "the tenant's policy_set_version once the write committed"),
+            ("X-Reevaluation-Id" = i64, description = "the re-evaluation of active grants this write started (GET /v1/reevaluations/{id})")))))]
 pub async fn put_schema(
     State(state): State<AppState>,
     Auth(caller, _): Auth<perm::WritePolicies>,
@@ -57,11 +62,9 @@ pub async fn put_schema(
     let body = SchemaWritten {
         cedarschema: body.cedarschema,
         policy_set_version: revision,
+        reevaluation_id: revision,
     };
-    Ok(with_policy_set_version(
-        Json(body).into_response(),
-        revision,
-    ))
+    Ok(config_written(Json(body).into_response(), revision))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -71,6 +74,10 @@ pub struct Upserted {
     /// The tenant's policy-set version once this write committed (also in the
     /// `X-Policy-Set-Version` header).
     pub policy_set_version: i64,
+    /// The re-evaluation of active grants this write started (also the
+    /// `X-Reevaluation-Id` header; `GET /v1/reevaluations/{id}`): it runs in the
+    /// background after the write, under the tenant's `on_change` setting.
+    pub reevaluation_id: i64,
 }
 
 /// Insert or replace entities (Cedar JSON: `[{"uid": {"type", "id"}, "attrs": {}, "parents": [...]}]`,
@@ -78,7 +85,8 @@ pub struct Upserted {
 #[utoipa::path(put, path = "/v1/entities", tag = "entities",
     request_body(content = Vec<Object>, description = "Cedar JSON entities"),
     responses((status = 200, description = "stored", body = Upserted,
-        headers(("X-Policy-Set-Version" = i64, description = "the tenant's policy_set_version once the write committed")))))]
+        headers(("X-Policy-Set-Version" = i64, description = "the tenant's policy_set_version once the write committed"),
+            ("X-Reevaluation-Id" = i64, description = "the re-evaluation of active grants this write started (GET /v1/reevaluations/{id})")))))]
 pub async fn put_entities(
     State(state): State<AppState>,
     Auth(caller, _): Auth<perm::WritePolicies>,
@@ -96,11 +104,9 @@ pub async fn put_entities(
     let body = Upserted {
         upserted: n,
         policy_set_version: revision,
+        reevaluation_id: revision,
     };
-    Ok(with_policy_set_version(
-        Json(body).into_response(),
-        revision,
-    ))
+    Ok(config_written(Json(body).into_response(), revision))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -163,7 +169,8 @@ pub async fn list_entities(
     params(("type" = String, Path, description = "entity type, e.g. User"),
            ("id" = String, Path, description = "entity id (URL-encoded)")),
     responses((status = 204, description = "deleted",
-        headers(("X-Policy-Set-Version" = i64, description = "the tenant's policy_set_version once the write committed")))))]
+        headers(("X-Policy-Set-Version" = i64, description = "the tenant's policy_set_version once the write committed"),
+            ("X-Reevaluation-Id" = i64, description = "the re-evaluation of active grants this write started (GET /v1/reevaluations/{id})")))))]
 pub async fn delete_entity(
     State(state): State<AppState>,
     Auth(caller, _): Auth<perm::WritePolicies>,
@@ -171,7 +178,7 @@ pub async fn delete_entity(
 ) -> Result<Response> {
     let s = &state.services;
     let revision = catalog::delete_entity(&s.store, &caller, &etype, &id, s.clock.now()).await?;
-    Ok(with_policy_set_version(
+    Ok(config_written(
         StatusCode::NO_CONTENT.into_response(),
         revision,
     ))

@@ -49,7 +49,8 @@ pub mod perm {
         ReadGrants,
         AccessCheck,
         AdminGrants,
-        ReadAudit
+        ReadAudit,
+        ManageSettings
     );
 }
 

@@ -13,6 +13,7 @@ pub mod keys;
 mod openapi;
 pub mod ops;
 pub mod policies;
+pub mod reevaluations;
 pub mod server;
 
 use crate::error::Error;
@@ -83,6 +84,11 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(catalog::put_entities, catalog::list_entities))
         .routes(routes!(catalog::delete_entity))
         .routes(routes!(changes::preview))
+        .routes(routes!(
+            reevaluations::get_settings,
+            reevaluations::put_settings
+        ))
+        .routes(routes!(reevaluations::get_reevaluation))
         .routes(routes!(decisions::authorize))
         .routes(routes!(decisions::authorize_batch))
         .routes(routes!(decisions::policy_set_version))
@@ -376,6 +382,22 @@ pub fn with_policy_set_version(
         .insert(POLICY_SET_VERSION_HEADER, HeaderValue::from(revision));
     response
 }
+
+/// The answer of a configuration write (policies, schema, entities): the consistency token
+/// and the id of the re-evaluation of active grants the write started (the same number:
+/// a re-evaluation is named by the version its write committed).
+pub fn config_written(
+    response: axum::response::Response,
+    revision: i64,
+) -> axum::response::Response {
+    let mut response = with_policy_set_version(response, revision);
+    response
+        .headers_mut()
+        .insert(REEVALUATION_ID_HEADER, HeaderValue::from(revision));
+    response
+}
+
+pub const REEVALUATION_ID_HEADER: &str = "x-reevaluation-id";
 
 /// `ETag`-style quoting helper shared by handlers that version resources.
 pub fn etag(version: i64) -> HeaderValue {

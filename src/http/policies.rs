@@ -2,7 +2,7 @@
 //! `If-Match` is honoured on PATCH and DELETE.
 
 use super::extract::{if_match, perm, ApiJson, ApiQuery, Auth};
-use super::{etag, with_policy_set_version, AppState};
+use super::{config_written, etag, AppState};
 use crate::domain::policy::{Policy, PolicyCreate, PolicyPatch, PolicyRef};
 use crate::error::{Error, Result};
 use crate::service::policies;
@@ -52,6 +52,10 @@ pub struct PolicyWritten {
     /// rule no request of the schema can match, a rule duplicating another enabled rule, a
     /// permit an unconditional forbid of the same or a wider scope always overrides.
     pub notices: Vec<crate::service::lint::Warning>,
+    /// The re-evaluation of active grants this write started (also the
+    /// `X-Reevaluation-Id` header; `GET /v1/reevaluations/{id}`): it runs in the
+    /// background after the write, under the tenant's `on_change` setting.
+    pub reevaluation_id: i64,
 }
 
 fn written(status: StatusCode, w: policies::Written) -> Response {
@@ -61,8 +65,9 @@ fn written(status: StatusCode, w: policies::Written) -> Response {
         policy: w.policy,
         policy_set_version: revision,
         notices: w.warnings,
+        reevaluation_id: revision,
     };
-    with_policy_set_version(
+    config_written(
         (status, [(header::ETAG, etag)], Json(body)).into_response(),
         revision,
     )
@@ -73,7 +78,8 @@ fn written(status: StatusCode, w: policies::Written) -> Response {
 #[utoipa::path(post, path = "/v1/policies", tag = "policies", request_body = PolicyCreate,
     responses(
         (status = 201, description = "created", body = PolicyWritten, headers(("ETag" = String, description = "\"<version>\""),
-            ("X-Policy-Set-Version" = i64, description = "the tenant's policy_set_version once the write committed"))),
+            ("X-Policy-Set-Version" = i64, description = "the tenant's policy_set_version once the write committed"),
+            ("X-Reevaluation-Id" = i64, description = "the re-evaluation of active grants this write started (GET /v1/reevaluations/{id})"))),
         (status = 409, description = "conflict: the key is already used", body = crate::error::ErrorBody),
     ))]
 pub async fn create_policy(
@@ -121,7 +127,8 @@ pub async fn get_policy_keyed_test(
 #[utoipa::path(patch, path = "/v1/policies/test", tag = "policies", request_body = PolicyPatch,
     params(("If-Match" = Option<String>, Header, description = "the version the change is based on")),
     responses((status = 200, description = "updated", body = PolicyWritten, headers(("ETag" = String),
-        ("X-Policy-Set-Version" = i64, description = "the tenant's policy_set_version once the write committed")))))]
+        ("X-Policy-Set-Version" = i64, description = "the tenant's policy_set_version once the write committed"),
+            ("X-Reevaluation-Id" = i64, description = "the re-evaluation of active grants this write started (GET /v1/reevaluations/{id})")))))]
 pub async fn patch_policy_keyed_test(
     state: State<AppState>,
     auth: Auth<perm::WritePolicies>,
@@ -134,7 +141,8 @@ pub async fn patch_policy_keyed_test(
 /// Delete the policy keyed `test` (as `DELETE /v1/policies/{id}`).
 #[utoipa::path(delete, path = "/v1/policies/test", tag = "policies",
     params(("If-Match" = Option<String>, Header, description = "the version the change is based on")),
-    responses((status = 204, description = "deleted", headers(("X-Policy-Set-Version" = i64, description = "the tenant's policy_set_version once the write committed")))))]
+    responses((status = 204, description = "deleted", headers(("X-Policy-Set-Version" = i64, description = "the tenant's policy_set_version once the write committed"),
+            ("X-Reevaluation-Id" = i64, description = "the re-evaluation of active grants this write started (GET /v1/reevaluations/{id})")))))]
 pub async fn delete_policy_keyed_test(
     state: State<AppState>,
     auth: Auth<perm::WritePolicies>,
@@ -207,7 +215,8 @@ pub async fn get_policy(
            ("If-Match" = Option<String>, Header, description = "the version the change is based on")),
     responses(
         (status = 200, description = "updated", body = PolicyWritten, headers(("ETag" = String),
-            ("X-Policy-Set-Version" = i64, description = "the tenant's policy_set_version once the write committed"))),
+            ("X-Policy-Set-Version" = i64, description = "the tenant's policy_set_version once the write committed"),
+            ("X-Reevaluation-Id" = i64, description = "the re-evaluation of active grants this write started (GET /v1/reevaluations/{id})"))),
         (status = 409, description = "conflict: stale If-Match or duplicate key", body = crate::error::ErrorBody),
     ))]
 pub async fn patch_policy(
@@ -236,7 +245,8 @@ pub async fn patch_policy(
     params(("id" = String, Path, description = "policy id or key"),
            ("If-Match" = Option<String>, Header, description = "the version the change is based on")),
     responses(
-        (status = 204, description = "deleted", headers(("X-Policy-Set-Version" = i64, description = "the tenant's policy_set_version once the write committed"))),
+        (status = 204, description = "deleted", headers(("X-Policy-Set-Version" = i64, description = "the tenant's policy_set_version once the write committed"),
+            ("X-Reevaluation-Id" = i64, description = "the re-evaluation of active grants this write started (GET /v1/reevaluations/{id})"))),
         (status = 409, description = "conflict: stale If-Match", body = crate::error::ErrorBody),
     ))]
 pub async fn delete_policy(
@@ -255,7 +265,7 @@ pub async fn delete_policy(
         s.clock.now(),
     )
     .await?;
-    Ok(with_policy_set_version(
+    Ok(config_written(
         StatusCode::NO_CONTENT.into_response(),
         revision,
     ))

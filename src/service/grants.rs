@@ -498,6 +498,7 @@ pub async fn request(
             created_at: now,
             updated_at: now,
             version: 1,
+            review_required: false,
             last_decision: Some(LastDecision {
                 action: "request".into(),
                 context: body.context.clone(),
@@ -672,6 +673,7 @@ pub async fn extend(
         next.notices = eval.notices.clone();
         next.updated_at = now;
         next.version += 1;
+        next.review_required = false;
         next.last_decision = Some(LastDecision {
             action: "extend".into(),
             context: body.context.clone(),
@@ -946,6 +948,7 @@ pub async fn update(
             next.policy_key = meta.key.clone();
             next.notices = eval.notices.clone();
             next.audit_session = eval.determining.iter().any(|r| r.audit_session);
+            next.review_required = false;
             next.last_decision = Some(LastDecision {
                 action: "request".into(),
                 context: body.context.clone(),

@@ -12,6 +12,7 @@ pub mod lint;
 pub mod policies;
 pub mod policy_sets;
 pub mod policy_tests;
+pub mod reevaluate;
 pub mod tenants;
 
 use crate::clock::SharedClock;

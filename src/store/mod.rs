@@ -153,7 +153,7 @@ pub type CommitListener = Arc<dyn Fn(Commit) + Send + Sync>;
 /// The store as a whole: its lifecycle, and what spans every aggregate. A backend implements
 /// this and the four aggregate traits it requires, each in a module of its own.
 #[async_trait::async_trait]
-pub trait Store: TenantStore + ConfigStore + GrantStore + AuditStore {
+pub trait Store: TenantStore + ConfigStore + GrantStore + AuditStore + ReevaluationStore {
     /// Registers the listener for committed writes (once; later calls are ignored). A
     /// backend that several processes share also tells it of the other processes' commits
     /// (PostgreSQL: `LISTEN`), and of the times it may have missed some.
@@ -202,6 +202,36 @@ pub trait TenantStore: Send + Sync + 'static {
         at: DateTime<Utc>,
         event: NewEvent,
     ) -> Result<bool>;
+}
+
+/// Re-evaluation of active grants after configuration writes: the tenant's `on_change`
+/// setting and the re-evaluations themselves. Every configuration write creates its
+/// re-evaluation (named by the revision it commits) in its own transaction, superseding
+/// the tenant's open ones (see the backends' `config_write`).
+#[async_trait::async_trait]
+pub trait ReevaluationStore: Send + Sync + 'static {
+    async fn on_change(&self, tenant: TenantId) -> Result<crate::domain::reevaluation::OnChange>;
+    /// Sets the tenant's `on_change`, with its audit event, in one transaction.
+    async fn set_on_change(
+        &self,
+        tenant: TenantId,
+        on_change: crate::domain::reevaluation::OnChange,
+        event: NewEvent,
+    ) -> Result<()>;
+    async fn reevaluation(
+        &self,
+        tenant: TenantId,
+        version: i64,
+    ) -> Result<Option<crate::domain::reevaluation::Reevaluation>>;
+    /// Open (pending or running) re-evaluations of every tenant, oldest first.
+    async fn open_reevaluations(&self, limit: i64) -> Result<Vec<(TenantId, i64)>>;
+    /// Applies one step (see [`crate::domain::reevaluation::Step`]).
+    async fn apply_reevaluation(
+        &self,
+        tenant: TenantId,
+        version: i64,
+        step: crate::domain::reevaluation::Step,
+    ) -> Result<crate::domain::reevaluation::StepOutcome>;
 }
 
 /// The audit log: appends, reads, retention and verification.

@@ -443,6 +443,8 @@ impl PgStore {
                 record_set_version(&mut tx, tenant, first.at).await?;
             }
         }
+        let at = events.first().map_or_else(Utc::now, |(_, e)| e.at);
+        super::reevaluations::start(&mut tx, tenant, committed, at).await?;
         tx.append(events).await?;
         notify(&mut tx, &Notice::Config(tenant, committed)).await?;
         tx.commit().await?;

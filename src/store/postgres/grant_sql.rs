@@ -308,6 +308,12 @@ fn push_cond(q: &mut Q<'_>, tenant: Uuid, c: &Cond, now: DateTime<Utc>) {
             q.push("g.id");
             push_any(q, ids.clone());
         }
+        Cond::ReviewRequired(true) => {
+            q.push("g.review_required");
+        }
+        Cond::ReviewRequired(false) => {
+            q.push("NOT g.review_required");
+        }
         Cond::Search(s) => {
             let p = like_pattern(s, Anchor::Anywhere);
             q.push("(");

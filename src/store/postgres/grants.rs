@@ -38,37 +38,7 @@ impl GrantStore for PgStore {
                 return Ok(WriteOutcome::StaleRevision);
             }
         }
-        let r = sqlx::query(
-            "UPDATE grants SET resource_type = $1, resource_id = $2, app = $3, scopes = $4, \
-             status = $5, policy_id = $6, granted_by = $7, granted_at = $8, expires_at = $9, \
-             extension_count = $10, revoked_at = $11, revoked_by = $12, revoke_reason = $13, \
-             audit_session = $14, notices = $15, updated_at = $16, version = $17, \
-             last_decision = $21 WHERE tenant_id = $18 AND id = $19 AND version = $20",
-        )
-        .bind(&g.resource.etype)
-        .bind(&g.resource.id)
-        .bind(&g.app)
-        .bind(Json(&g.scopes))
-        .bind(g.status.as_str())
-        .bind(g.policy_id)
-        .bind(&g.granted_by)
-        .bind(g.granted_at)
-        .bind(g.expires_at)
-        .bind(g.extension_count)
-        .bind(g.revoked_at)
-        .bind(&g.revoked_by)
-        .bind(&g.revoke_reason)
-        .bind(g.audit_session)
-        .bind(Json(&g.notices))
-        .bind(g.updated_at)
-        .bind(g.version)
-        .bind(tenant.0)
-        .bind(g.id)
-        .bind(expected_version)
-        .bind(g.last_decision.as_ref().map(Json))
-        .execute(&mut *tx)
-        .await?;
-        if r.rows_affected() == 0 {
+        if !write_grant(&mut tx, tenant, g, expected_version, None).await? {
             return Ok(WriteOutcome::VersionConflict);
         }
         tx.append(vec![(tenant, event)]).await?;
@@ -367,7 +337,7 @@ const GRANT_COLUMNS: &str = "g.id, g.principal_type, g.principal_id, g.resource_
     g.app, g.scopes, g.status, g.policy_id, p.key AS policy_key, g.requested_by, g.granted_by, \
     g.reason, g.granted_at, g.expires_at, g.extension_count, g.last_used_at, g.revoked_at, \
     g.revoked_by, g.revoke_reason, g.audit_session, g.notices, g.created_at, g.updated_at, g.version, \
-    g.last_decision";
+    g.review_required, g.last_decision";
 
 const GRANT_FROM: &str =
     "FROM grants g LEFT JOIN policies p ON p.tenant_id = g.tenant_id AND p.id = g.policy_id";
@@ -527,6 +497,7 @@ fn grant_from_row(row: &PgRow) -> Result<Grant> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         version: row.try_get("version")?,
+        review_required: row.try_get("review_required")?,
         last_decision: row
             .try_get::<Option<Json<crate::domain::grant::LastDecision>>, _>("last_decision")?
             .map(|d| d.0),
@@ -683,4 +654,51 @@ async fn revoke_found(
         }
     }
     Ok(lost)
+}
+
+/// Writes `g` over the tenant's grant of its id if that is still at `expected_version`
+/// (and, with `active_at`, still active at that time); whether it did.
+pub(super) async fn write_grant(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    g: &Grant,
+    expected_version: i64,
+    active_at: Option<DateTime<Utc>>,
+) -> Result<bool> {
+    let now = active_at;
+    let r = sqlx::query(
+        "UPDATE grants SET resource_type = $1, resource_id = $2, app = $3, scopes = $4, \
+         status = $5, policy_id = $6, granted_by = $7, granted_at = $8, expires_at = $9, \
+         extension_count = $10, revoked_at = $11, revoked_by = $12, revoke_reason = $13, \
+         audit_session = $14, notices = $15, updated_at = $16, version = $17, \
+         last_decision = $21, review_required = $22 WHERE tenant_id = $18 AND id = $19 \
+         AND version = $20 AND ($23 IS NULL OR (status IN ('GRANTED', 'EXTENDED') \
+         AND expires_at > $23))",
+    )
+    .bind(&g.resource.etype)
+    .bind(&g.resource.id)
+    .bind(&g.app)
+    .bind(Json(&g.scopes))
+    .bind(g.status.as_str())
+    .bind(g.policy_id)
+    .bind(&g.granted_by)
+    .bind(g.granted_at)
+    .bind(g.expires_at)
+    .bind(g.extension_count)
+    .bind(g.revoked_at)
+    .bind(&g.revoked_by)
+    .bind(&g.revoke_reason)
+    .bind(g.audit_session)
+    .bind(Json(&g.notices))
+    .bind(g.updated_at)
+    .bind(g.version)
+    .bind(tenant.0)
+    .bind(g.id)
+    .bind(expected_version)
+    .bind(g.last_decision.as_ref().map(Json))
+    .bind(g.review_required)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
 }

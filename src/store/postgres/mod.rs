@@ -22,6 +22,7 @@ mod grant_batch;
 mod grant_sql;
 mod grants;
 mod notify;
+mod reevaluations;
 mod tenants;
 
 use notify::{notify, Notice};
@@ -29,7 +30,7 @@ use notify::{notify, Notice};
 use super::{
     AuditStore, Commit, CommitListener, ConfigSnapshot, ConfigStore, EntityRow, EventFilter,
     GrantStore, IdempotencyRecord, ImportBatch, InsertOutcome, KeyRecord, NewTenant,
-    PolicySetVersion, Store, TenantConfig, TenantStore, WriteOutcome,
+    PolicySetVersion, ReevaluationStore, Store, TenantConfig, TenantStore, WriteOutcome,
 };
 use crate::domain::audit::{
     place_events, AuditEvent, ChainHead as Head, ChainVerifier, NewEvent, StoredRow, VerifyReport,

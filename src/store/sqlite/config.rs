@@ -433,13 +433,13 @@ impl SqliteStore {
             Change::Done { events, versioned } => (events, versioned),
             Change::Refused(outcome) => return Ok(outcome),
         };
+        let at = events
+            .first()
+            .map_or_else(|| format_ts(&Utc::now()), |(_, e)| format_ts(&e.at));
         if versioned {
-            let at = events
-                .first()
-                .map(|(_, e)| format_ts(&e.at))
-                .unwrap_or_default();
             record_set_version(&mut tx, tenant, &at).await?;
         }
+        super::reevaluations::start(&mut tx, tenant, committed, &at).await?;
         append_in_tx(&mut tx, events).await?;
         tx.commit().await?;
         self.committed(Commit::Config {

@@ -307,6 +307,12 @@ fn push_cond(q: &mut Q<'_>, tenant: &str, c: &Cond, now: &str) {
             q.push("g.id IN ");
             push_list(q, ids.iter().map(|u| u.to_string()).collect::<Vec<_>>());
         }
+        Cond::ReviewRequired(true) => {
+            q.push("g.review_required = 1");
+        }
+        Cond::ReviewRequired(false) => {
+            q.push("g.review_required = 0");
+        }
         Cond::Search(s) => {
             let p = like_pattern(s, Anchor::Anywhere);
             q.push("(");

@@ -78,37 +78,7 @@ impl GrantStore for SqliteStore {
                 return Ok(WriteOutcome::StaleRevision);
             }
         }
-        let r = sqlx::query(
-            "UPDATE grants SET resource_type = $1, resource_id = $2, app = $3, scopes = $4, \
-             status = $5, policy_id = $6, granted_by = $7, granted_at = $8, expires_at = $9, \
-             extension_count = $10, revoked_at = $11, revoked_by = $12, revoke_reason = $13, \
-             audit_session = $14, notices = $15, updated_at = $16, version = $17, \
-             last_decision = $21 WHERE tenant_id = $18 AND id = $19 AND version = $20",
-        )
-        .bind(&g.resource.etype)
-        .bind(&g.resource.id)
-        .bind(&g.app)
-        .bind(json_text(&g.scopes))
-        .bind(g.status.as_str())
-        .bind(g.policy_id.to_string())
-        .bind(&g.granted_by)
-        .bind(format_ts(&g.granted_at))
-        .bind(format_ts(&g.expires_at))
-        .bind(g.extension_count)
-        .bind(g.revoked_at.as_ref().map(format_ts))
-        .bind(&g.revoked_by)
-        .bind(&g.revoke_reason)
-        .bind(g.audit_session)
-        .bind(json_text(&g.notices))
-        .bind(format_ts(&g.updated_at))
-        .bind(g.version)
-        .bind(tenant.to_string())
-        .bind(g.id.to_string())
-        .bind(expected_version)
-        .bind(g.last_decision.as_ref().map(decision_text))
-        .execute(&mut *tx)
-        .await?;
-        if r.rows_affected() == 0 {
+        if !write_grant(&mut tx, tenant, g, expected_version, None).await? {
             return Ok(WriteOutcome::VersionConflict);
         }
         append_in_tx(&mut tx, vec![(tenant, event)]).await?;
@@ -405,7 +375,7 @@ pub(super) const GRANT_COLUMNS: &str = "g.id, g.principal_type, g.principal_id, 
     g.app, g.scopes, g.status, g.policy_id, p.key AS policy_key, g.requested_by, g.granted_by, \
     g.reason, g.granted_at, g.expires_at, g.extension_count, g.last_used_at, g.revoked_at, \
     g.revoked_by, g.revoke_reason, g.audit_session, g.notices, g.created_at, g.updated_at, g.version, \
-    g.last_decision";
+    g.review_required, g.last_decision";
 
 pub(super) const GRANT_FROM: &str =
     "FROM grants g LEFT JOIN policies p ON p.tenant_id = g.tenant_id AND p.id = g.policy_id";
@@ -621,6 +591,7 @@ pub(crate) fn grant_from_row(row: &SqliteRow) -> Result<Grant> {
         created_at: ts_col(row, "created_at")?,
         updated_at: ts_col(row, "updated_at")?,
         version: row.try_get("version")?,
+        review_required: row.try_get::<bool, _>("review_required")?,
         last_decision: row
             .try_get::<Option<String>, _>("last_decision")?
             .map(|t| serde_json::from_str(&t).map_err(|_| corrupt("grants.last_decision")))
@@ -784,4 +755,51 @@ async fn revoke_found(
         }
     }
     Ok(lost)
+}
+
+/// Writes `g` over the tenant's grant of its id if that is still at `expected_version`
+/// (and, with `active_at`, still active at that time); whether it did.
+pub(super) async fn write_grant(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    g: &Grant,
+    expected_version: i64,
+    active_at: Option<DateTime<Utc>>,
+) -> Result<bool> {
+    let now = active_at;
+    let r = sqlx::query(
+        "UPDATE grants SET resource_type = $1, resource_id = $2, app = $3, scopes = $4, \
+         status = $5, policy_id = $6, granted_by = $7, granted_at = $8, expires_at = $9, \
+         extension_count = $10, revoked_at = $11, revoked_by = $12, revoke_reason = $13, \
+         audit_session = $14, notices = $15, updated_at = $16, version = $17, \
+         last_decision = $21, review_required = $22 WHERE tenant_id = $18 AND id = $19 \
+         AND version = $20 AND ($23 IS NULL OR (status IN ('GRANTED', 'EXTENDED') \
+         AND expires_at > $23))",
+    )
+    .bind(&g.resource.etype)
+    .bind(&g.resource.id)
+    .bind(&g.app)
+    .bind(json_text(&g.scopes))
+    .bind(g.status.as_str())
+    .bind(g.policy_id.to_string())
+    .bind(&g.granted_by)
+    .bind(format_ts(&g.granted_at))
+    .bind(format_ts(&g.expires_at))
+    .bind(g.extension_count)
+    .bind(g.revoked_at.as_ref().map(format_ts))
+    .bind(&g.revoked_by)
+    .bind(&g.revoke_reason)
+    .bind(g.audit_session)
+    .bind(json_text(&g.notices))
+    .bind(format_ts(&g.updated_at))
+    .bind(g.version)
+    .bind(tenant.to_string())
+    .bind(g.id.to_string())
+    .bind(expected_version)
+    .bind(g.last_decision.as_ref().map(decision_text))
+    .bind(g.review_required)
+    .bind(now.map(|t| format_ts(&t)))
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
 }

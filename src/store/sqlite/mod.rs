@@ -16,16 +16,17 @@ pub(crate) mod errors;
 mod grant_sql;
 mod grants;
 pub(crate) mod journal;
+mod reevaluations;
 mod tenants;
 
 pub use backup::BackupReport;
 
-use grants::cut_grants_to_policy_max;
+use grants::{cut_grants_to_policy_max, write_grant};
 
 use super::{
     AuditStore, Commit, CommitListener, ConfigSnapshot, ConfigStore, DynStore, EntityRow,
     EventFilter, GrantStore, IdempotencyRecord, ImportBatch, InsertOutcome, KeyRecord, NewTenant,
-    PolicySetVersion, Store, TenantConfig, TenantStore, WriteOutcome,
+    PolicySetVersion, ReevaluationStore, Store, TenantConfig, TenantStore, WriteOutcome,
 };
 use crate::clock::{format_ts, parse_ts};
 use crate::domain::audit::{

@@ -1,0 +1,353 @@
+//! Re-evaluation of active grants after a configuration write commits.
+//!
+//! Every policy, schema or entity write creates, in its own transaction, a re-evaluation
+//! named by the revision it commits (the write's `reevaluation_id`). A background worker
+//! ([`run`]) takes open ones oldest first and works through the tenant's active grants in
+//! id order, a batch at a time: each grant is re-decided exactly as a change preview does
+//! ([`super::changes::redecide`], on a blocking thread), and the tenant's `on_change`
+//! setting says what happens to those no longer allowed — flagged (`review_required`),
+//! clamped to the governing maximum, or revoked (`revoked_by: "policy-change"`) — each
+//! with a `grant.reevaluate` event naming the version. A batch's changes, their events
+//! and the move of the re-evaluation's cursor commit in one transaction (see
+//! `ReevaluationStore::apply_reevaluation`), so a crash loses at most the batch in flight,
+//! which the next run does again, and no grant is handled twice.
+
+use super::changes::{redecide, Standing};
+use super::{Caller, Services};
+use crate::domain::audit::{Actor, EventKind, NewEvent, Subject};
+use crate::domain::grant::{Grant, GrantStatus};
+use crate::domain::ids::TenantId;
+use crate::domain::reevaluation::{
+    AppliedKind, Found, GrantChange, OnChange, Reevaluation, Step, StepOutcome,
+};
+use crate::error::{Error, Result};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::sync::Arc;
+
+/// Times a step's grants that changed under it are decided again before they are left.
+const LOST_RETRIES: usize = 3;
+
+/// `GET`/`PUT /v1/settings`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// What a committed policy, schema or entity write does to the active grants the new
+    /// configuration no longer allows: `none`, `flag` (default: `review_required: true`),
+    /// `clamp` (flag, and cut grants beyond their governing policy's maximum to it) or
+    /// `revoke` (revoke them, and cut the others likewise).
+    pub on_change: OnChange,
+}
+
+pub async fn settings(s: &Services, caller: &Caller) -> Result<Settings> {
+    Ok(Settings {
+        on_change: s.store.on_change(caller.tenant_id).await?,
+    })
+}
+
+pub async fn put_settings(s: &Services, caller: &Caller, body: Settings) -> Result<Settings> {
+    let event = NewEvent::new(
+        s.clock.now(),
+        caller.actor(),
+        EventKind::SettingsUpdate,
+        Subject::new("tenant", caller.tenant_id),
+    )
+    .with_request(json!({"on_change": body.on_change.as_str()}));
+    s.store
+        .set_on_change(caller.tenant_id, body.on_change, event)
+        .await?;
+    Ok(body)
+}
+
+/// `GET /v1/reevaluations/{id}`.
+pub async fn get(s: &Services, caller: &Caller, id: &str) -> Result<Reevaluation> {
+    let not_found = || Error::not_found("no such re-evaluation");
+    let version: i64 = id.parse().map_err(|_| not_found())?;
+    s.store
+        .reevaluation(caller.tenant_id, version)
+        .await?
+        .ok_or_else(not_found)
+}
+
+fn actor() -> Actor {
+    Actor {
+        key_id: "reevaluation".into(),
+        role: "system".into(),
+        on_behalf_of: None,
+    }
+}
+
+/// What re-evaluation `version` in mode `mode` does to active grant `g`, given how it
+/// stands under that version's set: the found counts it adds to, and the change, if any.
+pub fn verdict(
+    g: &Grant,
+    standing: &Standing,
+    mode: OnChange,
+    version: i64,
+    now: DateTime<Utc>,
+) -> (Found, Option<GrantChange>) {
+    let mut found = Found {
+        examined: 1,
+        ..Found::default()
+    };
+    let mut next = g.clone();
+    let (kind, outcome) = match standing {
+        Standing::Denied { .. } => {
+            found.denied = 1;
+            match mode {
+                OnChange::None => (None, "denied"),
+                OnChange::Flag | OnChange::Clamp if g.review_required => (None, "denied"),
+                OnChange::Flag | OnChange::Clamp => {
+                    next.review_required = true;
+                    (Some(AppliedKind::Flagged), "denied")
+                }
+                OnChange::Revoke => {
+                    next.status = GrantStatus::Revoked;
+                    next.revoked_at = Some(now);
+                    next.revoked_by = Some("policy-change".into());
+                    next.revoke_reason = Some(format!(
+                        "policy_set_version {version} no longer allows this grant"
+                    ));
+                    (Some(AppliedKind::Revoked), "denied")
+                }
+            }
+        }
+        Standing::Clamped { expires_at, .. } => {
+            found.clamped = 1;
+            match mode {
+                OnChange::Clamp | OnChange::Revoke => {
+                    // a cap already behind us ends the grant now
+                    next.expires_at = (*expires_at).max(now);
+                    next.review_required = false;
+                    (Some(AppliedKind::Clamped), "clamped")
+                }
+                _ if g.review_required => {
+                    next.review_required = false;
+                    (Some(AppliedKind::Cleared), "clamped")
+                }
+                _ => (None, "clamped"),
+            }
+        }
+        Standing::PolicyChanged { .. } | Standing::Unchanged => {
+            if matches!(standing, Standing::PolicyChanged { .. }) {
+                found.policy_changed = 1;
+            }
+            let outcome = standing.outcome().unwrap_or("allowed");
+            if g.review_required && mode != OnChange::None {
+                next.review_required = false;
+                (Some(AppliedKind::Cleared), outcome)
+            } else {
+                (None, outcome)
+            }
+        }
+    };
+    let Some(kind) = kind else {
+        return (found, None);
+    };
+    next.updated_at = now;
+    next.version += 1;
+    let applied = match kind {
+        AppliedKind::Flagged => "flagged",
+        AppliedKind::Clamped => "clamped",
+        AppliedKind::Revoked => "revoked",
+        AppliedKind::Cleared => "cleared",
+    };
+    let mut event = NewEvent::new(
+        now,
+        actor(),
+        EventKind::GrantReevaluate,
+        Subject::new("grant", g.id),
+    )
+    .with_request(json!({
+        "reevaluation_id": version, "on_change": mode.as_str(), "outcome": outcome,
+        "applied": applied, "expires_at": crate::clock::format_ts(&next.expires_at),
+    }));
+    match standing {
+        Standing::Denied {
+            deny_reason,
+            determining,
+            notices,
+            ..
+        } => {
+            event.decision = Some("deny".into());
+            event.deny_reason = Some(deny_reason.clone());
+            event.determining = Some(determining.clone());
+            event.notices = Some(notices.clone());
+        }
+        _ => event.decision = Some("allow".into()),
+    }
+    event.policy_set_version = Some(version);
+    (
+        found,
+        Some(GrantChange {
+            expected_version: g.version,
+            next,
+            event: event.render(),
+            applied: kind,
+        }),
+    )
+}
+
+/// Re-decides `grants` under the tenant's set at `version`, on a blocking thread.
+async fn decide(
+    set: Arc<crate::cedar::engine::CompiledSet>,
+    grants: Vec<Grant>,
+    mode: OnChange,
+    version: i64,
+    now: DateTime<Utc>,
+) -> Result<(Found, Vec<GrantChange>)> {
+    tokio::task::spawn_blocking(move || {
+        crate::cedar::limits::on_cedar_stack(|| {
+            let mut found = Found::default();
+            let mut changes = Vec::new();
+            for g in &grants {
+                let (f, c) = verdict(g, &redecide(&set, g, now), mode, version, now);
+                found.examined += f.examined;
+                found.denied += f.denied;
+                found.clamped += f.clamped;
+                found.policy_changed += f.policy_changed;
+                changes.extend(c);
+            }
+            (found, changes)
+        })
+    })
+    .await
+    .map_err(Error::internal)
+}
+
+/// Works re-evaluation `version` of `tenant` to its end (or until it is superseded, or
+/// `stop` says so: it resumes at its last step).
+pub async fn work(
+    s: &Services,
+    tenant: TenantId,
+    version: i64,
+    batch: i64,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> Result<()> {
+    loop {
+        if *stop.borrow() {
+            return Ok(());
+        }
+        let Some(r) = s.store.reevaluation(tenant, version).await? else {
+            return Ok(());
+        };
+        if !r.status.is_open() {
+            return Ok(());
+        }
+        let set = s.policy_sets.at_least(tenant, Some(version)).await?;
+        if set.version != version {
+            // a later write moved the tenant on: its re-evaluation takes over, and the
+            // step below marks this one superseded
+            let step = Step {
+                expected_cursor: r.cursor,
+                cursor: r.cursor,
+                done: false,
+                found: Found::default(),
+                changes: Vec::new(),
+                now: s.clock.now(),
+            };
+            s.store.apply_reevaluation(tenant, version, step).await?;
+            return Ok(());
+        }
+        let now = s.clock.now();
+        let page = s
+            .store
+            .active_grants(tenant, &[], r.cursor, batch, now)
+            .await?;
+        let done = (page.len() as i64) < batch;
+        let cursor = page.last().map(|g| g.id).or(r.cursor);
+        let (found, changes) = decide(set.clone(), page, r.on_change, version, now).await?;
+        let step = Step {
+            expected_cursor: r.cursor,
+            cursor,
+            done,
+            found,
+            changes,
+            now,
+        };
+        let mut lost = match s.store.apply_reevaluation(tenant, version, step).await? {
+            StepOutcome::Applied { lost } => lost,
+            StepOutcome::Moved => continue,
+        };
+        // Grants that changed between the read and the step (an extension, say) are read
+        // and decided again, a few times; the cursor stays where the step left it.
+        for _ in 0..LOST_RETRIES {
+            if lost.is_empty() {
+                break;
+            }
+            let now = s.clock.now();
+            let again = s
+                .store
+                .active_grants(
+                    tenant,
+                    &[crate::domain::grant_query::Cond::Ids(lost.clone())],
+                    None,
+                    lost.len() as i64,
+                    now,
+                )
+                .await?;
+            let (_, changes) = decide(set.clone(), again, r.on_change, version, now).await?;
+            let step = Step {
+                expected_cursor: cursor,
+                cursor,
+                done,
+                found: Found::default(),
+                changes,
+                now,
+            };
+            lost = match s.store.apply_reevaluation(tenant, version, step).await? {
+                StepOutcome::Applied { lost } => lost,
+                StepOutcome::Moved => Vec::new(),
+            };
+        }
+        if !lost.is_empty() {
+            tracing::warn!(%tenant, version, grants = lost.len(),
+                "re-evaluation left grants that kept changing under it");
+        }
+        if done {
+            return Ok(());
+        }
+    }
+}
+
+/// The background worker: every `every`, and when woken, works every open re-evaluation,
+/// oldest first, `batch` grants per step, until `stop` says so.
+pub async fn run(
+    s: Services,
+    every: std::time::Duration,
+    batch: i64,
+    wake: Arc<tokio::sync::Notify>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let failures = crate::throttle::LogThrottle::new(std::time::Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = wake.notified() => {}
+            _ = stop.changed() => return,
+        }
+        let open = match s.store.open_reevaluations(64).await {
+            Ok(open) => open,
+            Err(e) => {
+                if let Some(n) = failures.admit() {
+                    tracing::warn!(error = ?e, earlier_not_logged = n, "re-evaluations could not be listed");
+                }
+                continue;
+            }
+        };
+        for (tenant, version) in open {
+            if *stop.borrow() {
+                return;
+            }
+            if let Err(e) = work(&s, tenant, version, batch, &stop).await {
+                if let Some(n) = failures.admit() {
+                    tracing::warn!(error = ?e, %tenant, version, earlier_not_logged = n,
+                        "re-evaluation failed; it resumes at its last step");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Re-evaluations of active grants and the tenant's `on_change` setting. A step runs in
+//! one transaction holding the tenant's chain head, which every write of the tenant's
+//! grants and configuration also takes, so its grant changes, their events and the
+//! cursor's move commit together or not at all, and two instances working on the same
+//! re-evaluation take turns: after a crash it resumes at the last committed cursor, and no
+//! grant is handled twice.
+
+use super::grants::write_grant;
+use super::*;
+use crate::domain::reevaluation::{
+    Applied, AppliedKind, Found, OnChange, Reevaluation, ReevaluationStatus, Step, StepOutcome,
+};
+
+/// Inside a configuration write's transaction, once the tenant is at `revision`: closes
+/// the tenant's open re-evaluations (the new one examines every grant again) and creates
+/// the new one, already done when the tenant's `on_change` is `none`.
+pub(super) async fn start(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    revision: i64,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE reevaluations SET status = 'superseded', updated_at = $2, finished_at = $2 \
+         WHERE tenant_id = $1 AND status IN ('pending', 'running')",
+    )
+    .bind(tenant.0)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO reevaluations (tenant_id, version, on_change, status, created_at, \
+         updated_at, finished_at) SELECT id, $2, on_change, \
+         CASE WHEN on_change = 'none' THEN 'done' ELSE 'pending' END, $3, $3, \
+         CASE WHEN on_change = 'none' THEN $3 END FROM tenants WHERE id = $1",
+    )
+    .bind(tenant.0)
+    .bind(revision)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+fn from_row(row: &PgRow) -> Result<Reevaluation> {
+    let version: i64 = row.try_get("version")?;
+    let on_change: String = row.try_get("on_change")?;
+    let status: String = row.try_get("status")?;
+    Ok(Reevaluation {
+        id: version,
+        policy_set_version: version,
+        on_change: OnChange::parse(&on_change).ok_or_else(|| corrupt("reevaluations.on_change"))?,
+        status: ReevaluationStatus::parse(&status)
+            .ok_or_else(|| corrupt("reevaluations.status"))?,
+        found: Found {
+            examined: row.try_get("examined")?,
+            denied: row.try_get("denied")?,
+            clamped: row.try_get("clamp_found")?,
+            policy_changed: row.try_get("policy_changed")?,
+        },
+        applied: Applied {
+            flagged: row.try_get("flagged")?,
+            clamped: row.try_get("clamped")?,
+            revoked: row.try_get("revoked")?,
+            cleared: row.try_get("cleared")?,
+        },
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        finished_at: row.try_get("finished_at")?,
+        cursor: row.try_get("cursor")?,
+    })
+}
+
+#[async_trait::async_trait]
+impl ReevaluationStore for PgStore {
+    async fn on_change(&self, tenant: TenantId) -> Result<OnChange> {
+        let v: Option<String> = sqlx::query_scalar("SELECT on_change FROM tenants WHERE id = $1")
+            .bind(tenant.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        let v = v.ok_or_else(|| Error::not_found("tenant"))?;
+        OnChange::parse(&v).ok_or_else(|| corrupt("tenants.on_change"))
+    }
+
+    async fn set_on_change(
+        &self,
+        tenant: TenantId,
+        on_change: OnChange,
+        event: NewEvent,
+    ) -> Result<()> {
+        let mut tx = self.write_tx(&[tenant]).await?;
+        sqlx::query("UPDATE tenants SET on_change = $1 WHERE id = $2")
+            .bind(on_change.as_str())
+            .bind(tenant.0)
+            .execute(&mut *tx)
+            .await?;
+        tx.append(vec![(tenant, event)]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn reevaluation(&self, tenant: TenantId, version: i64) -> Result<Option<Reevaluation>> {
+        sqlx::query("SELECT * FROM reevaluations WHERE tenant_id = $1 AND version = $2")
+            .bind(tenant.0)
+            .bind(version)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(from_row)
+            .transpose()
+    }
+
+    async fn open_reevaluations(&self, limit: i64) -> Result<Vec<(TenantId, i64)>> {
+        let rows: Vec<(Uuid, i64)> = sqlx::query_as(
+            "SELECT tenant_id, version FROM reevaluations \
+             WHERE status IN ('pending', 'running') ORDER BY created_at LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(t, v)| (TenantId(t), v)).collect())
+    }
+
+    async fn apply_reevaluation(
+        &self,
+        tenant: TenantId,
+        version: i64,
+        step: Step,
+    ) -> Result<StepOutcome> {
+        let mut tx = self.write_tx(&[tenant]).await?;
+        let row = sqlx::query("SELECT * FROM reevaluations WHERE tenant_id = $1 AND version = $2")
+            .bind(tenant.0)
+            .bind(version)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(current) = row.as_ref().map(from_row).transpose()? else {
+            return Ok(StepOutcome::Moved);
+        };
+        if !current.status.is_open() || current.cursor != step.expected_cursor {
+            return Ok(StepOutcome::Moved);
+        }
+        if !tx.revision_is(tenant, version) {
+            // a later write moved the tenant on; its own re-evaluation takes over
+            sqlx::query(
+                "UPDATE reevaluations SET status = 'superseded', updated_at = $3, \
+                 finished_at = $3 WHERE tenant_id = $1 AND version = $2",
+            )
+            .bind(tenant.0)
+            .bind(version)
+            .bind(step.now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            return Ok(StepOutcome::Moved);
+        }
+        let mut applied = Applied::default();
+        let mut events = Vec::new();
+        let mut lost = Vec::new();
+        for c in step.changes {
+            if write_grant(&mut tx, tenant, &c.next, c.expected_version, Some(step.now)).await? {
+                match c.applied {
+                    AppliedKind::Flagged => applied.flagged += 1,
+                    AppliedKind::Clamped => applied.clamped += 1,
+                    AppliedKind::Revoked => applied.revoked += 1,
+                    AppliedKind::Cleared => applied.cleared += 1,
+                }
+                events.push((tenant, c.event));
+            } else {
+                lost.push(c.next.id);
+            }
+        }
+        let f = step.found;
+        sqlx::query(
+            "UPDATE reevaluations SET cursor = $3, examined = examined + $4, \
+             denied = denied + $5, clamp_found = clamp_found + $6, \
+             policy_changed = policy_changed + $7, flagged = flagged + $8, \
+             clamped = clamped + $9, revoked = revoked + $10, cleared = cleared + $11, \
+             status = $12, updated_at = $13, finished_at = $14 \
+             WHERE tenant_id = $1 AND version = $2",
+        )
+        .bind(tenant.0)
+        .bind(version)
+        .bind(step.cursor)
+        .bind(f.examined)
+        .bind(f.denied)
+        .bind(f.clamped)
+        .bind(f.policy_changed)
+        .bind(applied.flagged)
+        .bind(applied.clamped)
+        .bind(applied.revoked)
+        .bind(applied.cleared)
+        .bind(if step.done { "done" } else { "running" })
+        .bind(step.now)
+        .bind(step.done.then_some(step.now))
+        .execute(&mut *tx)
+        .await?;
+        tx.append(events).await?;
+        tx.commit().await?;
+        Ok(StepOutcome::Applied { lost })
+    }
+}

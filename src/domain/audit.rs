@@ -50,6 +50,26 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    pub const ALL: [EventKind; 17] = [
+        EventKind::Authorize,
+        EventKind::GrantRequest,
+        EventKind::GrantExtend,
+        EventKind::GrantUpdate,
+        EventKind::GrantRevoke,
+        EventKind::GrantExpire,
+        EventKind::GrantReevaluate,
+        EventKind::PolicyCreate,
+        EventKind::PolicyUpdate,
+        EventKind::PolicyDelete,
+        EventKind::SchemaUpdate,
+        EventKind::EntitiesUpdate,
+        EventKind::EntitiesDelete,
+        EventKind::SettingsUpdate,
+        EventKind::KeyCreate,
+        EventKind::KeyRevoke,
+        EventKind::AuthTenantMismatch,
+    ];
+
     pub fn as_str(&self) -> &'static str {
         match self {
             EventKind::Authorize => "authorize",
@@ -695,6 +715,18 @@ impl ChainVerifier {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn every_event_kind_is_listed_once_under_its_wire_name() {
+        let names: std::collections::HashSet<&str> =
+            EventKind::ALL.iter().map(EventKind::as_str).collect();
+        assert_eq!(names.len(), EventKind::ALL.len());
+        for k in EventKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), json!(k.as_str()));
+            let back: EventKind = serde_json::from_value(json!(k.as_str())).unwrap();
+            assert_eq!(back, k);
+        }
+    }
 
     #[test]
     fn canonical_sorts_keys_without_whitespace() {

@@ -42,7 +42,8 @@ pub const MAX_VALUE_CHARS: usize = 1000;
 pub struct RawFilter {
     /// `status`, `user`, `principal`, `app`, `entitlement`, `entitlement_value`, `resource`,
     /// `policy`, `scopes`, `granted_by`, `requested_by`, `granted_at`, `expires_at`,
-    /// `last_used_at` (alias `last_login_at`), `revoked_at`, `created_at`, `updated_at`.
+    /// `last_used_at` (alias `last_login_at`), `revoked_at`, `created_at`, `updated_at`,
+    /// `review_required` (`true`/`false`, `EQUALS`/`NOT_EQUALS`).
     pub attribute: String,
     /// e.g. `IS_ANY_OF`, `IS_BETWEEN`, `IS_WITHIN`, `STARTS_WITH`, `IS_NULL`.
     pub operator: String,

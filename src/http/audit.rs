@@ -45,23 +45,6 @@ pub struct EventList {
     pub next_page_token: Option<String>,
 }
 
-const KINDS: [&str; 15] = [
-    "authorize",
-    "grant.request",
-    "grant.extend",
-    "grant.update",
-    "grant.revoke",
-    "grant.expire",
-    "policy.create",
-    "policy.update",
-    "policy.delete",
-    "schema.update",
-    "entities.update",
-    "entities.delete",
-    "key.create",
-    "key.revoke",
-    "auth.tenant_mismatch",
-];
 
 fn filter(q: &EventQuery) -> Result<crate::store::EventFilter> {
     let ts = |field: &str, v: &Option<String>| {
@@ -74,10 +57,11 @@ fn filter(q: &EventQuery) -> Result<crate::store::EventFilter> {
             .transpose()
     };
     if let Some(k) = &q.kind {
-        if !KINDS.contains(&k.as_str()) {
+        let kinds = crate::domain::audit::EventKind::ALL.map(|k| k.as_str());
+        if !kinds.contains(&k.as_str()) {
             return Err(crate::error::Error::invalid(format!(
                 "kind: unknown event kind {k:?}; one of {}",
-                KINDS.join(", ")
+                kinds.join(", ")
             )));
         }
     }

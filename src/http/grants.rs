@@ -176,10 +176,11 @@ pub async fn access_check(
 /// (`T::"id"`), `app`, `entitlement` / `entitlement_value` (resource id), `resource`
 /// (`T::"id"`), `policy` (id or key), `scopes`, `granted_by`, `requested_by`, and the
 /// timestamps `granted_at`, `expires_at`, `last_used_at` (alias `last_login_at`: last access
-/// check), `revoked_at`, `created_at`, `updated_at`.
+/// check), `revoked_at`, `created_at`, `updated_at`; and `review_required` (a boolean: set
+/// by a re-evaluation after a configuration change, `EQUALS`/`NOT_EQUALS` only).
 ///
 /// Operators: `EQUALS`, `NOT_EQUALS`, `IS_EXACTLY`, `IN`/`IS_ANY_OF`, `NOT_IN`/`IS_NOT_ANY_OF`
-/// on every attribute; `IS_BETWEEN` (two values, inclusive), `IS_ON_OR_BEFORE`,
+/// on every other attribute; `IS_BETWEEN` (two values, inclusive), `IS_ON_OR_BEFORE`,
 /// `IS_ON_OR_AFTER`, `GREATER_THAN`, `LESS_THAN`, `GREATER_THAN_EQUALS`, `LESS_THAN_EQUALS`
 /// and `IS_WITHIN` (one ISO 8601 duration, e.g. `P7D`: within that span of now, past or
 /// future) on timestamps (RFC 3339 values); `CONTAINS`, `NOT_CONTAINS`, `TEXT_CONTAINS`,

@@ -394,6 +394,14 @@ backends! {
         r.assert_error(400, "invalid_input");
         let r = c.preview("PUT", "/v1/entities?x=1", Some(json!([]))).await;
         r.assert_error(400, "invalid_input");
+        // as the router matches: the method in upper case, the path exactly
+        let r = c.preview("patch", "/v1/policies/eng", Some(json!({"enabled": false}))).await;
+        r.assert_error(400, "invalid_input");
+        let r = c.preview("POST", "/v1/policies/", Some(json!({}))).await;
+        r.assert_error(400, "invalid_input");
+        let r = c.admin(Method::POST, "/v1/changes/preview", Some(json!({"method": "DELETE",
+            "path": "/v1/entities/User/alice", "since": "2999-01-01T00:00:00Z"}))).await;
+        r.assert_error(400, "invalid_input");
         for (m, path, body) in [
             ("POST", "/v1/policies", Some(json!({"key": "new", "name": "new", "max_duration_seconds": 60,
                 "rules": [group_rule("sales")]}))),

@@ -2,6 +2,10 @@
 //! setting, what a re-evaluation found and did, and its progress.
 
 use chrono::{DateTime, Utc};
+
+/// Days a finished (done or superseded) re-evaluation stays readable; the tenant's next
+/// configuration write deletes older ones.
+pub const KEEP_FINISHED_DAYS: i64 = 30;
 use serde::{Deserialize, Serialize};
 
 /// What a committed policy, schema or entity write does to the active grants the new
@@ -160,8 +164,14 @@ pub enum AppliedKind {
 /// at its version; then each change is made if its grant is still at the version decided
 /// on and active, the counts added and the cursor moved to `cursor` (and the
 /// re-evaluation closed when `done`).
+///
+/// A `retry` step carries the grants of an applied step that changed under it, decided
+/// again: it needs the re-evaluation not superseded and the tenant at its version (the
+/// cursor may have moved on, and another worker may even have closed it: the grants are
+/// behind the cursor, where no other step looks), and moves neither cursor nor status.
 #[derive(Debug, Clone)]
 pub struct Step {
+    pub retry: bool,
     pub expected_cursor: Option<uuid::Uuid>,
     pub cursor: Option<uuid::Uuid>,
     pub done: bool,

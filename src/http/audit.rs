@@ -45,7 +45,6 @@ pub struct EventList {
     pub next_page_token: Option<String>,
 }
 
-
 fn filter(q: &EventQuery) -> Result<crate::store::EventFilter> {
     let ts = |field: &str, v: &Option<String>| {
         v.as_deref()

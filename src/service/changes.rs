@@ -30,12 +30,17 @@ use uuid::Uuid;
 
 /// Recorded decisions a preview replays at most (the newest in its window).
 pub const MAX_REPLAYED: i64 = 10_000;
+/// Recorded decisions read per step of the replay.
+const REPLAY_PAGE: i64 = 1_000;
+/// A recorded decision longer than this (its event's JSON, in characters) is not replayed
+/// (it counts as not replayable): a page of them stays small whatever callers sent.
+pub const MAX_REPLAYED_EVENT_LEN: i64 = 64 * 1024;
 /// Items a preview lists at most per section; its counts are always complete.
 pub const MAX_LISTED: usize = 10_000;
 /// The replay window when `since` is not given.
 pub const DEFAULT_WINDOW_DAYS: i64 = 7;
 /// Active grants read per step of a preview's walk.
-const GRANT_PAGE: i64 = 5_000;
+const GRANT_PAGE: i64 = 1_000;
 
 /// One configuration write, named as it would be sent.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -80,20 +85,21 @@ fn body_as<T: serde::de::DeserializeOwned>(body: Option<Value>) -> Result<T> {
 impl Change {
     /// The write `c` names; a method and path that are not a configuration write are a 400.
     pub fn parse(c: ChangeBody) -> Result<Change> {
-        let method = c.method.to_ascii_uppercase();
+        let method = c.method.as_str();
         if c.path.contains(['?', '#']) {
             return Err(Error::invalid(
                 "path: no query string or fragment; name the write's path alone",
             ));
         }
-        let parts: Vec<&str> = c.path.trim_end_matches('/').split('/').collect();
+        // as the router matches it: exactly, no trailing slash, methods in upper case
+        let parts: Vec<&str> = c.path.split('/').collect();
         let no_body = |what: &str| -> Result<()> {
             match &c.body {
                 None | Some(Value::Null) => Ok(()),
                 Some(_) => Err(Error::invalid(format!("body: {what} takes no body"))),
             }
         };
-        match (method.as_str(), parts.as_slice()) {
+        match (method, parts.as_slice()) {
             ("POST", ["", "v1", "policies"]) => Ok(Change::CreatePolicy(body_as(c.body)?)),
             ("PATCH", ["", "v1", "policies", r]) if !r.is_empty() => Ok(Change::PatchPolicy(
                 PolicyRef::parse(&segment(r)?),
@@ -620,8 +626,8 @@ pub struct DecisionImpact {
     /// Recorded decisions re-decided (the newest in the window, at most 10,000).
     pub replayed: usize,
     /// Recorded decisions in that set that cannot be replayed: `authorize` calls that
-    /// brought request-scoped entities (which the audit log does not keep), and extensions
-    /// recorded before their events carried the grant.
+    /// brought request-scoped entities (which the audit log does not keep), extensions
+    /// recorded before their events carried the grant, and events over 64 KiB.
     pub not_replayable: usize,
     pub counts: DecisionCounts,
     /// The decisions that would flip, newest first (at most 10,000).
@@ -794,11 +800,26 @@ fn redecide_recorded(set: &CompiledSet, r: &Replay) -> Outcome {
     }
 }
 
-/// Re-decides recorded decisions under `set`: (replayed, not replayable, flips).
-fn replay_all(set: &CompiledSet, events: &[AuditEvent]) -> (usize, usize, Vec<DecisionFlip>) {
+/// Re-decides recorded decisions (event bodies, `None` when too long) under `set`:
+/// (replayed, not replayable, flips).
+fn replay_all(
+    set: &CompiledSet,
+    bodies: &[(i64, Option<String>)],
+) -> Result<(usize, usize, Vec<DecisionFlip>)> {
     let (mut replayed, mut skipped) = (0, 0);
     let mut flips = Vec::new();
-    for e in events {
+    for (_, body) in bodies {
+        let Some(body) = body else {
+            skipped += 1;
+            continue;
+        };
+        let e = AuditEvent {
+            content: serde_json::from_str(body)
+                .map_err(|_| Error::internal(anyhow::anyhow!("corrupt row: audit_events.body")))?,
+            hash: String::new(),
+            prev_hash: String::new(),
+        };
+        let e = &e;
         let c = &e.content;
         let Some(replay) = replay_of(e) else {
             skipped += 1;
@@ -854,12 +875,15 @@ fn replay_all(set: &CompiledSet, events: &[AuditEvent]) -> (usize, usize, Vec<De
             after,
         });
     }
-    (replayed, skipped, flips)
+    Ok((replayed, skipped, flips))
 }
 
 /// `POST /v1/changes/preview`: what the change would do; writes nothing.
 pub async fn preview(s: &Services, caller: &Caller, body: PreviewBody) -> Result<Preview> {
     let now = s.clock.now();
+    if body.since.is_some_and(|t| t > now) {
+        return Err(Error::invalid("since: must not be after now"));
+    }
     let since = body
         .since
         .unwrap_or_else(|| now - Duration::days(DEFAULT_WINDOW_DAYS));
@@ -913,17 +937,41 @@ pub async fn preview(s: &Services, caller: &Caller, body: PreviewBody) -> Result
     }
     let listed = counts.denied + counts.clamped + counts.policy_changed;
 
-    // Decisions: the newest recorded in the window, re-decided.
-    let events = s
-        .store
-        .recent_decisions(tenant, since, MAX_REPLAYED)
-        .await?;
-    let replay_set = set.clone();
-    let (replayed, not_replayable, flips) = tokio::task::spawn_blocking(move || {
-        crate::cedar::limits::on_cedar_stack(|| replay_all(&replay_set, &events))
-    })
-    .await
-    .map_err(Error::internal)?;
+    // Decisions: the newest recorded in the window, a page at a time, each parsed and
+    // re-decided on a blocking thread.
+    let (mut replayed, mut not_replayable, mut flips) = (0, 0, Vec::new());
+    let mut before = None;
+    let mut left = MAX_REPLAYED;
+    while left > 0 {
+        let page = s
+            .store
+            .recent_decisions(
+                tenant,
+                since,
+                before,
+                left.min(REPLAY_PAGE),
+                MAX_REPLAYED_EVENT_LEN,
+            )
+            .await?;
+        let Some(&(oldest, _)) = page.last() else {
+            break;
+        };
+        before = Some(oldest);
+        left -= page.len() as i64;
+        let full = page.len() as i64 == REPLAY_PAGE;
+        let replay_set = set.clone();
+        let (r, n, f) = tokio::task::spawn_blocking(move || {
+            crate::cedar::limits::on_cedar_stack(|| replay_all(&replay_set, &page))
+        })
+        .await
+        .map_err(Error::internal)??;
+        replayed += r;
+        not_replayable += n;
+        flips.extend(f);
+        if !full {
+            break;
+        }
+    }
     let mut dcounts = DecisionCounts {
         flipped: flips.len(),
         ..Default::default()
@@ -936,7 +984,6 @@ pub async fn preview(s: &Services, caller: &Caller, body: PreviewBody) -> Result
         }
     }
     let dtruncated = flips.len() > MAX_LISTED;
-    let mut flips = flips;
     flips.truncate(MAX_LISTED);
     Ok(Preview {
         policy_set_version: version,

@@ -256,13 +256,12 @@ pub async fn bulk_revoke(
                 .store
                 .revoke_matching(caller.tenant_id, &conds, after, REVOKE_BATCH, now, &revoke)
                 .await?;
-            let found = n + lost.len();
             this_pass += n;
             left.extend(lost);
-            if (found as i64) < REVOKE_BATCH {
-                break;
+            match last {
+                Some(l) => after = Some(l),
+                None => break,
             }
-            after = last;
         }
         total += this_pass;
         // Done when a whole pass found no matching active grant.

@@ -216,57 +216,65 @@ async fn decide(
     .map_err(Error::internal)
 }
 
-/// Works re-evaluation `version` of `tenant` to its end (or until it is superseded, or
-/// `stop` says so: it resumes at its last step).
+/// Steps of one re-evaluation the worker takes before it turns to the next open one, so
+/// one tenant's large re-evaluation does not hold back every other tenant's.
+const STEPS_PER_TURN: usize = 16;
+
+/// Works re-evaluation `version` of `tenant` for up to `turn` steps; whether it is over
+/// (done, superseded, gone), or `stop` said so (it resumes at its last step).
 pub async fn work(
     s: &Services,
     tenant: TenantId,
     version: i64,
     batch: i64,
+    turn: usize,
     stop: &tokio::sync::watch::Receiver<bool>,
-) -> Result<()> {
-    loop {
+) -> Result<bool> {
+    for _ in 0..turn {
         if *stop.borrow() {
-            return Ok(());
+            return Ok(true);
         }
         let Some(r) = s.store.reevaluation(tenant, version).await? else {
-            return Ok(());
+            return Ok(true);
         };
         if !r.status.is_open() {
-            return Ok(());
+            return Ok(true);
         }
         let set = s.policy_sets.at_least(tenant, Some(version)).await?;
+        let step = |retry: bool, expected_cursor, cursor, done, found, changes| Step {
+            retry,
+            expected_cursor,
+            cursor,
+            done,
+            found,
+            changes,
+            // "still active" is judged when the step commits
+            now: s.clock.now(),
+        };
         if set.version != version {
-            // a later write moved the tenant on: its re-evaluation takes over, and the
-            // step below marks this one superseded
-            let step = Step {
-                expected_cursor: r.cursor,
-                cursor: r.cursor,
-                done: false,
-                found: Found::default(),
-                changes: Vec::new(),
-                now: s.clock.now(),
-            };
-            s.store.apply_reevaluation(tenant, version, step).await?;
-            return Ok(());
+            // a later write moved the tenant on: its re-evaluation takes over, and this
+            // step marks this one superseded
+            let last = step(
+                false,
+                r.cursor,
+                r.cursor,
+                false,
+                Found::default(),
+                Vec::new(),
+            );
+            s.store.apply_reevaluation(tenant, version, last).await?;
+            return Ok(true);
         }
         let now = s.clock.now();
         let page = s
             .store
             .active_grants(tenant, &[], r.cursor, batch, now)
             .await?;
-        let done = (page.len() as i64) < batch;
+        let last_page = (page.len() as i64) < batch;
         let cursor = page.last().map(|g| g.id).or(r.cursor);
         let (found, changes) = decide(set.clone(), page, r.on_change, version, now).await?;
-        let step = Step {
-            expected_cursor: r.cursor,
-            cursor,
-            done,
-            found,
-            changes,
-            now,
-        };
-        let mut lost = match s.store.apply_reevaluation(tenant, version, step).await? {
+        let first = step(false, r.cursor, cursor, false, found, changes);
+        let mut lost = match s.store.apply_reevaluation(tenant, version, first).await? {
             StepOutcome::Applied { lost } => lost,
             StepOutcome::Moved => continue,
         };
@@ -288,16 +296,10 @@ pub async fn work(
                 )
                 .await?;
             let (_, changes) = decide(set.clone(), again, r.on_change, version, now).await?;
-            let step = Step {
-                expected_cursor: cursor,
-                cursor,
-                done,
-                found: Found::default(),
-                changes,
-                now,
-            };
-            lost = match s.store.apply_reevaluation(tenant, version, step).await? {
+            let retry = step(true, cursor, cursor, false, Found::default(), changes);
+            lost = match s.store.apply_reevaluation(tenant, version, retry).await? {
                 StepOutcome::Applied { lost } => lost,
+                // superseded: the later re-evaluation decides them
                 StepOutcome::Moved => Vec::new(),
             };
         }
@@ -305,10 +307,14 @@ pub async fn work(
             tracing::warn!(%tenant, version, grants = lost.len(),
                 "re-evaluation left grants that kept changing under it");
         }
-        if done {
-            return Ok(());
+        if last_page {
+            // closed only once the last page's retries are over
+            let close = step(false, cursor, cursor, true, Found::default(), Vec::new());
+            s.store.apply_reevaluation(tenant, version, close).await?;
+            return Ok(true);
         }
     }
+    Ok(false)
 }
 
 /// The background worker: every `every`, and when woken, works every open re-evaluation,
@@ -338,16 +344,137 @@ pub async fn run(
                 continue;
             }
         };
-        for (tenant, version) in open {
-            if *stop.borrow() {
-                return;
-            }
-            if let Err(e) = work(&s, tenant, version, batch, &stop).await {
-                if let Some(n) = failures.admit() {
-                    tracing::warn!(error = ?e, %tenant, version, earlier_not_logged = n,
-                        "re-evaluation failed; it resumes at its last step");
+        // Round robin: a turn of a few steps each, until every one is over (or failed,
+        // to be tried again at the next tick).
+        let mut open = open;
+        while !open.is_empty() {
+            let mut unfinished = Vec::new();
+            for (tenant, version) in open {
+                if *stop.borrow() {
+                    return;
+                }
+                match work(&s, tenant, version, batch, STEPS_PER_TURN, &stop).await {
+                    Ok(true) => {}
+                    Ok(false) => unfinished.push((tenant, version)),
+                    Err(e) => {
+                        if let Some(n) = failures.admit() {
+                            tracing::warn!(error = ?e, %tenant, version, earlier_not_logged = n,
+                                "re-evaluation failed; it resumes at its last step");
+                        }
+                    }
                 }
             }
+            open = unfinished;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::decision::EntityRef;
+
+    fn grant(flagged: bool) -> Grant {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let r = |t: &str, id: &str| EntityRef {
+            etype: t.into(),
+            id: id.into(),
+        };
+        Grant {
+            id: uuid::Uuid::now_v7(),
+            principal: r("User", "alice"),
+            resource: r("App", "github"),
+            app: Some("github".into()),
+            scopes: vec![],
+            status: GrantStatus::Granted,
+            grant_type: "PREAPPROVED".into(),
+            policy_id: uuid::Uuid::now_v7(),
+            policy_key: None,
+            requested_by: None,
+            granted_by: None,
+            reason: None,
+            granted_at: t,
+            expires_at: t + chrono::Duration::hours(8),
+            extension_count: 0,
+            last_used_at: None,
+            revoked_at: None,
+            revoked_by: None,
+            revoke_reason: None,
+            audit_session: false,
+            notices: vec![],
+            created_at: t,
+            updated_at: t,
+            version: 3,
+            review_required: flagged,
+            last_decision: None,
+        }
+    }
+
+    fn denied() -> Standing {
+        Standing::Denied {
+            deny_reason: "forbid".into(),
+            determining: vec![],
+            notices: vec!["no".into()],
+            error: None,
+        }
+    }
+
+    #[test]
+    fn each_mode_does_what_the_table_says_and_only_once() {
+        let g = grant(false);
+        let now = g.granted_at + chrono::Duration::hours(1);
+        let cap = g.granted_at + chrono::Duration::hours(2);
+        let clamped = Standing::Clamped {
+            policy_id: g.policy_id,
+            policy_key: None,
+            expires_at: cap,
+        };
+        let applied = |g: &Grant, s: &Standing, m: OnChange| {
+            verdict(g, s, m, 7, now).1.map(|c| {
+                assert_eq!(c.expected_version, g.version);
+                assert_eq!(c.next.version, g.version + 1);
+                assert_eq!(c.event.policy_set_version, Some(7));
+                (c.applied, c.next)
+            })
+        };
+        assert!(applied(&g, &denied(), OnChange::None).is_none());
+        for m in [OnChange::Flag, OnChange::Clamp] {
+            let (k, next) = applied(&g, &denied(), m).unwrap();
+            assert_eq!(k, AppliedKind::Flagged);
+            assert!(next.review_required && next.status == GrantStatus::Granted);
+            // already flagged: nothing again
+            assert!(applied(&grant(true), &denied(), m).is_none());
+        }
+        let (k, next) = applied(&g, &denied(), OnChange::Revoke).unwrap();
+        assert_eq!(k, AppliedKind::Revoked);
+        assert_eq!(next.status, GrantStatus::Revoked);
+        assert_eq!(next.revoked_by.as_deref(), Some("policy-change"));
+        assert!(applied(&g, &clamped, OnChange::Flag).is_none());
+        for m in [OnChange::Clamp, OnChange::Revoke] {
+            let (k, next) = applied(&g, &clamped, m).unwrap();
+            assert_eq!(k, AppliedKind::Clamped);
+            assert_eq!(next.expires_at, cap);
+        }
+        // a cap already past ends the grant now, not in the past
+        let past = Standing::Clamped {
+            policy_id: g.policy_id,
+            policy_key: None,
+            expires_at: g.granted_at,
+        };
+        assert_eq!(
+            applied(&g, &past, OnChange::Clamp).unwrap().1.expires_at,
+            now
+        );
+        // allowed again: a flag clears (unless the tenant said none), nothing else moves
+        let (k, next) = applied(&grant(true), &Standing::Unchanged, OnChange::Flag).unwrap();
+        assert_eq!(k, AppliedKind::Cleared);
+        assert!(!next.review_required);
+        assert!(applied(&grant(true), &Standing::Unchanged, OnChange::None).is_none());
+        assert!(applied(&g, &Standing::Unchanged, OnChange::Revoke).is_none());
+        // every outcome is counted, whatever is done
+        let (f, _) = verdict(&g, &denied(), OnChange::None, 7, now);
+        assert_eq!((f.examined, f.denied), (1, 1));
     }
 }

@@ -260,14 +260,17 @@ pub trait AuditStore: Send + Sync + 'static {
         limit: i64,
     ) -> Result<Vec<AuditEvent>>;
     /// The tenant's newest decision events (`authorize`, `grant.request`, `grant.extend`
-    /// with a decision) at or after `since`, newest first, at most `limit`: what a change
-    /// preview replays.
+    /// with a decision) at or after `since` and before `before_seq`, newest first, at most
+    /// `limit`, as `(seq, body)`: what a change preview replays. A body longer than
+    /// `max_len` is left out (`None`), so a page's size is bounded.
     async fn recent_decisions(
         &self,
         tenant: TenantId,
         since: DateTime<Utc>,
+        before_seq: Option<i64>,
         limit: i64,
-    ) -> Result<Vec<AuditEvent>>;
+        max_len: i64,
+    ) -> Result<Vec<(i64, Option<String>)>>;
     /// Deletes every tenant's events older than `before` (the oldest run of them, in `seq`
     /// order), recording the last deleted event's seq and hash as the chain's new anchor.
     /// Returns how many were deleted.
@@ -429,7 +432,10 @@ pub trait GrantStore: Send + Sync + 'static {
     /// returns, with its audit event. A grant that changed in between is read again inside
     /// that transaction, where no other write can change it, and revoked if it still
     /// matches and is active. Returns how many were revoked, the ids of those that
-    /// still matched but could not be revoked, and the last id found (to continue from).
+    /// still matched but could not be revoked, and, when it found `limit` grants, the last
+    /// id found (to continue from; `None`: nothing follows). A grant found that no longer
+    /// matched under the lock (revoked, expired or changed meanwhile) is in neither count,
+    /// so the page's size is told by the last id, not by the counts.
     async fn revoke_matching(
         &self,
         tenant: TenantId,

@@ -132,7 +132,11 @@ impl GrantStore for PgStore {
         // find the batch without holding the tenant's head, then revoke it holding it
         let found =
             find_active(&self.pool, tenant, conds, now, Finding::After(after, limit)).await?;
-        let last = found.last().map(|g| g.id);
+        // where the next page starts, if this one was full
+        let last = found
+            .last()
+            .map(|g| g.id)
+            .filter(|_| found.len() as i64 == limit);
         if found.is_empty() {
             return Ok((0, Vec::new(), None));
         }

@@ -116,36 +116,31 @@ impl AuditStore for SqliteStore {
         &self,
         tenant: TenantId,
         since: DateTime<Utc>,
+        before_seq: Option<i64>,
         limit: i64,
-    ) -> Result<Vec<AuditEvent>> {
+        max_len: i64,
+    ) -> Result<Vec<(i64, Option<String>)>> {
         self.flush_journal().await?;
         // Newest first along the primary key: decisions are most of a busy tenant's events,
         // so the walk stops after about `limit` rows; the seq bound (the first event in the
         // window, `at` being non-decreasing along `seq`) ends it at the window's start.
-        let rows = sqlx::query(
-            "SELECT body, prev_hash, hash FROM audit_events WHERE tenant_id = $1 \
+        let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
+            "SELECT seq, CASE WHEN length(body) <= $5 THEN body END AS body \
+             FROM audit_events WHERE tenant_id = $1 \
              AND +kind IN ('authorize', 'grant.request', 'grant.extend') \
              AND decision IS NOT NULL AND +at >= $2 \
              AND seq >= COALESCE((SELECT seq FROM audit_events WHERE tenant_id = $1 \
                  AND at >= $2 ORDER BY at, seq LIMIT 1), 9223372036854775807) \
-             ORDER BY seq DESC LIMIT $3",
+             AND seq < $4 ORDER BY seq DESC LIMIT $3",
         )
         .bind(tenant.to_string())
         .bind(format_ts(&since))
         .bind(limit)
+        .bind(before_seq.unwrap_or(i64::MAX))
+        .bind(max_len)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let body: String = r.try_get("body")?;
-                Ok(AuditEvent {
-                    content: serde_json::from_str(&body)
-                        .map_err(|_| corrupt("audit_events.body"))?,
-                    prev_hash: r.try_get("prev_hash")?,
-                    hash: r.try_get("hash")?,
-                })
-            })
-            .collect()
+        Ok(rows)
     }
 
     async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64> {

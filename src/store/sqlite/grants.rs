@@ -177,7 +177,11 @@ impl GrantStore for SqliteStore {
         let now_text = format_ts(&now);
         // find the batch as a reader: a filter no index serves scans without blocking writers
         let found = find_active(&self.pool, &t, conds, &now, Finding::After(after, limit)).await?;
-        let last = found.last().map(|g| g.id);
+        // where the next page starts, if this one was full
+        let last = found
+            .last()
+            .map(|g| g.id)
+            .filter(|_| found.len() as i64 == limit);
         if found.is_empty() {
             return Ok((0, Vec::new(), None));
         }

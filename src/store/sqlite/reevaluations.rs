@@ -18,6 +18,17 @@ pub(super) async fn start(
     at: &str,
 ) -> Result<()> {
     let t = tenant.to_string();
+    if let Some(now) = parse_ts(at) {
+        let cutoff = now - chrono::Duration::days(crate::domain::reevaluation::KEEP_FINISHED_DAYS);
+        sqlx::query(
+            "DELETE FROM reevaluations WHERE tenant_id = $1 \
+             AND status IN ('done', 'superseded') AND finished_at < $2",
+        )
+        .bind(&t)
+        .bind(format_ts(&cutoff))
+        .execute(&mut *conn)
+        .await?;
+    }
     sqlx::query(
         "UPDATE reevaluations SET status = 'superseded', updated_at = $2, finished_at = $2 \
          WHERE tenant_id = $1 AND status IN ('pending', 'running')",
@@ -145,7 +156,12 @@ impl ReevaluationStore for SqliteStore {
         let Some(current) = row.as_ref().map(from_row).transpose()? else {
             return Ok(StepOutcome::Moved);
         };
-        if !current.status.is_open() || current.cursor != step.expected_cursor {
+        let fits = if step.retry {
+            current.status != ReevaluationStatus::Superseded
+        } else {
+            current.status.is_open() && current.cursor == step.expected_cursor
+        };
+        if !fits {
             return Ok(StepOutcome::Moved);
         }
         let now = format_ts(&step.now);
@@ -181,11 +197,13 @@ impl ReevaluationStore for SqliteStore {
         }
         let f = step.found;
         sqlx::query(
-            "UPDATE reevaluations SET cursor = $3, examined = examined + $4, \
+            "UPDATE reevaluations SET cursor = CASE WHEN $15 THEN cursor ELSE $3 END, \
+             examined = examined + $4, \
              denied = denied + $5, clamp_found = clamp_found + $6, \
              policy_changed = policy_changed + $7, flagged = flagged + $8, \
              clamped = clamped + $9, revoked = revoked + $10, cleared = cleared + $11, \
-             status = $12, updated_at = $13, finished_at = $14 \
+             status = CASE WHEN $15 THEN status ELSE $12 END, updated_at = $13, \
+             finished_at = CASE WHEN $15 THEN finished_at ELSE $14 END \
              WHERE tenant_id = $1 AND version = $2",
         )
         .bind(&t)
@@ -202,6 +220,7 @@ impl ReevaluationStore for SqliteStore {
         .bind(if step.done { "done" } else { "running" })
         .bind(&now)
         .bind(step.done.then_some(&now))
+        .bind(step.retry)
         .execute(&mut *tx)
         .await?;
         append_in_tx(&mut tx, events).await?;

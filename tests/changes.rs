@@ -894,3 +894,39 @@ async fn resumes_after_kill_9(dir: tempfile::TempDir, url: String) {
     assert_eq!(revoked as usize, grants);
     db.close().await;
 }
+
+backends! {
+    #[tokio::test]
+    async fn a_schema_write_and_its_preview_warn_of_rules_it_makes_impossible() {
+        let c = Ctx::new().await;
+        let schema = std::fs::read_to_string(common::policies_dir().join("schema.cedarschema")).unwrap();
+        let with = |resource: &str| json!({"cedarschema": format!(
+            "{schema}\nentity Laptop;\naction borrow appliesTo {{ principal: [User], resource: [{resource}] }};")});
+        let w = c.admin(Method::PUT, "/v1/schema", Some(with("Laptop"))).await;
+        assert_eq!(w.status, 200, "{}", w.text);
+        let r = c.admin(Method::POST, "/v1/policies", Some(json!({"key": "laptops", "name": "laptops",
+            "max_duration_seconds": 3600, "rules": [{"effect": "permit", "principal_scope_type": "any",
+                "action_scope_type": "in", "action_ids": ["borrow"],
+                "resource_scope_type": "is", "resource_entity_type": "Laptop"}]}))).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let apps_only = with("App");
+        let schema = with("Laptop")["cedarschema"].as_str().unwrap().to_string();
+        let messages = |v: &Value| -> Vec<String> {
+            v["notices"].as_array().unwrap().iter().map(|n| {
+                assert_eq!(n["severity"], "warning", "{n}");
+                n["message"].as_str().unwrap().to_string()
+            }).collect()
+        };
+        let p = c.ok_preview("PUT", "/v1/schema", Some(apps_only.clone())).await;
+        let m = messages(&p);
+        assert!(!m.is_empty() && m.iter().all(|w| w.starts_with("policy laptops: rule 0: ")), "{m:?}");
+        assert!(m.iter().any(|w| w.contains("impossible")), "{m:?}");
+        let w = c.admin(Method::PUT, "/v1/schema", Some(apps_only)).await;
+        assert_eq!(w.status, 200, "{}", w.text);
+        assert_eq!(messages(&w.body), m);
+        // the schema as it was: no warnings
+        let w = c.admin(Method::PUT, "/v1/schema", Some(json!({"cedarschema": schema}))).await;
+        assert_eq!(w.status, 200, "{}", w.text);
+        assert!(messages(&w.body).is_empty(), "{}", w.text);
+    }
+}

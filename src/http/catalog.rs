@@ -22,6 +22,10 @@ pub struct SchemaBody {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct SchemaWritten {
     pub cedarschema: String,
+    /// The validator's warnings about the stored policies' rules under this schema
+    /// (`severity: "warning"`, `policy KEY: rule N: …`), for example a rule no request of
+    /// the schema can match; they never refuse the write.
+    pub notices: Vec<crate::service::lint::Warning>,
     /// The tenant's policy-set version once this write committed (also in the
     /// `X-Policy-Set-Version` header): send it as `min_policy_set_version` to have a
     /// decision made on this change or a later one, on any instance.
@@ -57,12 +61,13 @@ pub async fn put_schema(
     ApiJson(body): ApiJson<SchemaBody>,
 ) -> Result<Response> {
     let s = &state.services;
-    let revision =
+    let (revision, notices) =
         catalog::put_schema(&s.store, &caller, body.cedarschema.clone(), s.clock.now()).await?;
     let body = SchemaWritten {
         cedarschema: body.cedarschema,
         policy_set_version: revision,
         reevaluation_id: revision,
+        notices,
     };
     Ok(config_written(Json(body).into_response(), revision))
 }

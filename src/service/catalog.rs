@@ -2,9 +2,7 @@
 //! stored would stop validating or when it drops what grantd fills in; entities are
 //! validated against the schema before they are stored.
 
-use super::policies::{
-    parse_stored, parse_stored_schema, stale_error, validate_policy, MAX_ATTEMPTS,
-};
+use super::policies::{check_policy, parse_stored, parse_stored_schema, stale_error, MAX_ATTEMPTS};
 use super::Caller;
 use crate::cedar::{limits, schema};
 use crate::domain::audit::{Actor, EventKind, NewEvent, Subject};
@@ -22,14 +20,30 @@ pub const MAX_ENTITIES_PER_PUT: usize = 1000;
 
 /// Everything stored that `schema` would break, as notices.
 pub async fn breakage(store: &DynStore, tenant: TenantId, schema: &Schema) -> Result<Vec<String>> {
+    Ok(check_schema(store, tenant, schema).await?.0)
+}
+
+/// What `schema` would break (as [`breakage`]) and the validator's warnings about the
+/// stored policies' rules under it (`policy KEY: rule N: …`), from one validation.
+pub async fn check_schema(
+    store: &DynStore,
+    tenant: TenantId,
+    schema: &Schema,
+) -> Result<(Vec<String>, Vec<super::lint::Warning>)> {
     let mut problems = schema::check_grantd_requirements(schema);
+    let mut warnings = Vec::new();
     for policy in store.all_policies(tenant).await? {
         let assembled = parse_stored(&policy)?;
         let name = policy.key.clone().unwrap_or_else(|| policy.id.to_string());
-        problems.extend(
-            validate_policy(schema, &policy, &assembled)
+        let (errors, cedar_warnings) = check_policy(schema, &policy, &assembled);
+        problems.extend(errors.into_iter().map(|d| format!("policy {name}: {d}")));
+        warnings.extend(
+            super::lint::validator_warnings(&policy, cedar_warnings)
                 .into_iter()
-                .map(|d| format!("policy {name}: {d}")),
+                .map(|mut w| {
+                    w.message = format!("policy {name}: {}", w.message);
+                    w
+                }),
         );
     }
     let rows = store.all_entities(tenant).await?;
@@ -42,7 +56,7 @@ pub async fn breakage(store: &DynStore, tenant: TenantId, schema: &Schema) -> Re
             problems.push(format!("stored entities: {e}"));
         }
     }
-    Ok(problems)
+    Ok((problems, warnings))
 }
 
 /// An error with its causes, `: `-separated (Cedar's top-level messages are terse).
@@ -71,18 +85,20 @@ pub async fn get_schema(store: &DynStore, tenant: TenantId) -> Result<String> {
     store.get_schema(tenant).await
 }
 
+/// Replaces the tenant's schema: the revision the write committed and the validator's
+/// warnings about the stored rules under the new schema.
 pub async fn put_schema(
     store: &DynStore,
     caller: &Caller,
     text: String,
     now: DateTime<Utc>,
-) -> Result<i64> {
+) -> Result<(i64, Vec<super::lint::Warning>)> {
     let tenant = caller.tenant_id;
     let parsed = schema::parse(&text)
         .map_err(|notices| Error::invalid_with_notices("the schema is not valid Cedar", notices))?;
     for _ in 0..MAX_ATTEMPTS {
         let snap = store.config_snapshot(tenant).await?;
-        let problems = breakage(store, tenant, &parsed).await?;
+        let (problems, warnings) = check_schema(store, tenant, &parsed).await?;
         if !problems.is_empty() {
             return Err(Error::invalid_with_notices(
                 format!(
@@ -103,7 +119,7 @@ pub async fn put_schema(
             .put_schema(tenant, snap.revision, &text, event)
             .await?
         {
-            WriteOutcome::Committed(revision) => return Ok(revision),
+            WriteOutcome::Committed(revision) => return Ok((revision, warnings)),
             _ => continue,
         }
     }

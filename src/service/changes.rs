@@ -248,7 +248,7 @@ pub async fn candidate(
             let parsed = crate::cedar::schema::parse(&text).map_err(|notices| {
                 Error::invalid_with_notices("the schema is not valid Cedar", notices)
             })?;
-            let problems = super::catalog::breakage(store, tenant, &parsed).await?;
+            let (problems, warnings) = super::catalog::check_schema(store, tenant, &parsed).await?;
             if !problems.is_empty() {
                 return Err(Error::invalid_with_notices(
                     format!(
@@ -258,6 +258,7 @@ pub async fn candidate(
                     problems,
                 ));
             }
+            notices = warnings;
             config.cedarschema = text;
         }
         Change::PutEntities(body) => {

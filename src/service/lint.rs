@@ -34,12 +34,7 @@ fn warning(rule: &Rule, message: String) -> Warning {
 /// the write, `service::policies::check_policy`) and grantd's, among the tenant's other
 /// enabled policies `others` (`policy` itself, if among them, is skipped).
 pub fn lint(policy: &Policy, cedar_warnings: Vec<Diagnostic>, others: &[Policy]) -> Vec<Warning> {
-    let mut out = Vec::new();
-    for d in cedar_warnings {
-        if let Some(rule) = policy.rules.iter().find(|r| r.id.to_string() == d.rule_id) {
-            out.push(warning(rule, d.message));
-        }
-    }
+    let mut out = validator_warnings(policy, cedar_warnings);
     let others: Vec<&Policy> = others
         .iter()
         .filter(|o| o.id != policy.id && o.enabled)
@@ -90,6 +85,22 @@ pub fn lint(policy: &Policy, cedar_warnings: Vec<Diagnostic>, others: &[Policy])
         }
     }
     out
+}
+
+/// The validator's warnings about `policy`'s rules (from `service::policies::check_policy`)
+/// as notices: what a schema write answers for every stored policy, as the rules may no
+/// longer match any request of the new schema.
+pub fn validator_warnings(policy: &Policy, cedar_warnings: Vec<Diagnostic>) -> Vec<Warning> {
+    cedar_warnings
+        .into_iter()
+        .filter_map(|d| {
+            let rule = policy
+                .rules
+                .iter()
+                .find(|r| r.id.to_string() == d.rule_id)?;
+            Some(warning(rule, d.message))
+        })
+        .collect()
 }
 
 /// Whether `forbid` denies every request `permit` could allow: unconditional, and on each

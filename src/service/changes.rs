@@ -879,26 +879,14 @@ fn replay_all(
     Ok((replayed, skipped, flips))
 }
 
-/// `POST /v1/changes/preview`: what the change would do; writes nothing.
-pub async fn preview(s: &Services, caller: &Caller, body: PreviewBody) -> Result<Preview> {
-    let now = s.clock.now();
-    if body.since.is_some_and(|t| t > now) {
-        return Err(Error::invalid("since: must not be after now"));
-    }
-    let since = body
-        .since
-        .unwrap_or_else(|| now - Duration::days(DEFAULT_WINDOW_DAYS));
-    let change = Change::parse(ChangeBody {
-        method: body.method,
-        path: body.path,
-        body: body.body,
-    })?;
-    let tenant = caller.tenant_id;
-    let cand = candidate(&s.store, tenant, change, now).await?;
-    let version = cand.config.revision;
-    let set = compile_candidate(cand.config).await?;
-
-    // Grants: walked in pages by id, each page re-decided on a blocking thread.
+/// Every active grant re-decided under `set`: (examined, counts, the first changes).
+async fn grant_impact(
+    s: &Services,
+    tenant: TenantId,
+    set: &Arc<CompiledSet>,
+    now: DateTime<Utc>,
+) -> Result<(usize, GrantCounts, Vec<GrantChange>)> {
+    // walked in pages by id, each page re-decided on a blocking thread
     let mut counts = GrantCounts::default();
     let mut items = Vec::new();
     let mut examined = 0;
@@ -936,10 +924,18 @@ pub async fn preview(s: &Services, caller: &Caller, body: PreviewBody) -> Result
             break;
         }
     }
-    let listed = counts.denied + counts.clamped + counts.policy_changed;
+    Ok((examined, counts, items))
+}
 
-    // Decisions: the newest recorded in the window, a page at a time, each parsed and
-    // re-decided on a blocking thread.
+/// The newest recorded decisions since `since` replayed under `set`: (replayed, not
+/// replayable, flips).
+async fn replay_window(
+    s: &Services,
+    tenant: TenantId,
+    set: &Arc<CompiledSet>,
+    since: DateTime<Utc>,
+) -> Result<(usize, usize, Vec<DecisionFlip>)> {
+    // a page at a time, each parsed and re-decided on a blocking thread
     let (mut replayed, mut not_replayable, mut flips) = (0, 0, Vec::new());
     let mut before = None;
     let mut left = MAX_REPLAYED;
@@ -973,6 +969,37 @@ pub async fn preview(s: &Services, caller: &Caller, body: PreviewBody) -> Result
             break;
         }
     }
+    Ok((replayed, not_replayable, flips))
+}
+
+/// `POST /v1/changes/preview`: what the change would do; writes nothing.
+pub async fn preview(s: &Services, caller: &Caller, body: PreviewBody) -> Result<Preview> {
+    let now = s.clock.now();
+    if body.since.is_some_and(|t| t > now) {
+        return Err(Error::invalid("since: must not be after now"));
+    }
+    let since = body
+        .since
+        .unwrap_or_else(|| now - Duration::days(DEFAULT_WINDOW_DAYS));
+    let change = Change::parse(ChangeBody {
+        method: body.method,
+        path: body.path,
+        body: body.body,
+    })?;
+    let tenant = caller.tenant_id;
+    let cand = candidate(&s.store, tenant, change, now).await?;
+    let version = cand.config.revision;
+    let set = compile_candidate(cand.config).await?;
+
+    // The grants and the recorded decisions at once: each walk's pages are re-decided on
+    // blocking threads, so the two keep both cores busy.
+    let (grants, decisions) = tokio::join!(
+        grant_impact(s, tenant, &set, now),
+        replay_window(s, tenant, &set, since)
+    );
+    let (examined, counts, items) = grants?;
+    let listed = counts.denied + counts.clamped + counts.policy_changed;
+    let (replayed, not_replayable, mut flips) = decisions?;
     let mut dcounts = DecisionCounts {
         flipped: flips.len(),
         ..Default::default()

@@ -85,6 +85,32 @@ pub async fn get_schema(store: &DynStore, tenant: TenantId) -> Result<String> {
     store.get_schema(tenant).await
 }
 
+/// A schema write's text, parsed (a 400 with Cedar's diagnostics if it does not parse).
+pub fn parse_schema(text: &str) -> Result<Schema> {
+    schema::parse(text)
+        .map_err(|notices| Error::invalid_with_notices("the schema is not valid Cedar", notices))
+}
+
+/// [`check_schema`] as a schema write answers it: a 400 naming what `schema` would break,
+/// else the validator's warnings about the stored rules under it.
+pub async fn refuse_breakage(
+    store: &DynStore,
+    tenant: TenantId,
+    schema: &Schema,
+) -> Result<Vec<super::lint::Warning>> {
+    let (problems, warnings) = check_schema(store, tenant, schema).await?;
+    if !problems.is_empty() {
+        return Err(Error::invalid_with_notices(
+            format!(
+                "the schema change is refused: it would break {} thing(s) (see notices)",
+                problems.len()
+            ),
+            problems,
+        ));
+    }
+    Ok(warnings)
+}
+
 /// Replaces the tenant's schema: the revision the write committed and the validator's
 /// warnings about the stored rules under the new schema.
 pub async fn put_schema(
@@ -94,20 +120,10 @@ pub async fn put_schema(
     now: DateTime<Utc>,
 ) -> Result<(i64, Vec<super::lint::Warning>)> {
     let tenant = caller.tenant_id;
-    let parsed = schema::parse(&text)
-        .map_err(|notices| Error::invalid_with_notices("the schema is not valid Cedar", notices))?;
+    let parsed = parse_schema(&text)?;
     for _ in 0..MAX_ATTEMPTS {
         let snap = store.config_snapshot(tenant).await?;
-        let (problems, warnings) = check_schema(store, tenant, &parsed).await?;
-        if !problems.is_empty() {
-            return Err(Error::invalid_with_notices(
-                format!(
-                    "the schema change is refused: it would break {} thing(s) (see notices)",
-                    problems.len()
-                ),
-                problems,
-            ));
-        }
+        let warnings = refuse_breakage(store, tenant, &parsed).await?;
         let event = NewEvent::new(
             now,
             caller.actor(),

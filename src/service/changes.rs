@@ -245,20 +245,8 @@ pub async fn candidate(
             config.policies.retain(|p| p.id != current.id);
         }
         Change::PutSchema(text) => {
-            let parsed = crate::cedar::schema::parse(&text).map_err(|notices| {
-                Error::invalid_with_notices("the schema is not valid Cedar", notices)
-            })?;
-            let (problems, warnings) = super::catalog::check_schema(store, tenant, &parsed).await?;
-            if !problems.is_empty() {
-                return Err(Error::invalid_with_notices(
-                    format!(
-                        "the schema change is refused: it would break {} thing(s) (see notices)",
-                        problems.len()
-                    ),
-                    problems,
-                ));
-            }
-            notices = warnings;
+            let parsed = super::catalog::parse_schema(&text)?;
+            notices = super::catalog::refuse_breakage(store, tenant, &parsed).await?;
             config.cedarschema = text;
         }
         Change::PutEntities(body) => {

@@ -545,12 +545,14 @@ backends! {
             assert_eq!(r["status"], "done", "{r}");
             assert_eq!(r["on_change"], mode, "{r}");
             assert_eq!(r["found"], json!({"examined": 5, "denied": 2, "clamped": 1, "policy_changed": 1}), "{r}");
-            let (flags, clamps, revokes) = match mode {
-                "flag" => (2, 0, 0),
-                "clamp" => (2, 1, 0),
-                _ => (0, 1, 2),
+            // clamp and revoke also move grants to the policy that now governs them
+            let (flags, clamps, revokes, moves) = match mode {
+                "flag" => (2, 0, 0, 0),
+                "clamp" => (2, 1, 0, 1),
+                _ => (0, 1, 2, 1),
             };
-            assert_eq!(r["applied"], json!({"flagged": flags, "clamped": clamps, "revoked": revokes, "cleared": 0}), "{r}");
+            assert_eq!(r["applied"], json!({"flagged": flags, "clamped": clamps, "revoked": revokes,
+                "cleared": 0, "moved": moves}), "{r}");
 
             let denied = set(&[&a1, &a6]);
             if mode == "revoke" {
@@ -566,19 +568,24 @@ backends! {
             let b6_now = c.grant_state(&b6).await;
             if mode == "flag" {
                 assert_eq!(b6_now["expires_at"], before["expires_at"], "{b6_now}");
+                assert_eq!(b6_now["policy_key"], "eng", "{b6_now}");
             } else {
                 assert_eq!(b6_now["expires_at"], cut, "{b6_now}");
+                assert_eq!(b6_now["policy_key"], "bob", "{b6_now}");
             }
             for id in [&b1, &carol] {
                 let g = c.grant_state(id).await;
                 assert_eq!(g["review_required"], false, "{g}");
                 assert_eq!(g["status"], "GRANTED", "{g}");
             }
+            let b1_now = c.grant_state(&b1).await;
+            assert_eq!(b1_now["policy_key"], if mode == "flag" { "eng" } else { "bob" }, "{b1_now}");
             // one event for each grant changed, naming the version that caused it
             let events = reevaluate_events(&c.s, &c.t).await;
             let mut changed = denied.clone();
             if mode != "flag" {
                 changed.insert(b6.clone());
+                changed.insert(b1.clone());
             }
             assert_eq!(events.keys().cloned().collect::<BTreeSet<_>>(), changed, "{events:?}");
             for (id, list) in &events {

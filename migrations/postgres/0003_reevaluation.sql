@@ -25,6 +25,7 @@ CREATE TABLE reevaluations (
     clamped         bigint NOT NULL DEFAULT 0,
     revoked         bigint NOT NULL DEFAULT 0,
     cleared         bigint NOT NULL DEFAULT 0,
+    moved           bigint NOT NULL DEFAULT 0,
     created_at      timestamptz NOT NULL,
     updated_at      timestamptz NOT NULL,
     finished_at     timestamptz,

@@ -25,6 +25,7 @@ CREATE TABLE reevaluations (
     clamped         INTEGER NOT NULL DEFAULT 0,
     revoked         INTEGER NOT NULL DEFAULT 0,
     cleared         INTEGER NOT NULL DEFAULT 0,
+    moved           INTEGER NOT NULL DEFAULT 0,
     created_at      TEXT NOT NULL,
     updated_at      TEXT NOT NULL,
     finished_at     TEXT,

@@ -112,6 +112,9 @@ pub struct Applied {
     pub revoked: i64,
     /// `review_required` cleared: allowed again.
     pub cleared: i64,
+    /// Moved to the policy that now governs them (`clamp`, `revoke`): their own no longer
+    /// permits them.
+    pub moved: i64,
 }
 
 /// One re-evaluation: the one a configuration write started, named by the
@@ -157,6 +160,8 @@ pub enum AppliedKind {
     Clamped,
     Revoked,
     Cleared,
+    /// Only moved to its new governing policy.
+    Moved,
 }
 
 /// One step of a re-evaluation, applied in one transaction holding the tenant's write

@@ -113,12 +113,19 @@ pub fn verdict(
                 }
             }
         }
-        Standing::Clamped { expires_at, .. } => {
+        Standing::Clamped {
+            expires_at,
+            policy_id,
+            policy_key,
+        } => {
             found.clamped = 1;
             match mode {
                 OnChange::Clamp | OnChange::Revoke => {
-                    // a cap already behind us ends the grant now
+                    // a cap already behind us ends the grant now; the policy whose cap it
+                    // is governs it from now on
                     next.expires_at = (*expires_at).max(now);
+                    next.policy_id = *policy_id;
+                    next.policy_key.clone_from(policy_key);
                     next.review_required = false;
                     (Some(AppliedKind::Clamped), "clamped")
                 }
@@ -128,6 +135,16 @@ pub fn verdict(
                 }
                 _ => (None, "clamped"),
             }
+        }
+        Standing::PolicyChanged {
+            policy_id,
+            policy_key,
+        } if matches!(mode, OnChange::Clamp | OnChange::Revoke) => {
+            found.policy_changed = 1;
+            next.policy_id = *policy_id;
+            next.policy_key.clone_from(policy_key);
+            next.review_required = false;
+            (Some(AppliedKind::Moved), "policy_changed")
         }
         Standing::PolicyChanged { .. } | Standing::Unchanged => {
             if matches!(standing, Standing::PolicyChanged { .. }) {
@@ -152,6 +169,7 @@ pub fn verdict(
         AppliedKind::Clamped => "clamped",
         AppliedKind::Revoked => "revoked",
         AppliedKind::Cleared => "cleared",
+        AppliedKind::Moved => "moved",
     };
     let mut event = NewEvent::new(
         now,
@@ -162,6 +180,7 @@ pub fn verdict(
     .with_request(json!({
         "reevaluation_id": version, "on_change": mode.as_str(), "outcome": outcome,
         "applied": applied, "expires_at": crate::clock::format_ts(&next.expires_at),
+        "policy_id": next.policy_id, "policy_key": next.policy_key,
     }));
     match standing {
         Standing::Denied {
@@ -473,6 +492,25 @@ mod tests {
         assert!(!next.review_required);
         assert!(applied(&grant(true), &Standing::Unchanged, OnChange::None).is_none());
         assert!(applied(&g, &Standing::Unchanged, OnChange::Revoke).is_none());
+        // clamp and revoke move a grant its own policy no longer permits to the one that
+        // now governs it (a clamp too); flag leaves it
+        let to = uuid::Uuid::now_v7();
+        let moved = Standing::PolicyChanged {
+            policy_id: to,
+            policy_key: Some("other".into()),
+        };
+        assert!(applied(&g, &moved, OnChange::Flag).is_none());
+        for m in [OnChange::Clamp, OnChange::Revoke] {
+            let (k, next) = applied(&g, &moved, m).unwrap();
+            assert_eq!(k, AppliedKind::Moved);
+            assert_eq!((next.policy_id, next.expires_at), (to, g.expires_at));
+            let cut = Standing::Clamped {
+                policy_id: to,
+                policy_key: None,
+                expires_at: cap,
+            };
+            assert_eq!(applied(&g, &cut, m).unwrap().1.policy_id, to);
+        }
         // every outcome is counted, whatever is done
         let (f, _) = verdict(&g, &denied(), OnChange::None, 7, now);
         assert_eq!((f.examined, f.denied), (1, 1));

@@ -72,6 +72,7 @@ fn from_row(row: &PgRow) -> Result<Reevaluation> {
             clamped: row.try_get("clamped")?,
             revoked: row.try_get("revoked")?,
             cleared: row.try_get("cleared")?,
+            moved: row.try_get("moved")?,
         },
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
@@ -177,6 +178,7 @@ impl ReevaluationStore for PgStore {
                     AppliedKind::Clamped => applied.clamped += 1,
                     AppliedKind::Revoked => applied.revoked += 1,
                     AppliedKind::Cleared => applied.cleared += 1,
+                    AppliedKind::Moved => applied.moved += 1,
                 }
                 events.push((tenant, c.event));
             } else {
@@ -190,6 +192,7 @@ impl ReevaluationStore for PgStore {
              denied = denied + $5, clamp_found = clamp_found + $6, \
              policy_changed = policy_changed + $7, flagged = flagged + $8, \
              clamped = clamped + $9, revoked = revoked + $10, cleared = cleared + $11, \
+             moved = moved + $16, \
              status = CASE WHEN $15 THEN status ELSE $12 END, updated_at = $13, \
              finished_at = CASE WHEN $15 THEN finished_at ELSE $14 END \
              WHERE tenant_id = $1 AND version = $2",
@@ -209,6 +212,7 @@ impl ReevaluationStore for PgStore {
         .bind(step.now)
         .bind(step.done.then_some(step.now))
         .bind(step.retry)
+        .bind(applied.moved)
         .execute(&mut *tx)
         .await?;
         tx.append(events).await?;

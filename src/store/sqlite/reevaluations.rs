@@ -73,6 +73,7 @@ fn from_row(row: &SqliteRow) -> Result<Reevaluation> {
             clamped: row.try_get("clamped")?,
             revoked: row.try_get("revoked")?,
             cleared: row.try_get("cleared")?,
+            moved: row.try_get("moved")?,
         },
         created_at: ts_col(row, "created_at")?,
         updated_at: ts_col(row, "updated_at")?,
@@ -189,6 +190,7 @@ impl ReevaluationStore for SqliteStore {
                     AppliedKind::Clamped => applied.clamped += 1,
                     AppliedKind::Revoked => applied.revoked += 1,
                     AppliedKind::Cleared => applied.cleared += 1,
+                    AppliedKind::Moved => applied.moved += 1,
                 }
                 events.push((tenant, c.event));
             } else {
@@ -202,6 +204,7 @@ impl ReevaluationStore for SqliteStore {
              denied = denied + $5, clamp_found = clamp_found + $6, \
              policy_changed = policy_changed + $7, flagged = flagged + $8, \
              clamped = clamped + $9, revoked = revoked + $10, cleared = cleared + $11, \
+             moved = moved + $16, \
              status = CASE WHEN $15 THEN status ELSE $12 END, updated_at = $13, \
              finished_at = CASE WHEN $15 THEN finished_at ELSE $14 END \
              WHERE tenant_id = $1 AND version = $2",
@@ -221,6 +224,7 @@ impl ReevaluationStore for SqliteStore {
         .bind(&now)
         .bind(step.done.then_some(&now))
         .bind(step.retry)
+        .bind(applied.moved)
         .execute(&mut *tx)
         .await?;
         append_in_tx(&mut tx, events).await?;

@@ -223,6 +223,10 @@ impl IntoResponse for Error {
     }
 }
 
+/// What a URL holding `%00` is refused with (the router's middleware, and a change
+/// preview naming such a path).
+pub const URL_NUL_REFUSED: &str = "the URL contains a NUL character (%00), which is not accepted";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -248,6 +248,7 @@ backends! {
         }
         let p = c.ok_preview("PUT", "/v1/entities", Some(entities(false))).await;
         assert_eq!(p["grants"]["examined"], 4, "{p}");
+        assert_eq!((&p["grants"]["complete"], &p["decisions"]["complete"]), (&json!(true), &json!(true)));
         assert_eq!(ids(&p["grants"]["items"], "denied"), set(&[&alice, &alice2]), "{p}");
         assert_eq!(p["grants"]["counts"], json!({"denied": 2, "clamped": 0, "policy_changed": 0}));
         let item = &p["grants"]["items"][0];
@@ -392,8 +393,37 @@ backends! {
         // either; previews of valid changes of every kind write nothing at all
         let r = c.preview("GET", "/v1/policies", None).await;
         r.assert_error(400, "invalid_input");
+        // bodies as sent, byte for byte, and paths as the router takes them
+        let raw = |m: &str, path: &str, body: Option<&str>| {
+            let url = format!("{}{path}", c.s.base);
+            let mut r = c.s.client.request(Method::from_bytes(m.as_bytes()).unwrap(), url)
+                .header("X-API-Key", &c.t.admin_key).header("X-Tenant-ID", &c.t.id)
+                .header("Content-Type", "application/json");
+            if let Some(b) = body {
+                r = r.body(b.to_string());
+            }
+            async move { TestServer::read(r.send().await.unwrap()).await }
+        };
+        for (m, path, body) in [
+            ("PATCH", "/v1/policies/eng", Some(r#"{"enabled": false, "enabled": true}"#)),
+            ("PUT", "/v1/schema", Some(r#"{"cedarschema": "x", "cedarschema": "y"}"#)),
+            ("PATCH", "/v1/policies/eng", None),
+            ("PATCH", "/v1/policies/%00", Some(r#"{"enabled": false}"#)),
+            ("PATCH", "/v1/policies/%FF", Some(r#"{"enabled": false}"#)),
+            ("DELETE", "/v1/entities/User/al%00ice", None),
+        ] {
+            let preview = match body {
+                Some(b) => format!(r#"{{"method": "{m}", "path": "{path}", "body": {b}}}"#),
+                None => format!(r#"{{"method": "{m}", "path": "{path}"}}"#),
+            };
+            let p = raw("POST", "/v1/changes/preview", Some(&preview)).await;
+            let w = raw(m, path, body).await;
+            assert!(w.status.is_client_error(), "{m} {path}: {}", w.text);
+            assert_eq!((p.status, &p.body["message"]), (w.status, &w.body["message"]), "{m} {path}");
+        }
+        // the query string is not part of the route, as for the write
         let r = c.preview("PUT", "/v1/entities?x=1", Some(json!([]))).await;
-        r.assert_error(400, "invalid_input");
+        assert_eq!(r.status, 200, "{}", r.text);
         // as the router matches: the method in upper case, the path exactly
         let r = c.preview("patch", "/v1/policies/eng", Some(json!({"enabled": false}))).await;
         r.assert_error(400, "invalid_input");
@@ -746,8 +776,10 @@ backends! {
         let id = w.body["reevaluation_id"].as_i64().unwrap();
         let r = send(&c.s, &other.admin_key, &other, Method::GET, &format!("/v1/reevaluations/{id}"), None).await;
         r.assert_error(404, "not_found");
-        let r = c.admin(Method::GET, "/v1/reevaluations/x", None).await;
-        r.assert_error(404, "not_found");
+        for bad in ["x", "+1", "01", "-1", "99999999999999999999"] {
+            let r = c.admin(Method::GET, &format!("/v1/reevaluations/{bad}"), None).await;
+            r.assert_error(404, "not_found");
+        }
     }
 }
 

@@ -244,8 +244,7 @@ async fn reject_early(
         .path_and_query()
         .is_some_and(|pq| pq.as_str().contains("%00"))
     {
-        return Error::invalid("the URL contains a NUL character (%00), which is not accepted")
-            .into_response();
+        return Error::invalid(crate::error::URL_NUL_REFUSED).into_response();
     }
     next.run(req).await
 }

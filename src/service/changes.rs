@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::store::DynStore;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -37,13 +38,19 @@ const REPLAY_PAGE: i64 = 1_000;
 pub const MAX_REPLAYED_EVENT_LEN: i64 = 64 * 1024;
 /// Items a preview lists at most per section; its counts are always complete.
 pub const MAX_LISTED: usize = 10_000;
+/// How long one preview may re-decide: rules can be slow to evaluate (long literal sets,
+/// say), and a preview decides up to 10,000 grants and 10,000 recorded decisions. Past
+/// it, both walks stop where they are and the answer says `complete: false`.
+pub const PREVIEW_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The replay window when `since` is not given.
 pub const DEFAULT_WINDOW_DAYS: i64 = 7;
 /// Active grants read per step of a preview's walk.
 const GRANT_PAGE: i64 = 1_000;
 
-/// One configuration write, named as it would be sent.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+/// One configuration write, named as it would be sent. Its `body` is kept as sent (byte
+/// for byte), so it is parsed exactly as the write would parse it.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeBody {
     /// `POST`, `PATCH`, `PUT` or `DELETE`.
@@ -55,7 +62,7 @@ pub struct ChangeBody {
     /// The write's JSON body (none for DELETE).
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
-    pub body: Option<Value>,
+    pub body: Option<Box<RawValue>>,
 }
 
 /// A change, parsed.
@@ -69,45 +76,41 @@ pub enum Change {
     DeleteEntity(String, String),
 }
 
-fn segment(s: &str) -> Result<String> {
+/// A path segment, percent-decoded as the router decodes the path parameter `param`.
+fn segment(s: &str, param: &str) -> Result<String> {
     percent_encoding::percent_decode_str(s)
         .decode_utf8()
         .map(|c| c.into_owned())
-        .map_err(|_| Error::invalid("path: a segment is not UTF-8 once percent-decoded"))
+        .map_err(|_| Error::invalid(format!("Invalid URL: Invalid UTF-8 in `{param}`")))
 }
 
-/// The write's body as `T`, refused in the words the write's own body parser would use.
-fn body_as<T: serde::de::DeserializeOwned>(body: Option<Value>) -> Result<T> {
-    let body = body.ok_or_else(|| Error::invalid("body: this write needs a JSON body"))?;
-    crate::http::extract::parse_json(body.to_string().as_bytes())
+/// The write's body as `T`, parsed from the bytes sent, as the write's own body parser
+/// parses them (a missing body is an empty one).
+fn body_as<T: serde::de::DeserializeOwned>(body: Option<Box<RawValue>>) -> Result<T> {
+    let bytes = body.as_deref().map_or("", RawValue::get);
+    crate::http::extract::parse_json(bytes.as_bytes())
 }
 
 impl Change {
     /// The write `c` names; a method and path that are not a configuration write are a 400.
     pub fn parse(c: ChangeBody) -> Result<Change> {
         let method = c.method.as_str();
-        if c.path.contains(['?', '#']) {
-            return Err(Error::invalid(
-                "path: no query string or fragment; name the write's path alone",
-            ));
+        // as the router takes it: the query string is not part of the route, a NUL is
+        // refused, the path is matched exactly (no trailing slash), methods in upper case
+        if c.path.contains("%00") {
+            return Err(Error::invalid(crate::error::URL_NUL_REFUSED));
         }
-        // as the router matches it: exactly, no trailing slash, methods in upper case
-        let parts: Vec<&str> = c.path.split('/').collect();
-        let no_body = |what: &str| -> Result<()> {
-            match &c.body {
-                None | Some(Value::Null) => Ok(()),
-                Some(_) => Err(Error::invalid(format!("body: {what} takes no body"))),
-            }
-        };
+        let path = c.path.split(['?', '#']).next().unwrap_or_default();
+        let parts: Vec<&str> = path.split('/').collect();
         match (method, parts.as_slice()) {
             ("POST", ["", "v1", "policies"]) => Ok(Change::CreatePolicy(body_as(c.body)?)),
             ("PATCH", ["", "v1", "policies", r]) if !r.is_empty() => Ok(Change::PatchPolicy(
-                PolicyRef::parse(&segment(r)?),
+                PolicyRef::parse(&segment(r, "id")?),
                 body_as(c.body)?,
             )),
+            // a deletion's body, if any, is ignored, as by the write
             ("DELETE", ["", "v1", "policies", r]) if !r.is_empty() => {
-                no_body("a policy deletion")?;
-                Ok(Change::DeletePolicy(PolicyRef::parse(&segment(r)?)))
+                Ok(Change::DeletePolicy(PolicyRef::parse(&segment(r, "id")?)))
             }
             ("PUT", ["", "v1", "schema"]) => {
                 #[derive(Deserialize)]
@@ -118,15 +121,10 @@ impl Change {
                 let b: SchemaBody = body_as(c.body)?;
                 Ok(Change::PutSchema(b.cedarschema))
             }
-            ("PUT", ["", "v1", "entities"]) => {
-                Ok(Change::PutEntities(c.body.ok_or_else(|| {
-                    Error::invalid("body: this write needs a JSON body")
-                })?))
-            }
-            ("DELETE", ["", "v1", "entities", t, id]) if !t.is_empty() && !id.is_empty() => {
-                no_body("an entity deletion")?;
-                Ok(Change::DeleteEntity(segment(t)?, segment(id)?))
-            }
+            ("PUT", ["", "v1", "entities"]) => Ok(Change::PutEntities(body_as(c.body)?)),
+            ("DELETE", ["", "v1", "entities", t, id]) if !t.is_empty() && !id.is_empty() => Ok(
+                Change::DeleteEntity(segment(t, "type")?, segment(id, "id")?),
+            ),
             _ => Err(Error::invalid(format!(
                 "{} {}: not a configuration write; preview POST /v1/policies, PATCH or DELETE \
                  /v1/policies/{{id}}, PUT /v1/schema, PUT /v1/entities or DELETE \
@@ -465,10 +463,10 @@ pub struct PreviewBody {
     pub method: String,
     /// The write's path (see `ChangeBody`).
     pub path: String,
-    /// The write's JSON body (none for DELETE).
+    /// The write's JSON body (none for DELETE), parsed as the write would parse it.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
-    pub body: Option<Value>,
+    pub body: Option<Box<RawValue>>,
     /// Replay recorded decisions from this time (default: 7 days ago; the newest 10,000).
     #[serde(default, with = "crate::clock::ts::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -501,6 +499,9 @@ pub struct GrantImpact {
     pub items: Vec<GrantChange>,
     /// Whether `items` stops short of the counts.
     pub truncated: bool,
+    /// `false` when the preview's time ran out before every active grant was re-decided
+    /// (`examined` says how many were).
+    pub complete: bool,
 }
 
 /// An active grant whose standing the change would change.
@@ -622,6 +623,9 @@ pub struct DecisionImpact {
     /// The decisions that would flip, newest first (at most 10,000).
     pub items: Vec<DecisionFlip>,
     pub truncated: bool,
+    /// `false` when the preview's time ran out before the window was replayed
+    /// (`replayed` says how many were).
+    pub complete: bool,
 }
 
 /// A decision as recorded, or as re-decided.
@@ -794,10 +798,14 @@ fn redecide_recorded(set: &CompiledSet, r: &Replay) -> Outcome {
 fn replay_all(
     set: &CompiledSet,
     bodies: &[(i64, Option<String>)],
+    deadline: std::time::Instant,
 ) -> Result<(usize, usize, Vec<DecisionFlip>)> {
     let (mut replayed, mut skipped) = (0, 0);
     let mut flips = Vec::new();
-    for (_, body) in bodies {
+    for (i, (_, body)) in bodies.iter().enumerate() {
+        if i % 64 == 0 && std::time::Instant::now() > deadline {
+            break;
+        }
         let Some(body) = body else {
             skipped += 1;
             continue;
@@ -873,13 +881,17 @@ async fn grant_impact(
     tenant: TenantId,
     set: &Arc<CompiledSet>,
     now: DateTime<Utc>,
-) -> Result<(usize, GrantCounts, Vec<GrantChange>)> {
+    deadline: std::time::Instant,
+) -> Result<(usize, GrantCounts, Vec<GrantChange>, bool)> {
     // walked in pages by id, each page re-decided on a blocking thread
     let mut counts = GrantCounts::default();
     let mut items = Vec::new();
     let mut examined = 0;
     let mut after = None;
     loop {
+        if std::time::Instant::now() > deadline {
+            return Ok((examined, counts, items, false));
+        }
         let page = s
             .store
             .active_grants(tenant, &[], after, GRANT_PAGE, now)
@@ -887,17 +899,25 @@ async fn grant_impact(
         let Some(last) = page.last() else { break };
         after = Some(last.id);
         let full = page.len() as i64 == GRANT_PAGE;
-        examined += page.len();
+        let size = page.len();
         let set = set.clone();
-        let changed = tokio::task::spawn_blocking(move || {
+        let (decided, changed) = tokio::task::spawn_blocking(move || {
             crate::cedar::limits::on_cedar_stack(|| {
-                page.iter()
-                    .filter_map(|g| GrantChange::new(g, &redecide(&set, g, now)))
-                    .collect::<Vec<_>>()
+                let mut decided = 0;
+                let mut changed = Vec::new();
+                for (i, g) in page.iter().enumerate() {
+                    if i % 64 == 0 && std::time::Instant::now() > deadline {
+                        break;
+                    }
+                    decided += 1;
+                    changed.extend(GrantChange::new(g, &redecide(&set, g, now)));
+                }
+                (decided, changed)
             })
         })
         .await
         .map_err(Error::internal)?;
+        examined += decided;
         for c in changed {
             match c.outcome.as_str() {
                 "denied" => counts.denied += 1,
@@ -908,11 +928,14 @@ async fn grant_impact(
                 items.push(c);
             }
         }
+        if decided < size {
+            return Ok((examined, counts, items, false));
+        }
         if !full {
             break;
         }
     }
-    Ok((examined, counts, items))
+    Ok((examined, counts, items, true))
 }
 
 /// The newest recorded decisions since `since` replayed under `set`: (replayed, not
@@ -922,12 +945,16 @@ async fn replay_window(
     tenant: TenantId,
     set: &Arc<CompiledSet>,
     since: DateTime<Utc>,
-) -> Result<(usize, usize, Vec<DecisionFlip>)> {
+    deadline: std::time::Instant,
+) -> Result<(usize, usize, Vec<DecisionFlip>, bool)> {
     // a page at a time, each parsed and re-decided on a blocking thread
     let (mut replayed, mut not_replayable, mut flips) = (0, 0, Vec::new());
     let mut before = None;
     let mut left = MAX_REPLAYED;
     while left > 0 {
+        if std::time::Instant::now() > deadline {
+            return Ok((replayed, not_replayable, flips, false));
+        }
         let page = s
             .store
             .recent_decisions(
@@ -944,20 +971,24 @@ async fn replay_window(
         before = Some(oldest);
         left -= page.len() as i64;
         let full = page.len() as i64 == REPLAY_PAGE;
+        let size = page.len();
         let replay_set = set.clone();
         let (r, n, f) = tokio::task::spawn_blocking(move || {
-            crate::cedar::limits::on_cedar_stack(|| replay_all(&replay_set, &page))
+            crate::cedar::limits::on_cedar_stack(|| replay_all(&replay_set, &page, deadline))
         })
         .await
         .map_err(Error::internal)??;
         replayed += r;
         not_replayable += n;
         flips.extend(f);
+        if r + n < size {
+            return Ok((replayed, not_replayable, flips, false));
+        }
         if !full {
             break;
         }
     }
-    Ok((replayed, not_replayable, flips))
+    Ok((replayed, not_replayable, flips, true))
 }
 
 /// `POST /v1/changes/preview`: what the change would do; writes nothing.
@@ -981,13 +1012,14 @@ pub async fn preview(s: &Services, caller: &Caller, body: PreviewBody) -> Result
 
     // The grants and the recorded decisions at once: each walk's pages are re-decided on
     // blocking threads, so the two keep both cores busy.
+    let deadline = std::time::Instant::now() + PREVIEW_BUDGET;
     let (grants, decisions) = tokio::join!(
-        grant_impact(s, tenant, &set, now),
-        replay_window(s, tenant, &set, since)
+        grant_impact(s, tenant, &set, now, deadline),
+        replay_window(s, tenant, &set, since, deadline)
     );
-    let (examined, counts, items) = grants?;
+    let (examined, counts, items, grants_complete) = grants?;
     let listed = counts.denied + counts.clamped + counts.policy_changed;
-    let (replayed, not_replayable, mut flips) = decisions?;
+    let (replayed, not_replayable, mut flips, decisions_complete) = decisions?;
     let mut dcounts = DecisionCounts {
         flipped: flips.len(),
         ..Default::default()
@@ -1009,6 +1041,7 @@ pub async fn preview(s: &Services, caller: &Caller, body: PreviewBody) -> Result
             counts,
             truncated: items.len() < listed,
             items,
+            complete: grants_complete,
         },
         decisions: DecisionImpact {
             since,
@@ -1017,6 +1050,7 @@ pub async fn preview(s: &Services, caller: &Caller, body: PreviewBody) -> Result
             counts: dcounts,
             items: flips,
             truncated: dtruncated,
+            complete: decisions_complete,
         },
     })
 }

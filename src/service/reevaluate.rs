@@ -63,6 +63,13 @@ pub async fn put_settings(s: &Services, caller: &Caller, body: Settings) -> Resu
 /// `GET /v1/reevaluations/{id}`.
 pub async fn get(s: &Services, caller: &Caller, id: &str) -> Result<Reevaluation> {
     let not_found = || Error::not_found("no such re-evaluation");
+    // its canonical decimal form only (`+11` and `011` name nothing)
+    let canonical = !id.is_empty()
+        && id.bytes().all(|b| b.is_ascii_digit())
+        && (id == "0" || !id.starts_with('0'));
+    if !canonical {
+        return Err(not_found());
+    }
     let version: i64 = id.parse().map_err(|_| not_found())?;
     s.store
         .reevaluation(caller.tenant_id, version)

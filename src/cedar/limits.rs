@@ -70,12 +70,22 @@ pub const MAX_SCHEMA_EDGES: usize = 2_048;
 /// Cedar can build and free safely (a type chain of 9,000 links still did).
 pub const MAX_STORED_DECLARATIONS: usize = 2_000;
 
+/// Attributes (`name: Type`, counted as the colons that are not `::`) in one schema:
+/// Cedar's schema parser takes time that grows with the square of a record's attributes
+/// (10,000 in one record: 0.7 s; 40,000: 6 s; 90,000: 16–42 s, paid again at every
+/// compilation of the tenant's set).
+pub const MAX_SCHEMA_ATTRIBUTES: usize = 4_096;
+
+/// The same bound for a stored schema (about 2 s of parsing at worst).
+pub const MAX_STORED_ATTRIBUTES: usize = 20_000;
+
 /// The bounds a Cedar text is measured against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bounds {
     pub nesting: usize,
     pub operators: usize,
     pub declarations: usize,
+    pub attributes: usize,
 }
 
 /// What an author may write now.
@@ -83,6 +93,7 @@ pub const AUTHORED: Bounds = Bounds {
     nesting: MAX_CEDAR_NESTING,
     operators: MAX_CEDAR_OPERATORS,
     declarations: MAX_SCHEMA_DECLARATIONS,
+    attributes: MAX_SCHEMA_ATTRIBUTES,
 };
 
 /// What Cedar may parse of a stored text (see [`MAX_STORED_OPERATORS`]).
@@ -90,6 +101,7 @@ pub const STORED: Bounds = Bounds {
     nesting: MAX_CEDAR_NESTING,
     operators: MAX_STORED_OPERATORS,
     declarations: MAX_STORED_DECLARATIONS,
+    attributes: MAX_STORED_ATTRIBUTES,
 };
 
 /// Characters of one string value in a context or an entity: values are matched against
@@ -137,6 +149,8 @@ pub enum Exceeded {
     /// More than [`MAX_SCHEMA_DECLARATIONS`] declarations, [`MAX_SCHEMA_NAMES`] declared
     /// names or [`MAX_SCHEMA_EDGES`] hierarchy edges (schema text only).
     Declarations,
+    /// More than [`MAX_SCHEMA_ATTRIBUTES`] attributes (schema text only).
+    Attributes,
 }
 
 /// Where the scanner is in an `entity` or `action` declaration of a schema.
@@ -177,6 +191,7 @@ pub fn text_too_deep(text: &str, kind: Text, bounds: Bounds) -> Option<(Exceeded
     let mut after_like = false;
     let mut like_chars = 0usize;
     let (mut decl, mut names, mut edges) = (None::<Decl>, 0usize, 0usize);
+    let mut attributes = 0usize;
     let schema_total = |names: usize, edges: usize, declarations: usize| {
         declarations > bounds.declarations
             || names > MAX_SCHEMA_NAMES.max(bounds.declarations)
@@ -351,6 +366,18 @@ pub fn text_too_deep(text: &str, kind: Text, bounds: Bounds) -> Option<(Exceeded
                 frames.push(0);
                 depth += 1;
             }
+            ':' if kind == Text::Schema => {
+                if chars.peek() == Some(&':') {
+                    // a namespace path, `A::B`
+                    chars.next();
+                    col += 1;
+                } else {
+                    attributes += 1;
+                    if attributes > bounds.attributes {
+                        return Some((Exceeded::Attributes, line, col.max(1)));
+                    }
+                }
+            }
             ')' | ']' | '}' => {
                 pop(&mut frames, &mut depth);
             }
@@ -399,6 +426,7 @@ fn explain(found: Option<(Exceeded, usize, usize)>, b: Bounds) -> Result<(), Str
         nesting,
         operators,
         declarations,
+        attributes,
     } = b;
     match found {
         None => Ok(()),
@@ -413,6 +441,10 @@ fn explain(found: Option<(Exceeded, usize, usize)>, b: Bounds) -> Result<(), Str
         Some((Exceeded::LikePattern, line, column)) => Err(format!(
             "has `like` patterns longer than {MAX_LIKE_PATTERN} characters together (at line \
              {line}, column {column}); the limit is {MAX_LIKE_PATTERN}"
+        )),
+        Some((Exceeded::Attributes, line, column)) => Err(format!(
+            "declares more than {attributes} attributes (`name: Type`; at line {line}, column \
+             {column}); the limit is {attributes}"
         )),
         Some((Exceeded::Declarations, line, column)) => Err(format!(
             "has more than {declarations} declarations (`entity`, `action`, `type`), \
@@ -731,6 +763,31 @@ mod tests {
             text_too_deep(&decls(MAX_SCHEMA_DECLARATIONS + 1), Text::Schema, at(32)),
             Some((Exceeded::Declarations, _, _))
         ));
+        // Attributes are counted by their colons; namespace paths (`A::B`), strings and
+        // comments do not count.
+        let record = |n: usize| {
+            format!(
+                "entity U {{ {} }}; entity V in [NS::G]; // a: b\n type T = {{ \"x:y\": Long }};",
+                (0..n)
+                    .map(|i| format!("a{i}: Long"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        assert_eq!(
+            text_too_deep(&record(MAX_SCHEMA_ATTRIBUTES - 1), Text::Schema, at(32)),
+            None
+        );
+        assert!(matches!(
+            text_too_deep(&record(MAX_SCHEMA_ATTRIBUTES + 1), Text::Schema, at(32)),
+            Some((Exceeded::Attributes, 1, _))
+        ));
+        let refused = check_text(&record(MAX_SCHEMA_ATTRIBUTES + 1), Text::Schema).unwrap_err();
+        assert!(refused.contains("attributes"), "{refused}");
+        assert_eq!(
+            check_stored(&record(MAX_SCHEMA_ATTRIBUTES + 1), Text::Schema),
+            Ok(())
+        );
         // Long words of any script are no keyword, and never split.
         let words = "when { context.ééééééééé == \"x\" && context.actionnnnn_if }";
         assert_eq!(text_too_deep(words, Text::Policy, at(1)), None);

@@ -969,3 +969,57 @@ backends! {
         assert!(messages(&w.body).is_empty(), "{}", w.text);
     }
 }
+
+backends! {
+    /// Grants changed while their batch is decided (here: shortened, which needs no
+    /// decision) are decided again, and the re-evaluation ends with each of them handled
+    /// exactly once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn grants_changing_under_a_reevaluation_are_each_handled_once() {
+        let s = TestServer::start_with(|c| c.reevaluation_batch = 5).await;
+        let t = s.tenant().await;
+        let req = s.key(&t, "requester").await;
+        let c = std::sync::Arc::new(Ctx { s, t, req });
+        let r = c.admin(Method::PUT, "/v1/entities", Some(entities(true))).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = c.admin(Method::POST, "/v1/policies", Some(json!({"key": "eng", "name": "eng",
+            "max_duration_seconds": 8 * 3600, "rules": [group_rule("engineering")]}))).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let mut grants = Vec::new();
+        // fewer than a page of grants/list (100), which `flagged` reads
+        for _ in 0..90 {
+            grants.push(c.grant("alice", 4 * 3600).await);
+        }
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let shortener = {
+            let (c, grants, stop) = (c.clone(), grants.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut n = 0usize;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && n < 5_000 {
+                    let id = &grants[(n * 7) % grants.len()];
+                    let g = c.grant_state(id).await;
+                    let at = grantd::clock::parse_ts(g["expires_at"].as_str().unwrap()).unwrap()
+                        - chrono::Duration::seconds(1);
+                    let r = c.call(Method::PUT, &format!("/v1/grants/{id}"),
+                        Some(json!({"expires_at": grantd::clock::format_ts(&at)}))).await;
+                    assert!(r.status == 200 || r.status == 409, "{}", r.text);
+                    n += 1;
+                }
+                n
+            })
+        };
+        let w = c.admin(Method::PUT, "/v1/entities", Some(entities(false))).await;
+        assert_eq!(w.status, 200, "{}", w.text);
+        let r = c.finished(&w).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let puts = shortener.await.unwrap();
+        assert!(puts > 0);
+        assert_eq!(r["status"], "done", "{r}");
+        assert_eq!(r["found"]["denied"], grants.len(), "{r}");
+        assert_eq!(r["applied"]["flagged"], grants.len(), "{r}");
+        assert_eq!(flagged(&c).await, grants.iter().cloned().collect::<BTreeSet<_>>());
+        let events = reevaluate_events(&c.s, &c.t).await;
+        assert_eq!(events.len(), grants.len());
+        assert!(events.values().all(|l| l.len() == 1), "{events:?}");
+    }
+}

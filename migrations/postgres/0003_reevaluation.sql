@@ -17,6 +17,8 @@ CREATE TABLE reevaluations (
     on_change       text NOT NULL,
     status          text NOT NULL CHECK (status IN ('pending', 'running', 'done', 'superseded')),
     cursor          uuid,
+    -- grants of an applied step that changed under it, to decide again (a JSON list of ids)
+    pending         text,
     examined        bigint NOT NULL DEFAULT 0,
     denied          bigint NOT NULL DEFAULT 0,
     clamp_found     bigint NOT NULL DEFAULT 0,

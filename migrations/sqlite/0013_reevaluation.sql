@@ -17,6 +17,8 @@ CREATE TABLE reevaluations (
     on_change       TEXT NOT NULL,
     status          TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'superseded')),
     cursor          TEXT,
+    -- grants of an applied step that changed under it, to decide again (a JSON list of ids)
+    pending         TEXT,
     examined        INTEGER NOT NULL DEFAULT 0,
     denied          INTEGER NOT NULL DEFAULT 0,
     clamp_found     INTEGER NOT NULL DEFAULT 0,

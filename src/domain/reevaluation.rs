@@ -141,6 +141,10 @@ pub struct Reevaluation {
     /// The last grant handled (grants are handled in id order); null before the first.
     #[serde(skip)]
     pub cursor: Option<uuid::Uuid>,
+    /// Grants behind the cursor that changed under the step that decided them, to be
+    /// decided again before anything else (kept with the cursor, so a crash loses none).
+    #[serde(skip)]
+    pub pending: Vec<uuid::Uuid>,
 }
 
 /// What the re-evaluation does to one grant: its next state, the version it replaces, and
@@ -170,10 +174,11 @@ pub enum AppliedKind {
 /// on and active, the counts added and the cursor moved to `cursor` (and the
 /// re-evaluation closed when `done`).
 ///
-/// A `retry` step carries the grants of an applied step that changed under it, decided
-/// again: it needs the re-evaluation not superseded and the tenant at its version (the
-/// cursor may have moved on, and another worker may even have closed it: the grants are
-/// behind the cursor, where no other step looks), and moves neither cursor nor status.
+/// Every step records, with the cursor, the grants whose change it could not make (they
+/// changed since they were read) as the re-evaluation's `pending` grants; a `retry` step
+/// carries those grants decided again (the cursor may have moved on: they are behind it),
+/// and moves neither cursor nor status. A step closes the re-evaluation (`done`) only if
+/// it leaves nothing pending.
 #[derive(Debug, Clone)]
 pub struct Step {
     pub retry: bool,

@@ -36,7 +36,7 @@ const REPLAY_PAGE: i64 = 1_000;
 /// A recorded decision longer than this (its event's JSON, in characters) is not replayed
 /// (it counts as not replayable): a page of them stays small whatever callers sent.
 pub const MAX_REPLAYED_EVENT_LEN: i64 = 64 * 1024;
-/// Items a preview lists at most per section; its counts are always complete.
+/// Items a preview lists at most per section; its counts cover every item examined.
 pub const MAX_LISTED: usize = 10_000;
 /// How long one preview may re-decide: rules can be slow to evaluate (long literal sets,
 /// say), and a preview decides up to 10,000 grants and 10,000 recorded decisions. Past

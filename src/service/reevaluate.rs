@@ -7,8 +7,9 @@
 //! ([`super::changes::redecide`], on a blocking thread), and the tenant's `on_change`
 //! setting says what happens to those no longer allowed — flagged (`review_required`),
 //! clamped to the governing maximum, or revoked (`revoked_by: "policy-change"`) — each
-//! with a `grant.reevaluate` event naming the version. A batch's changes, their events
-//! and the move of the re-evaluation's cursor commit in one transaction (see
+//! with a `grant.reevaluate` event naming the version. A batch's changes, their events,
+//! the move of the re-evaluation's cursor and the grants that changed under the batch
+//! (kept as pending, decided again before the next batch) commit in one transaction (see
 //! `ReevaluationStore::apply_reevaluation`), so a crash loses at most the batch in flight,
 //! which the next run does again, and no grant is handled twice.
 
@@ -26,7 +27,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::Arc;
 
-/// Times a step's grants that changed under it are decided again before they are left.
+/// Rounds in which a step's grants that changed under it are decided again before they
+/// are left.
 const LOST_RETRIES: usize = 3;
 
 /// `GET`/`PUT /v1/settings`.
@@ -256,6 +258,8 @@ pub async fn work(
     turn: usize,
     stop: &tokio::sync::watch::Receiver<bool>,
 ) -> Result<bool> {
+    // retry rounds of the grants pending now, in this turn
+    let mut tries = 0;
     for _ in 0..turn {
         if *stop.borrow() {
             return Ok(true);
@@ -291,6 +295,37 @@ pub async fn work(
             s.store.apply_reevaluation(tenant, version, last).await?;
             return Ok(true);
         }
+        if !r.pending.is_empty() {
+            // Grants that changed between their step's read and its commit (an extension,
+            // say): read and decided again, a few times, then left (an empty retry step
+            // clears them).
+            let changes = if tries < LOST_RETRIES {
+                tries += 1;
+                let now = s.clock.now();
+                let again = s
+                    .store
+                    .active_grants(
+                        tenant,
+                        &[crate::domain::grant_query::Cond::Ids(r.pending.clone())],
+                        None,
+                        r.pending.len() as i64,
+                        now,
+                    )
+                    .await?;
+                decide(set.clone(), again, r.on_change, version, now)
+                    .await?
+                    .1
+            } else {
+                tracing::warn!(%tenant, version, grants = r.pending.len(),
+                    "re-evaluation left grants that kept changing under it");
+                tries = 0;
+                Vec::new()
+            };
+            let retry = step(true, r.cursor, r.cursor, false, Found::default(), changes);
+            s.store.apply_reevaluation(tenant, version, retry).await?;
+            continue;
+        }
+        tries = 0;
         let now = s.clock.now();
         let page = s
             .store
@@ -299,45 +334,12 @@ pub async fn work(
         let last_page = (page.len() as i64) < batch;
         let cursor = page.last().map(|g| g.id).or(r.cursor);
         let (found, changes) = decide(set.clone(), page, r.on_change, version, now).await?;
-        let first = step(false, r.cursor, cursor, false, found, changes);
-        let mut lost = match s.store.apply_reevaluation(tenant, version, first).await? {
-            StepOutcome::Applied { lost } => lost,
-            StepOutcome::Moved => continue,
-        };
-        // Grants that changed between the read and the step (an extension, say) are read
-        // and decided again, a few times; the cursor stays where the step left it.
-        for _ in 0..LOST_RETRIES {
-            if lost.is_empty() {
-                break;
-            }
-            let now = s.clock.now();
-            let again = s
-                .store
-                .active_grants(
-                    tenant,
-                    &[crate::domain::grant_query::Cond::Ids(lost.clone())],
-                    None,
-                    lost.len() as i64,
-                    now,
-                )
-                .await?;
-            let (_, changes) = decide(set.clone(), again, r.on_change, version, now).await?;
-            let retry = step(true, cursor, cursor, false, Found::default(), changes);
-            lost = match s.store.apply_reevaluation(tenant, version, retry).await? {
-                StepOutcome::Applied { lost } => lost,
-                // superseded: the later re-evaluation decides them
-                StepOutcome::Moved => Vec::new(),
-            };
-        }
-        if !lost.is_empty() {
-            tracing::warn!(%tenant, version, grants = lost.len(),
-                "re-evaluation left grants that kept changing under it");
-        }
-        if last_page {
-            // closed only once the last page's retries are over
-            let close = step(false, cursor, cursor, true, Found::default(), Vec::new());
-            s.store.apply_reevaluation(tenant, version, close).await?;
-            return Ok(true);
+        // the last page closes it, unless some of its grants changed under it: those are
+        // pending, and a later step closes it
+        let next = step(false, r.cursor, cursor, last_page, found, changes);
+        match s.store.apply_reevaluation(tenant, version, next).await? {
+            StepOutcome::Applied { lost } if last_page && lost.is_empty() => return Ok(true),
+            _ => continue,
         }
     }
     Ok(false)

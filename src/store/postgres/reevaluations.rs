@@ -78,7 +78,15 @@ fn from_row(row: &PgRow) -> Result<Reevaluation> {
         updated_at: row.try_get("updated_at")?,
         finished_at: row.try_get("finished_at")?,
         cursor: row.try_get("cursor")?,
+        pending: pending_of(row)?,
     })
+}
+
+fn pending_of(row: &PgRow) -> Result<Vec<Uuid>> {
+    let text: Option<String> = row.try_get("pending")?;
+    text.map(|t| serde_json::from_str(&t).map_err(|_| corrupt("reevaluations.pending")))
+        .transpose()
+        .map(Option::unwrap_or_default)
 }
 
 #[async_trait::async_trait]
@@ -146,11 +154,8 @@ impl ReevaluationStore for PgStore {
         let Some(current) = row.as_ref().map(from_row).transpose()? else {
             return Ok(StepOutcome::Moved);
         };
-        let fits = if step.retry {
-            current.status != ReevaluationStatus::Superseded
-        } else {
-            current.status.is_open() && current.cursor == step.expected_cursor
-        };
+        let fits =
+            current.status.is_open() && (step.retry || current.cursor == step.expected_cursor);
         if !fits {
             return Ok(StepOutcome::Moved);
         }
@@ -192,7 +197,7 @@ impl ReevaluationStore for PgStore {
              denied = denied + $5, clamp_found = clamp_found + $6, \
              policy_changed = policy_changed + $7, flagged = flagged + $8, \
              clamped = clamped + $9, revoked = revoked + $10, cleared = cleared + $11, \
-             moved = moved + $16, \
+             moved = moved + $16, pending = $17, \
              status = CASE WHEN $15 THEN status ELSE $12 END, updated_at = $13, \
              finished_at = CASE WHEN $15 THEN finished_at ELSE $14 END \
              WHERE tenant_id = $1 AND version = $2",
@@ -208,11 +213,17 @@ impl ReevaluationStore for PgStore {
         .bind(applied.clamped)
         .bind(applied.revoked)
         .bind(applied.cleared)
-        .bind(if step.done { "done" } else { "running" })
+        // closed only with nothing left pending
+        .bind(if step.done && lost.is_empty() {
+            "done"
+        } else {
+            "running"
+        })
         .bind(step.now)
-        .bind(step.done.then_some(step.now))
+        .bind((step.done && lost.is_empty()).then_some(step.now))
         .bind(step.retry)
         .bind(applied.moved)
+        .bind((!lost.is_empty()).then(|| serde_json::json!(lost).to_string()))
         .execute(&mut *tx)
         .await?;
         tx.append(events).await?;

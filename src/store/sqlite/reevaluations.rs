@@ -7,6 +7,7 @@ use super::*;
 use crate::domain::reevaluation::{
     Applied, AppliedKind, Found, OnChange, Reevaluation, ReevaluationStatus, Step, StepOutcome,
 };
+use uuid::Uuid;
 
 /// Inside a configuration write's transaction, once the tenant is at `revision`: closes
 /// the tenant's open re-evaluations (the new one examines every grant again) and creates
@@ -81,7 +82,15 @@ fn from_row(row: &SqliteRow) -> Result<Reevaluation> {
         cursor: cursor
             .map(|c| c.parse().map_err(|_| corrupt("reevaluations.cursor")))
             .transpose()?,
+        pending: pending_of(row)?,
     })
+}
+
+fn pending_of(row: &SqliteRow) -> Result<Vec<Uuid>> {
+    let text: Option<String> = row.try_get("pending")?;
+    text.map(|t| serde_json::from_str(&t).map_err(|_| corrupt("reevaluations.pending")))
+        .transpose()
+        .map(Option::unwrap_or_default)
 }
 
 #[async_trait::async_trait]
@@ -157,11 +166,8 @@ impl ReevaluationStore for SqliteStore {
         let Some(current) = row.as_ref().map(from_row).transpose()? else {
             return Ok(StepOutcome::Moved);
         };
-        let fits = if step.retry {
-            current.status != ReevaluationStatus::Superseded
-        } else {
-            current.status.is_open() && current.cursor == step.expected_cursor
-        };
+        let fits =
+            current.status.is_open() && (step.retry || current.cursor == step.expected_cursor);
         if !fits {
             return Ok(StepOutcome::Moved);
         }
@@ -204,7 +210,7 @@ impl ReevaluationStore for SqliteStore {
              denied = denied + $5, clamp_found = clamp_found + $6, \
              policy_changed = policy_changed + $7, flagged = flagged + $8, \
              clamped = clamped + $9, revoked = revoked + $10, cleared = cleared + $11, \
-             moved = moved + $16, \
+             moved = moved + $16, pending = $17, \
              status = CASE WHEN $15 THEN status ELSE $12 END, updated_at = $13, \
              finished_at = CASE WHEN $15 THEN finished_at ELSE $14 END \
              WHERE tenant_id = $1 AND version = $2",
@@ -220,11 +226,17 @@ impl ReevaluationStore for SqliteStore {
         .bind(applied.clamped)
         .bind(applied.revoked)
         .bind(applied.cleared)
-        .bind(if step.done { "done" } else { "running" })
+        // closed only with nothing left pending
+        .bind(if step.done && lost.is_empty() {
+            "done"
+        } else {
+            "running"
+        })
         .bind(&now)
-        .bind(step.done.then_some(&now))
+        .bind((step.done && lost.is_empty()).then_some(&now))
         .bind(step.retry)
         .bind(applied.moved)
+        .bind((!lost.is_empty()).then(|| serde_json::json!(lost).to_string()))
         .execute(&mut *tx)
         .await?;
         append_in_tx(&mut tx, events).await?;

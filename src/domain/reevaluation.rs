@@ -117,6 +117,19 @@ pub struct Applied {
     pub moved: i64,
 }
 
+impl Applied {
+    /// Counts one change of `kind` made.
+    pub fn count(&mut self, kind: AppliedKind) {
+        match kind {
+            AppliedKind::Flagged => self.flagged += 1,
+            AppliedKind::Clamped => self.clamped += 1,
+            AppliedKind::Revoked => self.revoked += 1,
+            AppliedKind::Cleared => self.cleared += 1,
+            AppliedKind::Moved => self.moved += 1,
+        }
+    }
+}
+
 /// One re-evaluation: the one a configuration write started, named by the
 /// `policy_set_version` that write committed.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]

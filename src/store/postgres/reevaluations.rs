@@ -8,7 +8,7 @@
 use super::grants::write_grant;
 use super::*;
 use crate::domain::reevaluation::{
-    Applied, AppliedKind, Found, OnChange, Reevaluation, ReevaluationStatus, Step, StepOutcome,
+    Applied, Found, OnChange, Reevaluation, ReevaluationStatus, Step, StepOutcome,
 };
 
 /// Inside a configuration write's transaction, once the tenant is at `revision`: closes
@@ -178,13 +178,7 @@ impl ReevaluationStore for PgStore {
         let mut lost = Vec::new();
         for c in step.changes {
             if write_grant(&mut tx, tenant, &c.next, c.expected_version, Some(step.now)).await? {
-                match c.applied {
-                    AppliedKind::Flagged => applied.flagged += 1,
-                    AppliedKind::Clamped => applied.clamped += 1,
-                    AppliedKind::Revoked => applied.revoked += 1,
-                    AppliedKind::Cleared => applied.cleared += 1,
-                    AppliedKind::Moved => applied.moved += 1,
-                }
+                applied.count(c.applied);
                 events.push((tenant, c.event));
             } else {
                 lost.push(c.next.id);

@@ -95,7 +95,9 @@ pub async fn create_policy(
 /// Run policy test cases against the tenant's stored policy set: each case a request and
 /// the decision expected of it (optionally its deny reason and the keys of the policies
 /// that determine it), decided as `POST /v1/authorize` decides, without recording
-/// anything. The same cases as the files `grantd policy test DIR` runs offline.
+/// anything. The same cases as the files `grantd policy test DIR` runs offline. With
+/// `change`, against the set that configuration write would produce. A run decides for at
+/// most 10 s; cases not reached by then fail (`failure: "not run: …"`).
 #[utoipa::path(post, path = "/v1/policies/test", tag = "policies",
     request_body = crate::service::policy_tests::TestBody,
     responses(

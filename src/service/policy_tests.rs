@@ -95,10 +95,40 @@ impl Report {
 
 /// Runs `cases` (named by `names`) against `set`, whose policies' keys by id are `keys`.
 pub fn run(set: &CompiledSet, keys: &HashMap<String, String>, cases: &[(String, Case)]) -> Report {
+    run_until(set, keys, cases, None)
+}
+
+/// How long `POST /v1/policies/test` may decide: rules can be slow to evaluate (long
+/// literal sets, say). Cases not run by then fail, saying so: a run cut short never passes.
+pub const TEST_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// [`run`], failing the cases not reached by `deadline`.
+pub fn run_until(
+    set: &CompiledSet,
+    keys: &HashMap<String, String>,
+    cases: &[(String, Case)],
+    deadline: Option<std::time::Instant>,
+) -> Report {
     Report::of(
         cases
             .iter()
-            .map(|(name, case)| run_case(set, keys, name, case))
+            .map(|(name, case)| {
+                if deadline.is_some_and(|d| std::time::Instant::now() > d) {
+                    return CaseResult {
+                        name: name.clone(),
+                        passed: false,
+                        decision: None,
+                        deny_reason: None,
+                        determining: Vec::new(),
+                        errors: Vec::new(),
+                        failure: Some(format!(
+                            "not run: the run's {} s budget ran out",
+                            TEST_BUDGET.as_secs()
+                        )),
+                    };
+                }
+                run_case(set, keys, name, case)
+            })
             .collect(),
     )
 }
@@ -458,7 +488,8 @@ pub async fn test_stored(
         .values()
         .filter_map(|r| r.policy.key.clone().map(|k| (r.policy.id.to_string(), k)))
         .collect();
-    tokio::task::spawn_blocking(move || run(&set, &keys, &cases))
+    let deadline = std::time::Instant::now() + TEST_BUDGET;
+    tokio::task::spawn_blocking(move || run_until(&set, &keys, &cases, Some(deadline)))
         .await
         .map_err(Error::internal)
 }
@@ -498,4 +529,45 @@ pub fn test_dir_if_any(dir: &Path) -> Result<Option<Report>> {
         return Ok(None);
     };
     Ok(Some(run(&compiled.set, &compiled.keys, &cases)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cedar::engine::compile;
+    use crate::domain::config::TenantConfig;
+    use serde_json::json;
+
+    #[test]
+    fn cases_past_the_budget_fail_as_not_run() {
+        let set = compile(TenantConfig {
+            revision: 1,
+            cedarschema: "entity User; entity App; action view appliesTo { principal: [User], resource: [App] };".into(),
+            policies: Vec::new(),
+            entities: Vec::new(),
+        })
+        .unwrap();
+        let case: Case = serde_json::from_value(json!({
+            "principal": {"type": "User", "id": "a"}, "action": {"type": "Action", "id": "view"},
+            "resource": {"type": "App", "id": "x"}, "decision": "deny"}))
+        .unwrap();
+        let cases = vec![("one".to_string(), case.clone()), ("two".to_string(), case)];
+        let keys = HashMap::new();
+        // in time: decided (no policy: denied, as expected)
+        let r = run_until(
+            &set,
+            &keys,
+            &cases,
+            Some(std::time::Instant::now() + TEST_BUDGET),
+        );
+        assert_eq!((r.passed, r.failed), (2, 0));
+        // out of time: every case fails, saying why
+        let late = std::time::Instant::now() - std::time::Duration::from_secs(1);
+        let r = run_until(&set, &keys, &cases, Some(late));
+        assert_eq!((r.passed, r.failed), (0, 2));
+        assert!(r.results.iter().all(|c| c
+            .failure
+            .as_deref()
+            .is_some_and(|f| f.starts_with("not run"))));
+    }
 }

@@ -340,12 +340,17 @@ fn error_standing(message: String) -> Standing {
     }
 }
 
-fn in_store(set: &CompiledSet, r: &EntityRef, field: &str) -> std::result::Result<(), String> {
-    let uid = super::decisions::uid(r, field).map_err(|e| e.to_string())?;
-    if set.entities.get(&uid).is_none() {
-        return Err(format!("{field} {uid} is not in the entity store"));
-    }
-    Ok(())
+/// Whether a grant request for `principal` on `resource` could be made at all: both are
+/// stored entities (what `POST /v1/grants` checks first), else why not.
+fn in_store(
+    set: &CompiledSet,
+    principal: &EntityRef,
+    resource: &EntityRef,
+) -> std::result::Result<(), String> {
+    super::grants::stored_uid(set, principal, "principal")
+        .and_then(|_| super::grants::stored_uid(set, resource, "resource"))
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 /// An active grant re-decided under `set` at `now`, as its last decision was made: the
@@ -354,9 +359,7 @@ fn in_store(set: &CompiledSet, r: &EntityRef, field: &str) -> std::result::Resul
 /// whose request no longer checks against the schema, is denied (`deny_reason: error`):
 /// a request for it would be refused.
 pub fn redecide(set: &CompiledSet, g: &Grant, now: DateTime<Utc>) -> Standing {
-    if let Err(m) = in_store(set, &g.principal, "principal")
-        .and_then(|()| in_store(set, &g.resource, "resource"))
-    {
+    if let Err(m) = in_store(set, &g.principal, &g.resource) {
         return error_standing(m);
     }
     let (action, extra) = match &g.last_decision {
@@ -411,32 +414,18 @@ fn standing(eval: &Evaluation, g: &Grant) -> Standing {
             error: None,
         };
     }
-    let permits: Vec<_> = eval
-        .determining
-        .iter()
-        .filter(|r| r.effect == crate::domain::rule::Effect::Permit)
-        .map(|r| r.policy.clone())
-        .collect();
     // Its own policy keeps it while that policy still permits it (an admin may have moved
     // it there); otherwise the policy a new request would be governed by.
-    let (policy, changed) = match permits.iter().find(|p| p.id == g.policy_id) {
-        Some(p) => (p.clone(), false),
-        None => {
-            let ranks: Vec<_> = permits
-                .iter()
-                .map(|p| crate::domain::grant::PolicyRank {
-                    id: p.id,
-                    priority: p.priority,
-                    created_at: p.created_at,
-                })
-                .collect();
-            match crate::domain::grant::governing(&ranks)
-                .and_then(|c| permits.iter().find(|p| p.id == c.id))
-            {
-                Some(p) => (p.clone(), true),
-                None => return error_standing("an allow without a determining permit".into()),
-            }
-        }
+    let own = eval
+        .determining
+        .iter()
+        .find(|r| r.policy.id == g.policy_id && r.effect == crate::domain::rule::Effect::Permit);
+    let (policy, changed) = match own {
+        Some(r) => (r.policy.clone(), false),
+        None => match super::grants::governing_policy(eval) {
+            Ok(p) => (p, true),
+            Err(e) => return error_standing(e.to_string()),
+        },
     };
     let cap = add_seconds(g.granted_at, policy.max_duration_seconds);
     if let Some(cap) = cap.filter(|cap| g.expires_at > *cap) {
@@ -644,6 +633,19 @@ pub struct Outcome {
     pub error: Option<String>,
 }
 
+impl Outcome {
+    /// A request that could not be decided under the candidate set: a deny, `error`.
+    fn undecided(message: String) -> Outcome {
+        Outcome {
+            decision: "deny".into(),
+            deny_reason: Some("error".into()),
+            determining: Some(Vec::new()),
+            notices: Some(Vec::new()),
+            error: Some(message),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DecisionFlip {
     /// The recorded event (`GET /v1/audit/events` shows it whole).
@@ -759,18 +761,9 @@ fn replay_of(e: &AuditEvent) -> Option<std::result::Result<Replay, String>> {
 }
 
 fn redecide_recorded(set: &CompiledSet, r: &Replay) -> Outcome {
-    let error = |m: String| Outcome {
-        decision: "deny".into(),
-        deny_reason: Some("error".into()),
-        determining: Some(Vec::new()),
-        notices: Some(Vec::new()),
-        error: Some(m),
-    };
     if r.needs_stored {
-        if let Err(m) = in_store(set, &r.principal, "principal")
-            .and_then(|()| in_store(set, &r.resource, "resource"))
-        {
-            return error(m);
+        if let Err(m) = in_store(set, &r.principal, &r.resource) {
+            return Outcome::undecided(m);
         }
     }
     let req = AuthorizeRequest {
@@ -789,7 +782,7 @@ fn redecide_recorded(set: &CompiledSet, r: &Replay) -> Outcome {
             notices: Some(d.notices),
             error: None,
         },
-        Err(e) => error(e.to_string()),
+        Err(e) => Outcome::undecided(e.to_string()),
     }
 }
 
@@ -832,16 +825,7 @@ fn replay_all(
         };
         let (after, replay) = match replay {
             Ok(r) => (redecide_recorded(set, &r), Some(r)),
-            Err(m) => (
-                Outcome {
-                    decision: "deny".into(),
-                    deny_reason: Some("error".into()),
-                    determining: Some(Vec::new()),
-                    notices: Some(Vec::new()),
-                    error: Some(m),
-                },
-                None,
-            ),
+            Err(m) => (Outcome::undecided(m), None),
         };
         if after.decision == before.decision && after.deny_reason == before.deny_reason {
             continue;

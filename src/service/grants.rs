@@ -245,7 +245,11 @@ fn action(id: &str) -> EntityRef {
     }
 }
 
-fn stored_uid(set: &CompiledSet, r: &EntityRef, field: &str) -> Result<cedar_policy::EntityUid> {
+pub(super) fn stored_uid(
+    set: &CompiledSet,
+    r: &EntityRef,
+    field: &str,
+) -> Result<cedar_policy::EntityUid> {
     let uid = super::decisions::uid(r, field)?;
     if set.entities.get(&uid).is_none() {
         return Err(Error::invalid(format!(
@@ -312,7 +316,7 @@ fn evaluate_now(
 }
 
 /// The governing policy of a permitted evaluation.
-fn governing_policy(eval: &Evaluation) -> Result<Arc<PolicyMeta>> {
+pub(super) fn governing_policy(eval: &Evaluation) -> Result<Arc<PolicyMeta>> {
     let permits: Vec<&Arc<PolicyMeta>> = eval
         .determining
         .iter()

@@ -61,6 +61,9 @@ const TABLE: &[(&str, &str, Option<&[&str]>)] = &[
     ("PUT", "/v1/grants/{id}", Some(&[ADMIN, REQUESTER])),
     ("POST", "/v1/grants/{id}/extend", Some(&[ADMIN, REQUESTER])),
     ("POST", "/v1/grants/{id}/revoke", Some(&[ADMIN, REQUESTER])),
+    ("POST", "/v1/grants/{id}/approve", Some(&[ADMIN, REQUESTER])),
+    ("POST", "/v1/grants/{id}/deny", Some(&[ADMIN, REQUESTER])),
+    ("GET", "/v1/approvals", Some(&[ADMIN, REQUESTER])),
     ("POST", "/v1/access/check", Some(&[ADMIN, REQUESTER])),
     (
         "POST",

@@ -27,6 +27,8 @@ pub struct PolicyMeta {
     pub max_duration_seconds: i64,
     pub default_duration_seconds: Option<i64>,
     pub covers_descendants: bool,
+    /// Whether (and how) grants this policy governs wait for approval.
+    pub approval: Option<crate::domain::grant::ApprovalRequirement>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -38,6 +40,9 @@ pub struct RuleMeta {
     pub effect: Effect,
     pub notice: Option<String>,
     pub audit_session: bool,
+    /// The actions the rule names (action scope `eq` or `in`); empty for `any`. A
+    /// self-approval counts only when a permit that names `self_approve` determines it.
+    pub named_actions: Vec<String>,
 }
 
 /// One tenant's compiled configuration at one revision.
@@ -214,6 +219,7 @@ fn compile_on_stack(config: TenantConfig) -> Result<CompiledSet> {
             max_duration_seconds: p.max_duration_seconds,
             default_duration_seconds: p.default_duration_seconds,
             covers_descendants: p.covers_descendants,
+            approval: p.approval.clone(),
             created_at: p.created_at,
         });
         if p.covers_descendants {
@@ -241,6 +247,7 @@ fn compile_on_stack(config: TenantConfig) -> Result<CompiledSet> {
                     effect: r.effect,
                     notice: r.notice.clone(),
                     audit_session: r.audit_session,
+                    named_actions: r.action_ids.clone().unwrap_or_default(),
                 },
             );
         }

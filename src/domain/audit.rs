@@ -27,6 +27,16 @@ pub enum EventKind {
     /// the grant.
     #[serde(rename = "grant.reevaluate")]
     GrantReevaluate,
+    /// An approver approved a pending grant (activating it when the approvals reach the
+    /// required count), or was refused.
+    #[serde(rename = "grant.approve")]
+    GrantApprove,
+    /// An approver denied a pending grant, or was refused.
+    #[serde(rename = "grant.deny")]
+    GrantDeny,
+    /// A pending grant's approval deadline passed (APPROVAL_EXPIRED).
+    #[serde(rename = "grant.approval_expire")]
+    GrantApprovalExpire,
     #[serde(rename = "policy.create")]
     PolicyCreate,
     #[serde(rename = "policy.update")]
@@ -50,7 +60,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 17] = [
+    pub const ALL: [EventKind; 20] = [
         EventKind::Authorize,
         EventKind::GrantRequest,
         EventKind::GrantExtend,
@@ -58,6 +68,9 @@ impl EventKind {
         EventKind::GrantRevoke,
         EventKind::GrantExpire,
         EventKind::GrantReevaluate,
+        EventKind::GrantApprove,
+        EventKind::GrantDeny,
+        EventKind::GrantApprovalExpire,
         EventKind::PolicyCreate,
         EventKind::PolicyUpdate,
         EventKind::PolicyDelete,
@@ -79,6 +92,9 @@ impl EventKind {
             EventKind::GrantRevoke => "grant.revoke",
             EventKind::GrantExpire => "grant.expire",
             EventKind::GrantReevaluate => "grant.reevaluate",
+            EventKind::GrantApprove => "grant.approve",
+            EventKind::GrantDeny => "grant.deny",
+            EventKind::GrantApprovalExpire => "grant.approval_expire",
             EventKind::PolicyCreate => "policy.create",
             EventKind::PolicyUpdate => "policy.update",
             EventKind::PolicyDelete => "policy.delete",

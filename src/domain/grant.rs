@@ -13,14 +13,23 @@ pub enum GrantStatus {
     Extended,
     Revoked,
     Expired,
+    /// Permitted by a policy that requires approval; waiting for its approvers. Not active.
+    PendingApproval,
+    /// Its approvers did not approve it before the policy's approval timeout.
+    ApprovalExpired,
+    /// An approver denied it.
+    Denied,
 }
 
 impl GrantStatus {
-    pub const ALL: [GrantStatus; 4] = [
+    pub const ALL: [GrantStatus; 7] = [
         GrantStatus::Granted,
         GrantStatus::Extended,
         GrantStatus::Revoked,
         GrantStatus::Expired,
+        GrantStatus::PendingApproval,
+        GrantStatus::ApprovalExpired,
+        GrantStatus::Denied,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -29,6 +38,9 @@ impl GrantStatus {
             GrantStatus::Extended => "EXTENDED",
             GrantStatus::Revoked => "REVOKED",
             GrantStatus::Expired => "EXPIRED",
+            GrantStatus::PendingApproval => "PENDING_APPROVAL",
+            GrantStatus::ApprovalExpired => "APPROVAL_EXPIRED",
+            GrantStatus::Denied => "DENIED",
         }
     }
 
@@ -40,20 +52,32 @@ impl GrantStatus {
         matches!(self, GrantStatus::Granted | GrantStatus::Extended)
     }
 
-    /// The legal status changes: GRANTED→EXTENDED|REVOKED|EXPIRED, EXTENDED→REVOKED|EXPIRED;
-    /// REVOKED and EXPIRED are terminal. (Extending an EXTENDED grant again is the extend
-    /// operation, not a status change.)
+    /// Whether the grant is waiting for its approvers (before its approval deadline).
+    pub fn is_pending(&self) -> bool {
+        matches!(self, GrantStatus::PendingApproval)
+    }
+
+    /// The legal status changes: GRANTED→EXTENDED|REVOKED|EXPIRED, EXTENDED→REVOKED|EXPIRED,
+    /// PENDING_APPROVAL→GRANTED (activation by its approvers)|DENIED|APPROVAL_EXPIRED|REVOKED
+    /// (withdrawn); REVOKED, EXPIRED, DENIED and APPROVAL_EXPIRED are terminal. (Extending an
+    /// EXTENDED grant again is the extend operation, not a status change.)
     pub fn can_become(&self, to: GrantStatus) -> bool {
         use GrantStatus::*;
         matches!(
             (self, to),
-            (Granted, Extended | Revoked | Expired) | (Extended, Revoked | Expired)
+            (Granted, Extended | Revoked | Expired)
+                | (Extended, Revoked | Expired)
+                | (
+                    PendingApproval,
+                    Granted | Denied | ApprovalExpired | Revoked
+                )
         )
     }
 }
 
 /// The status as every response, filter and check sees it: an active grant whose
-/// `expires_at <= now` is EXPIRED at once, before the sweeper persists it.
+/// `expires_at <= now` is EXPIRED at once, before the sweeper persists it; a pending one
+/// whose approval deadline (its `expires_at`) has passed is APPROVAL_EXPIRED likewise.
 pub fn effective_status(
     stored: GrantStatus,
     expires_at: DateTime<Utc>,
@@ -61,10 +85,128 @@ pub fn effective_status(
 ) -> GrantStatus {
     if stored.is_active() && expires_at <= now {
         GrantStatus::Expired
+    } else if stored.is_pending() && expires_at <= now {
+        GrantStatus::ApprovalExpired
     } else {
         stored
     }
 }
+
+/// What a policy asks of the grants it governs before they become active (a policy's
+/// `approval`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalRequirement {
+    /// Only this entity or its members (a `Group`, say) may approve or deny; absent: whoever
+    /// the tenant's Cedar rules permit `Action::"approve"`. Either way Cedar decides each
+    /// approval.
+    #[serde(default)]
+    pub approvers: Option<EntityRef>,
+    /// How many distinct approvers must approve (1 to 10; default 1).
+    #[serde(default = "one")]
+    pub count: i64,
+    /// How long a grant waits for its approvals before it becomes APPROVAL_EXPIRED (60 s to
+    /// 30 days; default 86400).
+    #[serde(default = "one_day")]
+    pub timeout_seconds: i64,
+}
+
+fn one() -> i64 {
+    1
+}
+
+fn one_day() -> i64 {
+    86_400
+}
+
+pub const MAX_APPROVERS: i64 = 10;
+pub const MIN_APPROVAL_TIMEOUT: i64 = 60;
+pub const MAX_APPROVAL_TIMEOUT: i64 = 30 * 86_400;
+
+impl ApprovalRequirement {
+    /// The field errors of this requirement, named under `prefix`.
+    pub fn check(&self, prefix: &str) -> Vec<(String, String)> {
+        let mut errors = Vec::new();
+        if !(1..=MAX_APPROVERS).contains(&self.count) {
+            errors.push((
+                format!("{prefix}.count"),
+                format!("must be 1 to {MAX_APPROVERS}"),
+            ));
+        }
+        if !(MIN_APPROVAL_TIMEOUT..=MAX_APPROVAL_TIMEOUT).contains(&self.timeout_seconds) {
+            errors.push((
+                format!("{prefix}.timeout_seconds"),
+                format!("must be {MIN_APPROVAL_TIMEOUT} to {MAX_APPROVAL_TIMEOUT} (30 days)"),
+            ));
+        }
+        if let Some(a) = &self.approvers {
+            let bad = |s: &str| s.is_empty() || s.len() > 256 || s.chars().any(char::is_control);
+            if bad(&a.etype) || bad(&a.id) {
+                errors.push((
+                    format!("{prefix}.approvers"),
+                    "type and id must be 1 to 256 characters without control characters".into(),
+                ));
+            }
+        }
+        errors
+    }
+}
+
+/// One approver's approval of a pending grant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ApprovalVote {
+    /// The approver (`X-On-Behalf-Of`, a `User` id).
+    pub approver: String,
+    #[serde(with = "crate::clock::ts")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: DateTime<Utc>,
+    pub reason: Option<String>,
+}
+
+/// Where a grant that needed approval stands: the requirement it was requested under, the
+/// approvals so far, and the denial if one came.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ApprovalState {
+    pub approvers: Option<EntityRef>,
+    /// Distinct approvers needed.
+    pub required: i64,
+    /// The approval deadline (while PENDING_APPROVAL this is also the grant's `expires_at`).
+    #[serde(with = "crate::clock::ts")]
+    #[schema(value_type = String, format = DateTime)]
+    pub deadline: DateTime<Utc>,
+    /// The duration the grant gets when it is activated (from activation; chosen at request
+    /// time, clamped again to the governing policy's maximum at activation).
+    pub duration_seconds: i64,
+    pub approvals: Vec<ApprovalVote>,
+    pub denied_by: Option<String>,
+    #[serde(default, with = "crate::clock::ts::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub denied_at: Option<DateTime<Utc>>,
+    pub deny_reason: Option<String>,
+}
+
+impl ApprovalState {
+    pub fn approved_by(&self, who: &str) -> bool {
+        self.approvals.iter().any(|a| a.approver == who)
+    }
+
+    /// Whether the approvals reach the required count.
+    pub fn complete(&self) -> bool {
+        self.approvals.len() as i64 >= self.required
+    }
+
+    /// The approvers, comma-separated: an activated grant's `granted_by`.
+    pub fn approvers_text(&self) -> String {
+        self.approvals
+            .iter()
+            .map(|a| a.approver.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+pub const PREAPPROVED: &str = "PREAPPROVED";
+pub const APPROVAL_REQUIRED: &str = "APPROVAL_REQUIRED";
 
 /// A grant as the API returns it (`status` is always the effective status).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -76,7 +218,8 @@ pub struct Grant {
     pub app: Option<String>,
     pub scopes: Vec<String>,
     pub status: GrantStatus,
-    /// Always `PREAPPROVED`: grants are decided by policy.
+    /// `PREAPPROVED` (active as soon as a policy permits it) or `APPROVAL_REQUIRED` (its
+    /// governing policy asked for approval: PENDING_APPROVAL until its approvers approve).
     pub grant_type: String,
     pub policy_id: Uuid,
     pub policy_key: Option<String>,
@@ -112,6 +255,10 @@ pub struct Grant {
     /// later re-evaluation or decision (an extension, a scope change) allows it again.
     #[serde(default)]
     pub review_required: bool,
+    /// Where its approval stands (grants of type `APPROVAL_REQUIRED` only). While the grant
+    /// is PENDING_APPROVAL, `expires_at` is the approval deadline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalState>,
     /// How its last decision was made: what a change preview and re-evaluation re-decide
     /// it with. Not part of the API's grant.
     #[serde(skip)]
@@ -130,6 +277,17 @@ pub struct LastDecision {
 }
 
 impl Grant {
+    /// This grant with its `grant_type` told by its approval state (as read from a store).
+    pub fn typed(mut self) -> Self {
+        self.grant_type = if self.approval.is_some() {
+            APPROVAL_REQUIRED
+        } else {
+            PREAPPROVED
+        }
+        .into();
+        self
+    }
+
     /// This grant with its effective status at `now`.
     pub fn at(mut self, now: DateTime<Utc>) -> Self {
         self.status = effective_status(self.status, self.expires_at, now);
@@ -264,6 +422,10 @@ mod tests {
             (Granted, Expired),
             (Extended, Revoked),
             (Extended, Expired),
+            (PendingApproval, Granted),
+            (PendingApproval, Denied),
+            (PendingApproval, ApprovalExpired),
+            (PendingApproval, Revoked),
         ];
         for from in GrantStatus::ALL {
             for to in GrantStatus::ALL {
@@ -294,6 +456,15 @@ mod tests {
         assert_eq!(effective_status(Granted, future, now), Granted);
         assert_eq!(effective_status(Revoked, past, now), Revoked);
         assert_eq!(effective_status(Expired, future, now), Expired);
+        assert_eq!(
+            effective_status(PendingApproval, past, now),
+            ApprovalExpired
+        );
+        assert_eq!(
+            effective_status(PendingApproval, future, now),
+            PendingApproval
+        );
+        assert_eq!(effective_status(Denied, past, now), Denied);
     }
 
     #[test]

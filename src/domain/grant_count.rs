@@ -71,20 +71,29 @@ pub fn day_count_plan(conds: &[Cond], now: DateTime<Utc>) -> Option<DayCountPlan
             _ => return None,
         }
     }
-    // stored-status bits of `StatusSet` and the stored spelling
-    const STORED: [(StatusSet, &str); 4] = [
-        (StatusSet::GRANTED, "GRANTED"),
-        (StatusSet::EXTENDED, "EXTENDED"),
-        (StatusSet::REVOKED, "REVOKED"),
-        (StatusSet::EXPIRED, "EXPIRED"),
+    // stored-status bits of `StatusSet`, the stored spelling, and for a status that
+    // `expires_at` ends (live grants; pending ones, whose `expires_at` is the approval
+    // deadline) the effective status it becomes
+    const STORED: [(StatusSet, &str, Option<StatusSet>); 7] = [
+        (StatusSet::GRANTED, "GRANTED", Some(StatusSet::EXPIRED)),
+        (StatusSet::EXTENDED, "EXTENDED", Some(StatusSet::EXPIRED)),
+        (StatusSet::REVOKED, "REVOKED", None),
+        (StatusSet::EXPIRED, "EXPIRED", None),
+        (
+            StatusSet::PENDING_APPROVAL,
+            "PENDING_APPROVAL",
+            Some(StatusSet::APPROVAL_EXPIRED),
+        ),
+        (StatusSet::APPROVAL_EXPIRED, "APPROVAL_EXPIRED", None),
+        (StatusSet::DENIED, "DENIED", None),
     ];
     let mut statuses = Vec::new();
     let mut split_by_expiry = false;
-    for (bit, name) in STORED {
-        let live = bit == StatusSet::GRANTED || bit == StatusSet::EXTENDED;
+    for (bit, name, ended) in STORED {
+        let live = ended.is_some();
         let days = match (
             status.contains(bit),
-            live && status.contains(StatusSet::EXPIRED),
+            ended.is_some_and(|e| status.contains(e)),
         ) {
             (true, true) => Days::All,
             (true, false) if live => {
@@ -163,8 +172,25 @@ mod tests {
         assert_eq!(p.col, TimeCol::LastUsedAt);
         assert_eq!((p.after, p.before), (None, Some(day("2026-11-01"))));
         assert_eq!(p.exact, vec![day("2026-11-01")]);
-        assert_eq!(p.statuses.len(), 4);
+        assert_eq!(p.statuses.len(), 7);
         assert!(p.statuses.iter().all(|(_, d)| *d == Days::All));
+    }
+
+    #[test]
+    fn pending_approvals_split_at_their_deadline_like_live_grants() {
+        let p = day_count_plan(&[Cond::Status(StatusSet::PENDING_APPROVAL)], ts(NOW)).unwrap();
+        assert_eq!(p.col, TimeCol::ExpiresAt);
+        assert_eq!(p.statuses, vec![("PENDING_APPROVAL", Days::AfterToday)]);
+        let p = day_count_plan(&[Cond::Status(StatusSet::APPROVAL_EXPIRED)], ts(NOW)).unwrap();
+        assert_eq!(
+            p.statuses,
+            vec![
+                ("PENDING_APPROVAL", Days::BeforeToday),
+                ("APPROVAL_EXPIRED", Days::All)
+            ]
+        );
+        let p = day_count_plan(&[Cond::Status(StatusSet::DENIED)], ts(NOW)).unwrap();
+        assert_eq!(p.statuses, vec![("DENIED", Days::All)]);
     }
 
     #[test]

@@ -43,7 +43,9 @@ pub struct RawFilter {
     /// `status`, `user`, `principal`, `app`, `entitlement`, `entitlement_value`, `resource`,
     /// `policy`, `scopes`, `granted_by`, `requested_by`, `granted_at`, `expires_at`,
     /// `last_used_at` (alias `last_login_at`), `revoked_at`, `created_at`, `updated_at`,
-    /// `review_required` (`true`/`false`, `EQUALS`/`NOT_EQUALS`).
+    /// `review_required` (`true`/`false`, `EQUALS`/`NOT_EQUALS`), `approver` (a grant that
+    /// needed approval and was approved by one of these users; `EQUALS`/`IS_EXACTLY`,
+    /// `IN`/`IS_ANY_OF` and their negations).
     pub attribute: String,
     /// e.g. `IS_ANY_OF`, `IS_BETWEEN`, `IS_WITHIN`, `STARTS_WITH`, `IS_NULL`.
     pub operator: String,
@@ -81,9 +83,10 @@ pub enum Attribute {
     CreatedAt,
     UpdatedAt,
     ReviewRequired,
+    Approver,
 }
 
-const ATTRIBUTES: [(&str, Attribute); 19] = [
+const ATTRIBUTES: [(&str, Attribute); 20] = [
     ("status", Attribute::Status),
     ("user", Attribute::User),
     ("principal", Attribute::Principal),
@@ -103,6 +106,7 @@ const ATTRIBUTES: [(&str, Attribute); 19] = [
     ("created_at", Attribute::CreatedAt),
     ("updated_at", Attribute::UpdatedAt),
     ("review_required", Attribute::ReviewRequired),
+    ("approver", Attribute::Approver),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,7 +171,7 @@ pub fn operator_names() -> impl Iterator<Item = &'static str> {
 }
 
 /// The effective statuses a status filter admits, as a bit set over
-/// GRANTED, EXTENDED, REVOKED, EXPIRED.
+/// GRANTED, EXTENDED, REVOKED, EXPIRED, PENDING_APPROVAL, APPROVAL_EXPIRED, DENIED.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StatusSet(u8);
 
@@ -176,9 +180,14 @@ impl StatusSet {
     pub const EXTENDED: StatusSet = StatusSet(2);
     pub const REVOKED: StatusSet = StatusSet(4);
     pub const EXPIRED: StatusSet = StatusSet(8);
+    pub const PENDING_APPROVAL: StatusSet = StatusSet(16);
+    pub const APPROVAL_EXPIRED: StatusSet = StatusSet(32);
+    pub const DENIED: StatusSet = StatusSet(64);
     pub const ACTIVE: StatusSet = StatusSet(3);
+    /// The bucket `INACTIVE` of the contract: REVOKED and EXPIRED (the approval statuses
+    /// are asked for by name).
     pub const INACTIVE: StatusSet = StatusSet(12);
-    pub const ALL: StatusSet = StatusSet(15);
+    pub const ALL: StatusSet = StatusSet(127);
 
     pub fn union(self, o: StatusSet) -> StatusSet {
         StatusSet(self.0 | o.0)
@@ -187,7 +196,7 @@ impl StatusSet {
         StatusSet(self.0 & o.0)
     }
     pub fn complement(self) -> StatusSet {
-        StatusSet(!self.0 & 15)
+        StatusSet(!self.0 & 127)
     }
     pub fn contains(self, o: StatusSet) -> bool {
         self.0 & o.0 == o.0
@@ -204,6 +213,9 @@ impl StatusSet {
             "EXTENDED" => Self::EXTENDED,
             "REVOKED" => Self::REVOKED,
             "EXPIRED" => Self::EXPIRED,
+            "PENDING_APPROVAL" => Self::PENDING_APPROVAL,
+            "APPROVAL_EXPIRED" => Self::APPROVAL_EXPIRED,
+            "DENIED" => Self::DENIED,
             _ => return None,
         })
     }
@@ -332,6 +344,11 @@ pub enum Cond {
     Search(String),
     /// A re-evaluation flagged it (`true`) or not (`false`).
     ReviewRequired(bool),
+    /// An approval of the grant was given by one of these users (`negate`: by none).
+    Approver {
+        values: Vec<String>,
+        negate: bool,
+    },
 }
 
 /// A filter that could not be accepted.
@@ -372,7 +389,7 @@ pub const SORT_ORDERS: [(&str, SortOrder); 8] = [
 ];
 
 impl SortOrder {
-    const fn new(col: TimeCol, desc: bool) -> Self {
+    pub const fn new(col: TimeCol, desc: bool) -> Self {
         SortOrder { col, desc }
     }
 
@@ -622,7 +639,33 @@ fn parse_filter(f: &RawFilter, now: DateTime<Utc>) -> Result<Cond, String> {
         A::CreatedAt => time_cond(TimeCol::CreatedAt, op, &values, now),
         A::UpdatedAt => time_cond(TimeCol::UpdatedAt, op, &values, now),
         A::ReviewRequired => flag_cond(op, &values),
+        A::Approver => approver_cond(op, &values),
     }
+}
+
+/// `approver EQUALS | IN "alice"` (or the negations): who approved the grant.
+fn approver_cond(op: Operator, values: &[&Value]) -> Result<Cond, String> {
+    use Operator::*;
+    if !matches!(op, Equals | NotEquals | IsExactly | In | NotIn) {
+        return Err(not_for(
+            "approver",
+            op,
+            "EQUALS, NOT_EQUALS, IS_EXACTLY, IN, IS_ANY_OF, NOT_IN, IS_NOT_ANY_OF",
+        ));
+    }
+    check_arity(op, values, false)?;
+    let values = values
+        .iter()
+        .map(|v| {
+            v.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("value {v} is not a string (a user id)"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Cond::Approver {
+        values,
+        negate: matches!(op, NotEquals | NotIn),
+    })
 }
 
 /// `review_required EQUALS true` (or `false`; `NOT_EQUALS` turns it around).
@@ -706,7 +749,7 @@ fn status_cond(op: Operator, values: &[&Value]) -> Result<Cond, String> {
     for v in values {
         let s = v.as_str().and_then(StatusSet::parse).ok_or_else(|| {
             format!(
-                "value {v} is not a status; one of ACTIVE, INACTIVE, GRANTED, EXTENDED, REVOKED, EXPIRED"
+                "value {v} is not a status; one of ACTIVE, INACTIVE, GRANTED, EXTENDED, REVOKED, EXPIRED, PENDING_APPROVAL, APPROVAL_EXPIRED, DENIED"
             )
         })?;
         set = set.union(s);
@@ -1200,6 +1243,7 @@ mod tests {
                 is(&equality) || is(&time) || is(&null)
             }
             "review_required" => is(&["EQUALS", "NOT_EQUALS"]),
+            "approver" => is(&equality),
             _ => unreachable!("{attribute}"),
         }
     }
@@ -1345,9 +1389,21 @@ mod tests {
             one("status", "IN", vec![json!("REVOKED"), json!("EXPIRED")]).unwrap(),
             Cond::Status(StatusSet::INACTIVE)
         );
+        let approval = StatusSet::PENDING_APPROVAL
+            .union(StatusSet::APPROVAL_EXPIRED)
+            .union(StatusSet::DENIED);
         assert_eq!(
             one("status", "NOT_EQUALS", vec![json!("ACTIVE")]).unwrap(),
-            Cond::Status(StatusSet::INACTIVE)
+            Cond::Status(StatusSet::INACTIVE.union(approval))
+        );
+        assert_eq!(
+            one(
+                "status",
+                "IN",
+                vec![json!("PENDING_APPROVAL"), json!("DENIED")]
+            )
+            .unwrap(),
+            Cond::Status(StatusSet::PENDING_APPROVAL.union(StatusSet::DENIED))
         );
         assert_eq!(
             one("status", "IS_NOT_ANY_OF", vec![json!("REVOKED")]).unwrap(),
@@ -1355,6 +1411,7 @@ mod tests {
                 StatusSet::GRANTED
                     .union(StatusSet::EXTENDED)
                     .union(StatusSet::EXPIRED)
+                    .union(approval)
             )
         );
     }

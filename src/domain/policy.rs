@@ -59,6 +59,10 @@ pub struct Policy {
     /// exactly its own resource.
     #[serde(default)]
     pub covers_descendants: bool,
+    /// Grants this policy governs wait for approval (PENDING_APPROVAL) before they become
+    /// active; null: they are active at once (PREAPPROVED).
+    #[serde(default)]
+    pub approval: Option<super::grant::ApprovalRequirement>,
     pub rules: Vec<Rule>,
     /// The assembled Cedar text of all rules of this policy.
     pub cedar_policy_set: String,
@@ -138,6 +142,10 @@ pub struct PolicyCreate {
     /// the resource's descendants (e.g. an app's entitlements).
     #[serde(default)]
     pub covers_descendants: Option<bool>,
+    /// Default null: grants are active at once. With it, a permitted request whose governing
+    /// policy is this one becomes a PENDING_APPROVAL grant of type APPROVAL_REQUIRED.
+    #[serde(default)]
+    pub approval: Option<super::grant::ApprovalRequirement>,
     #[serde(default)]
     pub rules: Vec<RuleInput>,
     #[serde(default, skip_serializing)]
@@ -191,6 +199,10 @@ pub struct PolicyPatch {
     #[serde(default)]
     #[schema(value_type = Option<bool>)]
     pub covers_descendants: Patch<bool>,
+    /// `null` removes the requirement (grants already pending keep theirs).
+    #[serde(default)]
+    #[schema(value_type = Option<super::grant::ApprovalRequirement>)]
+    pub approval: Patch<super::grant::ApprovalRequirement>,
     #[serde(default)]
     #[schema(value_type = Option<Vec<RuleInput>>)]
     pub rules: Patch<Vec<RuleInput>>,
@@ -314,6 +326,11 @@ pub fn check_policy_fields(p: &Policy) -> Vec<FieldError> {
             ));
         }
     }
+    if let Some(a) = &p.approval {
+        for (field, msg) in a.check("approval") {
+            errors.push(FieldError::new(&field, msg));
+        }
+    }
     if p.rules.len() > MAX_RULES {
         errors.push(FieldError::new(
             "rules",
@@ -398,6 +415,7 @@ impl Policy {
             default_duration_seconds: self.default_duration_seconds,
             notification_channel: self.notification_channel.clone(),
             covers_descendants: Some(self.covers_descendants),
+            approval: self.approval.clone(),
             rules: self.rules.iter().map(Rule::to_input).collect(),
             id: None,
             version: None,
@@ -468,6 +486,7 @@ mod tests {
             default_duration_seconds: default,
             notification_channel: None,
             covers_descendants: false,
+            approval: None,
             rules: vec![],
             cedar_policy_set: String::new(),
             version: 1,

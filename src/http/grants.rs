@@ -151,6 +151,103 @@ pub async fn update_grant(
     Ok(grant_response(StatusCode::OK, u.grant.version, u))
 }
 
+/// Approve a PENDING_APPROVAL grant as the approver named by `X-On-Behalf-Of` (a `User` in
+/// the entity store; requester or admin key). Decided by Cedar as `Action::"approve"` on the
+/// grant's resource with `ApprovalContext` (`requester`, `requested_by`, `scopes`, `reason`,
+/// `duration_seconds`, `approvals`, `required_approvals`); when the approver is the grant's
+/// user or its requester, as `Action::"self_approve"`, which counts only when a permit rule
+/// that names `self_approve` determines it. Where the governing policy's `approval` names
+/// `approvers`, only that entity and its members may approve. When the distinct approvals
+/// reach the policy's `count`, the grant's request is decided again on the current policies
+/// and the grant becomes GRANTED: `granted_at` = now, `expires_at` = now + its duration
+/// (clamped to the governing policy's maximum), `granted_by` = the approvers,
+/// comma-separated. Audited as `grant.approve` with the approver and the notices.
+#[utoipa::path(post, path = "/v1/grants/{id}/approve", tag = "grants",
+    request_body(content = Option<crate::service::approvals::ApprovalBody>, description = "optional: `{\"reason\"}`"),
+    params(("id" = String, Path, description = "grant id"),
+           ("X-On-Behalf-Of" = String, Header, description = "the approver: the id of a User in the entity store"),
+           ("If-Match" = Option<String>, Header, description = "the grant version the decision is based on")),
+    responses(
+        (status = 200, description = "approved (`activated` says whether the grant became GRANTED)", body = crate::service::approvals::ApprovalDecision),
+        (status = 400, description = "invalid_input: no X-On-Behalf-Of, or the approver is not in the entity store", body = ErrorBody),
+        (status = 403, description = "access_denied: the approver is not among the policy's approvers, Cedar does not permit the approval (with notices), a self-approval without a rule naming self_approve, or the request is no longer permitted at activation; the grant is unchanged", body = ErrorBody),
+        (status = 409, description = "the grant is not PENDING_APPROVAL (or needs no approval), this approver already approved it, or If-Match is stale", body = ErrorBody),
+    ))]
+pub async fn approve_grant(
+    State(state): State<AppState>,
+    Auth(caller, _): Auth<perm::WriteGrants>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    OptionalJson(body): OptionalJson<crate::service::approvals::ApprovalBody>,
+) -> Result<Response> {
+    use crate::service::approvals::{decide, Verdict};
+    let d = decide(
+        &state.services,
+        &caller,
+        &id,
+        Verdict::Approve,
+        body,
+        if_match(&headers)?,
+    )
+    .await?;
+    Ok(grant_response(StatusCode::OK, d.grant.version, d))
+}
+
+/// Deny a PENDING_APPROVAL grant: it becomes DENIED (terminal). Who may deny is decided as
+/// for approve (`Action::"approve"`, or `self_approve` on one's own grant). Audited as
+/// `grant.deny` with the approver, the reason and the notices.
+#[utoipa::path(post, path = "/v1/grants/{id}/deny", tag = "grants",
+    request_body(content = Option<crate::service::approvals::ApprovalBody>, description = "optional: `{\"reason\"}`"),
+    params(("id" = String, Path, description = "grant id"),
+           ("X-On-Behalf-Of" = String, Header, description = "the approver: the id of a User in the entity store"),
+           ("If-Match" = Option<String>, Header, description = "the grant version the decision is based on")),
+    responses(
+        (status = 200, description = "denied", body = crate::service::approvals::ApprovalDecision),
+        (status = 400, description = "invalid_input: no X-On-Behalf-Of, or the approver is not in the entity store", body = ErrorBody),
+        (status = 403, description = "access_denied: the approver may not decide on this grant (with notices); the grant is unchanged", body = ErrorBody),
+        (status = 409, description = "the grant is not PENDING_APPROVAL (or needs no approval), or If-Match is stale", body = ErrorBody),
+    ))]
+pub async fn deny_grant(
+    State(state): State<AppState>,
+    Auth(caller, _): Auth<perm::WriteGrants>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    OptionalJson(body): OptionalJson<crate::service::approvals::ApprovalBody>,
+) -> Result<Response> {
+    use crate::service::approvals::{decide, Verdict};
+    let d = decide(
+        &state.services,
+        &caller,
+        &id,
+        Verdict::Deny,
+        body,
+        if_match(&headers)?,
+    )
+    .await?;
+    Ok(grant_response(StatusCode::OK, d.grant.version, d))
+}
+
+/// Approvals waiting for me: the tenant's PENDING_APPROVAL grants, oldest first, that the
+/// approver named by `X-On-Behalf-Of` has not approved yet and may approve now (among the
+/// policy's approvers and permitted by Cedar, as `approve` would decide). One call looks at
+/// up to 1,000 pending grants; `next_after` continues the walk.
+#[utoipa::path(get, path = "/v1/approvals", tag = "grants",
+    params(crate::service::approvals::WaitingQuery,
+           ("X-On-Behalf-Of" = String, Header, description = "the approver: the id of a User in the entity store")),
+    responses(
+        (status = 200, description = "pending grants waiting for this approver", body = crate::service::approvals::WaitingPage),
+        (status = 400, description = "invalid_input: no X-On-Behalf-Of, an unknown approver, a bad limit or after", body = ErrorBody),
+    ))]
+pub async fn approvals_waiting(
+    State(state): State<AppState>,
+    Auth(caller, _): Auth<perm::WriteGrants>,
+    ApiQuery(q): ApiQuery<crate::service::approvals::WaitingQuery>,
+) -> Result<Json<crate::service::approvals::WaitingPage>> {
+    Ok(Json(
+        crate::service::approvals::waiting(&state.services, &caller, q).await?,
+    ))
+}
+
 /// Does the principal hold an active grant on exactly this resource that covers the scopes
 /// (or one on an ancestor of it whose governing policy is enabled and has
 /// `covers_descendants: true`)? The run-time enforcement path: one indexed read.
@@ -172,7 +269,10 @@ pub async fn access_check(
 /// "values": [{"value": ..}]}`, ANDed (`[]` or no body: all grants).
 ///
 /// Attributes: `status` (effective; buckets `ACTIVE` = GRANTED+EXTENDED, `INACTIVE` =
-/// REVOKED+EXPIRED, `REVOKED`, or a raw status), `user` (principal id), `principal`
+/// REVOKED+EXPIRED, or a raw status: `GRANTED`, `EXTENDED`, `REVOKED`, `EXPIRED`,
+/// `PENDING_APPROVAL`, `APPROVAL_EXPIRED` (a pending grant past its approval deadline),
+/// `DENIED`), `approver` (a user who approved the grant: `EQUALS`, `IN`/`IS_ANY_OF` and
+/// their negations), `user` (principal id), `principal`
 /// (`T::"id"`), `app`, `entitlement` / `entitlement_value` (resource id), `resource`
 /// (`T::"id"`), `policy` (id or key), `scopes`, `granted_by`, `requested_by`, and the
 /// timestamps `granted_at`, `expires_at`, `last_used_at` (alias `last_login_at`: last access

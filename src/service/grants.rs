@@ -10,8 +10,8 @@ use crate::clock::ts;
 use crate::domain::audit::{canonical_json, Actor, Determining, EventKind, NewEvent, Subject};
 use crate::domain::decision::EntityRef;
 use crate::domain::grant::{
-    add_seconds, cap_lifetime, choose_duration, governing, normalize_scopes, scopes_cover, Grant,
-    GrantStatus, LastDecision, PolicyRank, MAX_DURATION_SECONDS,
+    add_seconds, cap_lifetime, choose_duration, governing, normalize_scopes, scopes_cover,
+    ApprovalState, Grant, GrantStatus, LastDecision, PolicyRank, MAX_DURATION_SECONDS,
 };
 use crate::domain::ids::TenantId;
 use crate::domain::policy::PolicyRef;
@@ -34,7 +34,7 @@ pub const GRANT_CONTEXT_FIELDS: [&str; 5] = [
     "reason",
     "extension_count",
 ];
-const MAX_ATTEMPTS: usize = 16;
+pub(super) const MAX_ATTEMPTS: usize = 16;
 pub const MAX_SCOPES: usize = 100;
 pub const MAX_TEXT: usize = 2000;
 
@@ -275,7 +275,7 @@ fn app_of(set: &CompiledSet, resource: &cedar_policy::EntityUid) -> Option<Strin
 
 /// [`evaluate_now`], on a blocking thread when the set is costly (see
 /// `CompiledSet::costly`), so no request worker spends long on one decision.
-async fn evaluate(
+pub(super) async fn evaluate(
     set: &Arc<CompiledSet>,
     principal: &EntityRef,
     action_id: &str,
@@ -340,7 +340,7 @@ pub(super) fn governing_policy(eval: &Evaluation) -> Result<Arc<PolicyMeta>> {
         .clone())
 }
 
-fn denied(eval: &Evaluation, what: &str) -> Error {
+pub(super) fn denied(eval: &Evaluation, what: &str) -> Error {
     Error::AccessDenied {
         message: format!("{what} was denied by the policies"),
         details: Some(json!({
@@ -351,7 +351,7 @@ fn denied(eval: &Evaluation, what: &str) -> Error {
     }
 }
 
-fn decision_event(mut e: NewEvent, eval: &Evaluation, version: i64) -> NewEvent {
+pub(super) fn decision_event(mut e: NewEvent, eval: &Evaluation, version: i64) -> NewEvent {
     e.decision = Some(if eval.allowed { "allow" } else { "deny" }.into());
     e.deny_reason = eval.deny_reason.map(|d| d.as_str().to_string());
     e.determining = Some(eval.determining_wire());
@@ -361,7 +361,7 @@ fn decision_event(mut e: NewEvent, eval: &Evaluation, version: i64) -> NewEvent 
 }
 
 /// Records a denied request, extension or change; durable before the 403 leaves.
-async fn audit_denial(
+pub(super) async fn audit_denial(
     s: &Services,
     caller: &Caller,
     kind: EventKind,
@@ -476,22 +476,39 @@ pub async fn request(
             policy.default_duration_seconds,
             policy.max_duration_seconds,
         );
+        let expires_at = add_seconds(now, d.seconds)
+            .ok_or_else(|| Error::invalid("duration_seconds: too far in the future"))?;
+        // A policy that asks for approval: the grant waits, with its approval deadline as
+        // its expires_at, and gets its duration when its approvers activate it.
+        let approval = policy.approval.as_ref().map(|a| ApprovalState {
+            approvers: a.approvers.clone(),
+            required: a.count,
+            deadline: now + Duration::seconds(a.timeout_seconds),
+            duration_seconds: d.seconds,
+            approvals: Vec::new(),
+            denied_by: None,
+            denied_at: None,
+            deny_reason: None,
+        });
         let grant = Grant {
             id: Uuid::now_v7(),
             principal: body.principal.clone(),
             resource: body.resource.clone(),
             app: app_of(&set, &resource_uid),
             scopes: scopes.clone(),
-            status: GrantStatus::Granted,
-            grant_type: "PREAPPROVED".into(),
+            status: if approval.is_some() {
+                GrantStatus::PendingApproval
+            } else {
+                GrantStatus::Granted
+            },
+            grant_type: String::new(),
             policy_id: policy.id,
             policy_key: policy.key.clone(),
             requested_by: caller.on_behalf_of.clone(),
             granted_by: None,
             reason: body.reason.clone(),
             granted_at: now,
-            expires_at: add_seconds(now, d.seconds)
-                .ok_or_else(|| Error::invalid("duration_seconds: too far in the future"))?,
+            expires_at: approval.as_ref().map_or(expires_at, |a| a.deadline),
             extension_count: 0,
             last_used_at: None,
             revoked_at: None,
@@ -503,11 +520,13 @@ pub async fn request(
             updated_at: now,
             version: 1,
             review_required: false,
+            approval,
             last_decision: Some(LastDecision {
                 action: "request".into(),
                 context: body.context.clone(),
             }),
-        };
+        }
+        .typed();
         let answer = GrantDecision {
             grant,
             clamped: d.clamped,
@@ -565,7 +584,7 @@ pub async fn get(
         .at(now))
 }
 
-fn stale_if_match(if_match: Option<i64>, g: &Grant) -> Result<()> {
+pub(super) fn stale_if_match(if_match: Option<i64>, g: &Grant) -> Result<()> {
     match if_match {
         Some(v) if v != g.version => Err(Error::Conflict(format!(
             "If-Match {v} is stale: the grant is at version {}",
@@ -576,7 +595,7 @@ fn stale_if_match(if_match: Option<i64>, g: &Grant) -> Result<()> {
 }
 
 /// A write that lost the race to other writers every time it tried.
-fn kept_changing() -> Error {
+pub(super) fn kept_changing() -> Error {
     Error::Conflict("the grant kept changing while this change was decided; retry".into())
 }
 
@@ -745,7 +764,8 @@ pub async fn revoke(
         let now = s.clock.now();
         let g = get(&s.store, caller.tenant_id, id, now).await?;
         stale_if_match(if_match, &g)?;
-        if !g.status.is_active() {
+        // (a pending grant may be withdrawn too)
+        if !g.status.is_active() && !g.status.is_pending() {
             return Err(not_active(&g, "revoked"));
         }
         let next = revoked(&g, caller, reason.clone(), now);
@@ -1104,7 +1124,11 @@ fn expire_event(g: &Grant) -> NewEvent {
             role: "system".into(),
             on_behalf_of: None,
         },
-        EventKind::GrantExpire,
+        if g.status == GrantStatus::ApprovalExpired {
+            EventKind::GrantApprovalExpire
+        } else {
+            EventKind::GrantExpire
+        },
         Subject::new("grant", g.id),
     )
     .with_request(json!({"expires_at": crate::clock::format_ts(&g.expires_at)}))

@@ -1,6 +1,7 @@
 //! Use cases. Handlers and the CLI call these; they own the rules (what is allowed, what is
 //! audited) and talk to the store, never to HTTP.
 
+pub mod approvals;
 pub mod catalog;
 pub mod changes;
 pub mod decisions;

@@ -202,6 +202,7 @@ fn build(input: &PolicyCreate, current: Option<&Policy>, now: DateTime<Utc>) -> 
         default_duration_seconds: input.default_duration_seconds,
         notification_channel: input.notification_channel.clone(),
         covers_descendants: input.covers_descendants.unwrap_or(false),
+        approval: input.approval.clone(),
         rules,
         cedar_policy_set: String::new(),
         version: current.map_or(1, |c| c.version + 1),
@@ -250,6 +251,7 @@ pub fn build_patched(current: &Policy, patch: PolicyPatch, now: DateTime<Utc>) -
             .notification_channel
             .apply_optional(current.notification_channel.clone()),
         covers_descendants: current.covers_descendants,
+        approval: patch.approval.apply_optional(current.approval.clone()),
         rules: current.rules.clone(),
         cedar_policy_set: String::new(),
         version: current.version + 1,

@@ -436,6 +436,7 @@ mod tests {
             updated_at: t,
             version: 3,
             review_required: flagged,
+            approval: None,
             last_decision: None,
         }
     }

@@ -528,6 +528,12 @@ impl Change {
     }
 }
 
+/// The sweeper's two walks (each served by a partial index on `expires_at`): active grants,
+/// which become EXPIRED, and pending ones, which become APPROVAL_EXPIRED, once `expires_at`
+/// (for a pending grant, its approval deadline) has passed.
+pub(crate) const DUE_LIVE: &str = "g.status IN ('GRANTED', 'EXTENDED')";
+pub(crate) const DUE_PENDING: &str = "g.status = 'PENDING_APPROVAL'";
+
 /// Opens the store a database URL names, and migrates it.
 pub async fn open(url: &str) -> Result<DynStore> {
     open_with(url, false).await

@@ -306,7 +306,7 @@ async fn insert_rows(conn: &mut PgConnection, rows: &[(TenantId, &Grant)]) -> Re
          resource_id, app, scopes, status, policy_id, requested_by, granted_by, reason, \
          granted_at, expires_at, extension_count, last_used_at, revoked_at, revoked_by, \
          revoke_reason, audit_session, notices, created_at, updated_at, version, \
-         last_decision) ",
+         last_decision, approval) ",
     );
     q.push_values(rows, |mut b, (tenant, g)| {
         b.push_bind(tenant.0)
@@ -334,7 +334,8 @@ async fn insert_rows(conn: &mut PgConnection, rows: &[(TenantId, &Grant)]) -> Re
             .push_bind(g.created_at)
             .push_bind(g.updated_at)
             .push_bind(g.version)
-            .push_bind(g.last_decision.clone().map(Json));
+            .push_bind(g.last_decision.clone().map(Json))
+            .push_bind(g.approval.clone().map(Json));
     });
     q.build().execute(&mut *conn).await?;
     Ok(())

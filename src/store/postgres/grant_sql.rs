@@ -98,6 +98,24 @@ fn push_status(q: &mut Q<'_>, set: StatusSet, now: DateTime<Utc>) {
             .push_bind(now)
             .push(")");
     }
+    if set.contains(StatusSet::PENDING_APPROVAL) {
+        or(q);
+        q.push("(g.status = 'PENDING_APPROVAL' AND g.expires_at > ")
+            .push_bind(now)
+            .push(")");
+    }
+    if set.contains(StatusSet::APPROVAL_EXPIRED) {
+        or(q);
+        q.push(
+            "g.status = 'APPROVAL_EXPIRED' OR (g.status = 'PENDING_APPROVAL' AND g.expires_at <= ",
+        )
+        .push_bind(now)
+        .push(")");
+    }
+    if set.contains(StatusSet::DENIED) {
+        or(q);
+        q.push("g.status = 'DENIED'");
+    }
     q.push(")");
 }
 
@@ -313,6 +331,12 @@ fn push_cond(q: &mut Q<'_>, tenant: Uuid, c: &Cond, now: DateTime<Utc>) {
         }
         Cond::ReviewRequired(false) => {
             q.push("NOT g.review_required");
+        }
+        Cond::Approver { values, negate } => {
+            q.push(if *negate { "NOT " } else { "" })
+                .push("EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(g.approval->'approvals', '[]'::jsonb)) a WHERE a->>'approver'");
+            push_any(q, values.clone());
+            q.push(")");
         }
         Cond::Search(s) => {
             let p = like_pattern(s, Anchor::Anywhere);

@@ -6,6 +6,7 @@
 use super::*;
 use crate::domain::grant_count::{day_count_plan, DayCountPlan, Days};
 use crate::domain::grant_query::{After, Cond, SortOrder, TimeCol};
+use crate::store::{DUE_LIVE, DUE_PENDING};
 use chrono::NaiveDate;
 use sqlx::types::Json;
 
@@ -217,15 +218,20 @@ impl GrantStore for PgStore {
         if !take_job(&mut tx, Job::Sweep).await? {
             return Ok(0);
         }
-        let rows = sqlx::query(&format!(
-            "SELECT g.tenant_id AS tenant, {GRANT_COLUMNS} {GRANT_FROM} \
-             WHERE g.status IN ('GRANTED', 'EXTENDED') AND g.expires_at <= $1 \
-             ORDER BY g.expires_at LIMIT $2"
-        ))
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
+        // live grants past their expiry, then pending ones past their approval deadline
+        let mut rows = Vec::new();
+        for due in [DUE_LIVE, DUE_PENDING] {
+            rows.extend(
+                sqlx::query(&format!(
+                    "SELECT g.tenant_id AS tenant, {GRANT_COLUMNS} {GRANT_FROM} \
+                     WHERE {due} AND g.expires_at <= $1 ORDER BY g.expires_at LIMIT $2"
+                ))
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await?,
+            );
+        }
         if rows.is_empty() {
             return Ok(0);
         }
@@ -237,21 +243,22 @@ impl GrantStore for PgStore {
         tx.lock(&tenants).await?;
         let mut events = Vec::with_capacity(due.len());
         for (tenant, mut g) in due {
-            let expected = g.version;
-            g.status = GrantStatus::Expired;
+            let (expected, was) = (g.version, g.status);
+            g.status = crate::domain::grant::effective_status(g.status, g.expires_at, now);
             g.version += 1;
             g.updated_at = now;
             // another process (or a revoke) may have changed it since it was found
             let r = sqlx::query(
-                "UPDATE grants SET status = 'EXPIRED', version = $1, updated_at = $2 \
-                 WHERE tenant_id = $3 AND id = $4 AND version = $5 \
-                 AND status IN ('GRANTED', 'EXTENDED')",
+                "UPDATE grants SET status = $6, version = $1, updated_at = $2 \
+                 WHERE tenant_id = $3 AND id = $4 AND version = $5 AND status = $7",
             )
             .bind(g.version)
             .bind(now)
             .bind(tenant.0)
             .bind(g.id)
             .bind(expected)
+            .bind(g.status.as_str())
+            .bind(was.as_str())
             .execute(&mut *tx)
             .await?;
             if r.rows_affected() == 1 {
@@ -341,7 +348,7 @@ const GRANT_COLUMNS: &str = "g.id, g.principal_type, g.principal_id, g.resource_
     g.app, g.scopes, g.status, g.policy_id, p.key AS policy_key, g.requested_by, g.granted_by, \
     g.reason, g.granted_at, g.expires_at, g.extension_count, g.last_used_at, g.revoked_at, \
     g.revoked_by, g.revoke_reason, g.audit_session, g.notices, g.created_at, g.updated_at, g.version, \
-    g.review_required, g.last_decision";
+    g.review_required, g.last_decision, g.approval";
 
 const GRANT_FROM: &str =
     "FROM grants g LEFT JOIN policies p ON p.tenant_id = g.tenant_id AND p.id = g.policy_id";
@@ -483,7 +490,7 @@ fn grant_from_row(row: &PgRow) -> Result<Grant> {
         app: row.try_get("app")?,
         scopes: scopes.0,
         status: GrantStatus::parse(&status).ok_or_else(|| corrupt("grants.status"))?,
-        grant_type: "PREAPPROVED".into(),
+        grant_type: String::new(),
         policy_id: row.try_get("policy_id")?,
         policy_key: row.try_get("policy_key")?,
         requested_by: row.try_get("requested_by")?,
@@ -505,7 +512,11 @@ fn grant_from_row(row: &PgRow) -> Result<Grant> {
         last_decision: row
             .try_get::<Option<Json<crate::domain::grant::LastDecision>>, _>("last_decision")?
             .map(|d| d.0),
-    })
+        approval: row
+            .try_get::<Option<Json<crate::domain::grant::ApprovalState>>, _>("approval")?
+            .map(|d| d.0),
+    }
+    .typed())
 }
 
 async fn read_idempotency(
@@ -675,7 +686,8 @@ pub(super) async fn write_grant(
          status = $5, policy_id = $6, granted_by = $7, granted_at = $8, expires_at = $9, \
          extension_count = $10, revoked_at = $11, revoked_by = $12, revoke_reason = $13, \
          audit_session = $14, notices = $15, updated_at = $16, version = $17, \
-         last_decision = $21, review_required = $22 WHERE tenant_id = $18 AND id = $19 \
+         last_decision = $21, review_required = $22, approval = $24 \
+         WHERE tenant_id = $18 AND id = $19 \
          AND version = $20 AND ($23 IS NULL OR (status IN ('GRANTED', 'EXTENDED') \
          AND expires_at > $23))",
     )
@@ -702,6 +714,7 @@ pub(super) async fn write_grant(
     .bind(g.last_decision.as_ref().map(Json))
     .bind(g.review_required)
     .bind(now)
+    .bind(g.approval.as_ref().map(Json))
     .execute(&mut *conn)
     .await?;
     Ok(r.rows_affected() == 1)

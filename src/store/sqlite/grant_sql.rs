@@ -91,6 +91,24 @@ fn push_status(q: &mut Q<'_>, set: StatusSet, now: &str) {
             .push_bind(now.to_string())
             .push(")");
     }
+    if set.contains(StatusSet::PENDING_APPROVAL) {
+        or(q);
+        q.push("(g.status = 'PENDING_APPROVAL' AND g.expires_at > ")
+            .push_bind(now.to_string())
+            .push(")");
+    }
+    if set.contains(StatusSet::APPROVAL_EXPIRED) {
+        or(q);
+        q.push(
+            "g.status = 'APPROVAL_EXPIRED' OR (g.status = 'PENDING_APPROVAL' AND g.expires_at <= ",
+        )
+        .push_bind(now.to_string())
+        .push(")");
+    }
+    if set.contains(StatusSet::DENIED) {
+        or(q);
+        q.push("g.status = 'DENIED'");
+    }
     q.push(")");
 }
 
@@ -309,6 +327,12 @@ fn push_cond(q: &mut Q<'_>, tenant: &str, c: &Cond, now: &str) {
         }
         Cond::ReviewRequired(true) => {
             q.push("g.review_required = 1");
+        }
+        Cond::Approver { values, negate } => {
+            q.push(if *negate { "NOT " } else { "" })
+                .push("EXISTS (SELECT 1 FROM json_each(g.approval, '$.approvals') a WHERE json_extract(a.value, '$.approver') IN ");
+            push_list(q, values.clone());
+            q.push(")");
         }
         Cond::ReviewRequired(false) => {
             q.push("g.review_required = 0");

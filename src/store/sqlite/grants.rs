@@ -2,6 +2,7 @@
 //! idempotency records.
 
 use super::*;
+use crate::store::{DUE_LIVE, DUE_PENDING};
 
 #[async_trait::async_trait]
 impl GrantStore for SqliteStore {
@@ -27,9 +28,9 @@ impl GrantStore for SqliteStore {
              resource_id, app, scopes, status, policy_id, requested_by, granted_by, reason, \
              granted_at, expires_at, extension_count, last_used_at, revoked_at, revoked_by, \
              revoke_reason, audit_session, notices, created_at, updated_at, version, \
-             last_decision) VALUES \
+             last_decision, approval) VALUES \
              ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-             $19, $20, $21, $22, $23, $24, $25, $26)",
+             $19, $20, $21, $22, $23, $24, $25, $26, $27)",
         )
         .bind(tenant.to_string())
         .bind(g.id.to_string())
@@ -57,6 +58,7 @@ impl GrantStore for SqliteStore {
         .bind(format_ts(&g.updated_at))
         .bind(g.version)
         .bind(g.last_decision.as_ref().map(decision_text))
+        .bind(g.approval.as_ref().map(approval_text))
         .execute(&mut *tx)
         .await?;
         append_in_tx(&mut tx, vec![(tenant, event)]).await?;
@@ -252,10 +254,11 @@ impl GrantStore for SqliteStore {
     ) -> Result<usize> {
         // Most sweeps find nothing: a read says so without taking the write lock (or moving
         // the decision journal every second).
-        let due: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM grants WHERE status IN ('GRANTED', 'EXTENDED') \
-             AND expires_at <= $1)",
-        )
+        // (live grants past their expiry, pending ones past their approval deadline)
+        let due: bool = sqlx::query_scalar(&format!(
+            "SELECT EXISTS (SELECT 1 FROM grants g WHERE {DUE_LIVE} AND g.expires_at <= $1) \
+             OR EXISTS (SELECT 1 FROM grants g WHERE {DUE_PENDING} AND g.expires_at <= $1)"
+        ))
         .bind(format_ts(&now))
         .fetch_one(&self.pool)
         .await?;
@@ -263,26 +266,30 @@ impl GrantStore for SqliteStore {
             return Ok(0);
         }
         let mut tx = self.write_tx().await?;
-        let rows = sqlx::query(&format!(
-            "SELECT g.tenant_id AS tenant, {GRANT_COLUMNS} {GRANT_FROM} \
-             WHERE g.status IN ('GRANTED', 'EXTENDED') AND g.expires_at <= $1 \
-             ORDER BY g.expires_at LIMIT $2"
-        ))
-        .bind(format_ts(&now))
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
+        let mut rows = Vec::new();
+        for due in [DUE_LIVE, DUE_PENDING] {
+            rows.extend(
+                sqlx::query(&format!(
+                    "SELECT g.tenant_id AS tenant, {GRANT_COLUMNS} {GRANT_FROM} \
+                     WHERE {due} AND g.expires_at <= $1 ORDER BY g.expires_at LIMIT $2"
+                ))
+                .bind(format_ts(&now))
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await?,
+            );
+        }
         let mut events = Vec::with_capacity(rows.len());
         for row in &rows {
             let tenant: String = row.try_get("tenant")?;
             let tenant: TenantId = tenant.parse().map_err(|_| corrupt("grants.tenant_id"))?;
             let mut g = grant_from_row(row)?;
             let expected = g.version;
-            g.status = GrantStatus::Expired;
+            g.status = crate::domain::grant::effective_status(g.status, g.expires_at, now);
             g.version += 1;
             g.updated_at = now;
             sqlx::query(
-                "UPDATE grants SET status = 'EXPIRED', version = $1, updated_at = $2 \
+                "UPDATE grants SET status = $6, version = $1, updated_at = $2 \
                  WHERE tenant_id = $3 AND id = $4 AND version = $5",
             )
             .bind(g.version)
@@ -290,6 +297,7 @@ impl GrantStore for SqliteStore {
             .bind(tenant.to_string())
             .bind(g.id.to_string())
             .bind(expected)
+            .bind(g.status.as_str())
             .execute(&mut *tx)
             .await?;
             events.push((tenant, event(&g)));
@@ -379,7 +387,7 @@ pub(super) const GRANT_COLUMNS: &str = "g.id, g.principal_type, g.principal_id, 
     g.app, g.scopes, g.status, g.policy_id, p.key AS policy_key, g.requested_by, g.granted_by, \
     g.reason, g.granted_at, g.expires_at, g.extension_count, g.last_used_at, g.revoked_at, \
     g.revoked_by, g.revoke_reason, g.audit_session, g.notices, g.created_at, g.updated_at, g.version, \
-    g.review_required, g.last_decision";
+    g.review_required, g.last_decision, g.approval";
 
 pub(super) const GRANT_FROM: &str =
     "FROM grants g LEFT JOIN policies p ON p.tenant_id = g.tenant_id AND p.id = g.policy_id";
@@ -577,7 +585,7 @@ pub(crate) fn grant_from_row(row: &SqliteRow) -> Result<Grant> {
         app: row.try_get("app")?,
         scopes: json_list(row, "scopes")?,
         status: GrantStatus::parse(&status).ok_or_else(|| corrupt("grants.status"))?,
-        grant_type: "PREAPPROVED".into(),
+        grant_type: String::new(),
         policy_id: policy.parse().map_err(|_| corrupt("grants.policy_id"))?,
         policy_key: row.try_get("policy_key")?,
         requested_by: row.try_get("requested_by")?,
@@ -600,7 +608,12 @@ pub(crate) fn grant_from_row(row: &SqliteRow) -> Result<Grant> {
             .try_get::<Option<String>, _>("last_decision")?
             .map(|t| serde_json::from_str(&t).map_err(|_| corrupt("grants.last_decision")))
             .transpose()?,
-    })
+        approval: row
+            .try_get::<Option<String>, _>("approval")?
+            .map(|t| serde_json::from_str(&t).map_err(|_| corrupt("grants.approval")))
+            .transpose()?,
+    }
+    .typed())
 }
 
 pub(super) fn idempotency_from_row(row: &SqliteRow) -> Result<IdempotencyRecord> {
@@ -670,6 +683,10 @@ pub(super) fn json_text(v: &[String]) -> String {
 
 fn decision_text(d: &crate::domain::grant::LastDecision) -> String {
     serde_json::to_string(d).expect("a decision serializes")
+}
+
+fn approval_text(a: &crate::domain::grant::ApprovalState) -> String {
+    serde_json::to_string(a).expect("an approval serializes")
 }
 
 /// Which active matching grants [`find_active`] reads.
@@ -776,7 +793,8 @@ pub(super) async fn write_grant(
          status = $5, policy_id = $6, granted_by = $7, granted_at = $8, expires_at = $9, \
          extension_count = $10, revoked_at = $11, revoked_by = $12, revoke_reason = $13, \
          audit_session = $14, notices = $15, updated_at = $16, version = $17, \
-         last_decision = $21, review_required = $22 WHERE tenant_id = $18 AND id = $19 \
+         last_decision = $21, review_required = $22, approval = $24 \
+         WHERE tenant_id = $18 AND id = $19 \
          AND version = $20 AND ($23 IS NULL OR (status IN ('GRANTED', 'EXTENDED') \
          AND expires_at > $23))",
     )
@@ -803,6 +821,7 @@ pub(super) async fn write_grant(
     .bind(g.last_decision.as_ref().map(decision_text))
     .bind(g.review_required)
     .bind(now.map(|t| format_ts(&t)))
+    .bind(g.approval.as_ref().map(approval_text))
     .execute(&mut *conn)
     .await?;
     Ok(r.rows_affected() == 1)

@@ -32,6 +32,8 @@ pub struct Config {
     /// After the drain period, how long in-flight requests and the audit queue have before
     /// the process exits regardless.
     pub shutdown_grace: std::time::Duration,
+    /// How webhooks are delivered, and which URLs they may have.
+    pub webhooks: crate::service::webhooks::DeliveryConfig,
 }
 
 impl Config {
@@ -49,6 +51,7 @@ impl Config {
             server: crate::http::server::ServerLimits::default(),
             shutdown_drain: std::time::Duration::ZERO,
             shutdown_grace: std::time::Duration::from_secs(10),
+            webhooks: crate::service::webhooks::DeliveryConfig::default(),
         }
     }
 }

@@ -32,6 +32,7 @@ pub struct App {
     poller: JoinHandle<()>,
     sweeper: JoinHandle<()>,
     reevaluator: JoinHandle<()>,
+    deliverer: JoinHandle<()>,
     stop_poller: tokio::sync::watch::Sender<bool>,
 }
 
@@ -117,10 +118,17 @@ impl App {
             reevaluate_now,
             stop_poller.subscribe(),
         ));
+        let deliverer = tokio::spawn(service::webhooks::run(
+            services.clone(),
+            config.webhooks,
+            std::time::Duration::from_millis(200),
+            stop_poller.subscribe(),
+        ));
         Ok(App {
             poller,
             sweeper,
             reevaluator,
+            deliverer,
             stop_poller,
             state: AppState::new(services, Arc::new(config)),
             writer,
@@ -227,6 +235,7 @@ impl App {
             poller,
             sweeper,
             reevaluator,
+            deliverer,
             stop_poller,
         } = self;
         let finish = async move {
@@ -235,6 +244,9 @@ impl App {
             let _ = sweeper.await;
             // it holds a queue handle of the audit writer, awaited below
             let _ = reevaluator.await;
+            // (attempts in flight finish on their own tasks or are sent again after their
+            // lease: delivery is at least once)
+            let _ = deliverer.await;
             let store = state.services.store.clone();
             // The writer stops once every queue handle is gone, after committing what is
             // queued.

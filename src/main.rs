@@ -132,6 +132,23 @@ struct ServeArgs {
     /// Lowered to fit the open-file limit (raised to its hard limit at start) less 256.
     #[arg(long, env = "GRANTD_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     max_connections: u64,
+    /// Accept webhook URLs with `http://` (default: https only).
+    #[arg(long, env = "GRANTD_ALLOW_INSECURE_WEBHOOKS")]
+    allow_insecure_webhooks: bool,
+    /// Let webhooks reach loopback, private, link-local and other non-public addresses
+    /// (default: refused, also when a host name resolves to one).
+    #[arg(long, env = "GRANTD_ALLOW_PRIVATE_WEBHOOKS")]
+    allow_private_webhooks: bool,
+    /// The first webhook retry's delay in ms; later retries wait multiples of it (x60,
+    /// x360, x1440, x3600, x7200, x7200: about 27.6 hours in all at the default).
+    #[arg(long, env = "GRANTD_WEBHOOK_RETRY_BASE_MS", default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
+    webhook_retry_base_ms: u64,
+    /// The most one webhook delivery attempt may take, in ms.
+    #[arg(long, env = "GRANTD_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=120_000))]
+    webhook_timeout_ms: u64,
+    /// Webhook delivery attempts in flight at once.
+    #[arg(long, env = "GRANTD_WEBHOOK_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    webhook_concurrency: u64,
     /// After SIGTERM or Ctrl-C: keep serving (new connections too) for this many ms while
     /// `/readyz` answers 503, so a load balancer takes the instance out of rotation before
     /// it stops accepting. Set it above the balancer's readiness interval × failure
@@ -308,6 +325,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             config.shutdown_drain = std::time::Duration::from_millis(args.shutdown_drain_ms);
             config.shutdown_grace = std::time::Duration::from_millis(args.shutdown_grace_ms);
+            config.webhooks = grantd::service::webhooks::DeliveryConfig {
+                urls: grantd::domain::webhook::UrlPolicy {
+                    allow_insecure: args.allow_insecure_webhooks,
+                    allow_private: args.allow_private_webhooks,
+                },
+                retry_base: std::time::Duration::from_millis(args.webhook_retry_base_ms),
+                timeout: std::time::Duration::from_millis(args.webhook_timeout_ms),
+                concurrency: args.webhook_concurrency as usize,
+            };
             serve(config, &args.bind).await
         }
         Command::Backup { path } => {

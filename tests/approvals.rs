@@ -420,6 +420,9 @@ backends! {
             (json!({"timeout_seconds": 10}), "approval.timeout_seconds"),
             (json!({"timeout_seconds": 40_000_000}), "approval.timeout_seconds"),
             (json!({"approvers": {"type": "", "id": "x"}}), "approval.approvers"),
+            (json!({"approvers": {"type": "not a type", "id": "x"}}), "approval.approvers.type"),
+            (json!({"approvers": {"type": "Group\"", "id": "x"}}), "approval.approvers.type"),
+            (json!({"approvers": {"type": "1Group", "id": "x"}}), "approval.approvers.type"),
         ] {
             let mut p = prod_policy(1);
             p["key"] = json!("other");
@@ -437,5 +440,86 @@ backends! {
         assert_eq!(r.status, 200, "{}", r.text);
         assert!(r.body["approval"].is_null());
         assert_eq!(c.request("alice", "production").await.body["status"], "GRANTED");
+    }
+
+    #[tokio::test]
+    async fn an_approved_grant_gets_no_more_than_was_approved() {
+        let mut p = prod_policy(1);
+        p["rules"][0]["action_ids"] = json!(["request", "extend"]);
+        let c = setup(p).await;
+        let id = c.request("alice", "production").await.body["id"].as_str().unwrap().to_string();
+        assert_eq!(c.decide(&id, "approve", "lead1").await.status, 200);
+        // no extension, no new scopes without a new approval
+        let r = send(&c.s, &c.req, &c.t, Method::POST, &format!("/v1/grants/{id}/extend"),
+            Some(json!({"duration_seconds": 7000}))).await;
+        r.assert_error(409, "conflict");
+        assert!(r.body["message"].as_str().unwrap().contains("requires approval"), "{}", r.text);
+        let r = send(&c.s, &c.req, &c.t, Method::PUT, &format!("/v1/grants/{id}"),
+            Some(json!({"scopes": ["admin"]}))).await;
+        r.assert_error(409, "conflict");
+        let g = c.grant(&id).await;
+        assert_eq!(g["version"], 2, "nothing changed: {g}");
+        assert_eq!(g["scopes"], json!([]));
+    }
+
+    #[tokio::test]
+    async fn the_current_requirement_counts_at_activation() {
+        let c = setup(prod_policy(1)).await;
+        let id = c.request("alice", "production").await.body["id"].as_str().unwrap().to_string();
+        // tightened while it waits: two approvers now
+        let r = send(&c.s, &c.t.admin_key, &c.t, Method::PATCH, "/v1/policies/prod",
+            Some(json!({"approval": {"approvers": {"type": "Group", "id": "sre-leads"}, "count": 2, "timeout_seconds": 3600}}))).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = c.decide(&id, "approve", "lead1").await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["activated"], false);
+        assert_eq!(r.body["approval"]["required"], 2);
+        // lead1 leaves sre-leads: their approval no longer counts
+        let r = send(&c.s, &c.t.admin_key, &c.t, Method::PUT, "/v1/entities",
+            Some(json!([{"uid": {"type": "User", "id": "lead1"}, "attrs": {}, "parents": [{"type": "Group", "id": "engineering"}]}]))).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = c.decide(&id, "approve", "lead2").await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["activated"], false, "{}", r.text);
+        assert!(!c.check("alice", "production").await);
+    }
+
+    #[tokio::test]
+    async fn bulk_revoke_withdraws_pending_requests() {
+        let c = setup(prod_policy(1)).await;
+        let id = c.request("alice", "production").await.body["id"].as_str().unwrap().to_string();
+        let r = send(&c.s, &c.t.admin_key, &c.t, Method::POST, "/v1/grants/revoke",
+            Some(json!({"filters": [{"attribute": "user", "operator": "EQUALS", "values": [{"value": "alice"}]}],
+                "reason": "offboarding"}))).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["revoked"], 1);
+        assert_eq!(c.grant(&id).await["status"], "REVOKED");
+        c.decide(&id, "approve", "lead1").await.assert_error(409, "conflict");
+        assert!(!c.check("alice", "production").await);
+    }
+
+    #[tokio::test]
+    async fn an_approval_needs_a_schema_that_can_decide_it() {
+        let c = setup(prod_policy(1)).await;
+        // approvers of a type the schema does not declare
+        let mut p = prod_policy(1);
+        p["key"] = json!("other");
+        p["approval"]["approvers"] = json!({"type": "Team", "id": "x"});
+        let r = send(&c.s, &c.t.admin_key, &c.t, Method::POST, "/v1/policies", Some(p)).await;
+        r.assert_error(400, "invalid_input");
+        assert!(r.text.contains("Team"), "{}", r.text);
+        // a tenant whose schema has no approve action cannot ask for approval
+        let old = c.s.tenant().await;
+        let schema = std::fs::read_to_string(common::policies_dir().join("schema.cedarschema")).unwrap();
+        let cut = schema[..schema.find("// The context grantd builds for every approval").unwrap()].to_string();
+        let r = send(&c.s, &old.admin_key, &old, Method::PUT, "/v1/schema", Some(json!({"cedarschema": cut}))).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = send(&c.s, &old.admin_key, &old, Method::PUT, "/v1/entities", Some(entities())).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let mut p = prod_policy(1);
+        p["rules"] = json!([p["rules"][0].clone()]);
+        let r = send(&c.s, &old.admin_key, &old, Method::POST, "/v1/policies", Some(p)).await;
+        r.assert_error(400, "invalid_input");
+        assert!(r.text.contains("approve"), "{}", r.text);
     }
 }

@@ -64,6 +64,16 @@ const TABLE: &[(&str, &str, Option<&[&str]>)] = &[
     ("POST", "/v1/grants/{id}/approve", Some(&[ADMIN, REQUESTER])),
     ("POST", "/v1/grants/{id}/deny", Some(&[ADMIN, REQUESTER])),
     ("GET", "/v1/approvals", Some(&[ADMIN, REQUESTER])),
+    ("POST", "/v1/webhooks", Some(&[ADMIN])),
+    ("GET", "/v1/webhooks", Some(&[ADMIN])),
+    ("GET", "/v1/webhooks/{id}", Some(&[ADMIN])),
+    ("DELETE", "/v1/webhooks/{id}", Some(&[ADMIN])),
+    ("GET", "/v1/webhooks/{id}/deliveries", Some(&[ADMIN])),
+    (
+        "POST",
+        "/v1/webhooks/{id}/deliveries/{delivery_id}/retry",
+        Some(&[ADMIN]),
+    ),
     ("POST", "/v1/access/check", Some(&[ADMIN, REQUESTER])),
     (
         "POST",

@@ -100,6 +100,59 @@ pub fn check_grantd_requirements(schema: &Schema) -> Vec<String> {
     problems
 }
 
+/// Everything in `schema` that would keep a policy's `approval` from working: the
+/// `approve` and `self_approve` actions on users and apps or entitlements with the
+/// `ApprovalContext` grantd fills in, and an `approvers` entity type the schema declares.
+pub fn check_approval_requirements(
+    schema: &Schema,
+    approvers: Option<&crate::domain::decision::EntityRef>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let principal = EntityUid::from_str(r#"User::"grantd-check""#).expect("static uid");
+    let ctx = json!({"requester": {"__entity": {"type": "User", "id": "grantd-check"}},
+        "requested_by": "", "approvals": 0, "required_approvals": 1, "duration_seconds": 60,
+        "total_duration_seconds": 60, "scopes": [], "reason": "", "extension_count": 0});
+    for action in ["approve", "self_approve"] {
+        let action_uid =
+            EntityUid::from_str(&format!(r#"Action::"{action}""#)).expect("static uid");
+        for resource_type in ["App", "Entitlement"] {
+            let resource = EntityUid::from_str(&format!(r#"{resource_type}::"grantd-check""#))
+                .expect("static uid");
+            let outcome = Context::from_json_value(ctx.clone(), Some((schema, &action_uid)))
+                .map_err(|e| e.to_string())
+                .and_then(|c| {
+                    Request::new(
+                        principal.clone(),
+                        action_uid.clone(),
+                        resource.clone(),
+                        c,
+                        Some(schema),
+                    )
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+                });
+            if let Err(e) = outcome {
+                problems.push(format!(
+                    "approval: the schema's action \"{action}\" must apply to principal User and \
+                     resource {resource_type} with the ApprovalContext grantd fills in (see \
+                     policies/schema.cedarschema): {e}"
+                ));
+                break;
+            }
+        }
+    }
+    if let Some(a) = approvers {
+        let declared = schema.entity_types().any(|t| t.to_string() == a.etype);
+        if !declared {
+            problems.push(format!(
+                "approval.approvers.type: the schema declares no entity type {:?}",
+                a.etype
+            ));
+        }
+    }
+    problems
+}
+
 /// A stored schema, parsed: one that no longer parses (or breaks a limit added since it
 /// was stored) fails its tenant closed with `PolicySetInvalid`.
 pub fn parse_stored_schema(text: &str) -> crate::error::Result<cedar_policy::Schema> {

@@ -51,6 +51,10 @@ pub enum EventKind {
     EntitiesDelete,
     #[serde(rename = "settings.update")]
     SettingsUpdate,
+    #[serde(rename = "webhook.create")]
+    WebhookCreate,
+    #[serde(rename = "webhook.delete")]
+    WebhookDelete,
     #[serde(rename = "key.create")]
     KeyCreate,
     #[serde(rename = "key.revoke")]
@@ -60,7 +64,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 20] = [
+    pub const ALL: [EventKind; 22] = [
         EventKind::Authorize,
         EventKind::GrantRequest,
         EventKind::GrantExtend,
@@ -78,6 +82,8 @@ impl EventKind {
         EventKind::EntitiesUpdate,
         EventKind::EntitiesDelete,
         EventKind::SettingsUpdate,
+        EventKind::WebhookCreate,
+        EventKind::WebhookDelete,
         EventKind::KeyCreate,
         EventKind::KeyRevoke,
         EventKind::AuthTenantMismatch,
@@ -102,6 +108,8 @@ impl EventKind {
             EventKind::EntitiesUpdate => "entities.update",
             EventKind::EntitiesDelete => "entities.delete",
             EventKind::SettingsUpdate => "settings.update",
+            EventKind::WebhookCreate => "webhook.create",
+            EventKind::WebhookDelete => "webhook.delete",
             EventKind::KeyCreate => "key.create",
             EventKind::KeyRevoke => "key.revoke",
             EventKind::AuthTenantMismatch => "auth.tenant_mismatch",

@@ -115,6 +115,18 @@ fn one() -> i64 {
     1
 }
 
+/// `Ident(::Ident)*`, an identifier being `[A-Za-z_][A-Za-z0-9_]*`: a Cedar entity type
+/// name as written.
+fn is_type_name(s: &str) -> bool {
+    s.split("::").all(|part| {
+        let mut chars = part.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
 fn one_day() -> i64 {
     86_400
 }
@@ -145,6 +157,14 @@ impl ApprovalRequirement {
                 errors.push((
                     format!("{prefix}.approvers"),
                     "type and id must be 1 to 256 characters without control characters".into(),
+                ));
+            } else if !is_type_name(&a.etype) {
+                errors.push((
+                    format!("{prefix}.approvers.type"),
+                    format!(
+                        "{:?} is not a Cedar entity type name (such as Group)",
+                        a.etype
+                    ),
                 ));
             }
         }

@@ -16,6 +16,7 @@ pub mod policy;
 pub mod reevaluation;
 pub mod role;
 pub mod rule;
+pub mod webhook;
 
 /// SHA-256 of `parts`, one after the other, as 64 lower-case hex digits on the stack: the
 /// form every stored hash takes (API key secrets, the audit chain).

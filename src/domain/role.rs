@@ -71,6 +71,8 @@ pub enum Permission {
     ReadAudit,
     /// `PUT /v1/settings`
     ManageSettings,
+    /// `/v1/webhooks` and their deliveries (they hold signing secrets).
+    ManageWebhooks,
 }
 
 impl Permission {
@@ -105,6 +107,7 @@ mod tests {
         for r in [Role::Author, Role::Requester, Role::Auditor] {
             assert!(!ManageKeys.allows(r));
             assert!(!AdminGrants.allows(r));
+            assert!(!ManageWebhooks.allows(r));
         }
         assert!(WritePolicies.allows(Role::Author));
         assert!(!WritePolicies.allows(Role::Auditor));

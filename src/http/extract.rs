@@ -50,7 +50,8 @@ pub mod perm {
         AccessCheck,
         AdminGrants,
         ReadAudit,
-        ManageSettings
+        ManageSettings,
+        ManageWebhooks
     );
 }
 

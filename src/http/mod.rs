@@ -15,6 +15,7 @@ pub mod ops;
 pub mod policies;
 pub mod reevaluations;
 pub mod server;
+pub mod webhooks;
 
 use crate::error::Error;
 use crate::service::Services;
@@ -99,6 +100,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(grants::approve_grant))
         .routes(routes!(grants::deny_grant))
         .routes(routes!(grants::approvals_waiting))
+        .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
+        .routes(routes!(webhooks::get_webhook, webhooks::delete_webhook))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::retry_delivery))
         .routes(routes!(grants::access_check))
         .routes(routes!(grants::list_grants))
         .routes(routes!(grants::bulk_revoke))

@@ -43,6 +43,7 @@ use utoipa::{OpenApi as _, PartialSchema};
         (name = "entities", description = "The tenant's Cedar entities"),
         (name = "changes", description = "What a configuration write would do, before it is made"),
         (name = "grants", description = "The grant lifecycle and the access check"),
+        (name = "webhooks", description = "Signed provisioning events from a durable outbox (admin)"),
         (name = "decisions", description = "Authorization decisions from the compiled policy set"),
         (name = "audit", description = "The tamper-evident audit log"),
         (name = "operations", description = "Health, readiness, metrics (no authentication)"),

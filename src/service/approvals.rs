@@ -20,7 +20,9 @@ use super::{Caller, Services};
 use crate::cedar::engine::{CompiledSet, Evaluation};
 use crate::domain::audit::{Determining, EventKind, NewEvent, Subject};
 use crate::domain::decision::EntityRef;
-use crate::domain::grant::{add_seconds, ApprovalVote, Grant, GrantStatus};
+use crate::domain::grant::{
+    add_seconds, ApprovalRequirement, ApprovalState, ApprovalVote, Grant, GrantStatus,
+};
 use crate::domain::grant_query::{After, Cond, SortOrder, StatusSet, TimeCol};
 use crate::domain::rule::Effect;
 use crate::error::{Error, Result};
@@ -85,10 +87,14 @@ fn approver_of(caller: &Caller) -> Result<EntityRef> {
     }
 }
 
-/// Whether `who` may decide on `g` at all, before Cedar is asked: the approvers entity of
-/// the grant's requirement (itself or an ancestor of `who`).
-fn among_approvers(set: &CompiledSet, g: &Grant, who: &cedar_policy::EntityUid) -> Result<bool> {
-    let Some(group) = g.approval.as_ref().and_then(|a| a.approvers.as_ref()) else {
+/// Whether `who` may decide at all, before Cedar is asked: it is the requirement's
+/// approvers entity or one of its members (every one may, without one).
+fn among_approvers(
+    set: &CompiledSet,
+    approvers: Option<&EntityRef>,
+    who: &cedar_policy::EntityUid,
+) -> Result<bool> {
+    let Some(group) = approvers else {
         return Ok(true);
     };
     let group = super::decisions::uid(group, "approval.approvers")?;
@@ -141,6 +147,22 @@ async fn ask(
     Ok((eval, permitted, own))
 }
 
+/// The approval requirement that counts now: that of the policy that governs the grant's
+/// request on the current policies, or, where that policy no longer asks for approval (or
+/// the request is no longer permitted), the one the grant was requested under.
+fn requirement(req: &Evaluation, recorded: &ApprovalState) -> Result<ApprovalRequirement> {
+    if req.allowed {
+        if let Some(r) = &governing_policy(req)?.approval {
+            return Ok(r.clone());
+        }
+    }
+    Ok(ApprovalRequirement {
+        approvers: recorded.approvers.clone(),
+        count: recorded.required,
+        timeout_seconds: 0,
+    })
+}
+
 /// `POST /v1/grants/{id}/approve` and `/deny`.
 pub async fn decide(
     s: &Services,
@@ -175,9 +197,22 @@ pub async fn decide(
         }
         let set = s.policy_set(caller, None).await?;
         let approver_uid = stored_uid(&set, &approver, "X-On-Behalf-Of")?;
+        // The grant's request, decided again on the current policies: they may have
+        // changed while it waited (a pending grant is not active, so no re-evaluation
+        // touched it). Its governing policy's requirement is the one that counts.
+        let ctx = grant_context(
+            g.last_decision.as_ref().and_then(|d| d.context.as_ref()),
+            Some(state.duration_seconds),
+            Some(state.duration_seconds),
+            &g.scopes,
+            g.reason.as_deref().unwrap_or(""),
+            0,
+        )?;
+        let req = evaluate(&set, &g.principal, "request", &g.resource, ctx).await?;
+        let wanted = requirement(&req, &state)?;
         let request = json!({"approver": approver.id, "reason": body.reason});
-        if !among_approvers(&set, &g, &approver_uid)? {
-            let group = state.approvers.clone().unwrap_or_else(|| approver.clone());
+        if !among_approvers(&set, wanted.approvers.as_ref(), &approver_uid)? {
+            let group = wanted.approvers.clone().unwrap_or_else(|| approver.clone());
             let mut e = NewEvent::new(
                 now,
                 caller.actor(),
@@ -222,13 +257,35 @@ pub async fn decide(
             }
             return Err(err);
         }
+        // An approval of a request the policies no longer permit could never activate it.
+        if verdict == Verdict::Approve && !req.allowed {
+            audit_denial(
+                s,
+                caller,
+                verdict.kind(),
+                Subject::new("grant", g.id),
+                json!({"approver": approver.id, "reason": body.reason,
+                       "activation": "the request is no longer permitted"}),
+                &req,
+                set.version,
+            )
+            .await?;
+            let mut err = denied(&req, "the approval");
+            if let Error::AccessDenied { message, .. } = &mut err {
+                *message = "the grant's request is no longer permitted by the policies: \
+                            approving it cannot activate it"
+                    .into();
+            }
+            return Err(err);
+        }
         let mut next = g.clone();
         let mut next_state = state.clone();
+        next_state.approvers = wanted.approvers.clone();
+        next_state.required = wanted.count;
         next.updated_at = now;
         next.version += 1;
         let mut activated = false;
         let mut clamped = false;
-        let mut activation: Option<Evaluation> = None;
         match verdict {
             Verdict::Deny => {
                 next.status = GrantStatus::Denied;
@@ -242,38 +299,19 @@ pub async fn decide(
                     at: now,
                     reason: body.reason.clone(),
                 });
-                if next_state.complete() {
-                    // The request itself is decided again on the current policies: they may
-                    // have changed while the grant waited.
-                    let ctx = grant_context(
-                        g.last_decision.as_ref().and_then(|d| d.context.as_ref()),
-                        Some(state.duration_seconds),
-                        Some(state.duration_seconds),
-                        &g.scopes,
-                        g.reason.as_deref().unwrap_or(""),
-                        0,
-                    )?;
-                    let req = evaluate(&set, &g.principal, "request", &g.resource, ctx).await?;
-                    if !req.allowed {
-                        audit_denial(
-                            s,
-                            caller,
-                            verdict.kind(),
-                            Subject::new("grant", g.id),
-                            json!({"approver": approver.id, "reason": body.reason,
-                                   "activation": "the request is no longer permitted"}),
-                            &req,
-                            set.version,
-                        )
-                        .await?;
-                        let mut err = denied(&req, "the activation");
-                        if let Error::AccessDenied { message, .. } = &mut err {
-                            *message = "the grant's request is no longer permitted by the \
-                                        policies: approving it cannot activate it"
-                                .into();
-                        }
-                        return Err(err);
-                    }
+                // Only approvals of those still among the approvers count.
+                let mut counted = 0;
+                for v in &next_state.approvals {
+                    let who = EntityRef {
+                        etype: "User".into(),
+                        id: v.approver.clone(),
+                    };
+                    let still = stored_uid(&set, &who, "approver")
+                        .and_then(|uid| among_approvers(&set, wanted.approvers.as_ref(), &uid))
+                        .unwrap_or(false);
+                    counted += i64::from(still);
+                }
+                if counted >= wanted.count {
                     let policy = governing_policy(&req)?;
                     let seconds = state.duration_seconds.min(policy.max_duration_seconds);
                     clamped = seconds < state.duration_seconds;
@@ -285,8 +323,8 @@ pub async fn decide(
                     next.policy_id = policy.id;
                     next.policy_key = policy.key.clone();
                     next.audit_session = req.determining.iter().any(|r| r.audit_session);
+                    next.notices = req.notices.clone();
                     activated = true;
-                    activation = Some(req);
                 }
             }
         }
@@ -299,15 +337,23 @@ pub async fn decide(
                 Subject::new("grant", g.id),
             )
             .with_request(json!({"approver": approver.id, "reason": body.reason,
-                    "self_approval": own, "activated": activated})),
+                    "self_approval": own, "activated": activated,
+                    "request_decision": {"policy_id": next.policy_id,
+                        "determining": req.determining_wire()}})),
             &eval,
             set.version,
         );
-        if let Some(req) = &activation {
+        if activated {
             // the notices of the activation's request decision follow the approver's
             let mut notices = eval.notices.clone();
             notices.extend(req.notices.iter().cloned());
             event.notices = Some(notices);
+        }
+        // the deadline may have passed while this was decided
+        if s.clock.now() >= g.expires_at {
+            return Err(Error::Conflict(
+                "the grant's approval deadline passed while this was decided".into(),
+            ));
         }
         match s
             .store
@@ -411,11 +457,16 @@ pub async fn waiting(s: &Services, caller: &Caller, q: WaitingQuery) -> Result<W
                 || g.approval
                     .as_ref()
                     .is_some_and(|a| a.approved_by(&approver.id))
-                || !among_approvers(&set, &g, &approver_uid)?
             {
                 continue;
             }
-            if ask(&set, &g, &approver).await?.1 {
+            // a grant that cannot be decided (its policy's approvers no longer make sense,
+            // the schema lost the approve action) is not waiting for anyone
+            let recorded = g.approval.as_ref().and_then(|a| a.approvers.as_ref());
+            if !among_approvers(&set, recorded, &approver_uid).unwrap_or(false) {
+                continue;
+            }
+            if ask(&set, &g, &approver).await.is_ok_and(|(_, ok, _)| ok) {
                 items.push(g);
                 if items.len() as i64 == limit {
                     return Ok(WaitingPage {

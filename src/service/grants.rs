@@ -606,6 +606,15 @@ fn not_active(g: &Grant, what: &str) -> Error {
     ))
 }
 
+/// A change that would give a grant more than its governing policy's approvers approved.
+fn needs_approval(policy: &PolicyMeta, what: &str) -> Error {
+    Error::Conflict(format!(
+        "the grant's governing policy {} requires approval: a grant it governs cannot be {what} \
+         without it; request a new grant",
+        policy.key.clone().unwrap_or_else(|| policy.id.to_string())
+    ))
+}
+
 /// `POST /v1/grants/{id}/extend`.
 pub async fn extend(
     s: &Services,
@@ -677,6 +686,11 @@ pub async fn extend(
             return Err(denied(&eval, "the extension"));
         }
         let policy = governing_policy(&eval)?;
+        // What its approvers approved is the grant's lifetime: more needs their approval
+        // again, as a new request.
+        if policy.approval.is_some() {
+            return Err(needs_approval(&policy, "extended"));
+        }
         let (expires_at, clamped) =
             cap_lifetime(g.granted_at, new_expiry, policy.max_duration_seconds);
         if expires_at <= now || expires_at < g.expires_at {
@@ -968,6 +982,9 @@ pub async fn update(
                 .ok_or_else(|| {
                     Error::internal(anyhow::anyhow!("governing policy not determining"))
                 })?;
+            if scopes.is_some() && meta.approval.is_some() {
+                return Err(needs_approval(&meta, "given other scopes"));
+            }
             next.policy_id = meta.id;
             next.policy_key = meta.key.clone();
             next.notices = eval.notices.clone();

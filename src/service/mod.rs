@@ -15,6 +15,7 @@ pub mod policy_sets;
 pub mod policy_tests;
 pub mod reevaluate;
 pub mod tenants;
+pub mod webhooks;
 
 use crate::clock::SharedClock;
 use crate::domain::audit::Actor;

@@ -140,7 +140,7 @@ pub fn check_policy(
         .map(|(id, a)| (id.as_str(), &a.policy))
         .collect();
     let checked = check_rules(schema, &pairs);
-    let errors = checked
+    let mut errors: Vec<String> = checked
         .errors
         .iter()
         .map(|d| {
@@ -152,6 +152,12 @@ pub fn check_policy(
             format_diagnostic(d, usize::try_from(ordinal).unwrap_or(0))
         })
         .collect();
+    if let Some(a) = &policy.approval {
+        errors.extend(crate::cedar::schema::check_approval_requirements(
+            schema,
+            a.approvers.as_ref(),
+        ));
+    }
     (errors, checked.warnings)
 }
 

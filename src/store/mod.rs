@@ -19,7 +19,7 @@ pub type DynStore = Arc<dyn Store>;
 
 /// The store traits, for code that calls a store's methods: `use crate::store::prelude::*`.
 pub mod prelude {
-    pub use super::{AuditStore, ConfigStore, GrantStore, Store, TenantStore};
+    pub use super::{AuditStore, ConfigStore, GrantStore, Store, TenantStore, WebhookStore};
 }
 
 #[derive(Debug, Clone)]
@@ -153,7 +153,9 @@ pub type CommitListener = Arc<dyn Fn(Commit) + Send + Sync>;
 /// The store as a whole: its lifecycle, and what spans every aggregate. A backend implements
 /// this and the four aggregate traits it requires, each in a module of its own.
 #[async_trait::async_trait]
-pub trait Store: TenantStore + ConfigStore + GrantStore + AuditStore + ReevaluationStore {
+pub trait Store:
+    TenantStore + ConfigStore + GrantStore + AuditStore + ReevaluationStore + WebhookStore
+{
     /// Registers the listener for committed writes (once; later calls are ignored). A
     /// backend that several processes share also tells it of the other processes' commits
     /// (PostgreSQL: `LISTEN`), and of the times it may have missed some.
@@ -202,6 +204,69 @@ pub trait TenantStore: Send + Sync + 'static {
         at: DateTime<Utc>,
         event: NewEvent,
     ) -> Result<bool>;
+}
+
+/// How one delivery attempt ended, as the worker records it.
+#[derive(Debug, Clone)]
+pub struct Attempted {
+    pub status: crate::domain::webhook::DeliveryStatus,
+    /// Pending: when the next attempt is due.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// Webhooks and their outbox. Every backend writes the outbox rows of grant events where
+/// it appends them (see `domain::webhook::event_types`), in the same transaction.
+#[async_trait::async_trait]
+pub trait WebhookStore: Send + Sync + 'static {
+    /// Stores a webhook with its secret and audit event; `Ok(false)` when the tenant
+    /// already has `MAX_WEBHOOKS`.
+    async fn create_webhook(
+        &self,
+        tenant: TenantId,
+        webhook: &crate::domain::webhook::Webhook,
+        secret: &str,
+        event: NewEvent,
+    ) -> Result<bool>;
+    async fn list_webhooks(&self, tenant: TenantId)
+        -> Result<Vec<crate::domain::webhook::Webhook>>;
+    /// Deletes a webhook and its deliveries, with its audit event; `Ok(false)`: no such.
+    async fn delete_webhook(
+        &self,
+        tenant: TenantId,
+        id: uuid::Uuid,
+        event: NewEvent,
+    ) -> Result<bool>;
+    /// A webhook's deliveries in id (creation) order after `after`.
+    async fn list_deliveries(
+        &self,
+        tenant: TenantId,
+        webhook: uuid::Uuid,
+        status: Option<crate::domain::webhook::DeliveryStatus>,
+        after: Option<uuid::Uuid>,
+        limit: i64,
+    ) -> Result<Vec<crate::domain::webhook::Delivery>>;
+    /// Makes a delivery pending again, due at `now`, with a fresh retry schedule.
+    async fn retry_delivery(
+        &self,
+        tenant: TenantId,
+        webhook: uuid::Uuid,
+        id: uuid::Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<crate::domain::webhook::Delivery>>;
+    /// Takes up to `limit` due deliveries (each the first pending one of its grant for its
+    /// webhook), counting an attempt and leasing them until `lease_until`: a worker that
+    /// dies mid-attempt leaves them due again then.
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<crate::domain::webhook::Outgoing>>;
+    /// Records how an attempt ended (only on a delivery still pending).
+    async fn finish_delivery(&self, tenant: TenantId, id: uuid::Uuid, a: Attempted) -> Result<()>;
 }
 
 /// Re-evaluation of active grants after configuration writes: the tenant's `on_change`
@@ -427,7 +492,7 @@ pub trait GrantStore: Send + Sync + 'static {
         known_total: Option<i64>,
     ) -> Result<(Vec<crate::domain::grant::Grant>, i64)>;
     /// Finds (reading, without holding the write lock) up to `limit` of the tenant's grants
-    /// that are active at `now`, match every condition and have an id after `after`, in id
+    /// that are active or pending approval at `now`, match every condition and have an id after `after`, in id
     /// order; then revokes them in one short write transaction, each becoming what `revoke`
     /// returns, with its audit event. A grant that changed in between is read again inside
     /// that transaction, where no other write can change it, and revoked if it still
@@ -533,6 +598,12 @@ impl Change {
 /// (for a pending grant, its approval deadline) has passed.
 pub(crate) const DUE_LIVE: &str = "g.status IN ('GRANTED', 'EXTENDED')";
 pub(crate) const DUE_PENDING: &str = "g.status = 'PENDING_APPROVAL'";
+
+/// The stored statuses of grants that give access (with `expires_at` still ahead).
+pub(crate) const LIVE: &str = "('GRANTED', 'EXTENDED')";
+/// The stored statuses a bulk revoke ends: live grants, and pending ones (withdrawn, so
+/// that an offboarding leaves no request that an approval could still activate).
+pub(crate) const REVOCABLE: &str = "('GRANTED', 'EXTENDED', 'PENDING_APPROVAL')";
 
 /// Opens the store a database URL names, and migrates it.
 pub async fn open(url: &str) -> Result<DynStore> {

@@ -6,7 +6,7 @@
 use super::*;
 use crate::domain::grant_count::{day_count_plan, DayCountPlan, Days};
 use crate::domain::grant_query::{After, Cond, SortOrder, TimeCol};
-use crate::store::{DUE_LIVE, DUE_PENDING};
+use crate::store::{DUE_LIVE, DUE_PENDING, LIVE, REVOCABLE};
 use chrono::NaiveDate;
 use sqlx::types::Json;
 
@@ -131,8 +131,15 @@ impl GrantStore for PgStore {
         revoke: &(dyn for<'g> Fn(&'g Grant) -> (Grant, NewEvent) + Send + Sync),
     ) -> Result<(usize, Vec<Uuid>, Option<Uuid>)> {
         // find the batch without holding the tenant's head, then revoke it holding it
-        let found =
-            find_active(&self.pool, tenant, conds, now, Finding::After(after, limit)).await?;
+        let found = find_active(
+            &self.pool,
+            tenant,
+            conds,
+            now,
+            Finding::After(after, limit),
+            REVOCABLE,
+        )
+        .await?;
         // where the next page starts, if this one was full
         let last = found
             .last()
@@ -150,7 +157,8 @@ impl GrantStore for PgStore {
             // nothing changes them before the update, and revoke the ones that still
             // match. Without this second look a grant extended in a tight loop could
             // dodge every pass.
-            let again = find_active(&mut *tx, tenant, conds, now, Finding::Ids(&lost)).await?;
+            let again =
+                find_active(&mut *tx, tenant, conds, now, Finding::Ids(&lost), REVOCABLE).await?;
             lost = revoke_found(&mut tx, tenant, now, &again, revoke, &mut events).await?;
         }
         let n = events.len();
@@ -167,7 +175,15 @@ impl GrantStore for PgStore {
         limit: i64,
         now: DateTime<Utc>,
     ) -> Result<Vec<Grant>> {
-        find_active(&self.pool, tenant, conds, now, Finding::After(after, limit)).await
+        find_active(
+            &self.pool,
+            tenant,
+            conds,
+            now,
+            Finding::After(after, limit),
+            LIVE,
+        )
+        .await
     }
 
     async fn stamp_last_used(
@@ -344,13 +360,13 @@ pub(super) async fn cut_grants_to_policy_max(
     Ok(events)
 }
 
-const GRANT_COLUMNS: &str = "g.id, g.principal_type, g.principal_id, g.resource_type, g.resource_id, \
+pub(super) const GRANT_COLUMNS: &str = "g.id, g.principal_type, g.principal_id, g.resource_type, g.resource_id, \
     g.app, g.scopes, g.status, g.policy_id, p.key AS policy_key, g.requested_by, g.granted_by, \
     g.reason, g.granted_at, g.expires_at, g.extension_count, g.last_used_at, g.revoked_at, \
     g.revoked_by, g.revoke_reason, g.audit_session, g.notices, g.created_at, g.updated_at, g.version, \
     g.review_required, g.last_decision, g.approval";
 
-const GRANT_FROM: &str =
+pub(super) const GRANT_FROM: &str =
     "FROM grants g LEFT JOIN policies p ON p.tenant_id = g.tenant_id AND p.id = g.policy_id";
 
 /// Up to this many matching grants, a list page is read through the filters' index and
@@ -473,7 +489,7 @@ fn day_count_query<'a>(
     q
 }
 
-fn grant_from_row(row: &PgRow) -> Result<Grant> {
+pub(super) fn grant_from_row(row: &PgRow) -> Result<Grant> {
     let status: String = row.try_get("status")?;
     let scopes: Json<Vec<String>> = row.try_get("scopes")?;
     let notices: Json<Vec<String>> = row.try_get("notices")?;
@@ -603,6 +619,7 @@ async fn find_active<'e, E>(
     conds: &[Cond],
     now: DateTime<Utc>,
     which: Finding<'_>,
+    statuses: &str,
 ) -> Result<Vec<Grant>>
 where
     E: sqlx::Executor<'e, Database = sqlx::Postgres>,
@@ -610,7 +627,7 @@ where
     let mut q =
         sqlx::QueryBuilder::<sqlx::Postgres>::new(format!("SELECT {GRANT_COLUMNS} {GRANT_FROM}"));
     grant_sql::push_where(&mut q, tenant.0, conds, now);
-    q.push(" AND g.status IN ('GRANTED', 'EXTENDED') AND g.expires_at > ")
+    q.push(format!(" AND g.status IN {statuses} AND g.expires_at > "))
         .push_bind(now);
     match which {
         Finding::After(after, limit) => {
@@ -648,7 +665,7 @@ async fn revoke_found(
             "UPDATE grants SET status = $1, revoked_at = $2, revoked_by = $3, \
              revoke_reason = $4, updated_at = $5, version = $6 \
              WHERE tenant_id = $7 AND id = $8 AND version = $9 \
-             AND status IN ('GRANTED', 'EXTENDED') AND expires_at > $10",
+             AND status IN ('GRANTED', 'EXTENDED', 'PENDING_APPROVAL') AND expires_at > $10",
         )
         .bind(next.status.as_str())
         .bind(next.revoked_at)

@@ -24,6 +24,7 @@ mod grants;
 mod notify;
 mod reevaluations;
 mod tenants;
+mod webhooks;
 
 use notify::{notify, Notice};
 
@@ -209,6 +210,9 @@ pub(super) struct WriteTx {
     tx: sqlx::Transaction<'static, sqlx::Postgres>,
     heads: HashMap<TenantId, Head>,
     revisions: HashMap<TenantId, i64>,
+    /// The locked tenants that have webhooks (read with the revisions): only their grant
+    /// events need outbox rows.
+    hooked: std::collections::HashSet<TenantId>,
 }
 
 impl WriteTx {
@@ -217,6 +221,7 @@ impl WriteTx {
             tx: pool.begin().await?,
             heads: HashMap::new(),
             revisions: HashMap::new(),
+            hooked: std::collections::HashSet::new(),
         };
         tx.lock(tenants).await?;
         Ok(tx)
@@ -258,13 +263,19 @@ impl WriteTx {
                 (r.try_get("seq")?, r.try_get("hash")?, r.try_get("last_at")?),
             );
         }
-        let revisions: Vec<(Uuid, i64)> =
-            sqlx::query_as("SELECT id, revision FROM tenants WHERE id = ANY($1)")
-                .bind(&ids)
-                .fetch_all(&mut *self.tx)
-                .await?;
-        for (id, revision) in revisions {
+        // (a webhook is created holding its tenant's head too: read after the lock, this
+        // says whether any exists for the rest of the transaction)
+        let revisions: Vec<(Uuid, i64, bool)> = sqlx::query_as(
+            "SELECT t.id, t.revision, EXISTS (SELECT 1 FROM webhooks w WHERE w.tenant_id = t.id)              FROM tenants t WHERE t.id = ANY($1)",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        for (id, revision, hooked) in revisions {
             self.revisions.insert(TenantId(id), revision);
+            if hooked {
+                self.hooked.insert(TenantId(id));
+            }
         }
         Ok(())
     }
@@ -359,7 +370,23 @@ impl WriteTx {
         .execute(&mut *self.tx)
         .await?;
         self.heads.extend(heads);
-        Ok(placed.into_iter().map(|p| p.event).collect())
+        let appended: Vec<(TenantId, AuditEvent)> = placed
+            .into_iter()
+            .map(|p| {
+                let tenant = p.tenant.parse().map_err(|_| corrupt("placed tenant id"))?;
+                Ok((tenant, p.event))
+            })
+            .collect::<Result<_>>()?;
+        // the outbox rows of the grant events, in the same transaction
+        let notify: Vec<(TenantId, &AuditEvent)> = appended
+            .iter()
+            .filter(|(t, e)| self.hooked.contains(t) && crate::domain::webhook::may_notify(e))
+            .map(|(t, e)| (*t, e))
+            .collect();
+        if !notify.is_empty() {
+            webhooks::enqueue(&mut self.tx, &notify).await?;
+        }
+        Ok(appended.into_iter().map(|(_, e)| e).collect())
     }
 
     async fn commit(self) -> Result<()> {

@@ -2,7 +2,7 @@
 //! idempotency records.
 
 use super::*;
-use crate::store::{DUE_LIVE, DUE_PENDING};
+use crate::store::{DUE_LIVE, DUE_PENDING, LIVE, REVOCABLE};
 
 #[async_trait::async_trait]
 impl GrantStore for SqliteStore {
@@ -178,7 +178,15 @@ impl GrantStore for SqliteStore {
         let t = tenant.to_string();
         let now_text = format_ts(&now);
         // find the batch as a reader: a filter no index serves scans without blocking writers
-        let found = find_active(&self.pool, &t, conds, &now, Finding::After(after, limit)).await?;
+        let found = find_active(
+            &self.pool,
+            &t,
+            conds,
+            &now,
+            Finding::After(after, limit),
+            REVOCABLE,
+        )
+        .await?;
         // where the next page starts, if this one was full
         let last = found
             .last()
@@ -197,7 +205,8 @@ impl GrantStore for SqliteStore {
             // again holding the write lock, where nothing can change them before the update,
             // and revoke the ones that still match. Without this second look a grant
             // extended in a tight loop could dodge every pass.
-            let again = find_active(&mut *tx, &t, conds, &now, Finding::Ids(&lost)).await?;
+            let again =
+                find_active(&mut *tx, &t, conds, &now, Finding::Ids(&lost), REVOCABLE).await?;
             lost = revoke_found(&mut tx, tenant, &now_text, &again, revoke, &mut events).await?;
         }
         let n = events.len();
@@ -222,6 +231,7 @@ impl GrantStore for SqliteStore {
             conds,
             &now,
             Finding::After(after, limit),
+            LIVE,
         )
         .await
     }
@@ -704,6 +714,7 @@ async fn find_active<'e, E>(
     conds: &[Cond],
     now: &DateTime<Utc>,
     which: Finding<'_>,
+    statuses: &str,
 ) -> Result<Vec<Grant>>
 where
     E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
@@ -711,7 +722,7 @@ where
     let mut q =
         sqlx::QueryBuilder::<sqlx::Sqlite>::new(format!("SELECT {GRANT_COLUMNS} {GRANT_FROM}"));
     grant_sql::push_where(&mut q, t, conds, now);
-    q.push(" AND g.status IN ('GRANTED', 'EXTENDED') AND g.expires_at > ")
+    q.push(format!(" AND g.status IN {statuses} AND g.expires_at > "))
         .push_bind(format_ts(now));
     match which {
         Finding::After(after, limit) => {
@@ -755,7 +766,7 @@ async fn revoke_found(
             "UPDATE grants SET status = $1, revoked_at = $2, revoked_by = $3, \
              revoke_reason = $4, updated_at = $5, version = $6 \
              WHERE tenant_id = $7 AND id = $8 AND version = $9 \
-             AND status IN ('GRANTED', 'EXTENDED') AND expires_at > $10",
+             AND status IN ('GRANTED', 'EXTENDED', 'PENDING_APPROVAL') AND expires_at > $10",
         )
         .bind(next.status.as_str())
         .bind(next.revoked_at.as_ref().map(format_ts))

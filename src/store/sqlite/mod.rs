@@ -18,6 +18,7 @@ mod grants;
 pub(crate) mod journal;
 mod reevaluations;
 mod tenants;
+mod webhooks;
 
 pub use backup::BackupReport;
 
@@ -586,7 +587,23 @@ pub(crate) async fn append_in_tx(
         .execute(&mut *conn)
         .await?;
     }
-    Ok(placed.into_iter().map(|p| p.event).collect())
+    let appended: Vec<(TenantId, AuditEvent)> = placed
+        .into_iter()
+        .map(|p| {
+            let tenant = p.tenant.parse().map_err(|_| corrupt("placed tenant id"))?;
+            Ok((tenant, p.event))
+        })
+        .collect::<Result<_>>()?;
+    // the outbox rows of the grant events, in the same transaction
+    let grant_events: Vec<(TenantId, &AuditEvent)> = appended
+        .iter()
+        .filter(|(_, e)| crate::domain::webhook::may_notify(e))
+        .map(|(t, e)| (*t, e))
+        .collect();
+    if !grant_events.is_empty() {
+        webhooks::enqueue(conn, &grant_events).await?;
+    }
+    Ok(appended.into_iter().map(|(_, e)| e).collect())
 }
 
 /// Whether the tenant's configuration is still at `revision`.

@@ -291,6 +291,8 @@ backends! {
         assert_eq!(r.status, 202, "{}", r.text);
         c.until("the replay", || rx.seen().len() == 13).await;
         assert_eq!(rx.seen()[12].id, first);
+        let r = c.s.admin_get(&c.t, "/v1/audit-events?kind=webhook.retry").await;
+        assert_eq!(r.body["items"].as_array().unwrap().len(), 1, "the replay is audited");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -490,5 +492,58 @@ backends! {
             assert_eq!(rx.types_of(g), ["grant.requested", "grant.activated"], "{g}: {seen:?}");
         }
         assert_eq!(rx.bad_signatures.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_receiver_that_never_answers_holds_only_its_own_attempts() {
+        let s = TestServer::start_with(|c| {
+            c.webhooks.urls.allow_insecure = true;
+            c.webhooks.urls.allow_private = true;
+            c.webhooks.retry_base = Duration::from_millis(50);
+            c.webhooks.timeout = Duration::from_millis(300);
+            c.webhooks.concurrency = 2;
+        })
+        .await;
+        let t = s.tenant().await;
+        let r = send(&s, &t.admin_key, &t, Method::PUT, "/v1/entities", Some(entities())).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = send(&s, &t.admin_key, &t, Method::POST, "/v1/policies", Some(policies()[1].clone())).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        // a receiver that accepts connections and never answers
+        let hang = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let hang_url = format!("http://{}/hook", hang.local_addr().unwrap());
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((sock, _)) = hang.accept().await {
+                held.push(sock);
+            }
+        });
+        let (ok, ok_url) = Receiver::start(0).await;
+        let c = Ctx { req: s.key(&t, "requester").await, s, t };
+        let r = c.hook(&hang_url, json!({})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let hung = r.body["id"].as_str().unwrap().to_string();
+        let r = c.hook(&ok_url, json!({})).await;
+        *ok.secret.lock().unwrap() = Some(r.body["secret"].as_str().unwrap().to_string());
+        // grant writes go on while both delivery slots hang
+        let mut grants = Vec::new();
+        for user in ["alice", "bob", "alice", "bob", "alice", "bob"] {
+            let r = c.request(user, "github", "while it hangs").await;
+            assert_eq!(r.status, 201, "{}", r.text);
+            grants.push(r.body["id"].as_str().unwrap().to_string());
+        }
+        // the healthy receiver gets everything; the hanging one's attempts time out
+        c.until("the healthy receiver's 12 events", || ok.seen().len() == 12).await;
+        for g in &grants {
+            assert_eq!(ok.types_of(g), ["grant.requested", "grant.activated"]);
+        }
+        let r = c.s.admin_get(&c.t, &format!("/v1/webhooks/{hung}/deliveries?status=pending")).await;
+        let items = r.body["items"].as_array().unwrap();
+        assert!(!items.is_empty(), "{}", r.text);
+        assert!(
+            items.iter().any(|d| d["attempts"].as_i64().unwrap() >= 1
+                && d["last_error"].as_str().is_some_and(|e| e.contains("timed out") || e.contains("timeout"))),
+            "{}", r.text
+        );
     }
 }

@@ -55,6 +55,9 @@ pub enum EventKind {
     WebhookCreate,
     #[serde(rename = "webhook.delete")]
     WebhookDelete,
+    /// An admin sent a delivery again.
+    #[serde(rename = "webhook.retry")]
+    WebhookRetry,
     #[serde(rename = "key.create")]
     KeyCreate,
     #[serde(rename = "key.revoke")]
@@ -64,7 +67,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 22] = [
+    pub const ALL: [EventKind; 23] = [
         EventKind::Authorize,
         EventKind::GrantRequest,
         EventKind::GrantExtend,
@@ -84,6 +87,7 @@ impl EventKind {
         EventKind::SettingsUpdate,
         EventKind::WebhookCreate,
         EventKind::WebhookDelete,
+        EventKind::WebhookRetry,
         EventKind::KeyCreate,
         EventKind::KeyRevoke,
         EventKind::AuthTenantMismatch,
@@ -110,6 +114,7 @@ impl EventKind {
             EventKind::SettingsUpdate => "settings.update",
             EventKind::WebhookCreate => "webhook.create",
             EventKind::WebhookDelete => "webhook.delete",
+            EventKind::WebhookRetry => "webhook.retry",
             EventKind::KeyCreate => "key.create",
             EventKind::KeyRevoke => "key.revoke",
             EventKind::AuthTenantMismatch => "auth.tenant_mismatch",

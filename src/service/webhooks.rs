@@ -251,8 +251,16 @@ pub async fn deliveries(
 pub async fn retry(s: &Services, caller: &Caller, id: &str, delivery: &str) -> Result<Delivery> {
     let hook = get(s, caller, id).await?;
     let delivery = Uuid::try_parse(delivery).map_err(|_| bad_id("delivery"))?;
+    let now = s.clock.now();
+    let event = NewEvent::new(
+        now,
+        caller.actor(),
+        EventKind::WebhookRetry,
+        Subject::new("webhook", hook.id),
+    )
+    .with_request(json!({"delivery_id": delivery}));
     s.store
-        .retry_delivery(caller.tenant_id, hook.id, delivery, s.clock.now())
+        .retry_delivery(caller.tenant_id, hook.id, delivery, now, event)
         .await?
         .ok_or_else(|| bad_id("delivery"))
 }

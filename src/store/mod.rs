@@ -248,13 +248,15 @@ pub trait WebhookStore: Send + Sync + 'static {
         after: Option<uuid::Uuid>,
         limit: i64,
     ) -> Result<Vec<crate::domain::webhook::Delivery>>;
-    /// Makes a delivery pending again, due at `now`, with a fresh retry schedule.
+    /// Makes a delivery pending again, due at `now`, with a fresh retry schedule, and
+    /// appends its audit event; `Ok(None)`: no such delivery.
     async fn retry_delivery(
         &self,
         tenant: TenantId,
         webhook: uuid::Uuid,
         id: uuid::Uuid,
         now: DateTime<Utc>,
+        event: NewEvent,
     ) -> Result<Option<crate::domain::webhook::Delivery>>;
     /// Takes up to `limit` due deliveries (each the first pending one of its grant for its
     /// webhook), counting an attempt and leasing them until `lease_until`: a worker that

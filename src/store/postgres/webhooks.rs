@@ -237,8 +237,10 @@ impl WebhookStore for PgStore {
         webhook: Uuid,
         id: Uuid,
         now: DateTime<Utc>,
+        event: NewEvent,
     ) -> Result<Option<Delivery>> {
-        sqlx::query(
+        let mut tx = self.write_tx(&[tenant]).await?;
+        let Some(row) = sqlx::query(
             "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, \
              next_attempt_at = $1, delivered_at = NULL \
              WHERE tenant_id = $2 AND webhook_id = $3 AND id = $4 RETURNING *",
@@ -247,11 +249,14 @@ impl WebhookStore for PgStore {
         .bind(tenant.0)
         .bind(webhook)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?
-        .as_ref()
-        .map(delivery_from_row)
-        .transpose()
+        else {
+            return Ok(None);
+        };
+        tx.append(vec![(tenant, event)]).await?;
+        tx.commit().await?;
+        delivery_from_row(&row).map(Some)
     }
 
     async fn claim_deliveries(

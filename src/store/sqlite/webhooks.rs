@@ -226,6 +226,7 @@ impl WebhookStore for SqliteStore {
         webhook: Uuid,
         id: Uuid,
         now: DateTime<Utc>,
+        event: NewEvent,
     ) -> Result<Option<Delivery>> {
         let mut tx = self.write_tx().await?;
         let r = sqlx::query(
@@ -247,6 +248,7 @@ impl WebhookStore for SqliteStore {
             .bind(id.to_string())
             .fetch_one(&mut *tx)
             .await?;
+        append_in_tx(&mut tx, vec![(tenant, event)]).await?;
         tx.commit().await?;
         delivery_from_row(&row).map(Some)
     }
@@ -268,7 +270,9 @@ impl WebhookStore for SqliteStore {
         if !due {
             return Ok(Vec::new());
         }
-        let mut tx = self.write_tx().await?;
+        // SQLite's write lock only: the outbox is not the audit chain, so the decision
+        // journal's writer never waits for the delivery worker
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let rows = sqlx::query(CLAIM_SQL)
             .bind(format_ts(&now))
             .bind(limit)
@@ -310,7 +314,7 @@ impl WebhookStore for SqliteStore {
     }
 
     async fn finish_delivery(&self, tenant: TenantId, id: Uuid, a: Attempted) -> Result<()> {
-        let mut tx = self.write_tx().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "UPDATE webhook_deliveries SET status = $1, next_attempt_at = $2, last_status = $3, \
              last_error = $4, delivered_at = $5 \

@@ -546,4 +546,35 @@ backends! {
             "{}", r.text
         );
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn finished_deliveries_are_pruned_after_30_days() {
+        let c = setup().await;
+        let (rx, url) = Receiver::start(0).await;
+        let r = c.hook(&url, json!({})).await;
+        *rx.secret.lock().unwrap() = Some(r.body["secret"].as_str().unwrap().to_string());
+        let hook = r.body["id"].as_str().unwrap().to_string();
+        c.request("alice", "github", "x").await;
+        c.until("two deliveries", || rx.seen().len() == 2).await;
+        let path = format!("/v1/webhooks/{hook}/deliveries");
+        assert_eq!(c.s.admin_get(&c.t, &path).await.body["items"].as_array().unwrap().len(), 2);
+        // 29 days on (the grant expired meanwhile: a third delivery), a starting worker
+        // keeps them; 31 days on, it prunes the two older than 30 days
+        c.s.clock.advance(chrono::Duration::days(29));
+        let _second = c.s.instance(|cfg| cfg.webhooks.urls.allow_private = true).await;
+        c.until("the expiry's delivery", || rx.seen().len() == 3).await;
+        assert_eq!(c.s.admin_get(&c.t, &path).await.body["items"].as_array().unwrap().len(), 3);
+        c.s.clock.advance(chrono::Duration::days(2));
+        let _third = c.s.instance(|cfg| cfg.webhooks.urls.allow_private = true).await;
+        let mut left = Vec::new();
+        for _ in 0..100 {
+            left = c.s.admin_get(&c.t, &path).await.body["items"].as_array().unwrap().clone();
+            if left.len() == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(left.len(), 1, "{left:?}");
+        assert_eq!(left[0]["event_type"], "grant.expired");
+    }
 }

@@ -404,6 +404,10 @@ fn truncate(s: &str, max: usize) -> String {
     s[..end].to_string()
 }
 
+/// Delivered and dead deliveries are kept this many days (to be seen and replayed), then
+/// pruned by the worker.
+pub const RETENTION_DAYS: i64 = 30;
+
 /// The delivery worker: until `stop`, claims what is due and sends it, at most
 /// `cfg.concurrency` attempts at once.
 pub async fn run(
@@ -419,7 +423,23 @@ pub async fn run(
     // leaves the delivery due again after it
     let lease =
         chrono::Duration::from_std(cfg.timeout).unwrap_or_default() + chrono::Duration::seconds(5);
+    let mut last_prune: Option<std::time::Instant> = None;
     loop {
+        // hourly: finished deliveries older than the retention go
+        if last_prune.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(3600)) {
+            last_prune = Some(std::time::Instant::now());
+            let before = s.clock.now() - chrono::Duration::days(RETENTION_DAYS);
+            loop {
+                match s.store.prune_deliveries(before, 1000).await {
+                    Ok(1000) => continue,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = ?e, "finished webhook deliveries could not be pruned");
+                        break;
+                    }
+                }
+            }
+        }
         let free = slots.available_permits();
         let mut claimed = 0;
         if free > 0 {

@@ -269,6 +269,8 @@ pub trait WebhookStore: Send + Sync + 'static {
     ) -> Result<Vec<crate::domain::webhook::Outgoing>>;
     /// Records how an attempt ended (only on a delivery still pending).
     async fn finish_delivery(&self, tenant: TenantId, id: uuid::Uuid, a: Attempted) -> Result<()>;
+    /// Deletes up to `limit` delivered or dead deliveries created before `before`; how many.
+    async fn prune_deliveries(&self, before: DateTime<Utc>, limit: i64) -> Result<u64>;
 }
 
 /// Re-evaluation of active grants after configuration writes: the tenant's `on_change`

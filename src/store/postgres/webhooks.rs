@@ -316,4 +316,17 @@ impl WebhookStore for PgStore {
         .await?;
         Ok(())
     }
+
+    async fn prune_deliveries(&self, before: DateTime<Utc>, limit: i64) -> Result<u64> {
+        let r = sqlx::query(
+            "DELETE FROM webhook_deliveries WHERE (tenant_id, id) IN (SELECT tenant_id, id \
+             FROM webhook_deliveries WHERE status IN ('delivered', 'dead') AND created_at < $1 \
+             LIMIT $2)",
+        )
+        .bind(before)
+        .bind(limit)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected())
+    }
 }

@@ -332,6 +332,26 @@ impl WebhookStore for SqliteStore {
         tx.commit().await?;
         Ok(())
     }
+
+    async fn prune_deliveries(&self, before: DateTime<Utc>, limit: i64) -> Result<u64> {
+        self.prune_finished(before, limit).await
+    }
+}
+
+impl SqliteStore {
+    pub(super) async fn prune_finished(&self, before: DateTime<Utc>, limit: i64) -> Result<u64> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let r = sqlx::query(
+            "DELETE FROM webhook_deliveries WHERE rowid IN (SELECT rowid FROM webhook_deliveries \
+             WHERE status IN ('delivered', 'dead') AND created_at < $1 LIMIT $2)",
+        )
+        .bind(format_ts(&before))
+        .bind(limit)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(r.rows_affected())
+    }
 }
 
 /// Due deliveries (with their webhook's URL and secret), each the first still pending of

@@ -540,6 +540,11 @@ backends! {
         let r = c.s.admin_get(&c.t, &format!("/v1/webhooks/{hung}/deliveries?status=pending")).await;
         let items = r.body["items"].as_array().unwrap();
         assert!(!items.is_empty(), "{}", r.text);
+        // a pending delivery is sent on its schedule: no second attempt alongside
+        let pending = items[0]["id"].as_str().unwrap();
+        let r = send(&c.s, &c.t.admin_key, &c.t, Method::POST,
+            &format!("/v1/webhooks/{hung}/deliveries/{pending}/retry"), None).await;
+        r.assert_error(409, "conflict");
         assert!(
             items.iter().any(|d| d["attempts"].as_i64().unwrap() >= 1
                 && d["last_error"].as_str().is_some_and(|e| e.contains("timed out") || e.contains("timeout"))),
@@ -576,5 +581,36 @@ backends! {
         }
         assert_eq!(left.len(), 1, "{left:?}");
         assert_eq!(left[0]["event_type"], "grant.expired");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_receivers_answer_is_kept_as_a_bounded_text_excerpt() {
+        let c = setup().await;
+        // answers 200 with NUL bytes and far more than 512 bytes
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(|| async { (axum::http::StatusCode::OK, format!("ok\0\0{}", "x".repeat(5000))) }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let r = c.hook(&url, json!({"event_types": ["grant.requested"]})).await;
+        let hook = r.body["id"].as_str().unwrap().to_string();
+        c.request("alice", "github", "x").await;
+        let path = format!("/v1/webhooks/{hook}/deliveries?status=delivered");
+        let mut items = Vec::new();
+        for _ in 0..200 {
+            items = c.s.admin_get(&c.t, &path).await.body["items"].as_array().unwrap().clone();
+            if !items.is_empty() {
+                break;
+            }
+            c.s.clock.advance(chrono::Duration::milliseconds(200));
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert_eq!(items.len(), 1, "delivered once, on both backends");
+        assert_eq!(items[0]["attempts"], 1);
+        let kept = items[0]["last_error"].as_str().unwrap();
+        assert!(kept.starts_with("ok\\u{0}\\u{0}x"), "{kept}");
+        assert!(kept.len() <= 512, "{}", kept.len());
     }
 }

@@ -226,12 +226,31 @@ pub fn is_public(ip: IpAddr) -> bool {
                 return is_public(IpAddr::V4(v4));
             }
             let s = v6.segments();
+            // forms that carry an IPv4 address a gateway may map to (IPv4-compatible,
+            // NAT64, 6to4): public only if that address is
+            let v4 = |hi: u16, lo: u16| {
+                std::net::Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8)
+            };
+            let nat64 = s[0] == 0x64 && s[1] == 0xff9b && (s[2..6] == [0; 4] || s[2] == 1);
+            let embedded = if s[..6] == [0; 6] || nat64 {
+                Some(v4(s[6], s[7]))
+            } else if s[0] == 0x2002 {
+                Some(v4(s[1], s[2]))
+            } else {
+                None
+            };
+            if let Some(v4) = embedded {
+                return is_public(IpAddr::V4(v4));
+            }
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (s[0] & 0xfe00) == 0xfc00 // unique local
                 || (s[0] & 0xffc0) == 0xfe80 // link local
-                || (s[0] == 0x2001 && s[1] == 0xdb8)) // documentation
+                || (s[0] & 0xffc0) == 0xfec0 // site local (deprecated)
+                || (s[0] == 0x100 && s[1..4] == [0, 0, 0]) // discard
+                || (s[0] == 0x2001 && s[1] == 0xdb8) // documentation
+                || (s[0] & 0xe000) != 0x2000) // outside global unicast 2000::/3
         }
     }
 }
@@ -244,6 +263,13 @@ pub fn check_url(raw: &str, policy: UrlPolicy) -> Result<reqwest::Url, String> {
         return Err(format!("url: at most {MAX_URL} bytes"));
     }
     let url = reqwest::Url::parse(raw).map_err(|e| format!("url: not a URL ({e})"))?;
+    // as it will be stored and sent (percent-encoding may lengthen it)
+    if url.as_str().len() > MAX_URL {
+        return Err(format!("url: at most {MAX_URL} bytes once encoded"));
+    }
+    if url.port() == Some(0) {
+        return Err("url: port 0 is not a port".into());
+    }
     match url.scheme() {
         "https" => {}
         "http" if policy.allow_insecure => {}
@@ -329,6 +355,14 @@ mod tests {
             "https://[::1]/x",
             "https://[fd00::1]/x",
             "https://[::ffff:127.0.0.1]/x",
+            "https://[::127.0.0.1]/x",
+            "https://[64:ff9b::7f00:1]/x",
+            "https://[64:ff9b::a00:1]/x",
+            "https://[::ffff:0:7f00:1]/x",
+            "https://[2002:7f00:1::]/x",
+            "https://[fec0::1]/x",
+            "https://[100::1]/x",
+            "https://hooks.example.com:0/x",
             "https://localhost/x",
             "https://a.localhost./x",
             "https://0.0.0.0/x",
@@ -343,6 +377,13 @@ mod tests {
         };
         assert!(check_url("http://127.0.0.1:8080/x", open).is_ok());
         assert!(check_url(&format!("https://e.com/{}", "a".repeat(MAX_URL)), open).is_err());
+        // the length that counts is the encoded one
+        assert!(check_url(&format!("https://e.com/{}", "é".repeat(1000)), open).is_err());
+        assert!(check_url("https://[2606:4700::1111]/x", strict).is_ok());
+        assert!(
+            check_url("https://[64:ff9b::808:808]/x", strict).is_ok(),
+            "NAT64 of a public address"
+        );
     }
 
     #[test]

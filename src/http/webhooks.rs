@@ -98,12 +98,14 @@ pub async fn list_deliveries(
 }
 
 /// Send a delivery again (admin): a dead or delivered one becomes pending, due now, with a
-/// fresh retry schedule and the same `webhook-id` (receivers drop duplicates by it).
+/// fresh retry schedule and the same `webhook-id` (receivers drop duplicates by it); a
+/// pending one is on its schedule already (409). Audited as `webhook.retry`.
 #[utoipa::path(post, path = "/v1/webhooks/{id}/deliveries/{delivery_id}/retry", tag = "webhooks",
     params(("id" = String, Path, description = "webhook id"),
            ("delivery_id" = String, Path, description = "delivery id")),
     responses((status = 202, description = "queued again", body = Delivery),
-        (status = 404, description = "no such webhook or delivery in this tenant", body = ErrorBody)))]
+        (status = 404, description = "no such webhook or delivery in this tenant", body = ErrorBody),
+        (status = 409, description = "the delivery is pending (on its retry schedule)", body = ErrorBody)))]
 pub async fn retry_delivery(
     State(state): State<AppState>,
     Auth(caller, _): Auth<perm::ManageWebhooks>,

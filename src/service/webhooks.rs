@@ -352,7 +352,10 @@ async fn send(
             _ => break,
         }
     }
-    Ok((status, String::from_utf8_lossy(&excerpt).into_owned()))
+    Ok((
+        status,
+        truncate(&String::from_utf8_lossy(&excerpt), MAX_EXCERPT),
+    ))
 }
 
 /// What an attempt's outcome leaves the delivery as.
@@ -372,6 +375,7 @@ fn outcome(
     };
     if ok {
         return Attempted {
+            attempt: d.attempts,
             status: DeliveryStatus::Delivered,
             next_attempt_at: None,
             last_status,
@@ -381,6 +385,7 @@ fn outcome(
     }
     let next = next_attempt(now, d.attempts, cfg.retry_base, rand::random::<f64>());
     Attempted {
+        attempt: d.attempts,
         status: if next.is_some() {
             DeliveryStatus::Pending
         } else {
@@ -393,15 +398,23 @@ fn outcome(
     }
 }
 
+/// At most `max` bytes of `s`, with control characters (NUL among them, which no
+/// PostgreSQL text may hold) shown as `\u{..}` escapes: what a receiver answered is kept
+/// as text that every store accepts.
 fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
+    let mut out = String::with_capacity(s.len().min(max));
+    for c in s.chars() {
+        let piece = if c.is_control() && c != '\n' && c != '\t' {
+            c.escape_unicode().to_string()
+        } else {
+            c.to_string()
+        };
+        if out.len() + piece.len() > max {
+            break;
+        }
+        out.push_str(&piece);
     }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_string()
+    out
 }
 
 /// Delivered and dead deliveries are kept this many days (to be seen and replayed), then
@@ -424,6 +437,9 @@ pub async fn run(
     let lease =
         chrono::Duration::from_std(cfg.timeout).unwrap_or_default() + chrono::Duration::seconds(5);
     let mut last_prune: Option<std::time::Instant> = None;
+    // attempts in flight per webhook, and the share of the slots one webhook may hold
+    let in_flight: Arc<std::sync::Mutex<std::collections::HashMap<Uuid, usize>>> = Arc::default();
+    let per_webhook = (cfg.concurrency / 4).max(1);
     loop {
         // hourly: finished deliveries older than the retention go
         if last_prune.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(3600)) {
@@ -444,21 +460,42 @@ pub async fn run(
         let mut claimed = 0;
         if free > 0 {
             let now = s.clock.now();
+            // webhooks with their share of the slots in flight wait: a receiver that hangs
+            // holds at most about two shares, and every other webhook goes on
+            let busy: Vec<Uuid> = in_flight
+                .lock()
+                .expect("in-flight lock")
+                .iter()
+                .filter(|(_, n)| **n >= per_webhook)
+                .map(|(id, _)| *id)
+                .collect();
             match s
                 .store
-                .claim_deliveries(now, now + lease, free as i64)
+                .claim_deliveries(now, now + lease, free as i64, per_webhook as i64, &busy)
                 .await
             {
                 Ok(batch) => {
                     claimed = batch.len();
                     for d in batch {
                         let permit = slots.clone().acquire_owned().await.expect("never closed");
-                        let (s, client) = (s.clone(), client.clone());
+                        *in_flight
+                            .lock()
+                            .expect("in-flight lock")
+                            .entry(d.webhook_id)
+                            .or_default() += 1;
+                        let (s, client, in_flight) = (s.clone(), client.clone(), in_flight.clone());
                         tokio::spawn(async move {
                             let answer = send(&client, &cfg, &d).await;
                             let done = outcome(&d, answer, s.clock.now(), &cfg);
                             if let Err(e) = s.store.finish_delivery(d.tenant, d.id, done).await {
                                 tracing::warn!(error = ?e, delivery = %d.id, "could not record a webhook delivery; it is sent again after its lease");
+                            }
+                            let mut counts = in_flight.lock().expect("in-flight lock");
+                            if let Some(n) = counts.get_mut(&d.webhook_id) {
+                                *n -= 1;
+                                if *n == 0 {
+                                    counts.remove(&d.webhook_id);
+                                }
                             }
                             drop(permit);
                         });
@@ -519,5 +556,8 @@ mod tests {
         let moved = outcome(&outgoing(1), Ok((301, String::new())), now, &cfg);
         assert_eq!(moved.status, DeliveryStatus::Pending);
         assert_eq!(truncate("ééé", 3), "é");
+        assert_eq!(truncate("ok\0x", 100), "ok\\u{0}x");
+        assert!(!truncate(&"\0".repeat(600), 512).contains('\0'));
+        assert!(truncate(&"\0".repeat(600), 512).len() <= 512);
     }
 }

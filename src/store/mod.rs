@@ -209,6 +209,9 @@ pub trait TenantStore: Send + Sync + 'static {
 /// How one delivery attempt ended, as the worker records it.
 #[derive(Debug, Clone)]
 pub struct Attempted {
+    /// The attempt this is the outcome of (its number when claimed): an outcome of an
+    /// attempt that is no longer the latest is not recorded.
+    pub attempt: i64,
     pub status: crate::domain::webhook::DeliveryStatus,
     /// Pending: when the next attempt is due.
     pub next_attempt_at: Option<DateTime<Utc>>,
@@ -248,8 +251,9 @@ pub trait WebhookStore: Send + Sync + 'static {
         after: Option<uuid::Uuid>,
         limit: i64,
     ) -> Result<Vec<crate::domain::webhook::Delivery>>;
-    /// Makes a delivery pending again, due at `now`, with a fresh retry schedule, and
-    /// appends its audit event; `Ok(None)`: no such delivery.
+    /// Makes a delivered or dead delivery pending again, due at `now`, with a fresh retry
+    /// schedule, and appends its audit event; `Ok(None)`: no such delivery; a pending one
+    /// (on its schedule, perhaps being attempted) is a `Conflict`.
     async fn retry_delivery(
         &self,
         tenant: TenantId,
@@ -259,13 +263,16 @@ pub trait WebhookStore: Send + Sync + 'static {
         event: NewEvent,
     ) -> Result<Option<crate::domain::webhook::Delivery>>;
     /// Takes up to `limit` due deliveries (each the first pending one of its grant for its
-    /// webhook), counting an attempt and leasing them until `lease_until`: a worker that
-    /// dies mid-attempt leaves them due again then.
+    /// webhook; at most `per_webhook` of one webhook; none of the webhooks in `busy`),
+    /// counting an attempt and leasing them until `lease_until`: a worker that dies
+    /// mid-attempt leaves them due again then.
     async fn claim_deliveries(
         &self,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: i64,
+        per_webhook: i64,
+        busy: &[uuid::Uuid],
     ) -> Result<Vec<crate::domain::webhook::Outgoing>>;
     /// Records how an attempt ended (only on a delivery still pending).
     async fn finish_delivery(&self, tenant: TenantId, id: uuid::Uuid, a: Attempted) -> Result<()>;

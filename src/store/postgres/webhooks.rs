@@ -243,7 +243,7 @@ impl WebhookStore for PgStore {
         let Some(row) = sqlx::query(
             "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, \
              next_attempt_at = $1, delivered_at = NULL \
-             WHERE tenant_id = $2 AND webhook_id = $3 AND id = $4 RETURNING *",
+             WHERE tenant_id = $2 AND webhook_id = $3 AND id = $4 AND status <> 'pending' RETURNING *",
         )
         .bind(now)
         .bind(tenant.0)
@@ -252,7 +252,23 @@ impl WebhookStore for PgStore {
         .fetch_optional(&mut *tx)
         .await?
         else {
-            return Ok(None);
+            let exists: Option<String> = sqlx::query_scalar(
+                "SELECT status FROM webhook_deliveries WHERE tenant_id = $1 AND webhook_id = $2 \
+                 AND id = $3",
+            )
+            .bind(tenant.0)
+            .bind(webhook)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            return match exists {
+                Some(_) => Err(Error::Conflict(
+                    "the delivery is pending: it is sent on its retry schedule (retry a \
+                     delivered or dead one)"
+                        .into(),
+                )),
+                None => Ok(None),
+            };
         };
         tx.append(vec![(tenant, event)]).await?;
         tx.commit().await?;
@@ -264,14 +280,26 @@ impl WebhookStore for PgStore {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: i64,
+        per_webhook: i64,
+        busy: &[Uuid],
     ) -> Result<Vec<Outgoing>> {
+        // Candidates numbered per webhook (a bounded number of each), then locked; the
+        // locking level repeats the due conditions, so a row another instance claimed
+        // meanwhile is re-checked on its new version and left alone.
         let rows = sqlx::query(
-            "WITH due AS (SELECT d.tenant_id, d.id FROM webhook_deliveries d \
+            "WITH candidates AS (SELECT d.tenant_id, d.id, d.next_attempt_at, \
+                ROW_NUMBER() OVER (PARTITION BY d.webhook_id ORDER BY d.next_attempt_at) AS n \
+                FROM webhook_deliveries d \
                 WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
+                AND NOT (d.webhook_id = ANY($4)) \
                 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e \
                     WHERE e.webhook_id = d.webhook_id AND e.grant_id = d.grant_id \
-                    AND e.status = 'pending' AND (e.seq, e.ord) < (d.seq, d.ord)) \
-                ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED) \
+                    AND e.status = 'pending' AND (e.seq, e.ord) < (d.seq, d.ord))), \
+             due AS (SELECT d.tenant_id, d.id FROM webhook_deliveries d \
+                WHERE (d.tenant_id, d.id) IN (SELECT tenant_id, id FROM candidates \
+                    WHERE n <= $5 ORDER BY next_attempt_at LIMIT $2) \
+                AND d.status = 'pending' AND d.next_attempt_at <= $1 \
+                FOR UPDATE OF d SKIP LOCKED) \
              UPDATE webhook_deliveries x SET attempts = x.attempts + 1, next_attempt_at = $3 \
              FROM due, webhooks w WHERE x.tenant_id = due.tenant_id AND x.id = due.id \
              AND w.tenant_id = x.tenant_id AND w.id = x.webhook_id \
@@ -281,6 +309,8 @@ impl WebhookStore for PgStore {
         .bind(now)
         .bind(limit)
         .bind(lease_until)
+        .bind(busy)
+        .bind(per_webhook)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -303,7 +333,7 @@ impl WebhookStore for PgStore {
         sqlx::query(
             "UPDATE webhook_deliveries SET status = $1, next_attempt_at = $2, last_status = $3, \
              last_error = $4, delivered_at = $5 \
-             WHERE tenant_id = $6 AND id = $7 AND status = 'pending'",
+             WHERE tenant_id = $6 AND id = $7 AND status = 'pending' AND attempts = $8",
         )
         .bind(a.status.as_str())
         .bind(a.next_attempt_at)
@@ -312,6 +342,7 @@ impl WebhookStore for PgStore {
         .bind(a.delivered_at)
         .bind(tenant.0)
         .bind(id)
+        .bind(a.attempt)
         .execute(&self.pool)
         .await?;
         Ok(())

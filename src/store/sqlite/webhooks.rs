@@ -13,6 +13,18 @@ use uuid::Uuid;
 /// A tenant's webhooks as the outbox needs them: id, event types, channel.
 type Hooks = Vec<(String, Vec<String>, Option<String>)>;
 
+/// One outbox row to insert: tenant, webhook, event type, grant, seq, ord, payload, time.
+type OutboxRow = (
+    String,
+    String,
+    &'static str,
+    String,
+    i64,
+    i64,
+    Arc<str>,
+    String,
+);
+
 /// Writes the outbox rows of appended events (see `domain::webhook::event_types`), in the
 /// appending transaction: each event of a grant, with the grant as the transaction left it,
 /// to every webhook of its tenant that wants it.
@@ -21,6 +33,8 @@ pub(super) async fn enqueue(
     events: &[(TenantId, &AuditEvent)],
 ) -> Result<()> {
     let mut hooks: HashMap<TenantId, Hooks> = HashMap::new();
+    // (tenant, webhook, event type, grant, seq, ord, payload, at)
+    let mut rows: Vec<OutboxRow> = Vec::new();
     for (tenant, e) in events {
         let c = &e.content;
         if !hooks.contains_key(tenant) {
@@ -58,31 +72,53 @@ pub(super) async fn enqueue(
         let g = grant_from_row(&row)?;
         let channel: Option<String> = row.try_get("channel")?;
         for (ord, ty) in event_types(e, &g).into_iter().enumerate() {
-            let body = payload(ty, e, &g, channel.as_deref());
+            let body: Arc<str> = payload(ty, e, &g, channel.as_deref()).into();
             for (hook, types, hook_channel) in list {
-                if !wants(types, hook_channel.as_deref(), ty, channel.as_deref()) {
-                    continue;
+                if wants(types, hook_channel.as_deref(), ty, channel.as_deref()) {
+                    rows.push((
+                        tenant.to_string(),
+                        hook.clone(),
+                        ty,
+                        g.id.to_string(),
+                        c.seq,
+                        ord as i64,
+                        body.clone(),
+                        format_ts(&c.at),
+                    ));
                 }
-                sqlx::query(
-                    "INSERT INTO webhook_deliveries (tenant_id, id, webhook_id, event_type, \
-                     grant_id, seq, ord, payload, status, attempts, next_attempt_at, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9)",
-                )
-                .bind(tenant.to_string())
-                .bind(Uuid::now_v7().to_string())
-                .bind(hook)
-                .bind(ty)
-                .bind(g.id.to_string())
-                .bind(c.seq)
-                .bind(ord as i64)
-                .bind(&body)
-                .bind(format_ts(&c.at))
-                .execute(&mut *conn)
-                .await?;
             }
         }
     }
+    // many rows per statement: a bulk revoke's outbox is a few statements, not one each
+    for chunk in rows.chunks(64) {
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO webhook_deliveries (tenant_id, id, webhook_id, event_type, grant_id, \
+             seq, ord, payload, status, attempts, next_attempt_at, created_at) ",
+        );
+        q.push_values(chunk, |mut b, r| {
+            b.push_bind(r.0.clone())
+                .push_bind(Uuid::now_v7().to_string())
+                .push_bind(r.1.clone())
+                .push_bind(r.2)
+                .push_bind(r.3.clone())
+                .push_bind(r.4)
+                .push_bind(r.5)
+                .push_bind(r.6.to_string())
+                .push_bind("pending")
+                .push_bind(0i64)
+                .push_bind(r.7.clone())
+                .push_bind(r.7.clone());
+        });
+        q.build().execute(&mut *conn).await?;
+    }
     Ok(())
+}
+
+fn still_pending() -> Error {
+    Error::Conflict(
+        "the delivery is pending: it is sent on its retry schedule (retry a delivered or dead one)"
+            .into(),
+    )
 }
 
 fn webhook_from_row(row: &SqliteRow) -> Result<Webhook> {
@@ -232,7 +268,7 @@ impl WebhookStore for SqliteStore {
         let r = sqlx::query(
             "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, \
              next_attempt_at = $1, delivered_at = NULL \
-             WHERE tenant_id = $2 AND webhook_id = $3 AND id = $4",
+             WHERE tenant_id = $2 AND webhook_id = $3 AND id = $4 AND status <> 'pending'",
         )
         .bind(format_ts(&now))
         .bind(tenant.to_string())
@@ -241,7 +277,19 @@ impl WebhookStore for SqliteStore {
         .execute(&mut *tx)
         .await?;
         if r.rows_affected() == 0 {
-            return Ok(None);
+            let pending: Option<String> = sqlx::query_scalar(
+                "SELECT status FROM webhook_deliveries WHERE tenant_id = $1 AND webhook_id = $2 \
+                 AND id = $3",
+            )
+            .bind(tenant.to_string())
+            .bind(webhook.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+            return match pending {
+                Some(_) => Err(still_pending()),
+                None => Ok(None),
+            };
         }
         let row = sqlx::query("SELECT * FROM webhook_deliveries WHERE tenant_id = $1 AND id = $2")
             .bind(tenant.to_string())
@@ -258,6 +306,8 @@ impl WebhookStore for SqliteStore {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: i64,
+        per_webhook: i64,
+        busy: &[Uuid],
     ) -> Result<Vec<Outgoing>> {
         // Most polls find nothing: a read says so without taking the write lock.
         let due: bool = sqlx::query_scalar(
@@ -273,11 +323,21 @@ impl WebhookStore for SqliteStore {
         // SQLite's write lock only: the outbox is not the audit chain, so the decision
         // journal's writer never waits for the delivery worker
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let rows = sqlx::query(CLAIM_SQL)
-            .bind(format_ts(&now))
-            .bind(limit)
-            .fetch_all(&mut *tx)
-            .await?;
+        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(CLAIM_SQL);
+        q.push_bind(format_ts(&now));
+        if !busy.is_empty() {
+            q.push(" AND d.webhook_id NOT IN (");
+            let mut list = q.separated(", ");
+            for b in busy {
+                list.push_bind(b.to_string());
+            }
+            q.push(")");
+        }
+        q.push(") WHERE n <= ")
+            .push_bind(per_webhook)
+            .push(" ORDER BY next_attempt_at LIMIT ")
+            .push_bind(limit);
+        let rows = q.build().fetch_all(&mut *tx).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let tenant: String = r.try_get("tenant_id")?;
@@ -318,7 +378,7 @@ impl WebhookStore for SqliteStore {
         sqlx::query(
             "UPDATE webhook_deliveries SET status = $1, next_attempt_at = $2, last_status = $3, \
              last_error = $4, delivered_at = $5 \
-             WHERE tenant_id = $6 AND id = $7 AND status = 'pending'",
+             WHERE tenant_id = $6 AND id = $7 AND status = 'pending' AND attempts = $8",
         )
         .bind(a.status.as_str())
         .bind(a.next_attempt_at.as_ref().map(format_ts))
@@ -327,6 +387,7 @@ impl WebhookStore for SqliteStore {
         .bind(a.delivered_at.as_ref().map(format_ts))
         .bind(tenant.to_string())
         .bind(id.to_string())
+        .bind(a.attempt)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -356,12 +417,15 @@ impl SqliteStore {
 
 /// Due deliveries (with their webhook's URL and secret), each the first still pending of
 /// its grant for its webhook: per webhook, a grant's events go out in the order of its
-/// audit chain.
-const CLAIM_SQL: &str = "SELECT d.tenant_id, d.id, d.webhook_id, d.payload, d.attempts, \
-    d.created_at, w.url, w.secret FROM webhook_deliveries d \
+/// audit chain. Numbered per webhook, so a claim takes a bounded number of each (the
+/// caller closes the inner query and filters on `n`).
+const CLAIM_SQL: &str = "SELECT * FROM (SELECT d.tenant_id, d.id, d.webhook_id, d.payload, \
+    d.attempts, d.created_at, d.next_attempt_at, w.url, w.secret, \
+    ROW_NUMBER() OVER (PARTITION BY d.webhook_id ORDER BY d.next_attempt_at) AS n \
+    FROM webhook_deliveries d \
     JOIN webhooks w ON w.tenant_id = d.tenant_id AND w.id = d.webhook_id \
-    WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
-    AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e WHERE e.webhook_id = d.webhook_id \
+    WHERE d.status = 'pending' AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e \
+        WHERE e.webhook_id = d.webhook_id \
         AND e.grant_id = d.grant_id AND e.status = 'pending' \
         AND (e.seq < d.seq OR (e.seq = d.seq AND e.ord < d.ord))) \
-    ORDER BY d.next_attempt_at LIMIT $2";
+    AND d.next_attempt_at <= ";

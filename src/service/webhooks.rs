@@ -440,6 +440,8 @@ pub async fn run(
     // attempts in flight per webhook, and the share of the slots one webhook may hold
     let in_flight: Arc<std::sync::Mutex<std::collections::HashMap<Uuid, usize>>> = Arc::default();
     let per_webhook = (cfg.concurrency / 4).max(1);
+    let (recorded, outcomes) = tokio::sync::mpsc::channel(cfg.concurrency.max(1));
+    let recorder = tokio::spawn(record(s.clone(), outcomes));
     loop {
         // hourly: finished deliveries older than the retention go
         if last_prune.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(3600)) {
@@ -483,12 +485,20 @@ pub async fn run(
                             .expect("in-flight lock")
                             .entry(d.webhook_id)
                             .or_default() += 1;
-                        let (s, client, in_flight) = (s.clone(), client.clone(), in_flight.clone());
+                        let (s, client, in_flight, recorded) = (
+                            s.clone(),
+                            client.clone(),
+                            in_flight.clone(),
+                            recorded.clone(),
+                        );
                         tokio::spawn(async move {
                             let answer = send(&client, &cfg, &d).await;
                             let done = outcome(&d, answer, s.clock.now(), &cfg);
-                            if let Err(e) = s.store.finish_delivery(d.tenant, d.id, done).await {
-                                tracing::warn!(error = ?e, delivery = %d.id, "could not record a webhook delivery; it is sent again after its lease");
+                            // recorded with others in one transaction; the slot is free
+                            // once it is
+                            let (tx, rx) = tokio::sync::oneshot::channel();
+                            if recorded.send((d.tenant, d.id, done, tx)).await.is_ok() {
+                                let _ = rx.await;
                             }
                             let mut counts = in_flight.lock().expect("in-flight lock");
                             if let Some(n) = counts.get_mut(&d.webhook_id) {
@@ -511,10 +521,40 @@ pub async fn run(
         if claimed == 0 {
             tokio::select! {
                 _ = tokio::time::sleep(poll) => {}
-                _ = stop.changed() => return,
+                _ = stop.changed() => break,
             }
         } else if *stop.borrow() {
-            return;
+            break;
+        }
+    }
+    // Attempts still in flight hold a sender each: the recorder ends with the last of them.
+    // Shutdown waits a second for them; one cut short is sent again after its lease.
+    drop(recorded);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), recorder).await;
+}
+
+/// An attempt's outcome on its way to the store, and who waits for it to be recorded.
+type Outcome = (
+    crate::domain::ids::TenantId,
+    Uuid,
+    Attempted,
+    tokio::sync::oneshot::Sender<()>,
+);
+
+/// Records outcomes as they come, all those waiting in one transaction (a busy worker
+/// takes the write lock once per batch, not once per delivery).
+async fn record(s: Services, mut outcomes: tokio::sync::mpsc::Receiver<Outcome>) {
+    let mut batch = Vec::new();
+    while outcomes.recv_many(&mut batch, 256).await > 0 {
+        let done: Vec<_> = batch
+            .iter()
+            .map(|(t, id, a, _)| (*t, *id, a.clone()))
+            .collect();
+        if let Err(e) = s.store.finish_deliveries(&done).await {
+            tracing::warn!(error = ?e, deliveries = done.len(), "could not record webhook deliveries; they are sent again after their lease");
+        }
+        for (_, _, _, waiting) in batch.drain(..) {
+            let _ = waiting.send(());
         }
     }
 }

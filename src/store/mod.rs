@@ -274,8 +274,9 @@ pub trait WebhookStore: Send + Sync + 'static {
         per_webhook: i64,
         busy: &[uuid::Uuid],
     ) -> Result<Vec<crate::domain::webhook::Outgoing>>;
-    /// Records how an attempt ended (only on a delivery still pending).
-    async fn finish_delivery(&self, tenant: TenantId, id: uuid::Uuid, a: Attempted) -> Result<()>;
+    /// Records how attempts ended (each only on a delivery still pending at that attempt),
+    /// in one transaction.
+    async fn finish_deliveries(&self, done: &[(TenantId, uuid::Uuid, Attempted)]) -> Result<()>;
     /// Deletes up to `limit` delivered or dead deliveries created before `before`; how many.
     async fn prune_deliveries(&self, before: DateTime<Utc>, limit: i64) -> Result<u64>;
 }

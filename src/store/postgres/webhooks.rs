@@ -329,20 +329,39 @@ impl WebhookStore for PgStore {
             .collect()
     }
 
-    async fn finish_delivery(&self, tenant: TenantId, id: Uuid, a: Attempted) -> Result<()> {
+    async fn finish_deliveries(&self, done: &[(TenantId, Uuid, Attempted)]) -> Result<()> {
+        // one statement for the batch
+        let (mut tenant, mut id, mut attempt, mut status) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut next, mut last_status, mut last_error, mut delivered) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (t, i, a) in done {
+            tenant.push(t.0);
+            id.push(*i);
+            attempt.push(a.attempt);
+            status.push(a.status.as_str());
+            next.push(a.next_attempt_at);
+            last_status.push(a.last_status);
+            last_error.push(a.last_error.clone());
+            delivered.push(a.delivered_at);
+        }
         sqlx::query(
-            "UPDATE webhook_deliveries SET status = $1, next_attempt_at = $2, last_status = $3, \
-             last_error = $4, delivered_at = $5 \
-             WHERE tenant_id = $6 AND id = $7 AND status = 'pending' AND attempts = $8",
+            "UPDATE webhook_deliveries d SET status = v.status, next_attempt_at = v.next, \
+             last_status = v.last_status, last_error = v.last_error, delivered_at = v.delivered \
+             FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::text[], $5::timestamptz[], \
+             $6::bigint[], $7::text[], $8::timestamptz[]) \
+             AS v(tenant_id, id, attempt, status, next, last_status, last_error, delivered) \
+             WHERE d.tenant_id = v.tenant_id AND d.id = v.id AND d.status = 'pending' \
+             AND d.attempts = v.attempt",
         )
-        .bind(a.status.as_str())
-        .bind(a.next_attempt_at)
-        .bind(a.last_status)
-        .bind(&a.last_error)
-        .bind(a.delivered_at)
-        .bind(tenant.0)
-        .bind(id)
-        .bind(a.attempt)
+        .bind(&tenant)
+        .bind(&id)
+        .bind(&attempt)
+        .bind(&status)
+        .bind(&next)
+        .bind(&last_status)
+        .bind(&last_error)
+        .bind(&delivered)
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -309,35 +309,32 @@ impl WebhookStore for SqliteStore {
         per_webhook: i64,
         busy: &[Uuid],
     ) -> Result<Vec<Outgoing>> {
-        // Most polls find nothing: a read says so without taking the write lock.
-        let due: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM webhook_deliveries WHERE status = 'pending' \
-             AND next_attempt_at <= $1)",
-        )
-        .bind(format_ts(&now))
-        .fetch_one(&self.pool)
-        .await?;
-        if !due {
+        let claim = || {
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(CLAIM_SQL);
+            q.push_bind(format_ts(&now));
+            if !busy.is_empty() {
+                q.push(" AND d.webhook_id NOT IN (");
+                let mut list = q.separated(", ");
+                for b in busy {
+                    list.push_bind(b.to_string());
+                }
+                q.push(")");
+            }
+            q.push(") WHERE n <= ")
+                .push_bind(per_webhook)
+                .push(" ORDER BY next_attempt_at LIMIT ")
+                .push_bind(limit);
+            q
+        };
+        // Most polls find nothing to send (nothing due, or only events waiting behind an
+        // earlier one of their grant): a read says so without taking the write lock.
+        if claim().build().fetch_optional(&self.pool).await?.is_none() {
             return Ok(Vec::new());
         }
         // SQLite's write lock only: the outbox is not the audit chain, so the decision
         // journal's writer never waits for the delivery worker
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(CLAIM_SQL);
-        q.push_bind(format_ts(&now));
-        if !busy.is_empty() {
-            q.push(" AND d.webhook_id NOT IN (");
-            let mut list = q.separated(", ");
-            for b in busy {
-                list.push_bind(b.to_string());
-            }
-            q.push(")");
-        }
-        q.push(") WHERE n <= ")
-            .push_bind(per_webhook)
-            .push(" ORDER BY next_attempt_at LIMIT ")
-            .push_bind(limit);
-        let rows = q.build().fetch_all(&mut *tx).await?;
+        let rows = claim().build().fetch_all(&mut *tx).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let tenant: String = r.try_get("tenant_id")?;
@@ -373,9 +370,10 @@ impl WebhookStore for SqliteStore {
         Ok(out)
     }
 
-    async fn finish_delivery(&self, tenant: TenantId, id: Uuid, a: Attempted) -> Result<()> {
+    async fn finish_deliveries(&self, done: &[(TenantId, Uuid, Attempted)]) -> Result<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(
+        for (tenant, id, a) in done {
+            sqlx::query(
             "UPDATE webhook_deliveries SET status = $1, next_attempt_at = $2, last_status = $3, \
              last_error = $4, delivered_at = $5 \
              WHERE tenant_id = $6 AND id = $7 AND status = 'pending' AND attempts = $8",
@@ -387,9 +385,10 @@ impl WebhookStore for SqliteStore {
         .bind(a.delivered_at.as_ref().map(format_ts))
         .bind(tenant.to_string())
         .bind(id.to_string())
-        .bind(a.attempt)
-        .execute(&mut *tx)
-        .await?;
+            .bind(a.attempt)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -60,6 +60,26 @@ fn grant_contexts() -> [serde_json::Value; 2] {
     ]
 }
 
+/// Whether `schema` accepts a request of `action` by `principal` on `resource` with `ctx`.
+fn fits(
+    schema: &Schema,
+    principal: &EntityUid,
+    action: &EntityUid,
+    resource: &EntityUid,
+    ctx: serde_json::Value,
+) -> Result<(), String> {
+    let c = Context::from_json_value(ctx, Some((schema, action))).map_err(|e| e.to_string())?;
+    Request::new(
+        principal.clone(),
+        action.clone(),
+        resource.clone(),
+        c,
+        Some(schema),
+    )
+    .map(|_| ())
+    .map_err(|e| e.to_string())
+}
+
 /// Everything in `schema` that would break grantd's own requests, as messages.
 pub fn check_grantd_requirements(schema: &Schema) -> Vec<String> {
     let mut problems = Vec::new();
@@ -71,20 +91,7 @@ pub fn check_grantd_requirements(schema: &Schema) -> Vec<String> {
             let resource = EntityUid::from_str(&format!(r#"{resource_type}::"grantd-check""#))
                 .expect("static uid");
             for ctx in grant_contexts() {
-                let outcome = Context::from_json_value(ctx.clone(), Some((schema, &action_uid)))
-                    .map_err(|e| e.to_string())
-                    .and_then(|c| {
-                        Request::new(
-                            principal.clone(),
-                            action_uid.clone(),
-                            resource.clone(),
-                            c,
-                            Some(schema),
-                        )
-                        .map(|_| ())
-                        .map_err(|e| e.to_string())
-                    });
-                if let Err(e) = outcome {
+                if let Err(e) = fits(schema, &principal, &action_uid, &resource, ctx) {
                     problems.push(format!(
                         "schema: action \"{action}\" must apply to principal User and resource \
                          {resource_type} with the GrantContext grantd fills in \
@@ -118,20 +125,7 @@ pub fn check_approval_requirements(
         for resource_type in ["App", "Entitlement"] {
             let resource = EntityUid::from_str(&format!(r#"{resource_type}::"grantd-check""#))
                 .expect("static uid");
-            let outcome = Context::from_json_value(ctx.clone(), Some((schema, &action_uid)))
-                .map_err(|e| e.to_string())
-                .and_then(|c| {
-                    Request::new(
-                        principal.clone(),
-                        action_uid.clone(),
-                        resource.clone(),
-                        c,
-                        Some(schema),
-                    )
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-                });
-            if let Err(e) = outcome {
+            if let Err(e) = fits(schema, &principal, &action_uid, &resource, ctx.clone()) {
                 problems.push(format!(
                     "approval: the schema's action \"{action}\" must apply to principal User and \
                      resource {resource_type} with the ApprovalContext grantd fills in (see \

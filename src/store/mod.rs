@@ -617,6 +617,37 @@ pub(crate) const LIVE: &str = "('GRANTED', 'EXTENDED')";
 /// that an offboarding leaves no request that an approval could still activate).
 pub(crate) const REVOCABLE: &str = "('GRANTED', 'EXTENDED', 'PENDING_APPROVAL')";
 
+/// Events as a backend appended them (`place_events`), with their tenants; and those of
+/// tenants `hooked` says have webhooks that may stand for provisioning events: what the
+/// append hands its outbox, in the same transaction.
+pub(crate) fn appended(
+    placed: Vec<crate::domain::audit::Placed>,
+) -> Result<Vec<(TenantId, AuditEvent)>> {
+    placed
+        .into_iter()
+        .map(|p| {
+            let tenant = p
+                .tenant
+                .parse()
+                .map_err(|_| Error::internal(anyhow::anyhow!("corrupt placed tenant id")))?;
+            Ok((tenant, p.event))
+        })
+        .collect()
+}
+
+/// The appended events that may stand for provisioning events, of tenants `hooked` says
+/// have webhooks (see `domain::webhook::may_notify`).
+pub(crate) fn to_notify(
+    appended: &[(TenantId, AuditEvent)],
+    hooked: impl Fn(&TenantId) -> bool,
+) -> Vec<(TenantId, &AuditEvent)> {
+    appended
+        .iter()
+        .filter(|(t, e)| hooked(t) && crate::domain::webhook::may_notify(e))
+        .map(|(t, e)| (*t, e))
+        .collect()
+}
+
 /// Opens the store a database URL names, and migrates it.
 pub async fn open(url: &str) -> Result<DynStore> {
     open_with(url, false).await

@@ -370,19 +370,9 @@ impl WriteTx {
         .execute(&mut *self.tx)
         .await?;
         self.heads.extend(heads);
-        let appended: Vec<(TenantId, AuditEvent)> = placed
-            .into_iter()
-            .map(|p| {
-                let tenant = p.tenant.parse().map_err(|_| corrupt("placed tenant id"))?;
-                Ok((tenant, p.event))
-            })
-            .collect::<Result<_>>()?;
+        let appended = super::appended(placed)?;
         // the outbox rows of the grant events, in the same transaction
-        let notify: Vec<(TenantId, &AuditEvent)> = appended
-            .iter()
-            .filter(|(t, e)| self.hooked.contains(t) && crate::domain::webhook::may_notify(e))
-            .map(|(t, e)| (*t, e))
-            .collect();
+        let notify = super::to_notify(&appended, |t| self.hooked.contains(t));
         if !notify.is_empty() {
             webhooks::enqueue(&mut self.tx, &notify).await?;
         }

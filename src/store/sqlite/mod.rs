@@ -587,21 +587,12 @@ pub(crate) async fn append_in_tx(
         .execute(&mut *conn)
         .await?;
     }
-    let appended: Vec<(TenantId, AuditEvent)> = placed
-        .into_iter()
-        .map(|p| {
-            let tenant = p.tenant.parse().map_err(|_| corrupt("placed tenant id"))?;
-            Ok((tenant, p.event))
-        })
-        .collect::<Result<_>>()?;
-    // the outbox rows of the grant events, in the same transaction
-    let grant_events: Vec<(TenantId, &AuditEvent)> = appended
-        .iter()
-        .filter(|(_, e)| crate::domain::webhook::may_notify(e))
-        .map(|(t, e)| (*t, e))
-        .collect();
-    if !grant_events.is_empty() {
-        webhooks::enqueue(conn, &grant_events).await?;
+    let appended = super::appended(placed)?;
+    // the outbox rows of the grant events, in the same transaction (whether the tenant has
+    // webhooks is read there: in-process, it costs a lookup)
+    let notify = super::to_notify(&appended, |_| true);
+    if !notify.is_empty() {
+        webhooks::enqueue(conn, &notify).await?;
     }
     Ok(appended.into_iter().map(|(_, e)| e).collect())
 }

@@ -440,6 +440,8 @@ pub async fn run(
     // attempts in flight per webhook, and the share of the slots one webhook may hold
     let in_flight: Arc<std::sync::Mutex<std::collections::HashMap<Uuid, usize>>> = Arc::default();
     let per_webhook = (cfg.concurrency / 4).max(1);
+    // an attempt recorded frees a slot, and may make its grant's next event due: look again
+    let finished = Arc::new(tokio::sync::Notify::new());
     let (recorded, outcomes) = tokio::sync::mpsc::channel(cfg.concurrency.max(1));
     let recorder = tokio::spawn(record(s.clone(), outcomes));
     loop {
@@ -485,11 +487,12 @@ pub async fn run(
                             .expect("in-flight lock")
                             .entry(d.webhook_id)
                             .or_default() += 1;
-                        let (s, client, in_flight, recorded) = (
+                        let (s, client, in_flight, recorded, finished) = (
                             s.clone(),
                             client.clone(),
                             in_flight.clone(),
                             recorded.clone(),
+                            finished.clone(),
                         );
                         tokio::spawn(async move {
                             let answer = send(&client, &cfg, &d).await;
@@ -508,6 +511,7 @@ pub async fn run(
                                 }
                             }
                             drop(permit);
+                            finished.notify_one();
                         });
                     }
                 }
@@ -521,6 +525,7 @@ pub async fn run(
         if claimed == 0 {
             tokio::select! {
                 _ = tokio::time::sleep(poll) => {}
+                _ = finished.notified() => {}
                 _ = stop.changed() => break,
             }
         } else if *stop.borrow() {

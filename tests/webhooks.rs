@@ -279,10 +279,19 @@ backends! {
         assert_eq!(seen.iter().find(|s| s.grant == pid && s.event_type == "grant.activated").unwrap().status, "GRANTED");
 
         // the deliveries, as the API shows them
-        let r = c.s.admin_get(&c.t, &format!("/v1/webhooks/{hook}/deliveries?status=delivered&limit=200")).await;
+        // (an outcome is recorded just after the receiver's answer)
+        let path = format!("/v1/webhooks/{hook}/deliveries?status=delivered&limit=200");
+        let mut r = c.s.admin_get(&c.t, &path).await;
+        for _ in 0..100 {
+            if r.body["items"].as_array().is_some_and(|i| i.len() == 12) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            r = c.s.admin_get(&c.t, &path).await;
+        }
         assert_eq!(r.status, 200, "{}", r.text);
         let items = r.body["items"].as_array().unwrap();
-        assert_eq!(items.len(), 12);
+        assert_eq!(items.len(), 12, "{}", r.text);
         assert!(items.iter().all(|d| d["attempts"] == 3 && d["last_status"] == 204), "{}", r.text);
         // a replay carries the same id
         let first = items[0]["id"].as_str().unwrap();
@@ -332,7 +341,12 @@ backends! {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert_eq!(items.len(), 2, "both dead");
-        assert!(items.iter().all(|d| d["attempts"] == 8 && d["last_status"] == 500), "{items:?}");
+        // eight attempts, or more where the test's clock jumps (a minute a step) outran an
+        // attempt's lease and it was claimed again: at least once
+        assert!(
+            items.iter().all(|d| d["attempts"].as_i64().unwrap() >= 8 && d["last_status"] == 500),
+            "{items:?}"
+        );
         assert!(dead.seen().is_empty());
         // the answer kept is an excerpt, never more than 512 bytes
         assert!(items.iter().all(|d| d["last_error"].as_str().unwrap_or("").len() <= 512));
@@ -545,11 +559,20 @@ backends! {
         let r = send(&c.s, &c.t.admin_key, &c.t, Method::POST,
             &format!("/v1/webhooks/{hung}/deliveries/{pending}/retry"), None).await;
         r.assert_error(409, "conflict");
-        assert!(
-            items.iter().any(|d| d["attempts"].as_i64().unwrap() >= 1
-                && d["last_error"].as_str().is_some_and(|e| e.contains("timed out") || e.contains("timeout"))),
-            "{}", r.text
-        );
+        // its attempts end at the timeout, recorded as such
+        let path = format!("/v1/webhooks/{hung}/deliveries");
+        let timed_out = |d: &Value| {
+            d["last_error"].as_str().is_some_and(|e| e.contains("timed out") || e.contains("timeout"))
+        };
+        let mut last = Value::Null;
+        for _ in 0..200 {
+            last = c.s.admin_get(&c.t, &path).await.body;
+            if last["items"].as_array().unwrap().iter().any(timed_out) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(last["items"].as_array().unwrap().iter().any(timed_out), "{last}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

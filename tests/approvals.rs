@@ -522,4 +522,22 @@ backends! {
         r.assert_error(400, "invalid_input");
         assert!(r.text.contains("approve"), "{}", r.text);
     }
+
+    #[tokio::test]
+    async fn the_duration_runs_from_activation_clamped_by_the_current_maximum() {
+        let c = setup(prod_policy(1)).await;
+        let id = c.request("alice", "production").await.body["id"].as_str().unwrap().to_string();
+        // while it waits, the policy's maximum falls below the chosen 3600 s
+        let r = send(&c.s, &c.t.admin_key, &c.t, Method::PATCH, "/v1/policies/prod",
+            Some(json!({"max_duration_seconds": 1800, "default_duration_seconds": null}))).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        c.s.clock.advance(chrono::Duration::seconds(600));
+        let r = c.decide(&id, "approve", "lead1").await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["clamped"], true);
+        let granted = parse_ts(r.body["granted_at"].as_str().unwrap()).unwrap();
+        let expires = parse_ts(r.body["expires_at"].as_str().unwrap()).unwrap();
+        assert_eq!(granted, c.s.clock.now());
+        assert_eq!((expires - granted).num_seconds(), 1800);
+    }
 }

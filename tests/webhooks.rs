@@ -146,16 +146,17 @@ struct Ctx {
     req: String,
 }
 
-/// A server that lets webhooks reach 127.0.0.1 over http and retries after 50 ms, with
-/// the entities and policies above.
+/// Webhooks may reach 127.0.0.1 over http, and are retried after 50 ms.
+fn local_webhooks(c: &mut grantd::config::Config) {
+    c.webhooks.urls.allow_insecure = true;
+    c.webhooks.urls.allow_private = true;
+    c.webhooks.retry_base = Duration::from_millis(50);
+    c.webhooks.timeout = Duration::from_secs(2);
+}
+
+/// A server with [`local_webhooks`], and the entities and policies above.
 async fn setup() -> Ctx {
-    let s = TestServer::start_with(|c| {
-        c.webhooks.urls.allow_insecure = true;
-        c.webhooks.urls.allow_private = true;
-        c.webhooks.retry_base = Duration::from_millis(50);
-        c.webhooks.timeout = Duration::from_secs(2);
-    })
-    .await;
+    let s = TestServer::start_with(local_webhooks).await;
     let t = s.tenant().await;
     let r = send(
         &s,
@@ -589,11 +590,11 @@ backends! {
         // 29 days on (the grant expired meanwhile: a third delivery), a starting worker
         // keeps them; 31 days on, it prunes the two older than 30 days
         c.s.clock.advance(chrono::Duration::days(29));
-        let _second = c.s.instance(|cfg| cfg.webhooks.urls.allow_private = true).await;
+        let _second = c.s.instance(local_webhooks).await;
         c.until("the expiry's delivery", || rx.seen().len() == 3).await;
         assert_eq!(c.s.admin_get(&c.t, &path).await.body["items"].as_array().unwrap().len(), 3);
         c.s.clock.advance(chrono::Duration::days(2));
-        let _third = c.s.instance(|cfg| cfg.webhooks.urls.allow_private = true).await;
+        let _third = c.s.instance(local_webhooks).await;
         let mut left = Vec::new();
         for _ in 0..100 {
             left = c.s.admin_get(&c.t, &path).await.body["items"].as_array().unwrap().clone();

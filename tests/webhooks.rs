@@ -146,12 +146,14 @@ struct Ctx {
     req: String,
 }
 
-/// Webhooks may reach 127.0.0.1 over http, and are retried after 50 ms.
+/// Webhooks may reach 127.0.0.1 over http, and are retried after 50 ms. (The timeout, and
+/// so an attempt's lease, is long: the tests move the manual clock quickly, and a lease that
+/// ran out would send an attempt twice.)
 fn local_webhooks(c: &mut grantd::config::Config) {
     c.webhooks.urls.allow_insecure = true;
     c.webhooks.urls.allow_private = true;
     c.webhooks.retry_base = Duration::from_millis(50);
-    c.webhooks.timeout = Duration::from_secs(2);
+    c.webhooks.timeout = Duration::from_secs(30);
 }
 
 /// A server with [`local_webhooks`], and the entities and policies above.

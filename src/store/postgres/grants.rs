@@ -661,12 +661,12 @@ async fn revoke_found(
     let mut lost = Vec::new();
     for g in found {
         let (next, event) = revoke(g);
-        let r = sqlx::query(
+        let r = sqlx::query(&format!(
             "UPDATE grants SET status = $1, revoked_at = $2, revoked_by = $3, \
              revoke_reason = $4, updated_at = $5, version = $6 \
              WHERE tenant_id = $7 AND id = $8 AND version = $9 \
-             AND status IN ('GRANTED', 'EXTENDED', 'PENDING_APPROVAL') AND expires_at > $10",
-        )
+             AND status IN {REVOCABLE} AND expires_at > $10"
+        ))
         .bind(next.status.as_str())
         .bind(next.revoked_at)
         .bind(&next.revoked_by)

@@ -565,6 +565,63 @@ backends! {
         assert!(ents.body["next_page_token"].is_null());
     }
 
+    /// `sort_order=PRIORITY_DESC`: highest priority first, ties oldest first (the order a
+    /// governing policy is chosen in), walked with cursors or pages; a cursor belongs to
+    /// the order it was issued in.
+    #[tokio::test]
+    async fn list_by_priority_with_ties_oldest_first() {
+        let s = TestServer::start().await;
+        let t = s.tenant().await;
+        let mut made = Vec::new();
+        for (i, priority) in [5, 20, 5, 0, 20, -3, 5].into_iter().enumerate() {
+            let mut p = policy(&format!("p{i}"));
+            p["priority"] = json!(priority);
+            let id = create(&s, &t, p).await.body["id"].as_str().unwrap().to_string();
+            made.push((priority, i, id));
+        }
+        let mut want = made.clone();
+        want.sort_by_key(|(priority, i, _)| (-priority, *i));
+        let want: Vec<String> = want.into_iter().map(|(_, _, id)| id).collect();
+        let mut seen = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let q = match &token {
+                Some(tok) => {
+                    format!("/v1/policies?sort_order=PRIORITY_DESC&per_page=2&next_page_token={tok}")
+                }
+                None => "/v1/policies?sort_order=PRIORITY_DESC&per_page=2".to_string(),
+            };
+            let r = send(&s, &t, Method::GET, &q, None).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            assert_eq!(r.body["total"], 7);
+            seen.extend(
+                r.body["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p["id"].as_str().unwrap().to_string()),
+            );
+            match r.body["next_page_token"].as_str() {
+                Some(tok) => token = Some(tok.to_string()),
+                None => break,
+            }
+        }
+        assert_eq!(seen, want);
+        let r = send(&s, &t, Method::GET, "/v1/policies?sort_order=PRIORITY_DESC&per_page=2&page=2", None).await;
+        assert_eq!(r.body["items"][0]["id"], want[2].as_str());
+        // A cursor of one order is refused in the other.
+        let r = send(&s, &t, Method::GET, "/v1/policies?sort_order=PRIORITY_DESC&per_page=2", None).await;
+        let tok = r.body["next_page_token"].as_str().unwrap();
+        send(&s, &t, Method::GET, &format!("/v1/policies?per_page=2&next_page_token={tok}"), None)
+            .await
+            .assert_error(400, "invalid_input");
+        send(&s, &t, Method::GET, "/v1/policies?sort_order=priority", None)
+            .await
+            .assert_error(400, "invalid_input");
+        let r = send(&s, &t, Method::GET, "/v1/policies?sort_order=CREATED_AT_ASC&per_page=1", None).await;
+        assert_eq!(r.body["items"][0]["id"], made[0].2.as_str());
+    }
+
     #[tokio::test]
     async fn other_tenants_policies_are_not_found() {
         let s = TestServer::start().await;

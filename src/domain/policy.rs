@@ -223,6 +223,24 @@ pub struct PolicyPatch {
     pub updated_at: Option<IgnoredAny>,
 }
 
+/// The orders `GET /v1/policies` lists in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyOrder {
+    /// Creation (id) order, the default.
+    Created,
+    /// Highest priority first; ties oldest first (the order that picks a governing
+    /// policy).
+    PriorityDesc,
+}
+
+/// Where a page of policies starts: after the policy with this priority and id (the
+/// priority is read in [`PolicyOrder::PriorityDesc`] only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PolicyAfter {
+    pub priority: i64,
+    pub id: uuid::Uuid,
+}
+
 /// How a path names a policy: by id, or by its key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PolicyRef {

@@ -3,7 +3,7 @@
 
 use super::extract::{if_match, perm, ApiJson, ApiQuery, Auth};
 use super::{config_written, etag, AppState};
-use crate::domain::policy::{Policy, PolicyCreate, PolicyPatch, PolicyRef};
+use crate::domain::policy::{Policy, PolicyCreate, PolicyOrder, PolicyPatch, PolicyRef};
 use crate::error::{Error, Result};
 use crate::service::policies;
 use axum::extract::{Path, State};
@@ -12,10 +12,14 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-/// Shared list parameters.
+/// The list's parameters.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
+    /// `CREATED_AT_ASC` (the default: creation order) or `PRIORITY_DESC` (highest priority
+    /// first, ties oldest first: the order in which a governing policy is chosen). Any
+    /// other value → 400. A `next_page_token` belongs to the order it was issued in.
+    pub sort_order: Option<String>,
     /// 1..=100, default 25.
     pub per_page: Option<String>,
     /// 1-based page number (ignored when `next_page_token` is given).
@@ -34,6 +38,7 @@ pub struct PolicyList {
 }
 
 const SCOPE: &str = "policies";
+const SCOPE_BY_PRIORITY: &str = "policies:priority";
 
 fn with_etag(status: StatusCode, p: Policy) -> Response {
     (status, [(header::ETAG, etag(p.version))], Json(p)).into_response()
@@ -153,7 +158,7 @@ pub async fn delete_policy_keyed_test(
     delete_policy(state, auth, Path("test".into()), headers).await
 }
 
-/// List policies in creation order.
+/// List policies, in creation order or by priority (`sort_order`).
 #[utoipa::path(get, path = "/v1/policies", tag = "policies", params(PageQuery),
     responses((status = 200, description = "a page of policies", body = PolicyList)))]
 pub async fn list_policies(
@@ -162,22 +167,31 @@ pub async fn list_policies(
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Json<PolicyList>> {
     let s = &state.services;
+    let (order, scope) = match q.sort_order.as_deref() {
+        None | Some("CREATED_AT_ASC") => (PolicyOrder::Created, SCOPE),
+        Some("PRIORITY_DESC") => (PolicyOrder::PriorityDesc, SCOPE_BY_PRIORITY),
+        Some(_) => {
+            return Err(Error::invalid(
+                "sort_order: must be CREATED_AT_ASC or PRIORITY_DESC",
+            ))
+        }
+    };
     let page = s
         .cursors
         .page_request(
             caller.tenant_id,
-            SCOPE,
+            scope,
             q.per_page.as_deref(),
             q.page.as_deref(),
             q.next_page_token.as_deref(),
         )
         .map_err(Error::invalid)?;
-    let (items, total, more) = policies::list(&s.store, caller.tenant_id, &page).await?;
+    let (items, total, more) = policies::list(&s.store, caller.tenant_id, order, &page).await?;
     let next_page_token = more.then(|| items.last()).flatten().map(|p| {
         s.cursors.encode(
             caller.tenant_id,
-            SCOPE,
-            &serde_json::json!(p.id),
+            scope,
+            &policies::cursor(order, p),
             page.page + 1,
         )
     });

@@ -9,8 +9,8 @@ use crate::domain::audit::{EventKind, NewEvent, Subject};
 use crate::domain::ids::TenantId;
 use crate::domain::page::PageRequest;
 use crate::domain::policy::{
-    check_policy_fields, check_rule_text, Policy, PolicyCreate, PolicyPatch, PolicyRef, Rule,
-    RuleInput,
+    check_policy_fields, check_rule_text, Policy, PolicyAfter, PolicyCreate, PolicyOrder,
+    PolicyPatch, PolicyRef, Rule, RuleInput,
 };
 use crate::error::{Error, Result};
 use crate::store::{DynStore, WriteOutcome};
@@ -404,25 +404,43 @@ pub async fn get(store: &DynStore, tenant: TenantId, r: &PolicyRef) -> Result<Po
         .ok_or_else(|| Error::not_found("no such policy"))
 }
 
+/// A page of the tenant's policies in `order`; the page's cursor (`page.after`) is the
+/// last item's [`cursor`].
 pub async fn list(
     store: &DynStore,
     tenant: TenantId,
+    order: PolicyOrder,
     page: &PageRequest,
 ) -> Result<(Vec<Policy>, i64, bool)> {
+    let bad = || Error::invalid("next_page_token is not valid for this list");
     let after = match &page.after {
         None => None,
-        Some(v) => Some(
-            v.as_str()
-                .and_then(|s| Uuid::try_parse(s).ok())
-                .ok_or_else(|| Error::invalid("next_page_token is not valid for this list"))?,
-        ),
+        Some(v) => {
+            let (priority, id) = match order {
+                PolicyOrder::Created => (Some(0), v.as_str()),
+                PolicyOrder::PriorityDesc => (v[0].as_i64(), v[1].as_str()),
+            };
+            let id = id.and_then(|s| Uuid::try_parse(s).ok()).ok_or_else(bad)?;
+            Some(PolicyAfter {
+                priority: priority.ok_or_else(bad)?,
+                id,
+            })
+        }
     };
     let (mut items, total) = store
-        .list_policies(tenant, after, page.offset(), page.per_page + 1)
+        .list_policies(tenant, order, after, page.offset(), page.per_page + 1)
         .await?;
     let more = items.len() as i64 > page.per_page;
     items.truncate(page.per_page as usize);
     Ok((items, total, more))
+}
+
+/// The sort key a cursor carries after `p` in `order`.
+pub fn cursor(order: PolicyOrder, p: &Policy) -> serde_json::Value {
+    match order {
+        PolicyOrder::Created => serde_json::json!(p.id),
+        PolicyOrder::PriorityDesc => serde_json::json!([p.priority, p.id]),
+    }
 }
 
 pub async fn patch(

@@ -397,11 +397,12 @@ pub trait ConfigStore: Send + Sync + 'static {
         event: NewEvent,
     ) -> Result<WriteOutcome>;
     async fn get_policy(&self, tenant: TenantId, policy: &PolicyRef) -> Result<Option<Policy>>;
-    /// Policies in id (creation) order after `after`, skipping `offset`; and the total.
+    /// Policies in `order` after `after`, skipping `offset`; and the total.
     async fn list_policies(
         &self,
         tenant: TenantId,
-        after: Option<uuid::Uuid>,
+        order: crate::domain::policy::PolicyOrder,
+        after: Option<crate::domain::policy::PolicyAfter>,
         offset: i64,
         limit: i64,
     ) -> Result<(Vec<Policy>, i64)>;

@@ -2,6 +2,7 @@
 //! every write goes through `SqliteStore::config_write`.
 
 use super::*;
+use crate::domain::policy::{PolicyAfter, PolicyOrder};
 use crate::store::{Change, Revision};
 
 #[async_trait::async_trait]
@@ -159,17 +160,28 @@ impl ConfigStore for SqliteStore {
     async fn list_policies(
         &self,
         tenant: TenantId,
-        after: Option<uuid::Uuid>,
+        order: PolicyOrder,
+        after: Option<PolicyAfter>,
         offset: i64,
         limit: i64,
     ) -> Result<(Vec<Policy>, i64)> {
         let t = tenant.to_string();
-        let rows = sqlx::query(
-            "SELECT doc FROM policies WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) \
-             ORDER BY id LIMIT $3 OFFSET $4",
-        )
-        .bind(&t)
-        .bind(after.map(|a| a.to_string()))
+        let rows = match order {
+            PolicyOrder::Created => sqlx::query(
+                "SELECT doc FROM policies WHERE tenant_id = $1 AND ($2 IS NULL OR id > $2) \
+                 ORDER BY id LIMIT $3 OFFSET $4",
+            )
+            .bind(&t)
+            .bind(after.map(|a| a.id.to_string())),
+            PolicyOrder::PriorityDesc => sqlx::query(
+                "SELECT doc FROM policies WHERE tenant_id = $1 AND ($3 IS NULL \
+                 OR priority < $2 OR (priority = $2 AND id > $3)) \
+                 ORDER BY priority DESC, id LIMIT $4 OFFSET $5",
+            )
+            .bind(&t)
+            .bind(after.map(|a| a.priority))
+            .bind(after.map(|a| a.id.to_string())),
+        }
         .bind(limit)
         .bind(offset)
         .fetch_all(&self.pool)

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod catalog;
 pub mod changes;
+pub mod console;
 pub mod decisions;
 pub mod extract;
 pub mod grants;
@@ -143,6 +144,9 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .merge(utoipa_scalar::Scalar::with_url("/docs", api))
+        .route("/console", axum::routing::get(console::page))
+        .route("/console/", axum::routing::get(console::page))
+        .route("/console/{*path}", axum::routing::get(console::asset))
         .route_layer(middleware::from_fn_with_state(state.clone(), track_metrics))
         .fallback(|| async { Error::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async {

@@ -28,7 +28,9 @@ function match(rest) {
     const params = {};
     let ok = true;
     want.forEach((w, i) => {
-      if (w.startsWith(":")) params[w.slice(1)] = decodeURIComponent(got[i]);
+      if (w.startsWith(":")) {
+        try { params[w.slice(1)] = decodeURIComponent(got[i]); } catch { params[w.slice(1)] = got[i]; }
+      }
       else if (w !== got[i]) ok = false;
     });
     if (ok) return { p, params };
@@ -55,27 +57,47 @@ function renderWho() {
   if (!session.signedIn()) return fill(who);
   const actor = h("input", { id: "actor", value: session.actor, placeholder: "on behalf of (e.g. you@example.com)", size: 18,
     title: "Sent as X-On-Behalf-Of: recorded on audit events; the approver of approvals",
-    onchange: () => session.setActor(actor.value) });
+    onchange: () => {
+      const bad = actorProblem(actor.value);
+      actor.setCustomValidity(bad || "");
+      if (bad) actor.reportValidity();
+      else session.setActor(actor.value);
+    } });
   fill(who,
     h("span", { class: "tenant", title: "Tenant " + session.tenant }, "tenant ", session.tenant.slice(0, 8), "… · ", h("span", { id: "role" }, role() || "unknown role")),
     actor,
     h("button", { type: "button", class: "small", id: "sign-out", onclick: () => { session.clear(); forget(); navigate("/console/"); } }, "Sign out"));
 }
 
+// What is wrong with an "on behalf of" value: the header takes visible ASCII, up to 320
+// characters (a browser would refuse to send other text at all).
+function actorProblem(v) {
+  const t = v.trim();
+  if (t.length > 320) return "at most 320 characters";
+  if (t && !/^[\x21-\x7e]+( [\x21-\x7e]+)*$/.test(t)) return "letters, digits and ASCII punctuation only (it is sent as a header)";
+  return null;
+}
+
 function signIn(main) {
-  const key = h("input", { id: "key", type: "password", autocomplete: "off", required: true, placeholder: "gk_…" });
+  const key = h("input", { id: "key", type: "password", autocomplete: "off", required: true, placeholder: "gd_…" });
   const tenant = h("input", { id: "tenant", autocomplete: "off", required: true, placeholder: "tenant id (UUID)" });
   const actor = h("input", { id: "on-behalf-of", autocomplete: "off", placeholder: "optional: you@example.com" });
   const out = h("div", { id: "sign-in-result" });
   const form = h("form", { id: "sign-in", class: "card narrow", onsubmit: async (e) => {
     e.preventDefault();
+    const bad = actorProblem(actor.value);
+    if (bad) {
+      fill(out, errorBox({ message: "On behalf of: " + bad }));
+      return;
+    }
     session.save(key.value, tenant.value, actor.value);
     try {
       // The first read the key may make proves the key and tenant and names its role.
       await detectRole();
       // A shared address opened before signing in is shown once signed in.
-      const here = location.pathname + location.search;
-      navigate(/^\/console\/?$/.test(location.pathname) ? "/console/grants" : here, true);
+      const here = location.pathname + location.search + location.hash;
+      const first = PAGES.find((p) => p.label && can(p.path)) || PAGES[0];
+      navigate(/^\/console\/?$/.test(location.pathname) ? "/console/" + first.path : here, true);
     } catch (err) {
       session.clear();
       forget();
@@ -99,7 +121,8 @@ async function route() {
     return signIn(main);
   }
   if (rest === "") {
-    navigate("/console/grants", true);
+    const first = PAGES.find((p) => p.label && can(p.path)) || PAGES[0];
+    navigate("/console/" + first.path, true);
     return;
   }
   const m = match(rest);

@@ -1,7 +1,7 @@
 // Approvals: the queue of pending requests the person (X-On-Behalf-Of, a User id) may
 // approve now, with approve and deny.
 
-import { api, h, fill, link, navigate, pageUrl, errorBox, when, duration, uid, table, loading, field, title, session } from "./lib.js";
+import { api, h, fill, link, pageUrl, errorBox, when, duration, uid, table, loading, title, session } from "./lib.js";
 import { can, refuse } from "./roles.js";
 
 export async function queue(main, _params, query) {
@@ -40,6 +40,7 @@ function decide(g) {
   const reason = h("input", { class: "approval-reason", placeholder: "reason (optional)", size: 14 });
   const out = h("div", {});
   const send = (verb) => async () => {
+    buttons.forEach((b) => { b.disabled = true; });
     try {
       const body = reason.value.trim() ? { reason: reason.value.trim() } : {};
       const { body: r } = await api(`/v1/grants/${encodeURIComponent(g.id)}/${verb}`, { method: "POST", body, headers: { "If-Match": `"${g.version}"` } });
@@ -47,10 +48,14 @@ function decide(g) {
         verb === "approve" ? (r.activated ? "Approved: the grant is active." : "Approval recorded; more are needed.") : "Denied.",
         " ", link("/console/grants/" + encodeURIComponent(g.id), "Open")));
     } catch (e) {
-      fill(out, errorBox(e));
+      // Decided elsewhere meanwhile, or refused: the row is stale either way; reload the
+      // queue to act again.
+      fill(out, errorBox(e), " ", link(location.pathname + location.search, "Reload the queue"));
     }
   };
-  return h("div", { class: "row" }, reason,
+  const buttons = [
     h("button", { type: "button", class: "small approve", onclick: send("approve") }, "Approve"),
-    h("button", { type: "button", class: "small danger deny", onclick: send("deny") }, "Deny"), out);
+    h("button", { type: "button", class: "small danger deny", onclick: send("deny") }, "Deny"),
+  ];
+  return h("div", { class: "row" }, reason, buttons, out);
 }

@@ -63,7 +63,9 @@ export async function list(main, _params, query) {
   const decision = h("select", { id: "audit-decision" }, ["", "allow", "deny"].map((d) => h("option", { value: d, selected: d === q("decision") }, d || "any decision")));
   const since = h("input", { id: "audit-since", value: q("since"), placeholder: "2026-01-01T00:00:00Z", size: 22 });
   const until = h("input", { id: "audit-until", value: q("until"), placeholder: "RFC 3339, exclusive", size: 22 });
-  const perPage = h("select", { id: "audit-per-page" }, ["10", "25", "50", "100"].map((n) => h("option", { value: n, selected: n === (q("per_page") || "25") }, n)));
+  const per = q("per_page") || "25";
+  const perList = ["10", "25", "50", "100"].includes(per) ? ["10", "25", "50", "100"] : [per, "10", "25", "50", "100"];
+  const perPage = h("select", { id: "audit-per-page" }, perList.map((n) => h("option", { value: n, selected: n === per }, n)));
   const filters = () => ({ kind: kind.value, subject: subject.value.trim(), decision: decision.value, since: since.value.trim(), until: until.value.trim(), per_page: perPage.value === "25" ? "" : perPage.value });
   main.append(h("form", { class: "card", id: "audit-filters", onsubmit: (e) => { e.preventDefault(); navigate(pageUrl("audit", filters())); } },
     h("div", { class: "row" }, field("Kind", kind), field("Subject", subject), field("Decision", decision), field("Since", since), field("Until", until), field("Per page", perPage),

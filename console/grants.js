@@ -34,13 +34,15 @@ export const ATTRIBUTES = {
 const MULTI = new Set(["IN", "IS_ANY_OF", "NOT_IN", "IS_NOT_ANY_OF"]);
 const SORTS = ["GRANTED_AT_DESC", "GRANTED_AT_ASC", "EXPIRES_AT_ASC", "EXPIRES_AT_DESC", "CREATED_AT_ASC", "CREATED_AT_DESC", "UPDATED_AT_ASC", "UPDATED_AT_DESC"];
 
-// The filters of the page's URL: `filters` is a JSON array of {attribute, operator, values: [string]}.
+// The filters of the page's URL: `filters` is a JSON array of {attribute, operator,
+// values: [string]}; null when it is not one.
 function filtersOf(query) {
   try {
     const f = JSON.parse(query.get("filters") || "[]");
-    return Array.isArray(f) ? f.filter((x) => x && typeof x === "object") : [];
+    if (!Array.isArray(f) || !f.every((x) => x && typeof x === "object" && !Array.isArray(x))) return null;
+    return f.map((x) => ({ attribute: String(x.attribute ?? ""), operator: String(x.operator ?? ""), values: Array.isArray(x.values) ? x.values : [] }));
   } catch {
-    return [];
+    return null;
   }
 }
 
@@ -53,35 +55,58 @@ export function apiFilters(filters) {
   }));
 }
 
-function valueCount(op) {
+function valueCount(attribute, op) {
   if (op === "IS_NULL" || op === "IS_NOT_NULL") return 0;
   if (op === "IS_BETWEEN") return 2;
-  return MULTI.has(op) ? "many" : 1;
+  // A set of scopes is compared with a set of values, whatever the operator.
+  return MULTI.has(op) || attribute === "scopes" ? "many" : 1;
+}
+
+// The values typed in a multi-value field: a JSON array of strings, or values separated
+// by commas.
+function splitValues(text) {
+  const t = text.trim();
+  if (t.startsWith("[")) {
+    try {
+      const v = JSON.parse(t);
+      if (Array.isArray(v)) return v.map(String);
+    } catch { /* read as text below */ }
+  }
+  return t.split(",").map((v) => v.trim()).filter((v) => v !== "");
+}
+
+function joinValues(values) {
+  return values.some((v) => String(v).includes(",")) ? JSON.stringify(values.map(String)) : values.join(", ");
 }
 
 // One row of the builder: attribute, operator, values.
 function filterRow(f, onRemove) {
+  // An attribute the builder does not know (an alias, a typo in a shared address) is kept
+  // as it is, with every operator, so the builder shows what the API is asked.
+  const known = Object.hasOwn(ATTRIBUTES, f.attribute);
+  const attrs = known || !f.attribute ? Object.keys(ATTRIBUTES) : [f.attribute, ...Object.keys(ATTRIBUTES)];
+  const opsOf = (a) => (Object.hasOwn(ATTRIBUTES, a) ? ATTRIBUTES[a] : { ops: [...new Set([...EQ, ...TEXT, ...TIME, ...NULL])], hint: "value" });
   const attr = h("select", { class: "f-attribute", "aria-label": "attribute" },
-    Object.keys(ATTRIBUTES).map((a) => h("option", { value: a, selected: a === f.attribute }, a)));
+    attrs.map((a) => h("option", { value: a, selected: a === f.attribute }, a)));
   const op = h("select", { class: "f-operator", "aria-label": "operator" });
   const values = h("span", { class: "f-values" });
   const row = h("div", { class: "filter" }, attr, op, values,
     h("button", { type: "button", class: "small secondary", onclick: onRemove, title: "Remove this filter" }, "✕"));
   const fillOps = () => {
-    const ops = ATTRIBUTES[attr.value].ops;
+    const ops = opsOf(attr.value).ops;
     const keep = ops.includes(op.value) ? op.value : (ops.includes(f.operator) ? f.operator : ops[0]);
     fill(op, ops.map((o) => h("option", { value: o, selected: o === keep }, o)));
     op.value = keep;
   };
   const fillValues = () => {
-    const n = valueCount(op.value);
-    const hint = ATTRIBUTES[attr.value].hint;
+    const n = valueCount(attr.value, op.value);
+    const hint = opsOf(attr.value).hint;
     const old = Array.isArray(f.values) ? f.values.map(String) : [];
     if (n === 0) fill(values, h("span", { class: "muted" }, "(no value)"));
     else if (n === 2) fill(values,
       h("input", { class: "f-value", "aria-label": "from", placeholder: "from: " + hint, value: old[0] || "" }),
       h("input", { class: "f-value", "aria-label": "to", placeholder: "to", value: old[1] || "" }));
-    else if (n === "many") fill(values, h("input", { class: "f-value f-many", "aria-label": "values", placeholder: hint + " (separate by commas)", value: old.join(", "), size: 30 }));
+    else if (n === "many") fill(values, h("input", { class: "f-value f-many", "aria-label": "values", placeholder: hint + " (separate by commas, or a JSON array)", value: joinValues(old), size: 30 }));
     else fill(values, h("input", { class: "f-value", "aria-label": "value", placeholder: hint, value: old[0] || "", size: 24 }));
   };
   attr.addEventListener("change", () => { fillOps(); fillValues(); });
@@ -91,7 +116,7 @@ function filterRow(f, onRemove) {
   row.read = () => {
     const inputs = [...values.querySelectorAll("input")];
     let vals = [];
-    if (inputs.length === 1 && inputs[0].classList.contains("f-many")) vals = inputs[0].value.split(",").map((v) => v.trim()).filter((v) => v !== "");
+    if (inputs.length === 1 && inputs[0].classList.contains("f-many")) vals = splitValues(inputs[0].value);
     else vals = inputs.map((i) => i.value.trim());
     return { attribute: attr.value, operator: op.value, values: vals };
   };
@@ -102,7 +127,13 @@ export async function list(main, _params, query) {
   main.append(title("Grants"));
   if (!can("grants")) return refuse(main, "grants");
   const filters = filtersOf(query);
-  const sort = SORTS.includes(query.get("sort_order")) ? query.get("sort_order") : "GRANTED_AT_DESC";
+  if (filters === null) {
+    main.append(h("div", { class: "error", role: "alert", id: "bad-filters" },
+      h("strong", { class: "code" }, "invalid_input"), " The address's filters are not a JSON array of filter objects. ",
+      link("/console/grants", "Start again")));
+    return;
+  }
+  const sort = query.get("sort_order") || "GRANTED_AT_DESC";
   const perPage = query.get("per_page") || "25";
   const search = query.get("search_key") || "";
 
@@ -114,8 +145,10 @@ export async function list(main, _params, query) {
   };
   filters.forEach(addRow);
   const searchInput = h("input", { id: "search-key", value: search, placeholder: "principal, resource, app or reason", size: 28 });
-  const sortSel = h("select", { id: "sort-order" }, SORTS.map((s) => h("option", { value: s, selected: s === sort }, s)));
-  const perSel = h("select", { id: "per-page" }, ["10", "25", "50", "100"].map((n) => h("option", { value: n, selected: n === perPage }, n)));
+  // A value from the address that the lists do not offer is offered too (the API judges it).
+  const options = (list, value) => (list.includes(value) ? list : [value, ...list]);
+  const sortSel = h("select", { id: "sort-order" }, options(SORTS, sort).map((s) => h("option", { value: s, selected: s === sort }, s)));
+  const perSel = h("select", { id: "per-page" }, options(["10", "25", "50", "100"], perPage).map((n) => h("option", { value: n, selected: n === perPage }, n)));
   const current = () => ({
     filters: [...rows.children].map((r) => r.read()),
     sort_order: sortSel.value,
@@ -153,7 +186,11 @@ export async function list(main, _params, query) {
       h("span", { class: "grant-total" }, `${body.total} grant${body.total === 1 ? "" : "s"}`, " · page ", String(body.page)),
       body.page > 1 ? link(urlFor(applied), "First page") : null,
       body.next_page_token ? link(urlFor(applied, { next_page_token: body.next_page_token }), "Next page →") : null);
-    const bulk = can("bulk_revoke") && filters.length ? bulkRevoke(applied) : null;
+    // Bulk revoke takes filters only: with a search applied it would touch more than the
+    // list shows, so it is offered only without one.
+    const bulk = !can("bulk_revoke") || !filters.length ? null
+      : search ? h("p", { class: "muted", id: "bulk-needs-no-search" }, "Bulk revoke acts on the filters alone: clear the search to revoke what the filters match.")
+        : bulkRevoke(applied);
     return h("div", {},
       pager("pager-top"),
       table([
@@ -241,7 +278,9 @@ function grantView(g) {
     h("dt", {}, "Granted by"), h("dd", {}, g.granted_by || "—"),
     h("dt", {}, "Reason"), h("dd", {}, g.reason || "—"),
     h("dt", {}, "Granted at"), h("dd", {}, when(g.granted_at)),
-    h("dt", {}, g.status === "PENDING_APPROVAL" ? "Approval deadline" : "Expires at"), h("dd", {}, when(g.expires_at), " (", duration((Date.parse(g.expires_at) - Date.parse(g.granted_at)) / 1000), " after granted)"),
+    ["PENDING_APPROVAL", "APPROVAL_EXPIRED", "DENIED"].includes(g.status)
+      ? [h("dt", {}, "Approval deadline"), h("dd", {}, when(g.expires_at))]
+      : [h("dt", {}, "Expires at"), h("dd", {}, when(g.expires_at), " (", duration((Date.parse(g.expires_at) - Date.parse(g.granted_at)) / 1000), " after granted)")],
     h("dt", {}, "Extensions"), h("dd", {}, String(g.extension_count)),
     h("dt", {}, "Last used"), h("dd", {}, when(g.last_used_at)),
     g.revoked_at ? [h("dt", {}, "Revoked"), h("dd", {}, when(g.revoked_at), " by key ", g.revoked_by || "—", g.revoke_reason ? ": " + g.revoke_reason : "")] : null,

@@ -39,7 +39,9 @@ export async function detail(main, params) {
     return view(body);
   });
   if (location.hash) {
-    const target = document.getElementById(decodeURIComponent(location.hash.slice(1)));
+    let id = location.hash.slice(1);
+    try { id = decodeURIComponent(id); } catch { /* the hash as it is */ }
+    const target = document.getElementById(id);
     if (target) {
       target.classList.add("highlight");
       target.scrollIntoView();
@@ -57,7 +59,7 @@ function scopeText(kind, type, id) {
 }
 
 function view(p) {
-  const rules = h("div", { id: "rules" }, p.rules.map((r) => h("div", { class: "rule", id: "rule-" + r.id },
+  const rules = h("div", { id: "rules" }, p.rules.length ? null : h("p", { class: "muted" }, "No rules: this policy permits and forbids nothing."), p.rules.map((r) => h("div", { class: "rule", id: "rule-" + r.id },
     h("div", {}, h("span", { class: "badge " + (r.effect === "permit" ? "ok" : "bad") }, r.effect), ` rule ${r.ordinal} · `,
       "principal ", scopeText(r.principal_scope_type, r.principal_entity_type, r.principal_entity_id), " · action ",
       r.action_scope_type === "any" ? "any" : (r.action_ids || []).join(", "), " · resource ",
@@ -105,18 +107,39 @@ function editor(p) {
   p.rules.forEach(addRule);
   const out = h("div", { id: "save-result" });
 
+  // An integer field's value; a field left empty or not an integer is refused here, named.
+  const integer = (input, label, optional) => {
+    const v = input.value.trim();
+    if (v === "" && optional) return null;
+    if (!/^-?\d+$/.test(v)) throw new ApiError(400, { code: "invalid_input", message: `${label}: give a whole number` });
+    return Number(v);
+  };
+  // Existing rules keep their ordinals (a diagnostic names a rule by its id, or by its
+  // ordinal); a new rule gets the next ordinal after those before it.
   const patch = () => {
-    const body = {
+    let last = -1;
+    const rules = cards.map((c) => {
+      const r = c.read();
+      const ordinal = c.ordinal !== null && c.ordinal > last ? c.ordinal : last + 1;
+      last = ordinal;
+      c.sentOrdinal = ordinal;
+      return { ...r, ordinal };
+    });
+    return {
       name: name.value,
       enabled: enabled.checked,
-      priority: Number(priority.value),
-      max_duration_seconds: Number(max.value),
-      default_duration_seconds: def.value === "" ? null : Number(def.value),
-      // A rule's ordinal is its position, so a diagnostic naming "rule N" is card N.
-      rules: cards.map((c, i) => ({ ...c.read(), ordinal: i })),
+      priority: integer(priority, "Priority"),
+      max_duration_seconds: integer(max, "Max duration"),
+      default_duration_seconds: integer(def, "Default duration", true),
+      rules,
     };
-    return body;
   };
+  // What the policy is now, in the shape of the patch: a save that changes nothing is not sent.
+  const unchanged = (body) => JSON.stringify(body) === JSON.stringify({
+    name: p.name, enabled: p.enabled, priority: p.priority, max_duration_seconds: p.max_duration_seconds,
+    default_duration_seconds: p.default_duration_seconds ?? null,
+    rules: p.rules.map((r) => ({ ...ruleInput(r), ordinal: r.ordinal })),
+  });
   const clear = () => {
     fill(top);
     fill(out);
@@ -138,7 +161,12 @@ function editor(p) {
   const save = async () => {
     clear();
     try {
-      const { body } = await api("/v1/policies/" + encodeURIComponent(p.id), { method: "PATCH", body: patch(), headers: { "If-Match": `"${p.version}"` } });
+      const change = patch();
+      if (unchanged(change)) {
+        fill(out, h("div", { class: "ok-box", role: "status", id: "nothing-changed" }, "Nothing changed: there is nothing to save."));
+        return;
+      }
+      const { body } = await api("/v1/policies/" + encodeURIComponent(p.id), { method: "PATCH", body: change, headers: { "If-Match": `"${p.version}"` } });
       const warnings = body.notices || [];
       navigate(location.pathname, true);
       if (warnings.length) {
@@ -153,7 +181,8 @@ function editor(p) {
     clear();
     await loading(preview, async () => {
       try {
-        const { body } = await api("/v1/changes/preview", { method: "POST", body: { method: "PATCH", path: "/v1/policies/" + p.id, body: patch() } });
+        const change = patch();
+        const { body } = await api("/v1/changes/preview", { method: "POST", body: { method: "PATCH", path: "/v1/policies/" + p.id, body: change } });
         return impact(body);
       } catch (e) {
         showError(e);
@@ -176,8 +205,8 @@ function editor(p) {
 }
 
 // Places each diagnostic of a refused write next to its rule: field errors name
-// `rules[i].field` (i = the card), Cedar diagnostics `rule <ordinal> (<id>)` (ordinal =
-// the card, as the editor sends them). What names no rule stays at the top.
+// `rules[i].field` (i = the card), Cedar diagnostics `rule <ordinal> (<id>)` (the card of
+// that rule id, or of the ordinal sent for a new rule). What names no rule stays at the top.
 function place(e, cards) {
   const perCard = cards.map(() => []);
   const rest = [];
@@ -196,7 +225,7 @@ function place(e, cards) {
     if (fieldNotices.has(n)) continue;
     const m = /^rule (\d+) \(([0-9a-f-]+)\): ([\s\S]*)$/.exec(n);
     let i = m ? cards.findIndex((c) => c.ruleId === m[2]) : -1;
-    if (m && i < 0) i = Number(m[1]);
+    if (m && i < 0) i = cards.findIndex((c) => c.sentOrdinal === Number(m[1]));
     if (m && perCard[i]) {
       perCard[i].push({ field: "", text: m[3] });
       count++;
@@ -218,7 +247,7 @@ function ruleEditor(r, onRemove) {
   const ac = scope("action", ["any", "eq", "in"], r.action_scope_type, null, (r.action_ids || []).join(", "));
   const re = scope("resource", SCOPES, r.resource_scope_type, r.resource_entity_type, r.resource_entity_id);
   const conditions = h("textarea", { class: "r-conditions", rows: 4, placeholder: "when { … } / unless { … }" }, r.conditions || "");
-  const notice = h("input", { class: "r-notice", value: r.notice || "", placeholder: "shown to the user", size: 50 });
+  const notice = h("textarea", { class: "r-notice", rows: 2, placeholder: "shown to the user" }, r.notice || "");
   const auditSession = h("input", { class: "r-audit", type: "checkbox", checked: !!r.audit_session });
   const diag = h("div", { class: "rule-diagnostics" });
   const byField = {};
@@ -237,19 +266,18 @@ function ruleEditor(r, onRemove) {
     field("Notice", spot("notice", notice)),
     h("label", {}, auditSession, " audit the session"));
   card.ruleId = r.id || null;
-  const opt = (v) => (v.trim() === "" ? null : v.trim());
-  card.read = () => {
-    const out = {
-      effect: effect.value,
-      principal_scope_type: pr.k.value, principal_entity_type: opt(pr.t.value), principal_entity_id: opt(pr.i.value),
-      action_scope_type: ac.k.value,
-      action_ids: ac.k.value === "any" ? null : ac.i.value.split(",").map((x) => x.trim()).filter((x) => x),
-      resource_scope_type: re.k.value, resource_entity_type: opt(re.t.value), resource_entity_id: opt(re.i.value),
-      conditions: opt(conditions.value), notice: opt(notice.value), audit_session: auditSession.checked,
-    };
-    if (r.id) out.id = r.id;
-    return out;
-  };
+  card.ordinal = Number.isInteger(r.ordinal) ? r.ordinal : null;
+  // Text is sent as typed (an id with spaces is another id); only an empty field is none.
+  const opt = (v) => (v === "" ? null : v);
+  card.read = () => ruleInput({
+    id: r.id,
+    effect: effect.value,
+    principal_scope_type: pr.k.value, principal_entity_type: opt(pr.t.value), principal_entity_id: opt(pr.i.value),
+    action_scope_type: ac.k.value,
+    action_ids: ac.k.value === "any" && !ac.i.value.trim() ? null : ac.i.value.split(",").map((x) => x.trim()).filter((x) => x),
+    resource_scope_type: re.k.value, resource_entity_type: opt(re.t.value), resource_entity_id: opt(re.i.value),
+    conditions: opt(conditions.value), notice: opt(notice.value), audit_session: auditSession.checked,
+  });
   card.diagnose = (items) => {
     card.classList.toggle("has-diagnostic", items.length > 0);
     fill(diag);
@@ -260,6 +288,21 @@ function ruleEditor(r, onRemove) {
     }
   };
   return card;
+}
+
+// A rule as the API takes it (the fields a PATCH sends), in one order, so a stored rule
+// and an edited one compare as JSON.
+function ruleInput(r) {
+  const out = {};
+  if (r.id) out.id = r.id;
+  Object.assign(out, {
+    effect: r.effect,
+    principal_scope_type: r.principal_scope_type, principal_entity_type: r.principal_entity_type ?? null, principal_entity_id: r.principal_entity_id ?? null,
+    action_scope_type: r.action_scope_type, action_ids: r.action_ids ?? null,
+    resource_scope_type: r.resource_scope_type, resource_entity_type: r.resource_entity_type ?? null, resource_entity_id: r.resource_entity_id ?? null,
+    conditions: r.conditions ?? null, notice: r.notice ?? null, audit_session: !!r.audit_session,
+  });
+  return out;
 }
 
 // What a change would do: grants it would deny, clamp or move, and past decisions that

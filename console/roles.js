@@ -2,7 +2,7 @@
 // learned at sign-in from which reads the key may make (a refused read is not audited and
 // changes nothing); the API still decides every call, and its 403 is shown as it comes.
 
-import { api, h, session } from "./lib.js";
+import { api, h } from "./lib.js";
 
 const ROLE = "grantd.role";
 
@@ -16,10 +16,6 @@ const CAN = {
   decide: ["admin", "author", "requester"],
   audit: ["admin", "auditor"],
   approvals: ["admin", "requester"],
-};
-
-const PAGE_NAMES = {
-  grants: "Grants", policies: "Policies", decide: "Decisions", audit: "Audit", approvals: "Approvals",
 };
 
 export function role() { return sessionStorage.getItem(ROLE) || ""; }
@@ -61,9 +57,3 @@ export function refuse(main, what) {
     `This page needs a key with one of the roles ${allowed}; this key's role is ${role()}.`,
     h("p", { class: "hint" }, "Sign in with another key, or ask an admin for one.")));
 }
-
-export function pageAllowed(path) {
-  return can(path);
-}
-
-export { PAGE_NAMES };

@@ -336,12 +336,16 @@ backends! {
             assert!(!events.contains("alice"), "only mallory's events: {events}");
             let here = b.path_and_query().await;
             assert!(here.contains("decision=deny") && here.contains("subject="), "{here}");
-            b.shot("audit").await;
             // The chain's state and head hash.
             b.click("#verify").await;
             assert!(b.text_with("#verify-state", "verified").await.contains("Chain verified"));
             let head = b.wait("#head-hash").await.text().await.unwrap();
             assert_eq!(head.len(), 64, "{head}");
+            // The event's full record and the Cedar text of the version that decided it.
+            b.click("#audit-events details summary").await;
+            b.click("#audit-events details button").await;
+            b.text_with("#audit-events .version", "forbid").await;
+            b.shot("audit").await;
             // The same address opened afresh shows the same events.
             b.goto(&here).await;
             b.text_with("#audit-events", CONTRACTORS).await;
@@ -366,6 +370,9 @@ backends! {
             b.client.find(Locator::LinkText("CRM access")).await.unwrap().click().await.unwrap();
             b.text_with("#rules", "context.reason").await;
             b.click("#edit").await;
+            // Saving what was not changed sends nothing.
+            b.click("#save").await;
+            b.text_with("#nothing-changed", "Nothing changed").await;
             b.typed("#edit-rules .rule:nth-child(2) .r-conditions", "when { context.resaon == \"x\" }").await;
             b.click("#save").await;
             let diag = b.text_with("#edit-rules .rule:nth-child(2) .diagnostic", "resaon").await;
@@ -512,6 +519,14 @@ backends! {
             b.select("#sort-order", "EXPIRES_AT_ASC").await;
             b.click("#apply").await;
             b.text_with("#pager-top", "3 grants").await;
+            // With a search applied, bulk revoke (which takes filters only) is not offered.
+            b.typed("#search-key", "crm").await;
+            b.click("#apply").await;
+            b.text_with("#bulk-needs-no-search", "clear the search").await;
+            b.wait("#search-key").await.clear().await.unwrap();
+            b.click("#apply").await;
+            b.text_with("#pager-top", "3 grants").await;
+            b.wait("#bulk-revoke").await;
             let here = b.path_and_query().await;
             assert!(here.contains("filters=") && here.contains("EXPIRES_AT_ASC"), "{here}");
             b.shot("grants").await;
@@ -539,6 +554,49 @@ backends! {
             b.goto("/console/grants?filters=%5B%7B%22attribute%22%3A%22expires_at%22%2C%22operator%22%3A%22IS_WITHIN%22%2C%22values%22%3A%5B%22soon%22%5D%7D%5D").await;
             let err = b.text_with("#grant-results .error", "invalid_input").await;
             assert!(err.contains("IS_WITHIN"), "{err}");
+        }.boxed()).await;
+    }
+
+    /// The editor sends what the person changed and keeps the rest as it was stored:
+    /// ordinals, ids with spaces, notices over several lines, conditions' whitespace.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_editor_keeps_what_was_not_changed() {
+        let w = world().await;
+        let admin = w.t.admin_key.clone();
+        let r = send(&w.s, &admin, &w.t, Method::POST, "/v1/policies", Some(json!({
+            "key": "odd", "name": "Odd", "priority": 3, "max_duration_seconds": 600,
+            "description": "kept", "notification_channel": "#access", "covers_descendants": true,
+            "rules": [
+                {"ordinal": 10, "effect": "permit", "principal_scope_type": "eq", "principal_entity_type": "User",
+                 "principal_entity_id": " alice ", "action_scope_type": "eq", "action_ids": ["request"],
+                 "resource_scope_type": "any", "notice": "line one\nline two\n  indented",
+                 "conditions": "  when { context.reason != \"\" }\n", "audit_session": true},
+                {"ordinal": 20, "effect": "forbid", "principal_scope_type": "any", "action_scope_type": "any",
+                 "resource_scope_type": "eq", "resource_entity_type": "App", "resource_entity_id": "billing"}
+            ]}))).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let before = r.body.clone();
+        let id = before["id"].as_str().unwrap().to_string();
+        Browser::with(&w.s.base.clone(), module_path!(), |b| async move {
+            b.sign_in(&admin, &w.t, None).await;
+            b.goto(&format!("/console/policies/{id}")).await;
+            b.click("#edit").await;
+            b.typed("#e-priority", "7").await;
+            b.click("#save").await;
+            b.text_with("#policy-name", "Odd").await;
+            let started = Instant::now();
+            let after = loop {
+                let r = send(&w.s, &admin, &w.t, Method::GET, &format!("/v1/policies/{id}"), None).await;
+                if r.body["version"] == 2 || started.elapsed() > PATIENCE {
+                    break r.body;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            };
+            assert_eq!(after["version"], 2);
+            assert_eq!(after["priority"], 7);
+            for field in ["name", "description", "notification_channel", "covers_descendants", "max_duration_seconds", "rules", "cedar_policy_set", "enabled"] {
+                assert_eq!(after[field], before[field], "{field} is kept");
+            }
         }.boxed()).await;
     }
 
@@ -653,4 +711,71 @@ async fn console_pages_are_served_with_a_strict_policy() {
     assert_eq!(r.status(), 404);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["code"], "not_found");
+}
+
+/// `/docs` and every file it references come from grantd alone, under a policy that lets
+/// the page load and call nothing else.
+#[tokio::test]
+async fn docs_are_served_from_the_binary_alone() {
+    let s = TestServer::start().await;
+    let r = s
+        .client
+        .get(format!("{}/docs/", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("default-src 'none'")
+            && csp.contains("script-src 'self';")
+            && csp.contains("connect-src 'self';"),
+        "{csp}"
+    );
+    assert!(!csp.contains("http"), "no other origin is allowed: {csp}");
+    let page = r.text().await.unwrap();
+    let mut assets: Vec<String> = Vec::new();
+    for attr in ["href=\"", "src=\""] {
+        for part in page.split(attr).skip(1) {
+            assets.push(part.split('"').next().unwrap().to_string());
+        }
+    }
+    assert!(assets.len() >= 4, "{assets:?}");
+    for a in &assets {
+        assert!(!a.contains("//"), "{a} is on this server");
+        let url = format!("{}/docs/{}", s.base, a.trim_start_matches("./"));
+        let r = s.client.get(&url).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{url}");
+        assert!(!r.bytes().await.unwrap().is_empty(), "{url}");
+    }
+    let init = s
+        .client
+        .get(format!("{}/docs/swagger-initializer.js", s.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(init.contains("\"/openapi.json\""), "{init}");
+}
+
+backends! {
+    /// In a browser, `/docs` renders the API's operations with nothing loaded from
+    /// elsewhere (every resource the page fetched is on this server).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn docs_render_in_a_browser_from_the_server_alone() {
+        let s = TestServer::start().await;
+        let base = s.base.clone();
+        Browser::with(&s.base.clone(), module_path!(), |b| async move {
+            b.goto("/docs").await;
+            b.text_with("#swagger-ui", "/v1/authorize").await;
+            let origins = b.js("return [...new Set(performance.getEntriesByType('resource').map(e => new URL(e.name).origin))]").await;
+            assert_eq!(origins, json!([base]), "every resource from grantd");
+            b.shot("docs").await;
+        }.boxed()).await;
+    }
 }

@@ -11,8 +11,7 @@
 //! HTML sink, so a text the API returns cannot become markup even by a mistake in the
 //! script (which renders every text with `textContent`).
 
-use axum::extract::Path;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use rust_embed::RustEmbed;
 
@@ -31,8 +30,11 @@ pub async fn page(headers: HeaderMap) -> Response {
     serve("index.html", &headers)
 }
 
-/// `/console/{*path}`: an asset (`assets/…`), or the page for any other path.
-pub async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
+/// `/console/{*path}`: an asset (`assets/…`), or the page for any other path. The path is
+/// read raw (not percent-decoded): asset names are plain, and any other path, however it
+/// is written, is the page's to route.
+pub async fn asset(uri: Uri, headers: HeaderMap) -> Response {
+    let path = uri.path().strip_prefix("/console/").unwrap_or_default();
     match path.strip_prefix("assets/") {
         Some(name) if !name.is_empty() && name != "index.html" => serve(name, &headers),
         _ => serve("index.html", &headers),
@@ -43,13 +45,16 @@ pub async fn asset(Path(path): Path<String>, headers: HeaderMap) -> Response {
 /// console is never mixed with an old one's cached script.
 fn serve(name: &str, request: &HeaderMap) -> Response {
     let Some(file) = Assets::get(name) else {
-        return crate::error::Error::NotFound("no such console asset".into()).into_response();
+        let mut res = crate::error::Error::NotFound("no such console asset".into()).into_response();
+        secure(res.headers_mut());
+        return res;
     };
     let mime = file.metadata.mimetype();
     let etag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..16]));
     let fresh = request
         .get(header::IF_NONE_MATCH)
-        .is_some_and(|v| v.as_bytes() == etag.as_bytes());
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| matches(v, &etag));
     let mut res = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
@@ -65,6 +70,15 @@ fn serve(name: &str, request: &HeaderMap) -> Response {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     secure(h);
     res
+}
+
+/// Whether an `If-None-Match` value names `etag`: `*`, or a list of tags compared weakly
+/// (RFC 9110 §13.1.2: `W/"x"` matches `"x"`).
+fn matches(if_none_match: &str, etag: &str) -> bool {
+    if_none_match
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
 }
 
 /// The headers every console answer carries.
@@ -89,6 +103,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn if_none_match_lists_weak_tags_and_star() {
+        let e = "\"abc\"";
+        assert!(matches("\"abc\"", e));
+        assert!(matches("W/\"abc\"", e));
+        assert!(matches("\"x\", W/\"abc\"", e));
+        assert!(matches("*", e));
+        assert!(!matches("\"abcd\"", e));
+        assert!(!matches("abc", e));
+        assert!(!matches("", e));
+    }
+
+    #[test]
     fn every_asset_the_page_names_is_embedded() {
         let page = Assets::get("index.html").expect("the page is embedded");
         let page = String::from_utf8(page.data.into_owned()).unwrap();
@@ -99,6 +125,14 @@ mod tests {
             named += 1;
         }
         assert!(named >= 2, "the page names its script and style");
+        // Every module a script imports is embedded too.
+        for name in Assets::iter().filter(|n| n.ends_with(".js")) {
+            let text = String::from_utf8(Assets::get(&name).unwrap().data.into_owned()).unwrap();
+            for part in text.split(" from \"./").skip(1) {
+                let module = part.split('"').next().unwrap();
+                assert!(Assets::get(module).is_some(), "{name} imports {module}");
+            }
+        }
         assert!(!page.contains("<script>"), "no inline script");
         assert!(!page.contains("style="), "no inline style");
     }

@@ -341,11 +341,11 @@ backends! {
             assert!(b.text_with("#verify-state", "verified").await.contains("Chain verified"));
             let head = b.wait("#head-hash").await.text().await.unwrap();
             assert_eq!(head.len(), 64, "{head}");
+            b.shot("audit").await;
             // The event's full record and the Cedar text of the version that decided it.
             b.click("#audit-events details summary").await;
             b.click("#audit-events details button").await;
             b.text_with("#audit-events .version", "forbid").await;
-            b.shot("audit").await;
             // The same address opened afresh shows the same events.
             b.goto(&here).await;
             b.text_with("#audit-events", CONTRACTORS).await;

@@ -33,7 +33,6 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use utoipa_scalar::Servable;
 
 /// Shared by every handler. axum clones the state for every request (each route's handler
 /// service holds a copy), so it is one `Arc`: one reference count, not one per service and
@@ -143,7 +142,7 @@ pub fn router(state: AppState) -> Router {
                 }
             }),
         )
-        .merge(utoipa_scalar::Scalar::with_url("/docs", api))
+        .merge(docs())
         .route("/console", axum::routing::get(console::page))
         .route("/console/", axum::routing::get(console::page))
         .route("/console/{*path}", axum::routing::get(console::asset))
@@ -323,6 +322,40 @@ fn label(value: &str) -> &'static str {
     w.insert(v);
     v
 }
+
+/// `/docs`: Swagger UI over `/openapi.json`, every file of it from the binary (the
+/// `vendored` feature of `utoipa-swagger-ui`), under a policy that lets the page load and
+/// call nothing but this server. (Swagger UI styles its elements inline and renders
+/// descriptions as markup, so the policy allows inline styles and has no Trusted Types;
+/// the console's policy is stricter.)
+fn docs() -> Router<AppState> {
+    let ui: Router<AppState> = utoipa_swagger_ui::SwaggerUi::new("/docs")
+        .config(utoipa_swagger_ui::Config::from("/openapi.json").validator_url("none"))
+        .into();
+    ui.layer(middleware::map_response(
+        |mut res: Response<Body>| async move {
+            let h = res.headers_mut();
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(DOCS_CONTENT_SECURITY_POLICY),
+            );
+            h.insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
+            h.insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            );
+            res
+        },
+    ))
+}
+
+/// The policy of `/docs`: this server only.
+pub const DOCS_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+    style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; \
+    connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// The last line of defence for the envelope: any error response that did not come from
 /// [`Error`] (a rejection of an extractor we do not wrap, a layer's own answer) is rewritten

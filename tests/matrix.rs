@@ -175,6 +175,23 @@ backends! {
         assert!(spec["components"]["schemas"]["ErrorBody"].is_object());
         for (path, item) in spec["paths"].as_object().unwrap() {
             for (method, op) in item.as_object().unwrap() {
+                // Parameters are where they are read: a path parameter names a variable of
+                // the path's template and every variable is one; each (name, in) once.
+                let params = op["parameters"].as_array().cloned().unwrap_or_default();
+                let mut seen = std::collections::HashSet::new();
+                for p in &params {
+                    let (name, at) = (p["name"].as_str().unwrap(), p["in"].as_str().unwrap());
+                    assert!(seen.insert((name.to_lowercase(), at)), "{method} {path}: {name} twice in {at}");
+                    if at == "path" {
+                        assert!(path.contains(&format!("{{{name}}}")), "{method} {path}: {name} is not in the path");
+                    }
+                }
+                for var in path.split('{').skip(1).map(|v| v.split('}').next().unwrap()) {
+                    assert!(
+                        params.iter().any(|p| p["in"] == "path" && p["name"] == var),
+                        "{method} {path}: {{{var}}} is not declared"
+                    );
+                }
                 let responses = op["responses"].as_object().unwrap();
                 assert!(responses.contains_key("500"), "{method} {path}");
                 if path.starts_with("/v1/") {

@@ -22,6 +22,7 @@ pub async fn verify(
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EventQuery {
     /// An event kind, e.g. `authorize`, `grant.request`.
     pub kind: Option<String>,

@@ -116,6 +116,7 @@ pub async fn put_entities(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EntityQuery {
     /// Only entities of this type (e.g. `User`).
     #[serde(rename = "type")]

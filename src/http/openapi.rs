@@ -144,12 +144,16 @@ pub fn finish(api: &mut OpenApi) {
                     "The tenant the call is for; must be the API key's tenant.",
                     true,
                 ));
-                params.push(header_param(
-                    "X-On-Behalf-Of",
-                    false,
-                    "The human a portal acts for (free text), recorded on audit events and grants.",
-                    false,
-                ));
+                // An operation that says more of X-On-Behalf-Of (approvals: the approver)
+                // keeps its own description; a parameter is declared once.
+                if !params.iter().any(|p| p.name == "X-On-Behalf-Of") {
+                    params.push(header_param(
+                        "X-On-Behalf-Of",
+                        false,
+                        "The human a portal acts for (free text), recorded on audit events and grants.",
+                        false,
+                    ));
+                }
                 add_errors(
                     op,
                     &[

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 /// The list's parameters.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// `CREATED_AT_ASC` (the default: creation order) or `PRIORITY_DESC` (highest priority
     /// first, ties oldest first: the order in which a governing policy is chosen). Any

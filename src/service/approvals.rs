@@ -378,6 +378,7 @@ pub async fn decide(
 /// The query of `GET /v1/approvals`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct WaitingQuery {
     /// At most this many grants (1..=100, default 25).
     pub limit: Option<String>,

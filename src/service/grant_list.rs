@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 /// The query string of `POST /v1/grants/list`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `GRANTED_AT_DESC` (default), `GRANTED_AT_ASC`, `EXPIRES_AT_ASC`, `EXPIRES_AT_DESC`,
     /// `CREATED_AT_ASC`, `CREATED_AT_DESC`, `UPDATED_AT_ASC`, `UPDATED_AT_DESC`; ties are

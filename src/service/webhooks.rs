@@ -85,6 +85,7 @@ pub struct CreatedWebhook {
 /// The query of `GET /v1/webhooks/{id}/deliveries`.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
     /// `pending`, `delivered` or `dead`.
     pub status: Option<String>,

@@ -1,0 +1,261 @@
+from http import HTTPStatus
+from typing import Any
+from uuid import UUID
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.batch_body import BatchBody
+from ...models.batch_request import BatchRequest
+from ...models.error_body import ErrorBody
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    *,
+    body: BatchRequest,
+    x_min_policy_set_version: int | None | Unset = UNSET,
+    x_tenant_id: UUID,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(x_min_policy_set_version, Unset):
+        headers["X-Min-Policy-Set-Version"] = x_min_policy_set_version
+
+    headers["X-Tenant-ID"] = x_tenant_id
+
+    if not isinstance(x_on_behalf_of, Unset):
+        headers["X-On-Behalf-Of"] = x_on_behalf_of
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/v1/authorize/batch",
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> BatchBody | ErrorBody | None:
+    if response.status_code == 200:
+        response_200 = BatchBody.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = ErrorBody.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = ErrorBody.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = ErrorBody.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = ErrorBody.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 405:
+        response_405 = ErrorBody.from_dict(response.json())
+
+        return response_405
+
+    if response.status_code == 413:
+        response_413 = ErrorBody.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = ErrorBody.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 500:
+        response_500 = ErrorBody.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorBody.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[BatchBody | ErrorBody]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient,
+    body: BatchRequest,
+    x_min_policy_set_version: int | None | Unset = UNSET,
+    x_tenant_id: UUID,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> Response[BatchBody | ErrorBody]:
+    """Decide up to 100 requests, answered in order, each audited. At most 1,000
+    request-scoped entities over the whole batch, brought by at most 10 of its requests
+    (and the limits of `/v1/authorize` per request).
+
+    Args:
+        x_min_policy_set_version (int | None | Unset):
+        x_tenant_id (UUID):
+        x_on_behalf_of (str | Unset):
+        body (BatchRequest):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[BatchBody | ErrorBody]
+    """
+
+    kwargs = _get_kwargs(
+        body=body,
+        x_min_policy_set_version=x_min_policy_set_version,
+        x_tenant_id=x_tenant_id,
+        x_on_behalf_of=x_on_behalf_of,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    *,
+    client: AuthenticatedClient,
+    body: BatchRequest,
+    x_min_policy_set_version: int | None | Unset = UNSET,
+    x_tenant_id: UUID,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> BatchBody | ErrorBody | None:
+    """Decide up to 100 requests, answered in order, each audited. At most 1,000
+    request-scoped entities over the whole batch, brought by at most 10 of its requests
+    (and the limits of `/v1/authorize` per request).
+
+    Args:
+        x_min_policy_set_version (int | None | Unset):
+        x_tenant_id (UUID):
+        x_on_behalf_of (str | Unset):
+        body (BatchRequest):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        BatchBody | ErrorBody
+    """
+
+    return sync_detailed(
+        client=client,
+        body=body,
+        x_min_policy_set_version=x_min_policy_set_version,
+        x_tenant_id=x_tenant_id,
+        x_on_behalf_of=x_on_behalf_of,
+    ).parsed
+
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient,
+    body: BatchRequest,
+    x_min_policy_set_version: int | None | Unset = UNSET,
+    x_tenant_id: UUID,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> Response[BatchBody | ErrorBody]:
+    """Decide up to 100 requests, answered in order, each audited. At most 1,000
+    request-scoped entities over the whole batch, brought by at most 10 of its requests
+    (and the limits of `/v1/authorize` per request).
+
+    Args:
+        x_min_policy_set_version (int | None | Unset):
+        x_tenant_id (UUID):
+        x_on_behalf_of (str | Unset):
+        body (BatchRequest):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[BatchBody | ErrorBody]
+    """
+
+    kwargs = _get_kwargs(
+        body=body,
+        x_min_policy_set_version=x_min_policy_set_version,
+        x_tenant_id=x_tenant_id,
+        x_on_behalf_of=x_on_behalf_of,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient,
+    body: BatchRequest,
+    x_min_policy_set_version: int | None | Unset = UNSET,
+    x_tenant_id: UUID,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> BatchBody | ErrorBody | None:
+    """Decide up to 100 requests, answered in order, each audited. At most 1,000
+    request-scoped entities over the whole batch, brought by at most 10 of its requests
+    (and the limits of `/v1/authorize` per request).
+
+    Args:
+        x_min_policy_set_version (int | None | Unset):
+        x_tenant_id (UUID):
+        x_on_behalf_of (str | Unset):
+        body (BatchRequest):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        BatchBody | ErrorBody
+    """
+
+    return (
+        await asyncio_detailed(
+            client=client,
+            body=body,
+            x_min_policy_set_version=x_min_policy_set_version,
+            x_tenant_id=x_tenant_id,
+            x_on_behalf_of=x_on_behalf_of,
+        )
+    ).parsed

@@ -1,0 +1,306 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+from uuid import UUID
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.error_body import ErrorBody
+from ...models.extend_body import ExtendBody
+from ...models.grant_decision import GrantDecision
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    id: str,
+    *,
+    body: ExtendBody,
+    x_min_policy_set_version: int | None | Unset = UNSET,
+    if_match: None | str | Unset = UNSET,
+    x_tenant_id: UUID,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(x_min_policy_set_version, Unset):
+        headers["X-Min-Policy-Set-Version"] = x_min_policy_set_version
+
+    if not isinstance(if_match, Unset):
+        headers["If-Match"] = if_match
+
+    headers["X-Tenant-ID"] = x_tenant_id
+
+    if not isinstance(x_on_behalf_of, Unset):
+        headers["X-On-Behalf-Of"] = x_on_behalf_of
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/v1/grants/{id}/extend".format(
+            id=quote(str(id), safe=""),
+        ),
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> ErrorBody | GrantDecision | None:
+    if response.status_code == 200:
+        response_200 = GrantDecision.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = ErrorBody.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = ErrorBody.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = ErrorBody.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = ErrorBody.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 405:
+        response_405 = ErrorBody.from_dict(response.json())
+
+        return response_405
+
+    if response.status_code == 409:
+        response_409 = ErrorBody.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 413:
+        response_413 = ErrorBody.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = ErrorBody.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 500:
+        response_500 = ErrorBody.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorBody.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[ErrorBody | GrantDecision]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    id: str,
+    *,
+    client: AuthenticatedClient,
+    body: ExtendBody,
+    x_min_policy_set_version: int | None | Unset = UNSET,
+    if_match: None | str | Unset = UNSET,
+    x_tenant_id: UUID,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> Response[ErrorBody | GrantDecision]:
+    """Extend an active grant to `now + duration_seconds` or to `expires_at`. Evaluated as
+    `Action::"extend"`; the lifetime is capped at `granted_at + max_duration_seconds` of the
+    governing policy (`clamped` says so). An extension never shortens a grant: a new expiry
+    before the current one is a 400 (shortening is `PUT` with `expires_at`), and a cap that
+    would end the grant earlier than now is a 409.
+
+    Args:
+        id (str):
+        x_min_policy_set_version (int | None | Unset):
+        if_match (None | str | Unset):
+        x_tenant_id (UUID):
+        x_on_behalf_of (str | Unset):
+        body (ExtendBody):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ErrorBody | GrantDecision]
+    """
+
+    kwargs = _get_kwargs(
+        id=id,
+        body=body,
+        x_min_policy_set_version=x_min_policy_set_version,
+        if_match=if_match,
+        x_tenant_id=x_tenant_id,
+        x_on_behalf_of=x_on_behalf_of,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    id: str,
+    *,
+    client: AuthenticatedClient,
+    body: ExtendBody,
+    x_min_policy_set_version: int | None | Unset = UNSET,
+    if_match: None | str | Unset = UNSET,
+    x_tenant_id: UUID,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> ErrorBody | GrantDecision | None:
+    """Extend an active grant to `now + duration_seconds` or to `expires_at`. Evaluated as
+    `Action::"extend"`; the lifetime is capped at `granted_at + max_duration_seconds` of the
+    governing policy (`clamped` says so). An extension never shortens a grant: a new expiry
+    before the current one is a 400 (shortening is `PUT` with `expires_at`), and a cap that
+    would end the grant earlier than now is a 409.
+
+    Args:
+        id (str):
+        x_min_policy_set_version (int | None | Unset):
+        if_match (None | str | Unset):
+        x_tenant_id (UUID):
+        x_on_behalf_of (str | Unset):
+        body (ExtendBody):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ErrorBody | GrantDecision
+    """
+
+    return sync_detailed(
+        id=id,
+        client=client,
+        body=body,
+        x_min_policy_set_version=x_min_policy_set_version,
+        if_match=if_match,
+        x_tenant_id=x_tenant_id,
+        x_on_behalf_of=x_on_behalf_of,
+    ).parsed
+
+
+async def asyncio_detailed(
+    id: str,
+    *,
+    client: AuthenticatedClient,
+    body: ExtendBody,
+    x_min_policy_set_version: int | None | Unset = UNSET,
+    if_match: None | str | Unset = UNSET,
+    x_tenant_id: UUID,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> Response[ErrorBody | GrantDecision]:
+    """Extend an active grant to `now + duration_seconds` or to `expires_at`. Evaluated as
+    `Action::"extend"`; the lifetime is capped at `granted_at + max_duration_seconds` of the
+    governing policy (`clamped` says so). An extension never shortens a grant: a new expiry
+    before the current one is a 400 (shortening is `PUT` with `expires_at`), and a cap that
+    would end the grant earlier than now is a 409.
+
+    Args:
+        id (str):
+        x_min_policy_set_version (int | None | Unset):
+        if_match (None | str | Unset):
+        x_tenant_id (UUID):
+        x_on_behalf_of (str | Unset):
+        body (ExtendBody):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ErrorBody | GrantDecision]
+    """
+
+    kwargs = _get_kwargs(
+        id=id,
+        body=body,
+        x_min_policy_set_version=x_min_policy_set_version,
+        if_match=if_match,
+        x_tenant_id=x_tenant_id,
+        x_on_behalf_of=x_on_behalf_of,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    id: str,
+    *,
+    client: AuthenticatedClient,
+    body: ExtendBody,
+    x_min_policy_set_version: int | None | Unset = UNSET,
+    if_match: None | str | Unset = UNSET,
+    x_tenant_id: UUID,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> ErrorBody | GrantDecision | None:
+    """Extend an active grant to `now + duration_seconds` or to `expires_at`. Evaluated as
+    `Action::"extend"`; the lifetime is capped at `granted_at + max_duration_seconds` of the
+    governing policy (`clamped` says so). An extension never shortens a grant: a new expiry
+    before the current one is a 400 (shortening is `PUT` with `expires_at`), and a cap that
+    would end the grant earlier than now is a 409.
+
+    Args:
+        id (str):
+        x_min_policy_set_version (int | None | Unset):
+        if_match (None | str | Unset):
+        x_tenant_id (UUID):
+        x_on_behalf_of (str | Unset):
+        body (ExtendBody):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ErrorBody | GrantDecision
+    """
+
+    return (
+        await asyncio_detailed(
+            id=id,
+            client=client,
+            body=body,
+            x_min_policy_set_version=x_min_policy_set_version,
+            if_match=if_match,
+            x_tenant_id=x_tenant_id,
+            x_on_behalf_of=x_on_behalf_of,
+        )
+    ).parsed

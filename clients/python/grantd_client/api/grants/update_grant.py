@@ -1,0 +1,310 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+from uuid import UUID
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.error_body import ErrorBody
+from ...models.update_body import UpdateBody
+from ...models.updated import Updated
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    id: str,
+    *,
+    body: UpdateBody,
+    x_min_policy_set_version: int | None | Unset = UNSET,
+    if_match: None | str | Unset = UNSET,
+    x_tenant_id: UUID,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(x_min_policy_set_version, Unset):
+        headers["X-Min-Policy-Set-Version"] = x_min_policy_set_version
+
+    if not isinstance(if_match, Unset):
+        headers["If-Match"] = if_match
+
+    headers["X-Tenant-ID"] = x_tenant_id
+
+    if not isinstance(x_on_behalf_of, Unset):
+        headers["X-On-Behalf-Of"] = x_on_behalf_of
+
+    _kwargs: dict[str, Any] = {
+        "method": "put",
+        "url": "/v1/grants/{id}".format(
+            id=quote(str(id), safe=""),
+        ),
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> ErrorBody | Updated | None:
+    if response.status_code == 200:
+        response_200 = Updated.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = ErrorBody.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = ErrorBody.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = ErrorBody.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = ErrorBody.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 405:
+        response_405 = ErrorBody.from_dict(response.json())
+
+        return response_405
+
+    if response.status_code == 409:
+        response_409 = ErrorBody.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 413:
+        response_413 = ErrorBody.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = ErrorBody.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 500:
+        response_500 = ErrorBody.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorBody.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[ErrorBody | Updated]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    id: str,
+    *,
+    client: AuthenticatedClient,
+    body: UpdateBody,
+    x_min_policy_set_version: int | None | Unset = UNSET,
+    if_match: None | str | Unset = UNSET,
+    x_tenant_id: UUID,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> Response[ErrorBody | Updated]:
+    """Change a grant: `scopes` (re-evaluated as `Action::"request"` with the grant's real
+    durations; the governing policy of that decision becomes the grant's and its lifetime
+    cap applies, `clamped` says so), `expires_at` (earlier than the current expiry and after
+    now: shortens the grant, no re-decision), `status: REVOKED` (as revoke); admin only:
+    `status: EXTENDED | EXPIRED`, `granted_by`, `granted_at` (not after now),
+    `policy_id`/`policy_key` (re-evaluated and capped like a scope change).
+
+    Args:
+        id (str):
+        x_min_policy_set_version (int | None | Unset):
+        if_match (None | str | Unset):
+        x_tenant_id (UUID):
+        x_on_behalf_of (str | Unset):
+        body (UpdateBody):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ErrorBody | Updated]
+    """
+
+    kwargs = _get_kwargs(
+        id=id,
+        body=body,
+        x_min_policy_set_version=x_min_policy_set_version,
+        if_match=if_match,
+        x_tenant_id=x_tenant_id,
+        x_on_behalf_of=x_on_behalf_of,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    id: str,
+    *,
+    client: AuthenticatedClient,
+    body: UpdateBody,
+    x_min_policy_set_version: int | None | Unset = UNSET,
+    if_match: None | str | Unset = UNSET,
+    x_tenant_id: UUID,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> ErrorBody | Updated | None:
+    """Change a grant: `scopes` (re-evaluated as `Action::"request"` with the grant's real
+    durations; the governing policy of that decision becomes the grant's and its lifetime
+    cap applies, `clamped` says so), `expires_at` (earlier than the current expiry and after
+    now: shortens the grant, no re-decision), `status: REVOKED` (as revoke); admin only:
+    `status: EXTENDED | EXPIRED`, `granted_by`, `granted_at` (not after now),
+    `policy_id`/`policy_key` (re-evaluated and capped like a scope change).
+
+    Args:
+        id (str):
+        x_min_policy_set_version (int | None | Unset):
+        if_match (None | str | Unset):
+        x_tenant_id (UUID):
+        x_on_behalf_of (str | Unset):
+        body (UpdateBody):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ErrorBody | Updated
+    """
+
+    return sync_detailed(
+        id=id,
+        client=client,
+        body=body,
+        x_min_policy_set_version=x_min_policy_set_version,
+        if_match=if_match,
+        x_tenant_id=x_tenant_id,
+        x_on_behalf_of=x_on_behalf_of,
+    ).parsed
+
+
+async def asyncio_detailed(
+    id: str,
+    *,
+    client: AuthenticatedClient,
+    body: UpdateBody,
+    x_min_policy_set_version: int | None | Unset = UNSET,
+    if_match: None | str | Unset = UNSET,
+    x_tenant_id: UUID,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> Response[ErrorBody | Updated]:
+    """Change a grant: `scopes` (re-evaluated as `Action::"request"` with the grant's real
+    durations; the governing policy of that decision becomes the grant's and its lifetime
+    cap applies, `clamped` says so), `expires_at` (earlier than the current expiry and after
+    now: shortens the grant, no re-decision), `status: REVOKED` (as revoke); admin only:
+    `status: EXTENDED | EXPIRED`, `granted_by`, `granted_at` (not after now),
+    `policy_id`/`policy_key` (re-evaluated and capped like a scope change).
+
+    Args:
+        id (str):
+        x_min_policy_set_version (int | None | Unset):
+        if_match (None | str | Unset):
+        x_tenant_id (UUID):
+        x_on_behalf_of (str | Unset):
+        body (UpdateBody):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ErrorBody | Updated]
+    """
+
+    kwargs = _get_kwargs(
+        id=id,
+        body=body,
+        x_min_policy_set_version=x_min_policy_set_version,
+        if_match=if_match,
+        x_tenant_id=x_tenant_id,
+        x_on_behalf_of=x_on_behalf_of,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    id: str,
+    *,
+    client: AuthenticatedClient,
+    body: UpdateBody,
+    x_min_policy_set_version: int | None | Unset = UNSET,
+    if_match: None | str | Unset = UNSET,
+    x_tenant_id: UUID,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> ErrorBody | Updated | None:
+    """Change a grant: `scopes` (re-evaluated as `Action::"request"` with the grant's real
+    durations; the governing policy of that decision becomes the grant's and its lifetime
+    cap applies, `clamped` says so), `expires_at` (earlier than the current expiry and after
+    now: shortens the grant, no re-decision), `status: REVOKED` (as revoke); admin only:
+    `status: EXTENDED | EXPIRED`, `granted_by`, `granted_at` (not after now),
+    `policy_id`/`policy_key` (re-evaluated and capped like a scope change).
+
+    Args:
+        id (str):
+        x_min_policy_set_version (int | None | Unset):
+        if_match (None | str | Unset):
+        x_tenant_id (UUID):
+        x_on_behalf_of (str | Unset):
+        body (UpdateBody):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ErrorBody | Updated
+    """
+
+    return (
+        await asyncio_detailed(
+            id=id,
+            client=client,
+            body=body,
+            x_min_policy_set_version=x_min_policy_set_version,
+            if_match=if_match,
+            x_tenant_id=x_tenant_id,
+            x_on_behalf_of=x_on_behalf_of,
+        )
+    ).parsed

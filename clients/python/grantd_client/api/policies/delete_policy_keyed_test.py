@@ -1,0 +1,223 @@
+from http import HTTPStatus
+from typing import Any, cast
+from uuid import UUID
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.error_body import ErrorBody
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    *,
+    if_match: None | str | Unset = UNSET,
+    x_tenant_id: UUID,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(if_match, Unset):
+        headers["If-Match"] = if_match
+
+    headers["X-Tenant-ID"] = x_tenant_id
+
+    if not isinstance(x_on_behalf_of, Unset):
+        headers["X-On-Behalf-Of"] = x_on_behalf_of
+
+    _kwargs: dict[str, Any] = {
+        "method": "delete",
+        "url": "/v1/policies/test",
+    }
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Any | ErrorBody | None:
+    if response.status_code == 204:
+        response_204 = cast(Any, None)
+        return response_204
+
+    if response.status_code == 400:
+        response_400 = ErrorBody.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = ErrorBody.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = ErrorBody.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = ErrorBody.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 405:
+        response_405 = ErrorBody.from_dict(response.json())
+
+        return response_405
+
+    if response.status_code == 500:
+        response_500 = ErrorBody.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorBody.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Any | ErrorBody]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient,
+    if_match: None | str | Unset = UNSET,
+    x_tenant_id: UUID,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> Response[Any | ErrorBody]:
+    """Delete the policy keyed `test` (as `DELETE /v1/policies/{id}`).
+
+    Args:
+        if_match (None | str | Unset):
+        x_tenant_id (UUID):
+        x_on_behalf_of (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Any | ErrorBody]
+    """
+
+    kwargs = _get_kwargs(
+        if_match=if_match,
+        x_tenant_id=x_tenant_id,
+        x_on_behalf_of=x_on_behalf_of,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    *,
+    client: AuthenticatedClient,
+    if_match: None | str | Unset = UNSET,
+    x_tenant_id: UUID,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> Any | ErrorBody | None:
+    """Delete the policy keyed `test` (as `DELETE /v1/policies/{id}`).
+
+    Args:
+        if_match (None | str | Unset):
+        x_tenant_id (UUID):
+        x_on_behalf_of (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Any | ErrorBody
+    """
+
+    return sync_detailed(
+        client=client,
+        if_match=if_match,
+        x_tenant_id=x_tenant_id,
+        x_on_behalf_of=x_on_behalf_of,
+    ).parsed
+
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient,
+    if_match: None | str | Unset = UNSET,
+    x_tenant_id: UUID,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> Response[Any | ErrorBody]:
+    """Delete the policy keyed `test` (as `DELETE /v1/policies/{id}`).
+
+    Args:
+        if_match (None | str | Unset):
+        x_tenant_id (UUID):
+        x_on_behalf_of (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Any | ErrorBody]
+    """
+
+    kwargs = _get_kwargs(
+        if_match=if_match,
+        x_tenant_id=x_tenant_id,
+        x_on_behalf_of=x_on_behalf_of,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient,
+    if_match: None | str | Unset = UNSET,
+    x_tenant_id: UUID,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> Any | ErrorBody | None:
+    """Delete the policy keyed `test` (as `DELETE /v1/policies/{id}`).
+
+    Args:
+        if_match (None | str | Unset):
+        x_tenant_id (UUID):
+        x_on_behalf_of (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Any | ErrorBody
+    """
+
+    return (
+        await asyncio_detailed(
+            client=client,
+            if_match=if_match,
+            x_tenant_id=x_tenant_id,
+            x_on_behalf_of=x_on_behalf_of,
+        )
+    ).parsed

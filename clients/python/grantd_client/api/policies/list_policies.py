@@ -1,0 +1,274 @@
+from http import HTTPStatus
+from typing import Any
+from uuid import UUID
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.error_body import ErrorBody
+from ...models.policy_list import PolicyList
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    *,
+    sort_order: str | Unset = UNSET,
+    per_page: str | Unset = UNSET,
+    page: str | Unset = UNSET,
+    next_page_token: str | Unset = UNSET,
+    x_tenant_id: UUID,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    headers["X-Tenant-ID"] = x_tenant_id
+
+    if not isinstance(x_on_behalf_of, Unset):
+        headers["X-On-Behalf-Of"] = x_on_behalf_of
+
+    params: dict[str, Any] = {}
+
+    params["sort_order"] = sort_order
+
+    params["per_page"] = per_page
+
+    params["page"] = page
+
+    params["next_page_token"] = next_page_token
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
+
+    _kwargs: dict[str, Any] = {
+        "method": "get",
+        "url": "/v1/policies",
+        "params": params,
+    }
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> ErrorBody | PolicyList | None:
+    if response.status_code == 200:
+        response_200 = PolicyList.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = ErrorBody.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = ErrorBody.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = ErrorBody.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = ErrorBody.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 405:
+        response_405 = ErrorBody.from_dict(response.json())
+
+        return response_405
+
+    if response.status_code == 500:
+        response_500 = ErrorBody.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorBody.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[ErrorBody | PolicyList]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient,
+    sort_order: str | Unset = UNSET,
+    per_page: str | Unset = UNSET,
+    page: str | Unset = UNSET,
+    next_page_token: str | Unset = UNSET,
+    x_tenant_id: UUID,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> Response[ErrorBody | PolicyList]:
+    """List policies, in creation order or by priority (`sort_order`).
+
+    Args:
+        sort_order (str | Unset):
+        per_page (str | Unset):
+        page (str | Unset):
+        next_page_token (str | Unset):
+        x_tenant_id (UUID):
+        x_on_behalf_of (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ErrorBody | PolicyList]
+    """
+
+    kwargs = _get_kwargs(
+        sort_order=sort_order,
+        per_page=per_page,
+        page=page,
+        next_page_token=next_page_token,
+        x_tenant_id=x_tenant_id,
+        x_on_behalf_of=x_on_behalf_of,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    *,
+    client: AuthenticatedClient,
+    sort_order: str | Unset = UNSET,
+    per_page: str | Unset = UNSET,
+    page: str | Unset = UNSET,
+    next_page_token: str | Unset = UNSET,
+    x_tenant_id: UUID,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> ErrorBody | PolicyList | None:
+    """List policies, in creation order or by priority (`sort_order`).
+
+    Args:
+        sort_order (str | Unset):
+        per_page (str | Unset):
+        page (str | Unset):
+        next_page_token (str | Unset):
+        x_tenant_id (UUID):
+        x_on_behalf_of (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ErrorBody | PolicyList
+    """
+
+    return sync_detailed(
+        client=client,
+        sort_order=sort_order,
+        per_page=per_page,
+        page=page,
+        next_page_token=next_page_token,
+        x_tenant_id=x_tenant_id,
+        x_on_behalf_of=x_on_behalf_of,
+    ).parsed
+
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient,
+    sort_order: str | Unset = UNSET,
+    per_page: str | Unset = UNSET,
+    page: str | Unset = UNSET,
+    next_page_token: str | Unset = UNSET,
+    x_tenant_id: UUID,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> Response[ErrorBody | PolicyList]:
+    """List policies, in creation order or by priority (`sort_order`).
+
+    Args:
+        sort_order (str | Unset):
+        per_page (str | Unset):
+        page (str | Unset):
+        next_page_token (str | Unset):
+        x_tenant_id (UUID):
+        x_on_behalf_of (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ErrorBody | PolicyList]
+    """
+
+    kwargs = _get_kwargs(
+        sort_order=sort_order,
+        per_page=per_page,
+        page=page,
+        next_page_token=next_page_token,
+        x_tenant_id=x_tenant_id,
+        x_on_behalf_of=x_on_behalf_of,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient,
+    sort_order: str | Unset = UNSET,
+    per_page: str | Unset = UNSET,
+    page: str | Unset = UNSET,
+    next_page_token: str | Unset = UNSET,
+    x_tenant_id: UUID,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> ErrorBody | PolicyList | None:
+    """List policies, in creation order or by priority (`sort_order`).
+
+    Args:
+        sort_order (str | Unset):
+        per_page (str | Unset):
+        page (str | Unset):
+        next_page_token (str | Unset):
+        x_tenant_id (UUID):
+        x_on_behalf_of (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ErrorBody | PolicyList
+    """
+
+    return (
+        await asyncio_detailed(
+            client=client,
+            sort_order=sort_order,
+            per_page=per_page,
+            page=page,
+            next_page_token=next_page_token,
+            x_tenant_id=x_tenant_id,
+            x_on_behalf_of=x_on_behalf_of,
+        )
+    ).parsed

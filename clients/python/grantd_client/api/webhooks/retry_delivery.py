@@ -1,0 +1,252 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+from uuid import UUID
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.delivery import Delivery
+from ...models.error_body import ErrorBody
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    id: str,
+    delivery_id: str,
+    *,
+    x_tenant_id: UUID,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    headers["X-Tenant-ID"] = x_tenant_id
+
+    if not isinstance(x_on_behalf_of, Unset):
+        headers["X-On-Behalf-Of"] = x_on_behalf_of
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/v1/webhooks/{id}/deliveries/{delivery_id}/retry".format(
+            id=quote(str(id), safe=""),
+            delivery_id=quote(str(delivery_id), safe=""),
+        ),
+    }
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Delivery | ErrorBody | None:
+    if response.status_code == 202:
+        response_202 = Delivery.from_dict(response.json())
+
+        return response_202
+
+    if response.status_code == 400:
+        response_400 = ErrorBody.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = ErrorBody.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = ErrorBody.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = ErrorBody.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 405:
+        response_405 = ErrorBody.from_dict(response.json())
+
+        return response_405
+
+    if response.status_code == 409:
+        response_409 = ErrorBody.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 500:
+        response_500 = ErrorBody.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorBody.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Delivery | ErrorBody]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    id: str,
+    delivery_id: str,
+    *,
+    client: AuthenticatedClient,
+    x_tenant_id: UUID,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> Response[Delivery | ErrorBody]:
+    """Send a delivery again (admin): a dead or delivered one becomes pending, due now, with a
+    fresh retry schedule and the same `webhook-id` (receivers drop duplicates by it); a
+    pending one is on its schedule already (409). Audited as `webhook.retry`.
+
+    Args:
+        id (str):
+        delivery_id (str):
+        x_tenant_id (UUID):
+        x_on_behalf_of (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Delivery | ErrorBody]
+    """
+
+    kwargs = _get_kwargs(
+        id=id,
+        delivery_id=delivery_id,
+        x_tenant_id=x_tenant_id,
+        x_on_behalf_of=x_on_behalf_of,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    id: str,
+    delivery_id: str,
+    *,
+    client: AuthenticatedClient,
+    x_tenant_id: UUID,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> Delivery | ErrorBody | None:
+    """Send a delivery again (admin): a dead or delivered one becomes pending, due now, with a
+    fresh retry schedule and the same `webhook-id` (receivers drop duplicates by it); a
+    pending one is on its schedule already (409). Audited as `webhook.retry`.
+
+    Args:
+        id (str):
+        delivery_id (str):
+        x_tenant_id (UUID):
+        x_on_behalf_of (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Delivery | ErrorBody
+    """
+
+    return sync_detailed(
+        id=id,
+        delivery_id=delivery_id,
+        client=client,
+        x_tenant_id=x_tenant_id,
+        x_on_behalf_of=x_on_behalf_of,
+    ).parsed
+
+
+async def asyncio_detailed(
+    id: str,
+    delivery_id: str,
+    *,
+    client: AuthenticatedClient,
+    x_tenant_id: UUID,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> Response[Delivery | ErrorBody]:
+    """Send a delivery again (admin): a dead or delivered one becomes pending, due now, with a
+    fresh retry schedule and the same `webhook-id` (receivers drop duplicates by it); a
+    pending one is on its schedule already (409). Audited as `webhook.retry`.
+
+    Args:
+        id (str):
+        delivery_id (str):
+        x_tenant_id (UUID):
+        x_on_behalf_of (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Delivery | ErrorBody]
+    """
+
+    kwargs = _get_kwargs(
+        id=id,
+        delivery_id=delivery_id,
+        x_tenant_id=x_tenant_id,
+        x_on_behalf_of=x_on_behalf_of,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    id: str,
+    delivery_id: str,
+    *,
+    client: AuthenticatedClient,
+    x_tenant_id: UUID,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> Delivery | ErrorBody | None:
+    """Send a delivery again (admin): a dead or delivered one becomes pending, due now, with a
+    fresh retry schedule and the same `webhook-id` (receivers drop duplicates by it); a
+    pending one is on its schedule already (409). Audited as `webhook.retry`.
+
+    Args:
+        id (str):
+        delivery_id (str):
+        x_tenant_id (UUID):
+        x_on_behalf_of (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Delivery | ErrorBody
+    """
+
+    return (
+        await asyncio_detailed(
+            id=id,
+            delivery_id=delivery_id,
+            client=client,
+            x_tenant_id=x_tenant_id,
+            x_on_behalf_of=x_on_behalf_of,
+        )
+    ).parsed

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Self, TypeVar
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+T = TypeVar("T", bound="Found")
+
+
+@_attrs_define
+class Found:
+    """What a re-evaluation found, grant by grant, so far.
+
+    Attributes:
+        clamped (int): Allowed, but beyond their governing policy's maximum.
+        denied (int): No longer allowed.
+        examined (int): Active grants re-decided.
+        policy_changed (int): Allowed, by another policy than their own.
+    """
+
+    clamped: int
+    denied: int
+    examined: int
+    policy_changed: int
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        clamped = self.clamped
+
+        denied = self.denied
+
+        examined = self.examined
+
+        policy_changed = self.policy_changed
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "clamped": clamped,
+                "denied": denied,
+                "examined": examined,
+                "policy_changed": policy_changed,
+            }
+        )
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        d = dict(src_dict)
+        clamped = d.pop("clamped")
+
+        denied = d.pop("denied")
+
+        examined = d.pop("examined")
+
+        policy_changed = d.pop("policy_changed")
+
+        found = cls(
+            clamped=clamped,
+            denied=denied,
+            examined=examined,
+            policy_changed=policy_changed,
+        )
+
+        found.additional_properties = d
+        return found
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties

@@ -8,7 +8,7 @@ export const KINDS = [
   "authorize", "grant.request", "grant.extend", "grant.update", "grant.revoke", "grant.expire",
   "grant.reevaluate", "grant.approve", "grant.deny", "grant.approval_expire",
   "policy.create", "policy.update", "policy.delete", "schema.update", "entities.update",
-  "entities.delete", "settings.update", "webhook.create", "webhook.delete", "webhook.retry",
+  "entities.delete", "settings.update", "tenant.quota", "webhook.create", "webhook.delete", "webhook.retry",
   "key.create", "key.revoke", "auth.tenant_mismatch",
 ];
 

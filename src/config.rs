@@ -34,6 +34,8 @@ pub struct Config {
     pub shutdown_grace: std::time::Duration,
     /// How webhooks are delivered, and which URLs they may have.
     pub webhooks: crate::service::webhooks::DeliveryConfig,
+    /// The default limits of every tenant and every key (`None`: unlimited).
+    pub quotas: crate::service::quotas::QuotaDefaults,
 }
 
 impl Config {
@@ -52,6 +54,7 @@ impl Config {
             shutdown_drain: std::time::Duration::ZERO,
             shutdown_grace: std::time::Duration::from_secs(10),
             webhooks: crate::service::webhooks::DeliveryConfig::default(),
+            quotas: crate::service::quotas::QuotaDefaults::default(),
         }
     }
 }

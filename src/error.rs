@@ -46,6 +46,15 @@ pub enum Error {
     UnsupportedMediaType(String),
     #[error("{0}")]
     RateLimited(String),
+    /// Over a quota (429 `rate_limited`): `Retry-After` and `RateLimit-*` say when to
+    /// come back and what the bucket holds.
+    #[error("{message}")]
+    Throttled {
+        message: String,
+        retry_after: std::time::Duration,
+        /// The bucket's size.
+        limit: u32,
+    },
     /// The database could not be reached; the request had no effect.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] anyhow::Error),
@@ -122,7 +131,7 @@ impl Error {
             Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Error::RateLimited(_) | Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(_) | Error::NotReady(_) | Error::Stale(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -142,7 +151,7 @@ impl Error {
             Error::MethodNotAllowed(_) => "method_not_allowed",
             Error::PayloadTooLarge(_) => "payload_too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
-            Error::RateLimited(_) => "rate_limited",
+            Error::RateLimited(_) | Error::Throttled { .. } => "rate_limited",
             Error::Unavailable(_) | Error::NotReady(_) => "unavailable",
             Error::Stale(_) => "stale",
             Error::PolicySetInvalid(_) => "policy_set_invalid",
@@ -213,6 +222,19 @@ impl IntoResponse for Error {
             _ => {}
         }
         let mut res = (status, axum::Json(self.body())).into_response();
+        if let Error::Throttled {
+            retry_after, limit, ..
+        } = &self
+        {
+            // Whole seconds, rounded up: a client that waits that long finds a token.
+            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            let secs = secs.max(1);
+            let h = res.headers_mut();
+            h.insert(axum::http::header::RETRY_AFTER, secs.into());
+            h.insert("ratelimit-limit", (*limit).into());
+            h.insert("ratelimit-remaining", 0u32.into());
+            h.insert("ratelimit-reset", secs.into());
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             res.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,

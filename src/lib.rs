@@ -104,6 +104,7 @@ impl App {
             stop_poller.subscribe(),
         ));
         let services = Services {
+            quotas: std::sync::Arc::new(service::quotas::Quotas::new(store.clone(), config.quotas)),
             store,
             clock,
             audit,

@@ -159,6 +159,22 @@ struct ServeArgs {
     /// then the process exits regardless.
     #[arg(long, env = "GRANTD_SHUTDOWN_GRACE_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
     shutdown_grace_ms: u64,
+    /// Every tenant's quota, per second, for decisions (authorize, counting each request
+    /// of a batch; grant writes; access checks) and, separately, for every other call;
+    /// with --tenant-burst. Unset: unlimited. A tenant's own limit (`grantd tenant quota`)
+    /// replaces it. Per instance.
+    #[arg(long, env = "GRANTD_TENANT_RPS", requires = "tenant_burst", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    tenant_rps: Option<u32>,
+    /// The most calls of a tenant at once (the bucket's size); with --tenant-rps.
+    #[arg(long, env = "GRANTD_TENANT_BURST", requires = "tenant_rps", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    tenant_burst: Option<u32>,
+    /// Every API key's quota, per second, kept like the tenant's (two buckets); with
+    /// --key-burst. Unset: unlimited. Per instance.
+    #[arg(long, env = "GRANTD_KEY_RPS", requires = "key_burst", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    key_rps: Option<u32>,
+    /// The most calls of a key at once; with --key-rps.
+    #[arg(long, env = "GRANTD_KEY_BURST", requires = "key_rps", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    key_burst: Option<u32>,
     /// Log output: `pretty` or `json` (the filter is `GRANTD_LOG`, e.g. `info,grantd=debug`).
     #[arg(long, env = "GRANTD_LOG_FORMAT", default_value = "pretty", value_parser = ["pretty", "json"])]
     log_format: String,
@@ -172,6 +188,21 @@ enum TenantCmd {
         /// Print exactly one JSON line `{"tenant_id", "api_key"}`.
         #[arg(long)]
         json: bool,
+    },
+    /// Show, set (--rps with --burst) or clear (--clear) a tenant's own request quota, which
+    /// replaces the --tenant-rps/--tenant-burst default of every instance within a second.
+    /// Prints the tenant's own limit as JSON (`null`: none).
+    Quota {
+        tenant: TenantId,
+        /// Calls per second, sustained (each of the decisions and other budgets).
+        #[arg(long, requires = "burst", conflicts_with = "clear", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        rps: Option<u32>,
+        /// The most calls at once.
+        #[arg(long, requires = "rps", conflicts_with = "clear", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        burst: Option<u32>,
+        /// Remove the tenant's own limit (the instance default holds again).
+        #[arg(long)]
+        clear: bool,
     },
 }
 
@@ -334,6 +365,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 timeout: std::time::Duration::from_millis(args.webhook_timeout_ms),
                 concurrency: args.webhook_concurrency as usize,
             };
+            let limit = |rps: Option<u32>, burst: Option<u32>| match (rps, burst) {
+                (Some(r), Some(b)) => grantd::service::quotas::Limit::new(r, b)
+                    .map(Some)
+                    .map_err(anyhow::Error::msg),
+                _ => Ok(None),
+            };
+            config.quotas = grantd::service::quotas::QuotaDefaults {
+                tenant: limit(args.tenant_rps, args.tenant_burst)?,
+                key: limit(args.key_rps, args.key_burst)?,
+            };
             serve(config, &args.bind).await
         }
         Command::Backup { path } => {
@@ -369,6 +410,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 println!("tenant_id: {id}\napi_key:   {key}\n(the key is shown only once)");
             }
+            Ok(())
+        }
+        Command::Tenant(TenantCmd::Quota {
+            tenant,
+            rps,
+            burst,
+            clear,
+        }) => {
+            let store = store::open(&database_url).await?;
+            let limit = match (rps, burst) {
+                (Some(r), Some(b)) => {
+                    Some(grantd::service::quotas::Limit::new(r, b).map_err(anyhow::Error::msg)?)
+                }
+                _ => None,
+            };
+            if clear || limit.is_some() {
+                let found = grantd::service::quotas::set_own_limit(
+                    &store,
+                    tenant,
+                    limit,
+                    Actor::cli(),
+                    clock.now(),
+                )
+                .await?;
+                if !found {
+                    anyhow::bail!("no such tenant {tenant}");
+                }
+            }
+            println!("{}", serde_json::json!(store.tenant_quota(tenant).await?));
             Ok(())
         }
         Command::Key(KeyCmd::Create {

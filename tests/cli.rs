@@ -127,6 +127,56 @@ backends! {
         assert_eq!(r4.code, 1);
         assert_eq!(r4.stderr.trim().lines().count(), 1, "{}", r4.stderr);
     }
+
+    /// `grantd tenant quota`: set, show, clear; a running server applies it without a
+    /// restart; bad input is a usage error.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tenant_quota_sets_shows_and_clears_a_tenants_limit() {
+        let db = common::fresh_database().await;
+        let url = db.url.clone();
+        let r = run(grantd()
+            .args(["tenant", "create", "acme", "--json", "--database-url", &url, "--policies-dir"])
+            .arg(policies_dir()));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+        let (tenant, key) = (v["tenant_id"].as_str().unwrap(), v["api_key"].as_str().unwrap());
+        let quota = |args: &[&str]| {
+            run(grantd()
+                .env("GRANTD_DATABASE_URL", &url)
+                .args(["tenant", "quota", tenant])
+                .args(args))
+        };
+        let r = quota(&[]);
+        assert_eq!((r.code, r.stdout.trim()), (0, "null"), "{}", r.stderr);
+        let (base, _stop) = serve(&url).await;
+        let r = quota(&["--rps", "1", "--burst", "2"]);
+        assert_eq!((r.code, r.stdout.trim()), (0, r#"{"rps":1,"burst":2}"#), "{}", r.stderr);
+        // The server applies it within a second or so: the third call at once is refused.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let codes = [
+                get_keys(&base, key, tenant).await,
+                get_keys(&base, key, tenant).await,
+                get_keys(&base, key, tenant).await,
+            ];
+            if codes.contains(&429) {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the CLI's quota never applied");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        assert_eq!(quota(&[]).stdout.trim(), r#"{"rps":1,"burst":2}"#);
+        let r = quota(&["--clear"]);
+        assert_eq!((r.code, r.stdout.trim()), (0, "null"), "{}", r.stderr);
+        for bad in [&["--rps", "0", "--burst", "1"][..], &["--rps", "5"], &["--rps", "1", "--burst", "1", "--clear"]] {
+            let r = quota(bad);
+            assert_eq!(r.code, 2, "{bad:?}: {}", r.stderr);
+        }
+        let r = run(grantd().env("GRANTD_DATABASE_URL", &url).args([
+            "tenant", "quota", "0190a5e0-0000-7000-8000-000000000001", "--rps", "1", "--burst", "1",
+        ]));
+        assert_eq!(r.code, 1, "{}", r.stderr);
+    }
 }
 
 // Once, not per backend: no database is opened.

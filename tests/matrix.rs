@@ -22,6 +22,11 @@ const TABLE: &[(&str, &str, Option<&[&str]>)] = &[
     ("GET", "/v1/keys", Some(&[ADMIN])),
     ("DELETE", "/v1/keys/{id}", Some(&[ADMIN])),
     ("GET", "/v1/audit-events/verify", Some(&[ADMIN, AUDITOR])),
+    (
+        "GET",
+        "/v1/quota",
+        Some(&[ADMIN, AUTHOR, REQUESTER, AUDITOR]),
+    ),
     ("POST", "/v1/policies", Some(&[ADMIN, AUTHOR])),
     ("GET", "/v1/policies", Some(&[ADMIN, AUTHOR, AUDITOR])),
     ("GET", "/v1/policies/{id}", Some(&[ADMIN, AUTHOR, AUDITOR])),

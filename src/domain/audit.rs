@@ -51,6 +51,9 @@ pub enum EventKind {
     EntitiesDelete,
     #[serde(rename = "settings.update")]
     SettingsUpdate,
+    /// The tenant's own quota was set or cleared (`grantd tenant quota`).
+    #[serde(rename = "tenant.quota")]
+    TenantQuota,
     #[serde(rename = "webhook.create")]
     WebhookCreate,
     #[serde(rename = "webhook.delete")]
@@ -67,7 +70,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 23] = [
+    pub const ALL: [EventKind; 24] = [
         EventKind::Authorize,
         EventKind::GrantRequest,
         EventKind::GrantExtend,
@@ -85,6 +88,7 @@ impl EventKind {
         EventKind::EntitiesUpdate,
         EventKind::EntitiesDelete,
         EventKind::SettingsUpdate,
+        EventKind::TenantQuota,
         EventKind::WebhookCreate,
         EventKind::WebhookDelete,
         EventKind::WebhookRetry,
@@ -112,6 +116,7 @@ impl EventKind {
             EventKind::EntitiesUpdate => "entities.update",
             EventKind::EntitiesDelete => "entities.delete",
             EventKind::SettingsUpdate => "settings.update",
+            EventKind::TenantQuota => "tenant.quota",
             EventKind::WebhookCreate => "webhook.create",
             EventKind::WebhookDelete => "webhook.delete",
             EventKind::WebhookRetry => "webhook.retry",

@@ -73,6 +73,8 @@ pub enum Permission {
     ManageSettings,
     /// `/v1/webhooks` and their deliveries (they hold signing secrets).
     ManageWebhooks,
+    /// `GET /v1/quota`: every role may see the limits its calls are held to.
+    ReadQuota,
 }
 
 impl Permission {
@@ -81,9 +83,12 @@ impl Permission {
         use Role::*;
         match role {
             Admin => true,
-            Author => matches!(self, ReadPolicies | WritePolicies | Authorize),
-            Requester => matches!(self, Authorize | WriteGrants | ReadGrants | AccessCheck),
-            Auditor => matches!(self, ReadPolicies | ReadGrants | ReadAudit),
+            Author => matches!(self, ReadPolicies | WritePolicies | Authorize | ReadQuota),
+            Requester => matches!(
+                self,
+                Authorize | WriteGrants | ReadGrants | AccessCheck | ReadQuota
+            ),
+            Auditor => matches!(self, ReadPolicies | ReadGrants | ReadAudit | ReadQuota),
         }
     }
 }

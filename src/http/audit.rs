@@ -81,7 +81,7 @@ fn filter(q: &EventQuery) -> Result<crate::store::EventFilter> {
 
 /// Read the tenant's audit events, oldest first, filtered by kind, time, subject and
 /// decision. Events are never changed or deleted through the API.
-#[utoipa::path(get, path = "/v1/audit-events", tag = "audit", params(EventQuery),
+#[utoipa::path(get, path = "/v1/audit-events", tag = "audit", operation_id = "list_audit_events", params(EventQuery),
     responses((status = 200, description = "a page of events", body = EventList)))]
 pub async fn list(
     State(state): State<AppState>,

@@ -17,7 +17,7 @@ use serde::Serialize;
 /// characters; request-scoped `entities`: at most 100, each nesting at most 32 levels with
 /// strings of at most 4,096 characters, ancestor chains (stored ancestors included) at most
 /// 32 long.
-#[utoipa::path(post, path = "/v1/authorize", tag = "decisions", params(("X-Min-Policy-Set-Version" = Option<i64>, Header, description = "decide on this policy_set_version or a newer one (a consistency token from a write); the body field min_policy_set_version is the same, the larger wins")),
+#[utoipa::path(post, path = "/v1/authorize", tag = "decisions", params(("X-Min-Policy-Set-Version" = Option<String>, Header, description = "an integer: decide on this policy_set_version or a newer one (a consistency token from a write); the body field min_policy_set_version is the same, the larger wins")),
     request_body = AuthorizeRequest,
     responses((status = 200, description = "the decision", body = DecisionBody),
         (status = 400, description = "invalid_input: the request does not match the schema, or breaks a limit", body = crate::error::ErrorBody),
@@ -36,7 +36,7 @@ pub async fn authorize(
 /// Decide up to 100 requests, answered in order, each audited. At most 1,000
 /// request-scoped entities over the whole batch, brought by at most 10 of its requests
 /// (and the limits of `/v1/authorize` per request).
-#[utoipa::path(post, path = "/v1/authorize/batch", tag = "decisions", params(("X-Min-Policy-Set-Version" = Option<i64>, Header, description = "decide on this policy_set_version or a newer one (a consistency token from a write); the body field min_policy_set_version is the same, the larger wins")),
+#[utoipa::path(post, path = "/v1/authorize/batch", tag = "decisions", params(("X-Min-Policy-Set-Version" = Option<String>, Header, description = "an integer: decide on this policy_set_version or a newer one (a consistency token from a write); the body field min_policy_set_version is the same, the larger wins")),
     request_body = BatchRequest,
     responses((status = 200, description = "the decisions, in request order", body = BatchBody),
         (status = 503, description = "stale: the tenant's policy set did not reach min_policy_set_version within 1 s (or unavailable)", body = crate::error::ErrorBody)))]
@@ -45,6 +45,18 @@ pub async fn authorize_batch(
     Auth(caller, _): Auth<perm::Authorize>,
     ApiJson(body): ApiJson<BatchRequest>,
 ) -> Result<Json<BatchBody>> {
+    // Every request in the batch counts against the quota (the extractor charged none).
+    state
+        .services
+        .quotas
+        .admit(
+            &caller,
+            crate::service::quotas::Class::Decisions,
+            u32::try_from(body.requests.len())
+                .unwrap_or(u32::MAX)
+                .max(1),
+        )
+        .await?;
     Ok(Json(BatchBody {
         results: decisions::authorize_batch(
             &state.services,

@@ -51,7 +51,8 @@ pub mod perm {
         AdminGrants,
         ReadAudit,
         ManageSettings,
-        ManageWebhooks
+        ManageWebhooks,
+        ReadQuota
     );
 }
 
@@ -69,7 +70,32 @@ impl<P: Required> FromRequestParts<AppState> for Auth<P> {
                 caller.role
             )));
         }
+        // The quota, before anything is read or decided. A batch is charged by its handler,
+        // once its size is known: one token per request in it.
+        if parts.uri.path() != BATCH_PATH {
+            state
+                .services
+                .quotas
+                .admit(&caller, quota_class(P::PERMISSION), 1)
+                .await?;
+        }
         Ok(Auth(caller, PhantomData))
+    }
+}
+
+/// The batch route, charged by its handler (see [`Auth`]).
+pub const BATCH_PATH: &str = "/v1/authorize/batch";
+
+/// The budget a call of a route that needs `p` spends: decisions (authorize, grant
+/// writes, access checks) or everything else.
+pub fn quota_class(p: Permission) -> crate::service::quotas::Class {
+    use crate::service::quotas::Class;
+    match p {
+        Permission::Authorize
+        | Permission::WriteGrants
+        | Permission::AccessCheck
+        | Permission::AdminGrants => Class::Decisions,
+        _ => Class::Other,
     }
 }
 

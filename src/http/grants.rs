@@ -23,7 +23,7 @@ fn grant_response<T: serde::Serialize>(status: StatusCode, version: i64, body: T
 /// with the notices of the determining rules. With `Idempotency-Key`, a retry with the same
 /// body gets the first answer (201 or 403) for 24 hours; another body gets 409.
 #[utoipa::path(post, path = "/v1/grants", tag = "grants", request_body = RequestBody,
-    params(("X-Min-Policy-Set-Version" = Option<i64>, Header, description = "decide on this policy_set_version or a newer one (a consistency token from a write); the body field min_policy_set_version is the same, the larger wins"),
+    params(("X-Min-Policy-Set-Version" = Option<String>, Header, description = "an integer: decide on this policy_set_version or a newer one (a consistency token from a write); the body field min_policy_set_version is the same, the larger wins"),
            ("Idempotency-Key" = Option<String>, Header, description = "makes retries safe (per API key, 24 h)")),
     responses(
         (status = 201, description = "granted", body = GrantDecision),
@@ -76,7 +76,7 @@ pub async fn get_grant(
 /// before the current one is a 400 (shortening is `PUT` with `expires_at`), and a cap that
 /// would end the grant earlier than now is a 409.
 #[utoipa::path(post, path = "/v1/grants/{id}/extend", tag = "grants", request_body = ExtendBody,
-    params(("X-Min-Policy-Set-Version" = Option<i64>, Header, description = "decide on this policy_set_version or a newer one (a consistency token from a write); the body field min_policy_set_version is the same, the larger wins"),
+    params(("X-Min-Policy-Set-Version" = Option<String>, Header, description = "an integer: decide on this policy_set_version or a newer one (a consistency token from a write); the body field min_policy_set_version is the same, the larger wins"),
            ("id" = String, Path, description = "grant id"),
            ("If-Match" = Option<String>, Header, description = "the grant version the change is based on")),
     responses(
@@ -130,7 +130,7 @@ pub async fn revoke_grant(
 /// `status: EXTENDED | EXPIRED`, `granted_by`, `granted_at` (not after now),
 /// `policy_id`/`policy_key` (re-evaluated and capped like a scope change).
 #[utoipa::path(put, path = "/v1/grants/{id}", tag = "grants", request_body = UpdateBody,
-    params(("X-Min-Policy-Set-Version" = Option<i64>, Header, description = "decide on this policy_set_version or a newer one (a consistency token from a write); the body field min_policy_set_version is the same, the larger wins"),
+    params(("X-Min-Policy-Set-Version" = Option<String>, Header, description = "an integer: decide on this policy_set_version or a newer one (a consistency token from a write); the body field min_policy_set_version is the same, the larger wins"),
            ("id" = String, Path, description = "grant id"),
            ("If-Match" = Option<String>, Header, description = "the grant version the change is based on")),
     responses(
@@ -251,7 +251,7 @@ pub async fn approvals_waiting(
 /// Does the principal hold an active grant on exactly this resource that covers the scopes
 /// (or one on an ancestor of it whose governing policy is enabled and has
 /// `covers_descendants: true`)? The run-time enforcement path: one indexed read.
-#[utoipa::path(post, path = "/v1/access/check", tag = "grants", params(("X-Min-Policy-Set-Version" = Option<i64>, Header, description = "decide on this policy_set_version or a newer one (a consistency token from a write); the body field min_policy_set_version is the same, the larger wins")),
+#[utoipa::path(post, path = "/v1/access/check", tag = "grants", params(("X-Min-Policy-Set-Version" = Option<String>, Header, description = "an integer: decide on this policy_set_version or a newer one (a consistency token from a write); the body field min_policy_set_version is the same, the larger wins")),
     request_body = AccessCheckBody,
     responses((status = 200, description = "the answer", body = AccessCheckResult),
         (status = 503, description = "stale: the tenant's policy set did not reach min_policy_set_version within 1 s (or unavailable)", body = crate::error::ErrorBody)))]

@@ -14,6 +14,7 @@ pub mod keys;
 mod openapi;
 pub mod ops;
 pub mod policies;
+pub mod quota;
 pub mod reevaluations;
 pub mod server;
 pub mod webhooks;
@@ -109,6 +110,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(grants::bulk_revoke))
         .routes(routes!(audit::list))
         .routes(routes!(audit::verify))
+        .routes(routes!(quota::get_quota))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))

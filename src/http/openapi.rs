@@ -46,6 +46,7 @@ use utoipa::{OpenApi as _, PartialSchema};
         (name = "webhooks", description = "Signed provisioning events from a durable outbox (admin)"),
         (name = "decisions", description = "Authorization decisions from the compiled policy set"),
         (name = "audit", description = "The tamper-evident audit log"),
+        (name = "quota", description = "Request quotas per tenant and per key (per instance)"),
         (name = "operations", description = "Health, readiness, metrics (no authentication)"),
     )
 )]
@@ -138,11 +139,13 @@ pub fn finish(api: &mut OpenApi) {
                     [],
                 )]);
                 let params = op.parameters.get_or_insert_with(Vec::new);
+                // Typed as text (a UUID in it): header values are text on the wire, and
+                // generated clients put a typed value into headers as it is.
                 params.push(header_param(
                     "X-Tenant-ID",
                     true,
-                    "The tenant the call is for; must be the API key's tenant.",
-                    true,
+                    "The tenant the call is for (its UUID); must be the API key's tenant.",
+                    false,
                 ));
                 // An operation that says more of X-On-Behalf-Of (approvals: the approver)
                 // keeps its own description; a parameter is declared once.

@@ -13,6 +13,7 @@ pub mod lint;
 pub mod policies;
 pub mod policy_sets;
 pub mod policy_tests;
+pub mod quotas;
 pub mod reevaluate;
 pub mod tenants;
 pub mod webhooks;
@@ -67,6 +68,8 @@ impl Services {
 /// What every service needs.
 #[derive(Clone)]
 pub struct Services {
+    /// Request quotas per tenant and per key (see [`quotas`]).
+    pub quotas: std::sync::Arc<quotas::Quotas>,
     pub store: crate::store::DynStore,
     pub clock: SharedClock,
     pub audit: crate::audit::AuditWriter,

@@ -4,7 +4,10 @@ and model of grantd's OpenAPI document.
 The generated functions take the tenant as a required `x_tenant_id` argument and return an
 `ErrorBody` for an error answer; this layer fills in the tenant and `X-On-Behalf-Of` once,
 raises `GrantdError` (with the envelope's `code`, `message`, `details` and `notices`) for
-every error answer, and walks `next_page_token` pages as an iterator. Every other header
+every error answer (a proxy's HTML 502 too), and walks `next_page_token` pages as an
+iterator. It builds each request with the generated module's `_get_kwargs` and parses the
+answer with its `_parse_response` (the generator's own seams), sending it itself so that
+no answer is parsed as a success before its status is read. Every other header
 grantd reads is an argument of the generated function: `idempotency_key`, `if_match`,
 `x_on_behalf_of`, `x_min_policy_set_version`.
 
@@ -31,14 +34,7 @@ from grantd_client.types import UNSET
 
 __all__ = ["Grantd", "GrantdError"]
 
-# The arguments of generated functions that are request headers.
-HEADER_ARGUMENTS = {
-    "x_tenant_id",
-    "x_on_behalf_of",
-    "x_min_policy_set_version",
-    "idempotency_key",
-    "if_match",
-}
+
 
 
 class GrantdError(Exception):
@@ -68,17 +64,20 @@ class GrantdError(Exception):
         if not isinstance(body, dict):
             text = content.decode("utf-8", "replace")[:500]
             return cls(status, f"http_{status}", text or f"HTTP {status}")
+        details = body.get("details")
+        notices = body.get("notices")
         return cls(
             status,
             str(body.get("code", f"http_{status}")),
             str(body.get("message", "")),
-            body.get("details"),
-            body.get("notices"),
+            details if isinstance(details, dict) else None,
+            [str(n) for n in notices] if isinstance(notices, list) else None,
         )
 
 
 class Grantd:
-    """One tenant of one grantd, with one API key."""
+    """One tenant of one grantd, with one API key. Use it as a context manager, or call
+    `close()`, to release its connections."""
 
     def __init__(
         self,
@@ -98,31 +97,53 @@ class Grantd:
         self.tenant_id = tenant_id if isinstance(tenant_id, UUID) else UUID(str(tenant_id))
         self.on_behalf_of = on_behalf_of
 
-    def call(self, endpoint: ModuleType, *args: Any, **kwargs: Any) -> Any:
+    def __enter__(self) -> "Grantd":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.client.get_httpx_client().close()
+
+    def call_detailed(self, endpoint: ModuleType, *args: Any, **kwargs: Any) -> tuple[Any, httpx.Headers]:
         """Calls a generated endpoint (a module such as `grantd_client.api.grants.request_grant`)
-        and returns its parsed answer; raises `GrantdError` for an error answer."""
-        fn = endpoint.sync_detailed
-        params = inspect.signature(fn).parameters
+        and returns its parsed answer with the response's headers (`ETag`,
+        `X-Policy-Set-Version`, ...); raises `GrantdError` for every error answer, whatever
+        its body."""
+        params = inspect.signature(endpoint._get_kwargs).parameters
         if "x_tenant_id" in params:
             kwargs.setdefault("x_tenant_id", self.tenant_id)
         if self.on_behalf_of is not None and "x_on_behalf_of" in params:
             kwargs.setdefault("x_on_behalf_of", self.on_behalf_of)
-        # Header values go out as text (the generated code would hand httpx a UUID or an
-        # int for `X-Tenant-ID` and `X-Min-Policy-Set-Version`, which it refuses).
-        for name in HEADER_ARGUMENTS & kwargs.keys():
-            if kwargs[name] is not UNSET and kwargs[name] is not None:
-                kwargs[name] = str(kwargs[name])
-        response = fn(*args, client=self.client, **kwargs)
-        if int(response.status_code) >= 400:
-            raise GrantdError.from_response(int(response.status_code), response.content)
-        return response.parsed
+        # An argument given as None is left out (the generated code would send it as is).
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        request = endpoint._get_kwargs(*args, **kwargs)
+        # Header values go out as text (generated code would hand httpx an int as it is).
+        request["headers"] = {
+            k: v if isinstance(v, (str, bytes)) else str(v)
+            for k, v in request.get("headers", {}).items()
+            if v is not None and v is not UNSET
+        }
+        response = self.client.get_httpx_client().request(**request)
+        if response.status_code >= 400:
+            raise GrantdError.from_response(response.status_code, response.content)
+        return endpoint._parse_response(client=self.client, response=response), response.headers
+
+    def call(self, endpoint: ModuleType, *args: Any, **kwargs: Any) -> Any:
+        """As `call_detailed`, the parsed answer alone."""
+        return self.call_detailed(endpoint, *args, **kwargs)[0]
 
     def pages(self, endpoint: ModuleType, *args: Any, **kwargs: Any) -> Iterator[Any]:
         """Every item of a paged list (`items` and `next_page_token`), page after page."""
-        token: Any = kwargs.pop("next_page_token", UNSET)
+        token: Any = kwargs.pop("next_page_token", None)
+        seen: set = set()
         while True:
             page = self.call(endpoint, *args, next_page_token=token, **kwargs)
             yield from page.items
             token = page.next_page_token
             if token is None or token is UNSET or token == "":
                 return
+            if token in seen:
+                raise GrantdError(0, "repeated_page_token", "the server returned a page token twice")
+            seen.add(token)

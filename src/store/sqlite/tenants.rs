@@ -1,6 +1,7 @@
 //! Tenants and their API keys.
 
 use super::*;
+use crate::service::quotas::Limit;
 
 #[async_trait::async_trait]
 impl TenantStore for SqliteStore {
@@ -93,6 +94,39 @@ impl TenantStore for SqliteStore {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(key_from_row).collect()
+    }
+
+    async fn tenant_quota(&self, tenant: TenantId) -> Result<Option<Limit>> {
+        let v: Option<Option<String>> =
+            sqlx::query_scalar("SELECT quota FROM tenants WHERE id = $1")
+                .bind(tenant.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+        v.flatten()
+            .map(|t| serde_json::from_str(&t).map_err(|_| corrupt("tenants.quota")))
+            .transpose()
+    }
+
+    async fn set_tenant_quota(
+        &self,
+        tenant: TenantId,
+        limit: Option<Limit>,
+        event: NewEvent,
+    ) -> Result<bool> {
+        let mut tx = self.write_tx().await?;
+        let text = limit.map(|l| serde_json::json!(l).to_string());
+        let n = sqlx::query("UPDATE tenants SET quota = $1 WHERE id = $2")
+            .bind(text)
+            .bind(tenant.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Ok(false);
+        }
+        append_in_tx(&mut tx, vec![(tenant, event)]).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn revoke_key(

@@ -57,6 +57,7 @@ from .grant_status import GrantStatus
 from .health import Health
 from .key_info import KeyInfo
 from .key_list import KeyList
+from .limit import Limit
 from .on_change import OnChange
 from .outcome import Outcome
 from .policy import Policy
@@ -69,6 +70,7 @@ from .preview import Preview
 from .preview_body import PreviewBody
 from .preview_body_body_type_0 import PreviewBodyBodyType0
 from .put_entities_body_item import PutEntitiesBodyItem
+from .quota_view import QuotaView
 from .raw_filter import RawFilter
 from .raw_value import RawValue
 from .raw_value_value import RawValueValue
@@ -156,6 +158,7 @@ __all__ = (
     "Health",
     "KeyInfo",
     "KeyList",
+    "Limit",
     "OnChange",
     "Outcome",
     "Policy",
@@ -168,6 +171,7 @@ __all__ = (
     "PreviewBody",
     "PreviewBodyBodyType0",
     "PutEntitiesBodyItem",
+    "QuotaView",
     "RawFilter",
     "RawValue",
     "RawValueValue",

@@ -22,6 +22,7 @@ class EventKind(StrEnum):
     POLICY_UPDATE = "policy.update"
     SCHEMA_UPDATE = "schema.update"
     SETTINGS_UPDATE = "settings.update"
+    TENANT_QUOTA = "tenant.quota"
     WEBHOOK_CREATE = "webhook.create"
     WEBHOOK_DELETE = "webhook.delete"
     WEBHOOK_RETRY = "webhook.retry"

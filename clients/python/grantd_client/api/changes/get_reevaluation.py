@@ -1,7 +1,6 @@
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
-from uuid import UUID
 
 import httpx
 
@@ -15,7 +14,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     id: int,
     *,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -99,7 +98,7 @@ def sync_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | Reevaluation]:
     """A re-evaluation: the one a policy, schema or entity write started after it committed
@@ -111,7 +110,7 @@ def sync_detailed(
 
     Args:
         id (int):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -139,7 +138,7 @@ def sync(
     id: int,
     *,
     client: AuthenticatedClient,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | Reevaluation | None:
     """A re-evaluation: the one a policy, schema or entity write started after it committed
@@ -151,7 +150,7 @@ def sync(
 
     Args:
         id (int):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -174,7 +173,7 @@ async def asyncio_detailed(
     id: int,
     *,
     client: AuthenticatedClient,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | Reevaluation]:
     """A re-evaluation: the one a policy, schema or entity write started after it committed
@@ -186,7 +185,7 @@ async def asyncio_detailed(
 
     Args:
         id (int):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -212,7 +211,7 @@ async def asyncio(
     id: int,
     *,
     client: AuthenticatedClient,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | Reevaluation | None:
     """A re-evaluation: the one a policy, schema or entity write started after it committed
@@ -224,7 +223,7 @@ async def asyncio(
 
     Args:
         id (int):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:

@@ -1,6 +1,5 @@
 from http import HTTPStatus
 from typing import Any
-from uuid import UUID
 
 import httpx
 
@@ -15,7 +14,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     body: PreviewBody,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -116,7 +115,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: PreviewBody,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | Preview]:
     """Preview one configuration write (author and admin): the body names it exactly as it
@@ -132,7 +131,7 @@ def sync_detailed(
     would flip). Nothing is written, not even an audit event.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (PreviewBody): `POST /v1/changes/preview`.
 
@@ -161,7 +160,7 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: PreviewBody,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | Preview | None:
     """Preview one configuration write (author and admin): the body names it exactly as it
@@ -177,7 +176,7 @@ def sync(
     would flip). Nothing is written, not even an audit event.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (PreviewBody): `POST /v1/changes/preview`.
 
@@ -201,7 +200,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: PreviewBody,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | Preview]:
     """Preview one configuration write (author and admin): the body names it exactly as it
@@ -217,7 +216,7 @@ async def asyncio_detailed(
     would flip). Nothing is written, not even an audit event.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (PreviewBody): `POST /v1/changes/preview`.
 
@@ -244,7 +243,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: PreviewBody,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | Preview | None:
     """Preview one configuration write (author and admin): the body names it exactly as it
@@ -260,7 +259,7 @@ async def asyncio(
     would flip). Nothing is written, not even an audit event.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (PreviewBody): `POST /v1/changes/preview`.
 

@@ -1,6 +1,5 @@
 from http import HTTPStatus
 from typing import Any
-from uuid import UUID
 
 import httpx
 
@@ -14,7 +13,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     body: Settings,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -110,14 +109,14 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: Settings,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | Settings]:
     """Replace the tenant's settings (admin). `on_change` applies to configuration writes
     committed from then on; audited as `settings.update`.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (Settings): `GET`/`PUT /v1/settings`.
 
@@ -146,14 +145,14 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: Settings,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | Settings | None:
     """Replace the tenant's settings (admin). `on_change` applies to configuration writes
     committed from then on; audited as `settings.update`.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (Settings): `GET`/`PUT /v1/settings`.
 
@@ -177,14 +176,14 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: Settings,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | Settings]:
     """Replace the tenant's settings (admin). `on_change` applies to configuration writes
     committed from then on; audited as `settings.update`.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (Settings): `GET`/`PUT /v1/settings`.
 
@@ -211,14 +210,14 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: Settings,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | Settings | None:
     """Replace the tenant's settings (admin). `on_change` applies to configuration writes
     committed from then on; audited as `settings.update`.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (Settings): `GET`/`PUT /v1/settings`.
 

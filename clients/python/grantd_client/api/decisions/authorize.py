@@ -1,6 +1,5 @@
 from http import HTTPStatus
 from typing import Any
-from uuid import UUID
 
 import httpx
 
@@ -15,8 +14,8 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     body: AuthorizeRequest,
-    x_min_policy_set_version: int | None | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_min_policy_set_version: None | str | Unset = UNSET,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -115,8 +114,8 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: AuthorizeRequest,
-    x_min_policy_set_version: int | None | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_min_policy_set_version: None | str | Unset = UNSET,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[DecisionBody | ErrorBody]:
     """Decide one request with the tenant's enabled rules. `forbid` wins; a `forbid` rule that
@@ -127,8 +126,8 @@ def sync_detailed(
     32 long.
 
     Args:
-        x_min_policy_set_version (int | None | Unset):
-        x_tenant_id (UUID):
+        x_min_policy_set_version (None | str | Unset):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (AuthorizeRequest):
 
@@ -158,8 +157,8 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: AuthorizeRequest,
-    x_min_policy_set_version: int | None | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_min_policy_set_version: None | str | Unset = UNSET,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> DecisionBody | ErrorBody | None:
     """Decide one request with the tenant's enabled rules. `forbid` wins; a `forbid` rule that
@@ -170,8 +169,8 @@ def sync(
     32 long.
 
     Args:
-        x_min_policy_set_version (int | None | Unset):
-        x_tenant_id (UUID):
+        x_min_policy_set_version (None | str | Unset):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (AuthorizeRequest):
 
@@ -196,8 +195,8 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: AuthorizeRequest,
-    x_min_policy_set_version: int | None | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_min_policy_set_version: None | str | Unset = UNSET,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[DecisionBody | ErrorBody]:
     """Decide one request with the tenant's enabled rules. `forbid` wins; a `forbid` rule that
@@ -208,8 +207,8 @@ async def asyncio_detailed(
     32 long.
 
     Args:
-        x_min_policy_set_version (int | None | Unset):
-        x_tenant_id (UUID):
+        x_min_policy_set_version (None | str | Unset):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (AuthorizeRequest):
 
@@ -237,8 +236,8 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: AuthorizeRequest,
-    x_min_policy_set_version: int | None | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_min_policy_set_version: None | str | Unset = UNSET,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> DecisionBody | ErrorBody | None:
     """Decide one request with the tenant's enabled rules. `forbid` wins; a `forbid` rule that
@@ -249,8 +248,8 @@ async def asyncio(
     32 long.
 
     Args:
-        x_min_policy_set_version (int | None | Unset):
-        x_tenant_id (UUID):
+        x_min_policy_set_version (None | str | Unset):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (AuthorizeRequest):
 

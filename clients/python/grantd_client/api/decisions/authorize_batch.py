@@ -1,6 +1,5 @@
 from http import HTTPStatus
 from typing import Any
-from uuid import UUID
 
 import httpx
 
@@ -15,8 +14,8 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     body: BatchRequest,
-    x_min_policy_set_version: int | None | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_min_policy_set_version: None | str | Unset = UNSET,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -115,8 +114,8 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: BatchRequest,
-    x_min_policy_set_version: int | None | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_min_policy_set_version: None | str | Unset = UNSET,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[BatchBody | ErrorBody]:
     """Decide up to 100 requests, answered in order, each audited. At most 1,000
@@ -124,8 +123,8 @@ def sync_detailed(
     (and the limits of `/v1/authorize` per request).
 
     Args:
-        x_min_policy_set_version (int | None | Unset):
-        x_tenant_id (UUID):
+        x_min_policy_set_version (None | str | Unset):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (BatchRequest):
 
@@ -155,8 +154,8 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: BatchRequest,
-    x_min_policy_set_version: int | None | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_min_policy_set_version: None | str | Unset = UNSET,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> BatchBody | ErrorBody | None:
     """Decide up to 100 requests, answered in order, each audited. At most 1,000
@@ -164,8 +163,8 @@ def sync(
     (and the limits of `/v1/authorize` per request).
 
     Args:
-        x_min_policy_set_version (int | None | Unset):
-        x_tenant_id (UUID):
+        x_min_policy_set_version (None | str | Unset):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (BatchRequest):
 
@@ -190,8 +189,8 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: BatchRequest,
-    x_min_policy_set_version: int | None | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_min_policy_set_version: None | str | Unset = UNSET,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[BatchBody | ErrorBody]:
     """Decide up to 100 requests, answered in order, each audited. At most 1,000
@@ -199,8 +198,8 @@ async def asyncio_detailed(
     (and the limits of `/v1/authorize` per request).
 
     Args:
-        x_min_policy_set_version (int | None | Unset):
-        x_tenant_id (UUID):
+        x_min_policy_set_version (None | str | Unset):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (BatchRequest):
 
@@ -228,8 +227,8 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: BatchRequest,
-    x_min_policy_set_version: int | None | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_min_policy_set_version: None | str | Unset = UNSET,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> BatchBody | ErrorBody | None:
     """Decide up to 100 requests, answered in order, each audited. At most 1,000
@@ -237,8 +236,8 @@ async def asyncio(
     (and the limits of `/v1/authorize` per request).
 
     Args:
-        x_min_policy_set_version (int | None | Unset):
-        x_tenant_id (UUID):
+        x_min_policy_set_version (None | str | Unset):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (BatchRequest):
 

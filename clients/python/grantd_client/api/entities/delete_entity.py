@@ -1,7 +1,6 @@
 from http import HTTPStatus
 from typing import Any, cast
 from urllib.parse import quote
-from uuid import UUID
 
 import httpx
 
@@ -15,7 +14,7 @@ def _get_kwargs(
     type_: str,
     id: str,
     *,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -100,7 +99,7 @@ def sync_detailed(
     id: str,
     *,
     client: AuthenticatedClient,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[Any | ErrorBody]:
     """Delete one entity.
@@ -108,7 +107,7 @@ def sync_detailed(
     Args:
         type_ (str):
         id (str):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -138,7 +137,7 @@ def sync(
     id: str,
     *,
     client: AuthenticatedClient,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Any | ErrorBody | None:
     """Delete one entity.
@@ -146,7 +145,7 @@ def sync(
     Args:
         type_ (str):
         id (str):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -171,7 +170,7 @@ async def asyncio_detailed(
     id: str,
     *,
     client: AuthenticatedClient,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[Any | ErrorBody]:
     """Delete one entity.
@@ -179,7 +178,7 @@ async def asyncio_detailed(
     Args:
         type_ (str):
         id (str):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -207,7 +206,7 @@ async def asyncio(
     id: str,
     *,
     client: AuthenticatedClient,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Any | ErrorBody | None:
     """Delete one entity.
@@ -215,7 +214,7 @@ async def asyncio(
     Args:
         type_ (str):
         id (str):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:

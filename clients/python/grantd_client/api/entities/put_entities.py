@@ -1,6 +1,5 @@
 from http import HTTPStatus
 from typing import Any
-from uuid import UUID
 
 import httpx
 
@@ -15,7 +14,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     body: list[PutEntitiesBodyItem],
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -114,14 +113,14 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: list[PutEntitiesBodyItem],
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | Upserted]:
     """Insert or replace entities (Cedar JSON: `[{"uid": {"type", "id"}, "attrs": {}, "parents": [...]}]`,
     at most 1000 per call), validated against the schema. One audit event per entity.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (list[PutEntitiesBodyItem]):
 
@@ -150,14 +149,14 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: list[PutEntitiesBodyItem],
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | Upserted | None:
     """Insert or replace entities (Cedar JSON: `[{"uid": {"type", "id"}, "attrs": {}, "parents": [...]}]`,
     at most 1000 per call), validated against the schema. One audit event per entity.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (list[PutEntitiesBodyItem]):
 
@@ -181,14 +180,14 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: list[PutEntitiesBodyItem],
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | Upserted]:
     """Insert or replace entities (Cedar JSON: `[{"uid": {"type", "id"}, "attrs": {}, "parents": [...]}]`,
     at most 1000 per call), validated against the schema. One audit event per entity.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (list[PutEntitiesBodyItem]):
 
@@ -215,14 +214,14 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: list[PutEntitiesBodyItem],
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | Upserted | None:
     """Insert or replace entities (Cedar JSON: `[{"uid": {"type", "id"}, "attrs": {}, "parents": [...]}]`,
     at most 1000 per call), validated against the schema. One audit event per entity.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (list[PutEntitiesBodyItem]):
 

@@ -1,6 +1,5 @@
 from http import HTTPStatus
 from typing import Any
-from uuid import UUID
 
 import httpx
 
@@ -15,8 +14,8 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     body: AccessCheckBody,
-    x_min_policy_set_version: int | None | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_min_policy_set_version: None | str | Unset = UNSET,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -115,8 +114,8 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: AccessCheckBody,
-    x_min_policy_set_version: int | None | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_min_policy_set_version: None | str | Unset = UNSET,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[AccessCheckResult | ErrorBody]:
     """Does the principal hold an active grant on exactly this resource that covers the scopes
@@ -124,8 +123,8 @@ def sync_detailed(
     `covers_descendants: true`)? The run-time enforcement path: one indexed read.
 
     Args:
-        x_min_policy_set_version (int | None | Unset):
-        x_tenant_id (UUID):
+        x_min_policy_set_version (None | str | Unset):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (AccessCheckBody):
 
@@ -155,8 +154,8 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: AccessCheckBody,
-    x_min_policy_set_version: int | None | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_min_policy_set_version: None | str | Unset = UNSET,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> AccessCheckResult | ErrorBody | None:
     """Does the principal hold an active grant on exactly this resource that covers the scopes
@@ -164,8 +163,8 @@ def sync(
     `covers_descendants: true`)? The run-time enforcement path: one indexed read.
 
     Args:
-        x_min_policy_set_version (int | None | Unset):
-        x_tenant_id (UUID):
+        x_min_policy_set_version (None | str | Unset):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (AccessCheckBody):
 
@@ -190,8 +189,8 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: AccessCheckBody,
-    x_min_policy_set_version: int | None | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_min_policy_set_version: None | str | Unset = UNSET,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[AccessCheckResult | ErrorBody]:
     """Does the principal hold an active grant on exactly this resource that covers the scopes
@@ -199,8 +198,8 @@ async def asyncio_detailed(
     `covers_descendants: true`)? The run-time enforcement path: one indexed read.
 
     Args:
-        x_min_policy_set_version (int | None | Unset):
-        x_tenant_id (UUID):
+        x_min_policy_set_version (None | str | Unset):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (AccessCheckBody):
 
@@ -228,8 +227,8 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: AccessCheckBody,
-    x_min_policy_set_version: int | None | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_min_policy_set_version: None | str | Unset = UNSET,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> AccessCheckResult | ErrorBody | None:
     """Does the principal hold an active grant on exactly this resource that covers the scopes
@@ -237,8 +236,8 @@ async def asyncio(
     `covers_descendants: true`)? The run-time enforcement path: one indexed read.
 
     Args:
-        x_min_policy_set_version (int | None | Unset):
-        x_tenant_id (UUID):
+        x_min_policy_set_version (None | str | Unset):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (AccessCheckBody):
 

@@ -1,6 +1,5 @@
 from http import HTTPStatus
 from typing import Any
-from uuid import UUID
 
 import httpx
 
@@ -16,7 +15,7 @@ def _get_kwargs(
     limit: str | Unset = UNSET,
     after: str | Unset = UNSET,
     x_on_behalf_of: str,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     headers["X-On-Behalf-Of"] = x_on_behalf_of
@@ -107,7 +106,7 @@ def sync_detailed(
     limit: str | Unset = UNSET,
     after: str | Unset = UNSET,
     x_on_behalf_of: str,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
 ) -> Response[ErrorBody | WaitingPage]:
     """Approvals waiting for me: the tenant's PENDING_APPROVAL grants, oldest first, that the
     approver named by `X-On-Behalf-Of` has not approved yet and may approve now (among the
@@ -118,7 +117,7 @@ def sync_detailed(
         limit (str | Unset):
         after (str | Unset):
         x_on_behalf_of (str):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -148,7 +147,7 @@ def sync(
     limit: str | Unset = UNSET,
     after: str | Unset = UNSET,
     x_on_behalf_of: str,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
 ) -> ErrorBody | WaitingPage | None:
     """Approvals waiting for me: the tenant's PENDING_APPROVAL grants, oldest first, that the
     approver named by `X-On-Behalf-Of` has not approved yet and may approve now (among the
@@ -159,7 +158,7 @@ def sync(
         limit (str | Unset):
         after (str | Unset):
         x_on_behalf_of (str):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -184,7 +183,7 @@ async def asyncio_detailed(
     limit: str | Unset = UNSET,
     after: str | Unset = UNSET,
     x_on_behalf_of: str,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
 ) -> Response[ErrorBody | WaitingPage]:
     """Approvals waiting for me: the tenant's PENDING_APPROVAL grants, oldest first, that the
     approver named by `X-On-Behalf-Of` has not approved yet and may approve now (among the
@@ -195,7 +194,7 @@ async def asyncio_detailed(
         limit (str | Unset):
         after (str | Unset):
         x_on_behalf_of (str):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -223,7 +222,7 @@ async def asyncio(
     limit: str | Unset = UNSET,
     after: str | Unset = UNSET,
     x_on_behalf_of: str,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
 ) -> ErrorBody | WaitingPage | None:
     """Approvals waiting for me: the tenant's PENDING_APPROVAL grants, oldest first, that the
     approver named by `X-On-Behalf-Of` has not approved yet and may approve now (among the
@@ -234,7 +233,7 @@ async def asyncio(
         limit (str | Unset):
         after (str | Unset):
         x_on_behalf_of (str):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -1,7 +1,6 @@
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
-from uuid import UUID
 
 import httpx
 
@@ -19,7 +18,7 @@ def _get_kwargs(
     body: ApprovalBody | None | Unset = UNSET,
     x_on_behalf_of: str,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     headers["X-On-Behalf-Of"] = x_on_behalf_of
@@ -129,7 +128,7 @@ def sync_detailed(
     body: ApprovalBody | None | Unset = UNSET,
     x_on_behalf_of: str,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
 ) -> Response[ApprovalDecision | ErrorBody]:
     """Approve a PENDING_APPROVAL grant as the approver named by `X-On-Behalf-Of` (a `User` in
     the entity store; requester or admin key). Decided by Cedar as `Action::"approve"` on the
@@ -147,7 +146,7 @@ def sync_detailed(
         id (str):
         x_on_behalf_of (str):
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         body (ApprovalBody | None | Unset):
 
     Raises:
@@ -180,7 +179,7 @@ def sync(
     body: ApprovalBody | None | Unset = UNSET,
     x_on_behalf_of: str,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
 ) -> ApprovalDecision | ErrorBody | None:
     """Approve a PENDING_APPROVAL grant as the approver named by `X-On-Behalf-Of` (a `User` in
     the entity store; requester or admin key). Decided by Cedar as `Action::"approve"` on the
@@ -198,7 +197,7 @@ def sync(
         id (str):
         x_on_behalf_of (str):
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         body (ApprovalBody | None | Unset):
 
     Raises:
@@ -226,7 +225,7 @@ async def asyncio_detailed(
     body: ApprovalBody | None | Unset = UNSET,
     x_on_behalf_of: str,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
 ) -> Response[ApprovalDecision | ErrorBody]:
     """Approve a PENDING_APPROVAL grant as the approver named by `X-On-Behalf-Of` (a `User` in
     the entity store; requester or admin key). Decided by Cedar as `Action::"approve"` on the
@@ -244,7 +243,7 @@ async def asyncio_detailed(
         id (str):
         x_on_behalf_of (str):
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         body (ApprovalBody | None | Unset):
 
     Raises:
@@ -275,7 +274,7 @@ async def asyncio(
     body: ApprovalBody | None | Unset = UNSET,
     x_on_behalf_of: str,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
 ) -> ApprovalDecision | ErrorBody | None:
     """Approve a PENDING_APPROVAL grant as the approver named by `X-On-Behalf-Of` (a `User` in
     the entity store; requester or admin key). Decided by Cedar as `Action::"approve"` on the
@@ -293,7 +292,7 @@ async def asyncio(
         id (str):
         x_on_behalf_of (str):
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         body (ApprovalBody | None | Unset):
 
     Raises:

@@ -1,6 +1,5 @@
 from http import HTTPStatus
 from typing import Any
-from uuid import UUID
 
 import httpx
 
@@ -15,7 +14,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     body: BulkRevokeBody,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -116,7 +115,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: BulkRevokeBody,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[BulkRevokeResult | ErrorBody]:
     """Revoke every active grant matching the filters (the filter objects of `grants/list`,
@@ -125,7 +124,7 @@ def sync_detailed(
     fails part-way, the grants already revoked stay revoked; calling again finishes.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (BulkRevokeBody): Body of `POST /v1/grants/revoke`.
 
@@ -154,7 +153,7 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: BulkRevokeBody,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> BulkRevokeResult | ErrorBody | None:
     """Revoke every active grant matching the filters (the filter objects of `grants/list`,
@@ -163,7 +162,7 @@ def sync(
     fails part-way, the grants already revoked stay revoked; calling again finishes.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (BulkRevokeBody): Body of `POST /v1/grants/revoke`.
 
@@ -187,7 +186,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: BulkRevokeBody,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[BulkRevokeResult | ErrorBody]:
     """Revoke every active grant matching the filters (the filter objects of `grants/list`,
@@ -196,7 +195,7 @@ async def asyncio_detailed(
     fails part-way, the grants already revoked stay revoked; calling again finishes.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (BulkRevokeBody): Body of `POST /v1/grants/revoke`.
 
@@ -223,7 +222,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: BulkRevokeBody,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> BulkRevokeResult | ErrorBody | None:
     """Revoke every active grant matching the filters (the filter objects of `grants/list`,
@@ -232,7 +231,7 @@ async def asyncio(
     fails part-way, the grants already revoked stay revoked; calling again finishes.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (BulkRevokeBody): Body of `POST /v1/grants/revoke`.
 

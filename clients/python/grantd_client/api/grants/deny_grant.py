@@ -1,7 +1,6 @@
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
-from uuid import UUID
 
 import httpx
 
@@ -19,7 +18,7 @@ def _get_kwargs(
     body: ApprovalBody | None | Unset = UNSET,
     x_on_behalf_of: str,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
     headers["X-On-Behalf-Of"] = x_on_behalf_of
@@ -129,7 +128,7 @@ def sync_detailed(
     body: ApprovalBody | None | Unset = UNSET,
     x_on_behalf_of: str,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
 ) -> Response[ApprovalDecision | ErrorBody]:
     """Deny a PENDING_APPROVAL grant: it becomes DENIED (terminal). Who may deny is decided as
     for approve (`Action::"approve"`, or `self_approve` on one's own grant). Audited as
@@ -139,7 +138,7 @@ def sync_detailed(
         id (str):
         x_on_behalf_of (str):
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         body (ApprovalBody | None | Unset):
 
     Raises:
@@ -172,7 +171,7 @@ def sync(
     body: ApprovalBody | None | Unset = UNSET,
     x_on_behalf_of: str,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
 ) -> ApprovalDecision | ErrorBody | None:
     """Deny a PENDING_APPROVAL grant: it becomes DENIED (terminal). Who may deny is decided as
     for approve (`Action::"approve"`, or `self_approve` on one's own grant). Audited as
@@ -182,7 +181,7 @@ def sync(
         id (str):
         x_on_behalf_of (str):
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         body (ApprovalBody | None | Unset):
 
     Raises:
@@ -210,7 +209,7 @@ async def asyncio_detailed(
     body: ApprovalBody | None | Unset = UNSET,
     x_on_behalf_of: str,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
 ) -> Response[ApprovalDecision | ErrorBody]:
     """Deny a PENDING_APPROVAL grant: it becomes DENIED (terminal). Who may deny is decided as
     for approve (`Action::"approve"`, or `self_approve` on one's own grant). Audited as
@@ -220,7 +219,7 @@ async def asyncio_detailed(
         id (str):
         x_on_behalf_of (str):
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         body (ApprovalBody | None | Unset):
 
     Raises:
@@ -251,7 +250,7 @@ async def asyncio(
     body: ApprovalBody | None | Unset = UNSET,
     x_on_behalf_of: str,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
 ) -> ApprovalDecision | ErrorBody | None:
     """Deny a PENDING_APPROVAL grant: it becomes DENIED (terminal). Who may deny is decided as
     for approve (`Action::"approve"`, or `self_approve` on one's own grant). Audited as
@@ -261,7 +260,7 @@ async def asyncio(
         id (str):
         x_on_behalf_of (str):
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         body (ApprovalBody | None | Unset):
 
     Raises:

@@ -1,7 +1,6 @@
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
-from uuid import UUID
 
 import httpx
 
@@ -17,9 +16,9 @@ def _get_kwargs(
     id: str,
     *,
     body: ExtendBody,
-    x_min_policy_set_version: int | None | Unset = UNSET,
+    x_min_policy_set_version: None | str | Unset = UNSET,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -129,9 +128,9 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: ExtendBody,
-    x_min_policy_set_version: int | None | Unset = UNSET,
+    x_min_policy_set_version: None | str | Unset = UNSET,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | GrantDecision]:
     """Extend an active grant to `now + duration_seconds` or to `expires_at`. Evaluated as
@@ -142,9 +141,9 @@ def sync_detailed(
 
     Args:
         id (str):
-        x_min_policy_set_version (int | None | Unset):
+        x_min_policy_set_version (None | str | Unset):
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (ExtendBody):
 
@@ -177,9 +176,9 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: ExtendBody,
-    x_min_policy_set_version: int | None | Unset = UNSET,
+    x_min_policy_set_version: None | str | Unset = UNSET,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | GrantDecision | None:
     """Extend an active grant to `now + duration_seconds` or to `expires_at`. Evaluated as
@@ -190,9 +189,9 @@ def sync(
 
     Args:
         id (str):
-        x_min_policy_set_version (int | None | Unset):
+        x_min_policy_set_version (None | str | Unset):
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (ExtendBody):
 
@@ -220,9 +219,9 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: ExtendBody,
-    x_min_policy_set_version: int | None | Unset = UNSET,
+    x_min_policy_set_version: None | str | Unset = UNSET,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | GrantDecision]:
     """Extend an active grant to `now + duration_seconds` or to `expires_at`. Evaluated as
@@ -233,9 +232,9 @@ async def asyncio_detailed(
 
     Args:
         id (str):
-        x_min_policy_set_version (int | None | Unset):
+        x_min_policy_set_version (None | str | Unset):
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (ExtendBody):
 
@@ -266,9 +265,9 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: ExtendBody,
-    x_min_policy_set_version: int | None | Unset = UNSET,
+    x_min_policy_set_version: None | str | Unset = UNSET,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | GrantDecision | None:
     """Extend an active grant to `now + duration_seconds` or to `expires_at`. Evaluated as
@@ -279,9 +278,9 @@ async def asyncio(
 
     Args:
         id (str):
-        x_min_policy_set_version (int | None | Unset):
+        x_min_policy_set_version (None | str | Unset):
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (ExtendBody):
 

@@ -1,6 +1,5 @@
 from http import HTTPStatus
 from typing import Any
-from uuid import UUID
 
 import httpx
 
@@ -23,7 +22,7 @@ def _get_kwargs(
     search_key: str | Unset = UNSET,
     policy_id: str | Unset = UNSET,
     app_id: str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -155,7 +154,7 @@ def sync_detailed(
     search_key: str | Unset = UNSET,
     policy_id: str | Unset = UNSET,
     app_id: str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | GrantPage]:
     """Find grants. The body is an array of filter objects `{"attribute", "operator",
@@ -203,7 +202,7 @@ def sync_detailed(
         search_key (str | Unset):
         policy_id (str | Unset):
         app_id (str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (list[RawFilter] | None | Unset):
 
@@ -248,7 +247,7 @@ def sync(
     search_key: str | Unset = UNSET,
     policy_id: str | Unset = UNSET,
     app_id: str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | GrantPage | None:
     """Find grants. The body is an array of filter objects `{"attribute", "operator",
@@ -296,7 +295,7 @@ def sync(
         search_key (str | Unset):
         policy_id (str | Unset):
         app_id (str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (list[RawFilter] | None | Unset):
 
@@ -336,7 +335,7 @@ async def asyncio_detailed(
     search_key: str | Unset = UNSET,
     policy_id: str | Unset = UNSET,
     app_id: str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | GrantPage]:
     """Find grants. The body is an array of filter objects `{"attribute", "operator",
@@ -384,7 +383,7 @@ async def asyncio_detailed(
         search_key (str | Unset):
         policy_id (str | Unset):
         app_id (str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (list[RawFilter] | None | Unset):
 
@@ -427,7 +426,7 @@ async def asyncio(
     search_key: str | Unset = UNSET,
     policy_id: str | Unset = UNSET,
     app_id: str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | GrantPage | None:
     """Find grants. The body is an array of filter objects `{"attribute", "operator",
@@ -475,7 +474,7 @@ async def asyncio(
         search_key (str | Unset):
         policy_id (str | Unset):
         app_id (str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (list[RawFilter] | None | Unset):
 

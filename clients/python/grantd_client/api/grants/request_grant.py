@@ -1,6 +1,5 @@
 from http import HTTPStatus
 from typing import Any
-from uuid import UUID
 
 import httpx
 
@@ -15,9 +14,9 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     body: RequestBody,
-    x_min_policy_set_version: int | None | Unset = UNSET,
+    x_min_policy_set_version: None | str | Unset = UNSET,
     idempotency_key: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -124,9 +123,9 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: RequestBody,
-    x_min_policy_set_version: int | None | Unset = UNSET,
+    x_min_policy_set_version: None | str | Unset = UNSET,
     idempotency_key: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | GrantDecision]:
     """Request a grant. Evaluated as `Action::"request"` with `GrantContext`; permitted → 201
@@ -135,9 +134,9 @@ def sync_detailed(
     body gets the first answer (201 or 403) for 24 hours; another body gets 409.
 
     Args:
-        x_min_policy_set_version (int | None | Unset):
+        x_min_policy_set_version (None | str | Unset):
         idempotency_key (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (RequestBody):
 
@@ -168,9 +167,9 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: RequestBody,
-    x_min_policy_set_version: int | None | Unset = UNSET,
+    x_min_policy_set_version: None | str | Unset = UNSET,
     idempotency_key: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | GrantDecision | None:
     """Request a grant. Evaluated as `Action::"request"` with `GrantContext`; permitted → 201
@@ -179,9 +178,9 @@ def sync(
     body gets the first answer (201 or 403) for 24 hours; another body gets 409.
 
     Args:
-        x_min_policy_set_version (int | None | Unset):
+        x_min_policy_set_version (None | str | Unset):
         idempotency_key (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (RequestBody):
 
@@ -207,9 +206,9 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: RequestBody,
-    x_min_policy_set_version: int | None | Unset = UNSET,
+    x_min_policy_set_version: None | str | Unset = UNSET,
     idempotency_key: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | GrantDecision]:
     """Request a grant. Evaluated as `Action::"request"` with `GrantContext`; permitted → 201
@@ -218,9 +217,9 @@ async def asyncio_detailed(
     body gets the first answer (201 or 403) for 24 hours; another body gets 409.
 
     Args:
-        x_min_policy_set_version (int | None | Unset):
+        x_min_policy_set_version (None | str | Unset):
         idempotency_key (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (RequestBody):
 
@@ -249,9 +248,9 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: RequestBody,
-    x_min_policy_set_version: int | None | Unset = UNSET,
+    x_min_policy_set_version: None | str | Unset = UNSET,
     idempotency_key: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | GrantDecision | None:
     """Request a grant. Evaluated as `Action::"request"` with `GrantContext`; permitted → 201
@@ -260,9 +259,9 @@ async def asyncio(
     body gets the first answer (201 or 403) for 24 hours; another body gets 409.
 
     Args:
-        x_min_policy_set_version (int | None | Unset):
+        x_min_policy_set_version (None | str | Unset):
         idempotency_key (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (RequestBody):
 

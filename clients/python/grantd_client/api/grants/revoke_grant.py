@@ -1,7 +1,6 @@
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
-from uuid import UUID
 
 import httpx
 
@@ -18,7 +17,7 @@ def _get_kwargs(
     *,
     body: RevokeBody,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -126,7 +125,7 @@ def sync_detailed(
     client: AuthenticatedClient,
     body: RevokeBody,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | Grant]:
     """Revoke an active grant (body optional: `{"reason"}`).
@@ -134,7 +133,7 @@ def sync_detailed(
     Args:
         id (str):
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (RevokeBody):
 
@@ -167,7 +166,7 @@ def sync(
     client: AuthenticatedClient,
     body: RevokeBody,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | Grant | None:
     """Revoke an active grant (body optional: `{"reason"}`).
@@ -175,7 +174,7 @@ def sync(
     Args:
         id (str):
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (RevokeBody):
 
@@ -203,7 +202,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
     body: RevokeBody,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | Grant]:
     """Revoke an active grant (body optional: `{"reason"}`).
@@ -211,7 +210,7 @@ async def asyncio_detailed(
     Args:
         id (str):
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (RevokeBody):
 
@@ -242,7 +241,7 @@ async def asyncio(
     client: AuthenticatedClient,
     body: RevokeBody,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | Grant | None:
     """Revoke an active grant (body optional: `{"reason"}`).
@@ -250,7 +249,7 @@ async def asyncio(
     Args:
         id (str):
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (RevokeBody):
 

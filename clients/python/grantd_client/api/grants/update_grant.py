@@ -1,7 +1,6 @@
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
-from uuid import UUID
 
 import httpx
 
@@ -17,9 +16,9 @@ def _get_kwargs(
     id: str,
     *,
     body: UpdateBody,
-    x_min_policy_set_version: int | None | Unset = UNSET,
+    x_min_policy_set_version: None | str | Unset = UNSET,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -129,9 +128,9 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: UpdateBody,
-    x_min_policy_set_version: int | None | Unset = UNSET,
+    x_min_policy_set_version: None | str | Unset = UNSET,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | Updated]:
     """Change a grant: `scopes` (re-evaluated as `Action::"request"` with the grant's real
@@ -143,9 +142,9 @@ def sync_detailed(
 
     Args:
         id (str):
-        x_min_policy_set_version (int | None | Unset):
+        x_min_policy_set_version (None | str | Unset):
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (UpdateBody):
 
@@ -178,9 +177,9 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: UpdateBody,
-    x_min_policy_set_version: int | None | Unset = UNSET,
+    x_min_policy_set_version: None | str | Unset = UNSET,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | Updated | None:
     """Change a grant: `scopes` (re-evaluated as `Action::"request"` with the grant's real
@@ -192,9 +191,9 @@ def sync(
 
     Args:
         id (str):
-        x_min_policy_set_version (int | None | Unset):
+        x_min_policy_set_version (None | str | Unset):
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (UpdateBody):
 
@@ -222,9 +221,9 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: UpdateBody,
-    x_min_policy_set_version: int | None | Unset = UNSET,
+    x_min_policy_set_version: None | str | Unset = UNSET,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | Updated]:
     """Change a grant: `scopes` (re-evaluated as `Action::"request"` with the grant's real
@@ -236,9 +235,9 @@ async def asyncio_detailed(
 
     Args:
         id (str):
-        x_min_policy_set_version (int | None | Unset):
+        x_min_policy_set_version (None | str | Unset):
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (UpdateBody):
 
@@ -269,9 +268,9 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: UpdateBody,
-    x_min_policy_set_version: int | None | Unset = UNSET,
+    x_min_policy_set_version: None | str | Unset = UNSET,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | Updated | None:
     """Change a grant: `scopes` (re-evaluated as `Action::"request"` with the grant's real
@@ -283,9 +282,9 @@ async def asyncio(
 
     Args:
         id (str):
-        x_min_policy_set_version (int | None | Unset):
+        x_min_policy_set_version (None | str | Unset):
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (UpdateBody):
 

@@ -1,6 +1,5 @@
 from http import HTTPStatus
 from typing import Any
-from uuid import UUID
 
 import httpx
 
@@ -15,7 +14,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     body: CreateKey,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -111,13 +110,13 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: CreateKey,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[CreatedKey | ErrorBody]:
     """Create an API key for this tenant.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (CreateKey):
 
@@ -146,13 +145,13 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: CreateKey,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> CreatedKey | ErrorBody | None:
     """Create an API key for this tenant.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (CreateKey):
 
@@ -176,13 +175,13 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: CreateKey,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[CreatedKey | ErrorBody]:
     """Create an API key for this tenant.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (CreateKey):
 
@@ -209,13 +208,13 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: CreateKey,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> CreatedKey | ErrorBody | None:
     """Create an API key for this tenant.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (CreateKey):
 

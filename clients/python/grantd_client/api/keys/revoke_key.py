@@ -14,7 +14,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     id: UUID,
     *,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -97,14 +97,14 @@ def sync_detailed(
     id: UUID,
     *,
     client: AuthenticatedClient,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[Any | ErrorBody]:
     """Revoke a key: it fails on the very next request. Revoking a revoked key is a no-op.
 
     Args:
         id (UUID):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -132,14 +132,14 @@ def sync(
     id: UUID,
     *,
     client: AuthenticatedClient,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Any | ErrorBody | None:
     """Revoke a key: it fails on the very next request. Revoking a revoked key is a no-op.
 
     Args:
         id (UUID):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -162,14 +162,14 @@ async def asyncio_detailed(
     id: UUID,
     *,
     client: AuthenticatedClient,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[Any | ErrorBody]:
     """Revoke a key: it fails on the very next request. Revoking a revoked key is a no-op.
 
     Args:
         id (UUID):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -195,14 +195,14 @@ async def asyncio(
     id: UUID,
     *,
     client: AuthenticatedClient,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Any | ErrorBody | None:
     """Revoke a key: it fails on the very next request. Revoking a revoked key is a no-op.
 
     Args:
         id (UUID):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:

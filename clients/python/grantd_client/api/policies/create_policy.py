@@ -1,6 +1,5 @@
 from http import HTTPStatus
 from typing import Any
-from uuid import UUID
 
 import httpx
 
@@ -15,7 +14,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     body: PolicyCreate,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -116,14 +115,14 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: PolicyCreate,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | PolicyWritten]:
     """Create a policy. Its rules are assembled into Cedar and validated against the tenant's
     schema before anything is stored; on failure every diagnostic is in `notices`.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (PolicyCreate): `POST /v1/policies`. Read-only fields of a Policy may be present and
             are ignored.
@@ -153,14 +152,14 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: PolicyCreate,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | PolicyWritten | None:
     """Create a policy. Its rules are assembled into Cedar and validated against the tenant's
     schema before anything is stored; on failure every diagnostic is in `notices`.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (PolicyCreate): `POST /v1/policies`. Read-only fields of a Policy may be present and
             are ignored.
@@ -185,14 +184,14 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: PolicyCreate,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | PolicyWritten]:
     """Create a policy. Its rules are assembled into Cedar and validated against the tenant's
     schema before anything is stored; on failure every diagnostic is in `notices`.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (PolicyCreate): `POST /v1/policies`. Read-only fields of a Policy may be present and
             are ignored.
@@ -220,14 +219,14 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: PolicyCreate,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | PolicyWritten | None:
     """Create a policy. Its rules are assembled into Cedar and validated against the tenant's
     schema before anything is stored; on failure every diagnostic is in `notices`.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (PolicyCreate): `POST /v1/policies`. Read-only fields of a Policy may be present and
             are ignored.

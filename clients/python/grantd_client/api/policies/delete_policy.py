@@ -1,7 +1,6 @@
 from http import HTTPStatus
 from typing import Any, cast
 from urllib.parse import quote
-from uuid import UUID
 
 import httpx
 
@@ -15,7 +14,7 @@ def _get_kwargs(
     id: str,
     *,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -107,7 +106,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[Any | ErrorBody]:
     """Delete a policy. 409 while active grants are governed by it (disable it instead).
@@ -115,7 +114,7 @@ def sync_detailed(
     Args:
         id (str):
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -145,7 +144,7 @@ def sync(
     *,
     client: AuthenticatedClient,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Any | ErrorBody | None:
     """Delete a policy. 409 while active grants are governed by it (disable it instead).
@@ -153,7 +152,7 @@ def sync(
     Args:
         id (str):
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -178,7 +177,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[Any | ErrorBody]:
     """Delete a policy. 409 while active grants are governed by it (disable it instead).
@@ -186,7 +185,7 @@ async def asyncio_detailed(
     Args:
         id (str):
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -214,7 +213,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Any | ErrorBody | None:
     """Delete a policy. 409 while active grants are governed by it (disable it instead).
@@ -222,7 +221,7 @@ async def asyncio(
     Args:
         id (str):
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:

@@ -1,6 +1,5 @@
 from http import HTTPStatus
 from typing import Any, cast
-from uuid import UUID
 
 import httpx
 
@@ -13,7 +12,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -97,14 +96,14 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[Any | ErrorBody]:
     """Delete the policy keyed `test` (as `DELETE /v1/policies/{id}`).
 
     Args:
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -132,14 +131,14 @@ def sync(
     *,
     client: AuthenticatedClient,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Any | ErrorBody | None:
     """Delete the policy keyed `test` (as `DELETE /v1/policies/{id}`).
 
     Args:
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -162,14 +161,14 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[Any | ErrorBody]:
     """Delete the policy keyed `test` (as `DELETE /v1/policies/{id}`).
 
     Args:
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -195,14 +194,14 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Any | ErrorBody | None:
     """Delete the policy keyed `test` (as `DELETE /v1/policies/{id}`).
 
     Args:
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:

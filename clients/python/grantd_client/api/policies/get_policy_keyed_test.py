@@ -1,6 +1,5 @@
 from http import HTTPStatus
 from typing import Any
-from uuid import UUID
 
 import httpx
 
@@ -13,7 +12,7 @@ from ...types import UNSET, Response, Unset
 
 def _get_kwargs(
     *,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -94,14 +93,14 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | Policy]:
     """The policy keyed `test`: `/v1/policies/test` is also its path, so GET, PATCH and
     DELETE there reach it (POST runs policy tests), as `/v1/policies/{id}` would.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -127,14 +126,14 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | Policy | None:
     """The policy keyed `test`: `/v1/policies/test` is also its path, so GET, PATCH and
     DELETE there reach it (POST runs policy tests), as `/v1/policies/{id}` would.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -155,14 +154,14 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | Policy]:
     """The policy keyed `test`: `/v1/policies/test` is also its path, so GET, PATCH and
     DELETE there reach it (POST runs policy tests), as `/v1/policies/{id}` would.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -186,14 +185,14 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | Policy | None:
     """The policy keyed `test`: `/v1/policies/test` is also its path, so GET, PATCH and
     DELETE there reach it (POST runs policy tests), as `/v1/policies/{id}` would.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:

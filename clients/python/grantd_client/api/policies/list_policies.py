@@ -1,6 +1,5 @@
 from http import HTTPStatus
 from typing import Any
-from uuid import UUID
 
 import httpx
 
@@ -17,7 +16,7 @@ def _get_kwargs(
     per_page: str | Unset = UNSET,
     page: str | Unset = UNSET,
     next_page_token: str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -115,7 +114,7 @@ def sync_detailed(
     per_page: str | Unset = UNSET,
     page: str | Unset = UNSET,
     next_page_token: str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | PolicyList]:
     """List policies, in creation order or by priority (`sort_order`).
@@ -125,7 +124,7 @@ def sync_detailed(
         per_page (str | Unset):
         page (str | Unset):
         next_page_token (str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -159,7 +158,7 @@ def sync(
     per_page: str | Unset = UNSET,
     page: str | Unset = UNSET,
     next_page_token: str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | PolicyList | None:
     """List policies, in creation order or by priority (`sort_order`).
@@ -169,7 +168,7 @@ def sync(
         per_page (str | Unset):
         page (str | Unset):
         next_page_token (str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -198,7 +197,7 @@ async def asyncio_detailed(
     per_page: str | Unset = UNSET,
     page: str | Unset = UNSET,
     next_page_token: str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | PolicyList]:
     """List policies, in creation order or by priority (`sort_order`).
@@ -208,7 +207,7 @@ async def asyncio_detailed(
         per_page (str | Unset):
         page (str | Unset):
         next_page_token (str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -240,7 +239,7 @@ async def asyncio(
     per_page: str | Unset = UNSET,
     page: str | Unset = UNSET,
     next_page_token: str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | PolicyList | None:
     """List policies, in creation order or by priority (`sort_order`).
@@ -250,7 +249,7 @@ async def asyncio(
         per_page (str | Unset):
         page (str | Unset):
         next_page_token (str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:

@@ -1,7 +1,6 @@
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
-from uuid import UUID
 
 import httpx
 
@@ -18,7 +17,7 @@ def _get_kwargs(
     *,
     body: PolicyPatch,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -126,7 +125,7 @@ def sync_detailed(
     client: AuthenticatedClient,
     body: PolicyPatch,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | PolicyWritten]:
     """Update the given fields of a policy; `rules`, when given, replaces the list (a rule sent
@@ -137,7 +136,7 @@ def sync_detailed(
     Args:
         id (str):
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (PolicyPatch): `PATCH /v1/policies/{id}`: only the fields given change; `null` clears
             an optional
@@ -172,7 +171,7 @@ def sync(
     client: AuthenticatedClient,
     body: PolicyPatch,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | PolicyWritten | None:
     """Update the given fields of a policy; `rules`, when given, replaces the list (a rule sent
@@ -183,7 +182,7 @@ def sync(
     Args:
         id (str):
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (PolicyPatch): `PATCH /v1/policies/{id}`: only the fields given change; `null` clears
             an optional
@@ -213,7 +212,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
     body: PolicyPatch,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | PolicyWritten]:
     """Update the given fields of a policy; `rules`, when given, replaces the list (a rule sent
@@ -224,7 +223,7 @@ async def asyncio_detailed(
     Args:
         id (str):
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (PolicyPatch): `PATCH /v1/policies/{id}`: only the fields given change; `null` clears
             an optional
@@ -257,7 +256,7 @@ async def asyncio(
     client: AuthenticatedClient,
     body: PolicyPatch,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | PolicyWritten | None:
     """Update the given fields of a policy; `rules`, when given, replaces the list (a rule sent
@@ -268,7 +267,7 @@ async def asyncio(
     Args:
         id (str):
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (PolicyPatch): `PATCH /v1/policies/{id}`: only the fields given change; `null` clears
             an optional

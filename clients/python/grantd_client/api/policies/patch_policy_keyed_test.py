@@ -1,6 +1,5 @@
 from http import HTTPStatus
 from typing import Any
-from uuid import UUID
 
 import httpx
 
@@ -16,7 +15,7 @@ def _get_kwargs(
     *,
     body: PolicyPatch,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -116,14 +115,14 @@ def sync_detailed(
     client: AuthenticatedClient,
     body: PolicyPatch,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | PolicyWritten]:
     """Change the policy keyed `test` (as `PATCH /v1/policies/{id}`).
 
     Args:
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (PolicyPatch): `PATCH /v1/policies/{id}`: only the fields given change; `null` clears
             an optional
@@ -156,14 +155,14 @@ def sync(
     client: AuthenticatedClient,
     body: PolicyPatch,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | PolicyWritten | None:
     """Change the policy keyed `test` (as `PATCH /v1/policies/{id}`).
 
     Args:
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (PolicyPatch): `PATCH /v1/policies/{id}`: only the fields given change; `null` clears
             an optional
@@ -191,14 +190,14 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
     body: PolicyPatch,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | PolicyWritten]:
     """Change the policy keyed `test` (as `PATCH /v1/policies/{id}`).
 
     Args:
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (PolicyPatch): `PATCH /v1/policies/{id}`: only the fields given change; `null` clears
             an optional
@@ -229,14 +228,14 @@ async def asyncio(
     client: AuthenticatedClient,
     body: PolicyPatch,
     if_match: None | str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | PolicyWritten | None:
     """Change the policy keyed `test` (as `PATCH /v1/policies/{id}`).
 
     Args:
         if_match (None | str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (PolicyPatch): `PATCH /v1/policies/{id}`: only the fields given change; `null` clears
             an optional

@@ -1,6 +1,5 @@
 from http import HTTPStatus
 from typing import Any
-from uuid import UUID
 
 import httpx
 
@@ -15,7 +14,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     body: TestBody,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -111,7 +110,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: TestBody,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | Report]:
     """Run policy test cases against the tenant's stored policy set: each case a request and
@@ -122,7 +121,7 @@ def sync_detailed(
     most 10 s; cases not reached by then fail (`failure: "not run: …"`).
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (TestBody): The body of `POST /v1/policies/test`.
 
@@ -151,7 +150,7 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: TestBody,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | Report | None:
     """Run policy test cases against the tenant's stored policy set: each case a request and
@@ -162,7 +161,7 @@ def sync(
     most 10 s; cases not reached by then fail (`failure: "not run: …"`).
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (TestBody): The body of `POST /v1/policies/test`.
 
@@ -186,7 +185,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: TestBody,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | Report]:
     """Run policy test cases against the tenant's stored policy set: each case a request and
@@ -197,7 +196,7 @@ async def asyncio_detailed(
     most 10 s; cases not reached by then fail (`failure: "not run: …"`).
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (TestBody): The body of `POST /v1/policies/test`.
 
@@ -224,7 +223,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: TestBody,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | Report | None:
     """Run policy test cases against the tenant's stored policy set: each case a request and
@@ -235,7 +234,7 @@ async def asyncio(
     most 10 s; cases not reached by then fail (`failure: "not run: …"`).
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (TestBody): The body of `POST /v1/policies/test`.
 

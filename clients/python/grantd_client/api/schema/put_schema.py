@@ -1,6 +1,5 @@
 from http import HTTPStatus
 from typing import Any
-from uuid import UUID
 
 import httpx
 
@@ -15,7 +14,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     body: SchemaBody,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -111,7 +110,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: SchemaBody,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | SchemaWritten]:
     """Replace the tenant's schema. Refused (400, naming what breaks in `notices`) when a stored
@@ -119,7 +118,7 @@ def sync_detailed(
     or a `GrantContext` field grantd fills in.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (SchemaBody):
 
@@ -148,7 +147,7 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: SchemaBody,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | SchemaWritten | None:
     """Replace the tenant's schema. Refused (400, naming what breaks in `notices`) when a stored
@@ -156,7 +155,7 @@ def sync(
     or a `GrantContext` field grantd fills in.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (SchemaBody):
 
@@ -180,7 +179,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: SchemaBody,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | SchemaWritten]:
     """Replace the tenant's schema. Refused (400, naming what breaks in `notices`) when a stored
@@ -188,7 +187,7 @@ async def asyncio_detailed(
     or a `GrantContext` field grantd fills in.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (SchemaBody):
 
@@ -215,7 +214,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: SchemaBody,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | SchemaWritten | None:
     """Replace the tenant's schema. Refused (400, naming what breaks in `notices`) when a stored
@@ -223,7 +222,7 @@ async def asyncio(
     or a `GrantContext` field grantd fills in.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (SchemaBody):
 

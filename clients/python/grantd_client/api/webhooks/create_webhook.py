@@ -1,6 +1,5 @@
 from http import HTTPStatus
 from typing import Any
-from uuid import UUID
 
 import httpx
 
@@ -15,7 +14,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     body: WebhookCreate,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -116,7 +115,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: WebhookCreate,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[CreatedWebhook | ErrorBody]:
     """Create a webhook (admin). Deliveries of the grant events it asks for are POSTed to
@@ -129,7 +128,7 @@ def sync_detailed(
     order per grant, then dead-lettered. A retry carries the same `webhook-id`.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (WebhookCreate): Body of `POST /v1/webhooks`.
 
@@ -158,7 +157,7 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: WebhookCreate,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> CreatedWebhook | ErrorBody | None:
     """Create a webhook (admin). Deliveries of the grant events it asks for are POSTed to
@@ -171,7 +170,7 @@ def sync(
     order per grant, then dead-lettered. A retry carries the same `webhook-id`.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (WebhookCreate): Body of `POST /v1/webhooks`.
 
@@ -195,7 +194,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: WebhookCreate,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[CreatedWebhook | ErrorBody]:
     """Create a webhook (admin). Deliveries of the grant events it asks for are POSTed to
@@ -208,7 +207,7 @@ async def asyncio_detailed(
     order per grant, then dead-lettered. A retry carries the same `webhook-id`.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (WebhookCreate): Body of `POST /v1/webhooks`.
 
@@ -235,7 +234,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: WebhookCreate,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> CreatedWebhook | ErrorBody | None:
     """Create a webhook (admin). Deliveries of the grant events it asks for are POSTed to
@@ -248,7 +247,7 @@ async def asyncio(
     order per grant, then dead-lettered. A retry carries the same `webhook-id`.
 
     Args:
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
         body (WebhookCreate): Body of `POST /v1/webhooks`.
 

@@ -1,7 +1,6 @@
 from http import HTTPStatus
 from typing import Any, cast
 from urllib.parse import quote
-from uuid import UUID
 
 import httpx
 
@@ -14,7 +13,7 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     id: str,
     *,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -97,14 +96,14 @@ def sync_detailed(
     id: str,
     *,
     client: AuthenticatedClient,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[Any | ErrorBody]:
     """Delete a webhook and its deliveries (admin): pending deliveries are not sent.
 
     Args:
         id (str):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -132,14 +131,14 @@ def sync(
     id: str,
     *,
     client: AuthenticatedClient,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Any | ErrorBody | None:
     """Delete a webhook and its deliveries (admin): pending deliveries are not sent.
 
     Args:
         id (str):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -162,14 +161,14 @@ async def asyncio_detailed(
     id: str,
     *,
     client: AuthenticatedClient,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[Any | ErrorBody]:
     """Delete a webhook and its deliveries (admin): pending deliveries are not sent.
 
     Args:
         id (str):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -195,14 +194,14 @@ async def asyncio(
     id: str,
     *,
     client: AuthenticatedClient,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Any | ErrorBody | None:
     """Delete a webhook and its deliveries (admin): pending deliveries are not sent.
 
     Args:
         id (str):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:

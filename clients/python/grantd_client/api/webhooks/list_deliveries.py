@@ -1,7 +1,6 @@
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
-from uuid import UUID
 
 import httpx
 
@@ -18,7 +17,7 @@ def _get_kwargs(
     status: str | Unset = UNSET,
     after: str | Unset = UNSET,
     limit: str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -116,7 +115,7 @@ def sync_detailed(
     status: str | Unset = UNSET,
     after: str | Unset = UNSET,
     limit: str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[DeliveryPage | ErrorBody]:
     """A webhook's deliveries, oldest first (admin): status (`pending`, `delivered`, `dead`),
@@ -128,7 +127,7 @@ def sync_detailed(
         status (str | Unset):
         after (str | Unset):
         limit (str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -162,7 +161,7 @@ def sync(
     status: str | Unset = UNSET,
     after: str | Unset = UNSET,
     limit: str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> DeliveryPage | ErrorBody | None:
     """A webhook's deliveries, oldest first (admin): status (`pending`, `delivered`, `dead`),
@@ -174,7 +173,7 @@ def sync(
         status (str | Unset):
         after (str | Unset):
         limit (str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -203,7 +202,7 @@ async def asyncio_detailed(
     status: str | Unset = UNSET,
     after: str | Unset = UNSET,
     limit: str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[DeliveryPage | ErrorBody]:
     """A webhook's deliveries, oldest first (admin): status (`pending`, `delivered`, `dead`),
@@ -215,7 +214,7 @@ async def asyncio_detailed(
         status (str | Unset):
         after (str | Unset):
         limit (str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -247,7 +246,7 @@ async def asyncio(
     status: str | Unset = UNSET,
     after: str | Unset = UNSET,
     limit: str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> DeliveryPage | ErrorBody | None:
     """A webhook's deliveries, oldest first (admin): status (`pending`, `delivered`, `dead`),
@@ -259,7 +258,7 @@ async def asyncio(
         status (str | Unset):
         after (str | Unset):
         limit (str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:

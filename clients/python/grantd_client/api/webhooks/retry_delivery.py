@@ -1,7 +1,6 @@
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
-from uuid import UUID
 
 import httpx
 
@@ -16,7 +15,7 @@ def _get_kwargs(
     id: str,
     delivery_id: str,
     *,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -107,7 +106,7 @@ def sync_detailed(
     delivery_id: str,
     *,
     client: AuthenticatedClient,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[Delivery | ErrorBody]:
     """Send a delivery again (admin): a dead or delivered one becomes pending, due now, with a
@@ -117,7 +116,7 @@ def sync_detailed(
     Args:
         id (str):
         delivery_id (str):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -147,7 +146,7 @@ def sync(
     delivery_id: str,
     *,
     client: AuthenticatedClient,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Delivery | ErrorBody | None:
     """Send a delivery again (admin): a dead or delivered one becomes pending, due now, with a
@@ -157,7 +156,7 @@ def sync(
     Args:
         id (str):
         delivery_id (str):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -182,7 +181,7 @@ async def asyncio_detailed(
     delivery_id: str,
     *,
     client: AuthenticatedClient,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[Delivery | ErrorBody]:
     """Send a delivery again (admin): a dead or delivered one becomes pending, due now, with a
@@ -192,7 +191,7 @@ async def asyncio_detailed(
     Args:
         id (str):
         delivery_id (str):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -220,7 +219,7 @@ async def asyncio(
     delivery_id: str,
     *,
     client: AuthenticatedClient,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Delivery | ErrorBody | None:
     """Send a delivery again (admin): a dead or delivered one becomes pending, due now, with a
@@ -230,7 +229,7 @@ async def asyncio(
     Args:
         id (str):
         delivery_id (str):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:

@@ -1,6 +1,5 @@
 from http import HTTPStatus
 from typing import Any
-from uuid import UUID
 
 import httpx
 
@@ -20,7 +19,7 @@ def _get_kwargs(
     decision: str | Unset = UNSET,
     per_page: str | Unset = UNSET,
     next_page_token: str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
@@ -127,7 +126,7 @@ def sync_detailed(
     decision: str | Unset = UNSET,
     per_page: str | Unset = UNSET,
     next_page_token: str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | EventList]:
     """Read the tenant's audit events, oldest first, filtered by kind, time, subject and
@@ -141,7 +140,7 @@ def sync_detailed(
         decision (str | Unset):
         per_page (str | Unset):
         next_page_token (str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -181,7 +180,7 @@ def sync(
     decision: str | Unset = UNSET,
     per_page: str | Unset = UNSET,
     next_page_token: str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | EventList | None:
     """Read the tenant's audit events, oldest first, filtered by kind, time, subject and
@@ -195,7 +194,7 @@ def sync(
         decision (str | Unset):
         per_page (str | Unset):
         next_page_token (str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -230,7 +229,7 @@ async def asyncio_detailed(
     decision: str | Unset = UNSET,
     per_page: str | Unset = UNSET,
     next_page_token: str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | EventList]:
     """Read the tenant's audit events, oldest first, filtered by kind, time, subject and
@@ -244,7 +243,7 @@ async def asyncio_detailed(
         decision (str | Unset):
         per_page (str | Unset):
         next_page_token (str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:
@@ -282,7 +281,7 @@ async def asyncio(
     decision: str | Unset = UNSET,
     per_page: str | Unset = UNSET,
     next_page_token: str | Unset = UNSET,
-    x_tenant_id: UUID,
+    x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | EventList | None:
     """Read the tenant's audit events, oldest first, filtered by kind, time, subject and
@@ -296,7 +295,7 @@ async def asyncio(
         decision (str | Unset):
         per_page (str | Unset):
         next_page_token (str | Unset):
-        x_tenant_id (UUID):
+        x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
     Raises:

@@ -1,0 +1,315 @@
+//! Request quotas: token buckets per tenant and per API key (governor's GCRA), so one
+//! tenant's burst, or one runaway client, cannot take every other caller's capacity.
+//!
+//! Each tenant and each key has two buckets: one for decisions (`authorize`, where a batch
+//! counts every request in it, grant writes, access checks) and one for every other call,
+//! so reads never spend the decision budget. Limits come from the flags (`--tenant-rps`,
+//! `--tenant-burst`, `--key-rps`, `--key-burst`; none set: unlimited) and a tenant's own
+//! limit (`grantd tenant quota`), which replaces the tenant default and is read again at
+//! most a second after it changes. A refused call (429 `rate_limited` with `Retry-After`
+//! and `RateLimit-*`) is counted on `/metrics`, and the first refusal of a tenant in each
+//! minute is logged; it is not audited and decides nothing. Quotas hold per instance:
+//! behind a balancer over N instances a tenant gets up to N times its limit.
+
+use crate::domain::ids::{KeyId, TenantId};
+use crate::error::{Error, Result};
+use crate::service::Caller;
+use crate::store::DynStore;
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A token bucket's rate and size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Limit {
+    /// Tokens added per second (calls per second, sustained); 1..=1,000,000.
+    pub rps: u32,
+    /// The bucket's size: calls that may come at once; 1..=1,000,000.
+    pub burst: u32,
+}
+
+impl Limit {
+    pub const MAX: u32 = 1_000_000;
+
+    /// A limit with both numbers in 1..=1,000,000.
+    pub fn new(rps: u32, burst: u32) -> std::result::Result<Limit, String> {
+        for (name, v) in [("rps", rps), ("burst", burst)] {
+            if !(1..=Self::MAX).contains(&v) {
+                return Err(format!("{name}: must be from 1 to {}", Self::MAX));
+            }
+        }
+        Ok(Limit { rps, burst })
+    }
+
+    fn quota(self) -> Quota {
+        let rps = NonZeroU32::new(self.rps).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(self.burst).unwrap_or(NonZeroU32::MIN);
+        Quota::per_second(rps).allow_burst(burst)
+    }
+}
+
+/// The limits every tenant and key has unless a tenant has its own.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QuotaDefaults {
+    pub tenant: Option<Limit>,
+    pub key: Option<Limit>,
+}
+
+/// Which budget a call spends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Class {
+    Decisions,
+    Other,
+}
+
+impl Class {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Decisions => "decisions",
+            Class::Other => "other",
+        }
+    }
+}
+
+type Bucket = RateLimiter<NotKeyed, InMemoryState, DefaultClock, StateInformationMiddleware>;
+
+/// A bucket and the limit it was made for (a changed limit gets a new bucket).
+struct Entry {
+    limit: Limit,
+    bucket: Bucket,
+}
+
+impl Entry {
+    fn new(limit: Limit) -> Arc<Entry> {
+        Arc::new(Entry {
+            limit,
+            bucket: RateLimiter::direct(limit.quota()).with_middleware(),
+        })
+    }
+}
+
+/// How long a tenant's own limit is used before it is read again.
+const LIMIT_TTL: Duration = Duration::from_secs(1);
+/// Buckets unused this long are dropped (a full bucket is what a new one is).
+const IDLE: Duration = Duration::from_secs(600);
+
+pub struct Quotas {
+    defaults: QuotaDefaults,
+    store: DynStore,
+    /// Each tenant's own limit as last read (`None`: it has none).
+    own: moka::sync::Cache<TenantId, Option<Limit>>,
+    tenants: moka::sync::Cache<(TenantId, Class), Arc<Entry>>,
+    keys: moka::sync::Cache<(KeyId, Class), Arc<Entry>>,
+    /// When each tenant's refusals were last logged, and how many since.
+    logged: Mutex<HashMap<TenantId, (Instant, u64)>>,
+}
+
+impl Quotas {
+    pub fn new(store: DynStore, defaults: QuotaDefaults) -> Self {
+        Quotas {
+            defaults,
+            store,
+            own: moka::sync::Cache::builder()
+                .time_to_live(LIMIT_TTL)
+                .max_capacity(100_000)
+                .build(),
+            tenants: moka::sync::Cache::builder()
+                .time_to_idle(IDLE)
+                .max_capacity(200_000)
+                .build(),
+            keys: moka::sync::Cache::builder()
+                .time_to_idle(IDLE)
+                .max_capacity(200_000)
+                .build(),
+            logged: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn defaults(&self) -> QuotaDefaults {
+        self.defaults
+    }
+
+    /// The tenant's own limit (read at most [`LIMIT_TTL`] ago).
+    pub async fn own_limit(&self, tenant: TenantId) -> Result<Option<Limit>> {
+        if let Some(v) = self.own.get(&tenant) {
+            return Ok(v);
+        }
+        let v = self.store.tenant_quota(tenant).await?;
+        self.own.insert(tenant, v);
+        Ok(v)
+    }
+
+    /// The limit a tenant's buckets have: its own, else the default.
+    pub async fn tenant_limit(&self, tenant: TenantId) -> Result<Option<Limit>> {
+        Ok(self.own_limit(tenant).await?.or(self.defaults.tenant))
+    }
+
+    /// Forgets a tenant's own limit as read, so the next call reads it again (after this
+    /// instance changed it).
+    pub fn forget(&self, tenant: TenantId) {
+        self.own.invalidate(&tenant);
+    }
+
+    /// Spends `n` tokens of `class` from the caller's tenant and key, or refuses with 429.
+    pub async fn admit(&self, caller: &Caller, class: Class, n: u32) -> Result<()> {
+        let Some(n) = NonZeroU32::new(n) else {
+            return Ok(());
+        };
+        if let Some(limit) = self.tenant_limit(caller.tenant_id).await? {
+            let entry = current(&self.tenants, (caller.tenant_id, class), limit);
+            self.spend(&entry, n, caller.tenant_id, class, "tenant")?;
+        }
+        if let Some(limit) = self.defaults.key {
+            let entry = current(&self.keys, (caller.key_id, class), limit);
+            self.spend(&entry, n, caller.tenant_id, class, "key")?;
+        }
+        Ok(())
+    }
+
+    fn spend(
+        &self,
+        entry: &Entry,
+        n: NonZeroU32,
+        tenant: TenantId,
+        class: Class,
+        scope: &'static str,
+    ) -> Result<()> {
+        let limit = entry.limit;
+        let wait = match entry.bucket.check_n(n) {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(not_until)) => Some(not_until.wait_time_from(DefaultClock::default().now())),
+            // More than the bucket holds: it can never pass.
+            Err(_) => None,
+        };
+        metrics::counter!("grantd_rate_limited_total",
+            "tenant" => tenant.to_string(), "scope" => scope, "class" => class.as_str())
+        .increment(1);
+        self.log_refusal(tenant, scope, class);
+        let message = match wait {
+            Some(_) => format!(
+                "the {scope}'s quota for {} calls ({} per second, bursts of {}) is spent; retry after Retry-After seconds",
+                class.as_str(),
+                limit.rps,
+                limit.burst
+            ),
+            None => format!(
+                "this call counts {n} against the {scope}'s quota for {} calls, more than its burst of {}: send fewer at once",
+                class.as_str(),
+                limit.burst
+            ),
+        };
+        Err(Error::Throttled {
+            message,
+            retry_after: wait.unwrap_or(Duration::from_secs(1)),
+            limit: limit.burst,
+        })
+    }
+
+    /// The first refusal of a tenant in each minute is logged, with the count of those
+    /// not logged since.
+    fn log_refusal(&self, tenant: TenantId, scope: &str, class: Class) {
+        let mut logged = self.logged.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let entry = logged
+            .entry(tenant)
+            .or_insert((now - Duration::from_secs(61), 0));
+        if now.duration_since(entry.0) >= Duration::from_secs(60) {
+            tracing::warn!(tenant = %tenant, scope, class = class.as_str(),
+                earlier_not_logged = entry.1, "a tenant is over its quota");
+            *entry = (now, 0);
+        } else {
+            entry.1 += 1;
+        }
+    }
+}
+
+/// `GET /v1/quota`: the limits the caller's calls are held to on this instance.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct QuotaView {
+    /// The limit of each of the tenant's two buckets (decisions, everything else): its own
+    /// limit, else the instance's default; `null`: unlimited.
+    pub tenant: Option<Limit>,
+    /// The tenant's own limit (`grantd tenant quota`), `null` when it has none.
+    pub tenant_own: Option<Limit>,
+    /// The limit of each of every key's two buckets (the instance's default); `null`:
+    /// unlimited.
+    pub key: Option<Limit>,
+}
+
+pub async fn view(q: &Quotas, tenant: TenantId) -> Result<QuotaView> {
+    // Read afresh: the answer is what holds from now on.
+    q.forget(tenant);
+    let own = q.own_limit(tenant).await?;
+    Ok(QuotaView {
+        tenant: own.or(q.defaults.tenant),
+        tenant_own: own,
+        key: q.defaults.key,
+    })
+}
+
+/// Sets (or, with `None`, clears) a tenant's own limit, audited as `tenant.quota` in the
+/// tenant's log. Every instance applies it within a second. `Ok(false)`: no such tenant.
+pub async fn set_own_limit(
+    store: &DynStore,
+    tenant: TenantId,
+    limit: Option<Limit>,
+    actor: crate::domain::audit::Actor,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<bool> {
+    use crate::domain::audit::{EventKind, NewEvent, Subject};
+    let event = NewEvent::new(
+        now,
+        actor,
+        EventKind::TenantQuota,
+        Subject::new("tenant", tenant),
+    )
+    .with_request(serde_json::json!({ "quota": limit }));
+    store.set_tenant_quota(tenant, limit, event).await
+}
+
+/// The bucket of `key` for `limit`: the one in use, or a new full one when the limit
+/// changed (or there was none).
+fn current<K>(cache: &moka::sync::Cache<K, Arc<Entry>>, key: K, limit: Limit) -> Arc<Entry>
+where
+    K: std::hash::Hash + Eq + Send + Sync + Clone + 'static,
+{
+    match cache.get(&key) {
+        Some(e) if e.limit == limit => e,
+        _ => {
+            let e = Entry::new(limit);
+            cache.insert(key, e.clone());
+            e
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_bounded() {
+        assert!(Limit::new(0, 1).is_err());
+        assert!(Limit::new(1, 0).is_err());
+        assert!(Limit::new(1, Limit::MAX + 1).is_err());
+        assert_eq!(Limit::new(5, 10), Ok(Limit { rps: 5, burst: 10 }));
+    }
+
+    #[test]
+    fn a_bucket_holds_its_burst_and_refuses_more_than_it_holds() {
+        let e = Entry::new(Limit::new(1, 3).unwrap());
+        for _ in 0..3 {
+            assert!(e.bucket.check().is_ok());
+        }
+        assert!(e.bucket.check().is_err());
+        let big = Entry::new(Limit::new(1, 3).unwrap());
+        assert!(big.bucket.check_n(NonZeroU32::new(4).unwrap()).is_err());
+    }
+}

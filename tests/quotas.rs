@@ -1,0 +1,199 @@
+//! Quotas over HTTP: a tenant over its quota gets 429 with `Retry-After` and `RateLimit-*`
+//! while another tenant is served; a key's quota is its own; a batch counts every request
+//! in it; a tenant's own limit takes effect without a restart; refusals decide and audit
+//! nothing.
+
+mod common;
+
+use common::{send, Tenant, TestServer};
+use grantd::service::quotas::{Limit, QuotaDefaults};
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+fn authorize_body() -> Value {
+    json!({"principal": {"type": "User", "id": "u0"}, "action": {"type": "Action", "id": "request"},
+        "resource": {"type": "App", "id": "github"},
+        "context": {"scopes": [], "reason": "", "extension_count": 0}})
+}
+
+async fn authorize(s: &TestServer, t: &Tenant, key: &str) -> common::Resp {
+    send(
+        s,
+        key,
+        t,
+        Method::POST,
+        "/v1/authorize",
+        Some(authorize_body()),
+    )
+    .await
+}
+
+/// The tenant's `authorize` events, read through the API (which moves journaled decision
+/// events in first).
+async fn authorize_events(s: &TestServer, t: &Tenant) -> usize {
+    let r = send(
+        s,
+        &t.admin_key,
+        t,
+        Method::GET,
+        "/v1/audit-events?kind=authorize&per_page=100",
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let mut n = r.body["items"].as_array().unwrap().len();
+    let mut token = r.body["next_page_token"].as_str().map(str::to_string);
+    while let Some(tok) = token {
+        let r = send(
+            s,
+            &t.admin_key,
+            t,
+            Method::GET,
+            &format!("/v1/audit-events?kind=authorize&per_page=100&next_page_token={tok}"),
+            None,
+        )
+        .await;
+        n += r.body["items"].as_array().unwrap().len();
+        token = r.body["next_page_token"].as_str().map(str::to_string);
+    }
+    n
+}
+
+fn limit(rps: u32, burst: u32) -> Option<Limit> {
+    Some(Limit::new(rps, burst).unwrap())
+}
+
+backends! {
+    #[tokio::test]
+    async fn a_tenant_over_its_quota_gets_429_while_another_is_served() {
+        let s = TestServer::start_with(|c| {
+            c.quotas = QuotaDefaults { tenant: limit(1, 5), key: None }
+        })
+        .await;
+        let (a, b) = (s.tenant().await, s.tenant().await);
+        common::seed_permit_all(&s, &a, 1).await;
+        common::seed_permit_all(&s, &b, 1).await;
+        for _ in 0..5 {
+            let r = authorize(&s, &a, &a.admin_key).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+        }
+        let r = authorize(&s, &a, &a.admin_key).await;
+        r.assert_error(429, "rate_limited");
+        let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=2).contains(&retry), "{retry}");
+        assert_eq!(r.headers["ratelimit-limit"], "5");
+        assert_eq!(r.headers["ratelimit-remaining"], "0");
+        assert!(r.headers.contains_key("ratelimit-reset"));
+        // The other tenant is served, and so are tenant A's other calls (their own budget).
+        let r = authorize(&s, &b, &b.admin_key).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = send(&s, &a.admin_key, &a, Method::GET, "/v1/policies", None).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        // The refused call decided nothing and wrote no event.
+        assert_eq!(authorize_events(&s, &a).await, 5);
+        // Tokens come back at the tenant's rate.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let r = authorize(&s, &a, &a.admin_key).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let metrics = s.client.get(format!("{}/metrics", s.base)).send().await.unwrap().text().await.unwrap();
+        assert!(
+            metrics.lines().any(|l| l.starts_with("grantd_rate_limited_total") && l.contains(&a.id) && l.contains("scope=\"tenant\"")),
+            "refusals are counted per tenant"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_keys_quota_is_its_own() {
+        let s = TestServer::start_with(|c| {
+            c.quotas = QuotaDefaults { tenant: None, key: limit(1, 5) }
+        })
+        .await;
+        let t = s.tenant().await;
+        common::seed_permit_all(&s, &t, 1).await;
+        let first = s.key(&t, "requester").await;
+        let second = s.key(&t, "requester").await;
+        for _ in 0..5 {
+            assert_eq!(authorize(&s, &t, &first).await.status, 200);
+        }
+        authorize(&s, &t, &first).await.assert_error(429, "rate_limited");
+        // Another key of the same tenant has its own bucket.
+        for _ in 0..5 {
+            assert_eq!(authorize(&s, &t, &second).await.status, 200);
+        }
+        authorize(&s, &t, &second).await.assert_error(429, "rate_limited");
+    }
+
+    #[tokio::test]
+    async fn a_batch_of_100_counts_100() {
+        let s = TestServer::start_with(|c| {
+            c.quotas = QuotaDefaults { tenant: limit(1, 150), key: None }
+        })
+        .await;
+        let t = s.tenant().await;
+        common::seed_permit_all(&s, &t, 1).await;
+        let batch = json!({"requests": vec![authorize_body(); 100]});
+        let r = send(&s, &t.admin_key, &t, Method::POST, "/v1/authorize/batch", Some(batch.clone())).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        // 50 tokens left: another 100 are refused, whole, and decide nothing...
+        let r = send(&s, &t.admin_key, &t, Method::POST, "/v1/authorize/batch", Some(batch)).await;
+        r.assert_error(429, "rate_limited");
+        assert_eq!(authorize_events(&s, &t).await, 100);
+        // ...while a single request still fits.
+        assert_eq!(authorize(&s, &t, &t.admin_key).await.status, 200);
+        // A batch larger than the burst can never pass, and says so.
+        let big = json!({"requests": vec![authorize_body(); 100]});
+        let s2 = TestServer::start_with(|c| {
+            c.quotas = QuotaDefaults { tenant: limit(1, 10), key: None }
+        })
+        .await;
+        let t2 = s2.tenant().await;
+        common::seed_permit_all(&s2, &t2, 1).await;
+        let r = send(&s2, &t2.admin_key, &t2, Method::POST, "/v1/authorize/batch", Some(big)).await;
+        r.assert_error(429, "rate_limited");
+        assert!(r.body["message"].as_str().unwrap().contains("burst of 10"), "{}", r.text);
+    }
+
+    #[tokio::test]
+    async fn a_tenants_own_limit_takes_effect_without_a_restart() {
+        let s = TestServer::start().await;
+        let t = s.tenant().await;
+        common::seed_permit_all(&s, &t, 1).await;
+        let auditor = s.key(&t, "auditor").await;
+        for _ in 0..20 {
+            assert_eq!(authorize(&s, &t, &t.admin_key).await.status, 200);
+        }
+        let r = send(&s, &auditor, &t, Method::GET, "/v1/quota", None).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body, json!({"tenant": null, "tenant_own": null, "key": null}));
+        // Set as the CLI does, from another process: straight into the database.
+        let tenant_id: grantd::domain::ids::TenantId = t.id.parse().unwrap();
+        grantd::service::quotas::set_own_limit(&s.state.services.store, tenant_id, limit(1, 2), grantd::domain::audit::Actor::cli(), s.state.services.clock.now())
+            .await
+            .unwrap();
+        let started = Instant::now();
+        loop {
+            let r = authorize(&s, &t, &t.admin_key).await;
+            if r.status == 429 {
+                break;
+            }
+            assert_eq!(r.status, 200, "{}", r.text);
+            assert!(started.elapsed() < Duration::from_secs(5), "the new limit applies within seconds");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let r = send(&s, &auditor, &t, Method::GET, "/v1/quota", None).await;
+        assert_eq!(r.body["tenant"], json!({"rps": 1, "burst": 2}));
+        assert_eq!(r.body["tenant_own"], json!({"rps": 1, "burst": 2}));
+        // The change is audited in the tenant's log.
+        let events = s.events(&t.id).await;
+        assert!(events.iter().any(|(kind, e)| kind == "tenant.quota" && e["request"]["quota"] == json!({"rps": 1, "burst": 2})), "{events:?}");
+        // Cleared: unlimited again.
+        grantd::service::quotas::set_own_limit(&s.state.services.store, tenant_id, None, grantd::domain::audit::Actor::cli(), s.state.services.clock.now())
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        for _ in 0..10 {
+            assert_eq!(authorize(&s, &t, &t.admin_key).await.status, 200);
+        }
+    }
+}

@@ -51,7 +51,8 @@ pub enum Error {
     #[error("{message}")]
     Throttled {
         message: String,
-        retry_after: std::time::Duration,
+        /// `None`: the call can never pass (it asks more than the bucket holds).
+        retry_after: Option<std::time::Duration>,
         /// The bucket's size.
         limit: u32,
     },
@@ -226,14 +227,16 @@ impl IntoResponse for Error {
             retry_after, limit, ..
         } = &self
         {
-            // Whole seconds, rounded up: a client that waits that long finds a token.
-            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-            let secs = secs.max(1);
             let h = res.headers_mut();
-            h.insert(axum::http::header::RETRY_AFTER, secs.into());
             h.insert("ratelimit-limit", (*limit).into());
             h.insert("ratelimit-remaining", 0u32.into());
-            h.insert("ratelimit-reset", secs.into());
+            // Whole seconds, rounded up: a client that waits that long finds its tokens.
+            // A call that can never pass gets no Retry-After (waiting would not help).
+            if let Some(wait) = retry_after {
+                let secs = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+                h.insert(axum::http::header::RETRY_AFTER, secs.into());
+                h.insert("ratelimit-reset", secs.into());
+            }
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             res.headers_mut().insert(

@@ -425,6 +425,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 _ => None,
             };
+            // A tenant that does not exist is an error whatever is asked (its settings row
+            // is read to tell).
+            store.on_change(tenant).await.map_err(|e| match e {
+                grantd::error::Error::NotFound(_) => anyhow::anyhow!("no such tenant {tenant}"),
+                e => e.into(),
+            })?;
             if clear || limit.is_some() {
                 let found = grantd::service::quotas::set_own_limit(
                     &store,

@@ -172,10 +172,14 @@ backends! {
             let r = quota(bad);
             assert_eq!(r.code, 2, "{bad:?}: {}", r.stderr);
         }
-        let r = run(grantd().env("GRANTD_DATABASE_URL", &url).args([
-            "tenant", "quota", "0190a5e0-0000-7000-8000-000000000001", "--rps", "1", "--burst", "1",
-        ]));
-        assert_eq!(r.code, 1, "{}", r.stderr);
+        for extra in [&["--rps", "1", "--burst", "1"][..], &[]] {
+            let r = run(grantd()
+                .env("GRANTD_DATABASE_URL", &url)
+                .args(["tenant", "quota", "0190a5e0-0000-7000-8000-000000000001"])
+                .args(extra));
+            assert_eq!(r.code, 1, "{}", r.stderr);
+            assert!(r.stderr.contains("no such tenant"), "{}", r.stderr);
+        }
     }
 }
 

@@ -124,6 +124,33 @@ backends! {
         authorize(&s, &t, &second).await.assert_error(429, "rate_limited");
     }
 
+    /// A call its key refuses costs its tenant nothing: one runaway key cannot spend the
+    /// budget of the tenant's other keys.
+    #[tokio::test]
+    async fn a_runaway_key_does_not_spend_its_tenants_budget() {
+        let s = TestServer::start_with(|c| {
+            c.quotas = QuotaDefaults { tenant: limit(1, 12), key: limit(1, 5) }
+        })
+        .await;
+        let t = s.tenant().await;
+        let runaway = s.key(&t, "requester").await;
+        let other = s.key(&t, "requester").await;
+        common::seed_permit_all(&s, &t, 1).await;
+        let mut refused = 0;
+        for _ in 0..20 {
+            let r = authorize(&s, &t, &runaway).await;
+            if r.status == 429 {
+                assert!(r.body["message"].as_str().unwrap().contains("key's quota"), "{}", r.text);
+                refused += 1;
+            }
+        }
+        assert!(refused >= 14, "{refused}");
+        for _ in 0..3 {
+            let r = authorize(&s, &t, &other).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+        }
+    }
+
     #[tokio::test]
     async fn a_batch_of_100_counts_100() {
         let s = TestServer::start_with(|c| {
@@ -152,6 +179,13 @@ backends! {
         let r = send(&s2, &t2.admin_key, &t2, Method::POST, "/v1/authorize/batch", Some(big)).await;
         r.assert_error(429, "rate_limited");
         assert!(r.body["message"].as_str().unwrap().contains("burst of 10"), "{}", r.text);
+        assert!(!r.headers.contains_key("retry-after"), "waiting would not help");
+        // Policy tests are decisions too: 20 cases do not fit a burst of 10.
+        let cases: Vec<Value> = (0..20).map(|_| json!({"principal": {"type": "User", "id": "u0"},
+            "action": {"type": "Action", "id": "request"}, "resource": {"type": "App", "id": "github"},
+            "context": {"scopes": [], "reason": "", "extension_count": 0}, "decision": "allow"})).collect();
+        let r = send(&s2, &t2.admin_key, &t2, Method::POST, "/v1/policies/test", Some(json!({"cases": cases}))).await;
+        r.assert_error(429, "rate_limited");
     }
 
     #[tokio::test]

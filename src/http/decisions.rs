@@ -45,16 +45,16 @@ pub async fn authorize_batch(
     Auth(caller, _): Auth<perm::Authorize>,
     ApiJson(body): ApiJson<BatchRequest>,
 ) -> Result<Json<BatchBody>> {
-    // Every request in the batch counts against the quota (the extractor charged none).
+    // Every request in the batch counts against the quota: the extractor charged one,
+    // this the rest (a batch over the limit is refused below, charged as the largest).
+    let n = body.requests.len().min(crate::domain::decision::MAX_BATCH);
     state
         .services
         .quotas
         .admit(
             &caller,
             crate::service::quotas::Class::Decisions,
-            u32::try_from(body.requests.len())
-                .unwrap_or(u32::MAX)
-                .max(1),
+            u32::try_from(n.saturating_sub(1)).unwrap_or(u32::MAX),
         )
         .await?;
     Ok(Json(BatchBody {

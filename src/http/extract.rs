@@ -70,26 +70,25 @@ impl<P: Required> FromRequestParts<AppState> for Auth<P> {
                 caller.role
             )));
         }
-        // The quota, before anything is read or decided. A batch is charged by its handler,
-        // once its size is known: one token per request in it.
-        if parts.uri.path() != BATCH_PATH {
-            state
-                .services
-                .quotas
-                .admit(&caller, quota_class(P::PERMISSION), 1)
-                .await?;
-        }
+        // The quota, before the body is read or anything decided. A call that decides many
+        // things (a batch, policy tests) is charged the rest by its handler once its body
+        // says how many.
+        state
+            .services
+            .quotas
+            .admit(&caller, quota_class(P::PERMISSION, &parts.method), 1)
+            .await?;
         Ok(Auth(caller, PhantomData))
     }
 }
 
-/// The batch route, charged by its handler (see [`Auth`]).
-pub const BATCH_PATH: &str = "/v1/authorize/batch";
-
-/// The budget a call of a route that needs `p` spends: decisions (authorize, grant
-/// writes, access checks) or everything else.
-pub fn quota_class(p: Permission) -> crate::service::quotas::Class {
+/// The budget a call spends: decisions (authorize, grant writes, access checks) or
+/// everything else (reads, `GET /v1/approvals` among them, and configuration).
+pub fn quota_class(p: Permission, method: &axum::http::Method) -> crate::service::quotas::Class {
     use crate::service::quotas::Class;
+    if method == axum::http::Method::GET || method == axum::http::Method::HEAD {
+        return Class::Other;
+    }
     match p {
         Permission::Authorize
         | Permission::WriteGrants
@@ -158,6 +157,16 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Caller, Error> 
             ..caller
         }),
         Authn::TenantMismatch { key } => {
+            // Charged to the key (and its tenant) before the event is written: a key
+            // knocking on other tenants' doors in a loop must not fill its tenant's log.
+            s.quotas
+                .admit_for(
+                    key.tenant_id,
+                    key.id,
+                    crate::service::quotas::Class::Other,
+                    1,
+                )
+                .await?;
             // Recorded in the key's own tenant: that tenant's auditors should learn that
             // one of their keys knocked on another tenant's door. The 403 leaves only once
             // the event is durable.

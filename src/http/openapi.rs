@@ -165,6 +165,7 @@ pub fn finish(api: &mut OpenApi) {
                         ("403", "tenant_mismatch (the key belongs to another tenant) or forbidden (the key's role may not call this route)"),
                         ("404", "not_found: no such object in this tenant, or no such route"),
                         ("405", "method_not_allowed: the route exists, the method does not"),
+                        ("429", "rate_limited: over the tenant's or the key's quota (see GET /v1/quota); Retry-After gives the seconds to wait (absent when the call asks more than the bucket holds), RateLimit-Limit the bucket's size, RateLimit-Remaining 0, RateLimit-Reset the seconds until it holds the call"),
                     ],
                 );
                 if has_body {

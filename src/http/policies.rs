@@ -115,6 +115,21 @@ pub async fn test_policies(
     Auth(caller, _): Auth<perm::WritePolicies>,
     ApiJson(body): ApiJson<crate::service::policy_tests::TestBody>,
 ) -> Result<Json<crate::service::policy_tests::Report>> {
+    // Each case is a decision: charged to the decisions budget (the call itself was
+    // charged one token of the other).
+    let n = body
+        .cases
+        .len()
+        .min(crate::service::policy_tests::MAX_CASES);
+    state
+        .services
+        .quotas
+        .admit(
+            &caller,
+            crate::service::quotas::Class::Decisions,
+            u32::try_from(n).unwrap_or(u32::MAX),
+        )
+        .await?;
     Ok(Json(
         crate::service::policy_tests::test_stored(&state.services, &caller, body).await?,
     ))

@@ -157,18 +157,33 @@ impl Quotas {
         self.own.invalidate(&tenant);
     }
 
-    /// Spends `n` tokens of `class` from the caller's tenant and key, or refuses with 429.
+    /// Spends `n` tokens of `class` from the caller's key and tenant, or refuses with 429.
     pub async fn admit(&self, caller: &Caller, class: Class, n: u32) -> Result<()> {
+        self.admit_for(caller.tenant_id, caller.key_id, class, n)
+            .await
+    }
+
+    /// As [`Quotas::admit`], for a key of `tenant`. The key's bucket is spent first: a call
+    /// its key refuses costs its tenant nothing, so one runaway key cannot spend the
+    /// budget of the tenant's other keys (a call the tenant refuses has spent its key's
+    /// tokens, which costs only that key).
+    pub async fn admit_for(
+        &self,
+        tenant: TenantId,
+        key: KeyId,
+        class: Class,
+        n: u32,
+    ) -> Result<()> {
         let Some(n) = NonZeroU32::new(n) else {
             return Ok(());
         };
-        if let Some(limit) = self.tenant_limit(caller.tenant_id).await? {
-            let entry = current(&self.tenants, (caller.tenant_id, class), limit);
-            self.spend(&entry, n, caller.tenant_id, class, "tenant")?;
-        }
         if let Some(limit) = self.defaults.key {
-            let entry = current(&self.keys, (caller.key_id, class), limit);
-            self.spend(&entry, n, caller.tenant_id, class, "key")?;
+            let entry = current(&self.keys, (key, class), limit);
+            self.spend(&entry, n, tenant, class, "key")?;
+        }
+        if let Some(limit) = self.tenant_limit(tenant).await? {
+            let entry = current(&self.tenants, (tenant, class), limit);
+            self.spend(&entry, n, tenant, class, "tenant")?;
         }
         Ok(())
     }
@@ -207,7 +222,7 @@ impl Quotas {
         };
         Err(Error::Throttled {
             message,
-            retry_after: wait.unwrap_or(Duration::from_secs(1)),
+            retry_after: wait,
             limit: limit.burst,
         })
     }
@@ -280,14 +295,14 @@ fn current<K>(cache: &moka::sync::Cache<K, Arc<Entry>>, key: K, limit: Limit) ->
 where
     K: std::hash::Hash + Eq + Send + Sync + Clone + 'static,
 {
-    match cache.get(&key) {
-        Some(e) if e.limit == limit => e,
-        _ => {
-            let e = Entry::new(limit);
-            cache.insert(key, e.clone());
-            e
-        }
+    // `get_with` makes one bucket for concurrent first calls.
+    let e = cache.get_with(key.clone(), || Entry::new(limit));
+    if e.limit == limit {
+        return e;
     }
+    let e = Entry::new(limit);
+    cache.insert(key, e.clone());
+    e
 }
 
 #[cfg(test)]

@@ -47,6 +47,7 @@ class GrantdError(Exception):
         message: str,
         details: Optional[dict] = None,
         notices: Optional[list] = None,
+        headers: Optional[httpx.Headers] = None,
     ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
@@ -54,16 +55,22 @@ class GrantdError(Exception):
         self.message = message
         self.details = details or {}
         self.notices = notices or []
+        self.headers = headers if headers is not None else httpx.Headers()
+        # Seconds to wait before retrying (429 rate_limited, 503), when the answer says.
+        retry = self.headers.get("retry-after")
+        self.retry_after: Optional[int] = int(retry) if retry and retry.isdigit() else None
 
     @classmethod
-    def from_response(cls, status: int, content: bytes) -> "GrantdError":
+    def from_response(
+        cls, status: int, content: bytes, headers: Optional[httpx.Headers] = None
+    ) -> "GrantdError":
         try:
             body = json.loads(content)
         except ValueError:
             body = None
         if not isinstance(body, dict):
             text = content.decode("utf-8", "replace")[:500]
-            return cls(status, f"http_{status}", text or f"HTTP {status}")
+            return cls(status, f"http_{status}", text or f"HTTP {status}", headers=headers)
         details = body.get("details")
         notices = body.get("notices")
         return cls(
@@ -72,6 +79,7 @@ class GrantdError(Exception):
             str(body.get("message", "")),
             details if isinstance(details, dict) else None,
             [str(n) for n in notices] if isinstance(notices, list) else None,
+            headers,
         )
 
 
@@ -127,7 +135,7 @@ class Grantd:
         }
         response = self.client.get_httpx_client().request(**request)
         if response.status_code >= 400:
-            raise GrantdError.from_response(response.status_code, response.content)
+            raise GrantdError.from_response(response.status_code, response.content, response.headers)
         return endpoint._parse_response(client=self.client, response=response), response.headers
 
     def call(self, endpoint: ModuleType, *args: Any, **kwargs: Any) -> Any:

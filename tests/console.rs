@@ -751,6 +751,18 @@ async fn docs_are_served_from_the_binary_alone() {
         assert_eq!(r.status(), 200, "{url}");
         assert!(!r.bytes().await.unwrap().is_empty(), "{url}");
     }
+    // A missing file's 404 keeps the page's policy.
+    let r = s
+        .client
+        .get(format!("{}/docs/nope.js", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("default-src 'none'"));
     let init = s
         .client
         .get(format!("{}/docs/swagger-initializer.js", s.base))

@@ -83,9 +83,15 @@ fn matches(if_none_match: &str, etag: &str) -> bool {
 
 /// The headers every console answer carries.
 fn secure(h: &mut axum::http::HeaderMap) {
+    page_headers(h, CONTENT_SECURITY_POLICY);
+}
+
+/// The headers of a page grantd serves to browsers (the console, `/docs`): its
+/// Content-Security-Policy, no MIME sniffing, no referrer, no framing.
+pub fn page_headers(h: &mut axum::http::HeaderMap, csp: &'static str) {
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        HeaderValue::from_static(csp),
     );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -48,13 +48,12 @@ pub async fn authorize_batch(
     // Every request in the batch counts against the quota: the extractor charged one,
     // this the rest (a batch over the limit is refused below, charged as the largest).
     let n = body.requests.len().min(crate::domain::decision::MAX_BATCH);
-    state
-        .services
-        .quotas
-        .admit(
+    let quota = &state.services.quotas;
+    quota
+        .admit_count(
             &caller,
             crate::service::quotas::Class::Decisions,
-            u32::try_from(n.saturating_sub(1)).unwrap_or(u32::MAX),
+            n.saturating_sub(1),
         )
         .await?;
     Ok(Json(BatchBody {

@@ -336,19 +336,7 @@ fn docs() -> Router<AppState> {
         .into();
     ui.layer(middleware::map_response(
         |mut res: Response<Body>| async move {
-            let h = res.headers_mut();
-            h.insert(
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(DOCS_CONTENT_SECURITY_POLICY),
-            );
-            h.insert(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            );
-            h.insert(
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
-            );
+            console::page_headers(res.headers_mut(), DOCS_CONTENT_SECURITY_POLICY);
             res
         },
     ))
@@ -375,7 +363,17 @@ async fn ensure_envelope(res: Response<Body>) -> Response<Body> {
     if is_json {
         return res;
     }
-    let allow = res.headers().get(header::ALLOW).cloned();
+    // Kept on the rewritten answer: `Allow`, and a page's security headers (a `/docs` 404).
+    let kept: Vec<(header::HeaderName, HeaderValue)> = [
+        header::ALLOW,
+        header::CONTENT_SECURITY_POLICY,
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::REFERRER_POLICY,
+        header::X_FRAME_OPTIONS,
+    ]
+    .into_iter()
+    .filter_map(|name| res.headers().get(&name).cloned().map(|v| (name, v)))
+    .collect();
     let text = match axum::body::to_bytes(res.into_body(), 4096).await {
         Ok(b) => String::from_utf8_lossy(&b).trim().to_string(),
         Err(_) => String::new(),
@@ -405,8 +403,8 @@ async fn ensure_envelope(res: Response<Body>) -> Response<Body> {
         _ => Error::invalid(msg("invalid request")),
     };
     let mut out = err.into_response();
-    if let Some(allow) = allow {
-        out.headers_mut().insert(header::ALLOW, allow);
+    for (name, value) in kept {
+        out.headers_mut().insert(name, value);
     }
     out
 }

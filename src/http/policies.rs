@@ -121,14 +121,9 @@ pub async fn test_policies(
         .cases
         .len()
         .min(crate::service::policy_tests::MAX_CASES);
-    state
-        .services
-        .quotas
-        .admit(
-            &caller,
-            crate::service::quotas::Class::Decisions,
-            u32::try_from(n).unwrap_or(u32::MAX),
-        )
+    let quota = &state.services.quotas;
+    quota
+        .admit_count(&caller, crate::service::quotas::Class::Decisions, n)
         .await?;
     Ok(Json(
         crate::service::policy_tests::test_stored(&state.services, &caller, body).await?,

@@ -163,6 +163,13 @@ impl Quotas {
             .await
     }
 
+    /// As [`Quotas::admit`], for a count of things one call asks (requests in a batch,
+    /// cases of a policy test run).
+    pub async fn admit_count(&self, caller: &Caller, class: Class, n: usize) -> Result<()> {
+        self.admit(caller, class, u32::try_from(n).unwrap_or(u32::MAX))
+            .await
+    }
+
     /// As [`Quotas::admit`], for a key of `tenant`. The key's bucket is spent first: a call
     /// its key refuses costs its tenant nothing, so one runaway key cannot spend the
     /// budget of the tenant's other keys (a call the tenant refuses has spent its key's

@@ -34,6 +34,7 @@ pub struct EventQuery {
     pub subject: Option<String>,
     /// `allow` or `deny`.
     pub decision: Option<String>,
+    #[param(value_type = Option<u32>)]
     pub per_page: Option<String>,
     pub next_page_token: Option<String>,
 }

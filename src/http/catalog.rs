@@ -121,7 +121,9 @@ pub struct EntityQuery {
     /// Only entities of this type (e.g. `User`).
     #[serde(rename = "type")]
     pub etype: Option<String>,
+    #[param(value_type = Option<u32>)]
     pub per_page: Option<String>,
+    #[param(value_type = Option<u32>)]
     pub page: Option<String>,
     pub next_page_token: Option<String>,
 }

@@ -22,8 +22,10 @@ pub struct PageQuery {
     /// other value → 400. A `next_page_token` belongs to the order it was issued in.
     pub sort_order: Option<String>,
     /// 1..=100, default 25.
+    #[param(value_type = Option<u32>)]
     pub per_page: Option<String>,
     /// 1-based page number (ignored when `next_page_token` is given).
+    #[param(value_type = Option<u32>)]
     pub page: Option<String>,
     /// Opaque cursor from the previous response.
     pub next_page_token: Option<String>,

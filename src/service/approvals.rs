@@ -381,6 +381,7 @@ pub async fn decide(
 #[into_params(parameter_in = Query)]
 pub struct WaitingQuery {
     /// At most this many grants (1..=100, default 25).
+    #[param(value_type = Option<u32>)]
     pub limit: Option<String>,
     /// Continue the walk after this grant (a `next_after` of an earlier answer).
     pub after: Option<String>,

@@ -23,8 +23,10 @@ pub struct ListQuery {
     /// broken by id in the same direction.
     pub sort_order: Option<String>,
     /// 1..=100, default 25.
+    #[param(value_type = Option<u32>)]
     pub per_page: Option<String>,
     /// 1-based page number (ignored when `next_page_token` is given).
+    #[param(value_type = Option<u32>)]
     pub page: Option<String>,
     /// The keyset cursor of the previous page; bound to the sort order, filters and
     /// selectors it was issued for (another query, or an altered token → 400).

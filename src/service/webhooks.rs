@@ -92,6 +92,7 @@ pub struct DeliveryQuery {
     /// Deliveries after this one (the last id of the previous page), oldest first.
     pub after: Option<String>,
     /// 1..=200, default 50.
+    #[param(value_type = Option<u32>)]
     pub limit: Option<String>,
 }
 

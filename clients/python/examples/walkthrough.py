@@ -15,7 +15,7 @@ import uuid
 from grantd import Grantd, GrantdError
 from grantd_client.api.audit import list_audit_events
 from grantd_client.api.entities import delete_entity, put_entities
-from grantd_client.api.grants import access_check, extend_grant, request_grant, revoke_grant
+from grantd_client.api.grants import access_check, approvals_waiting, extend_grant, request_grant, revoke_grant
 from grantd_client.api.policies import create_policy, delete_policy
 from grantd_client.models import AccessCheckBody, ExtendBody, PolicyCreate, PutEntitiesBodyItem, RequestBody, RevokeBody
 
@@ -86,9 +86,12 @@ assert check.allowed and check.grant_id == grant.id
 print(f"access check: allowed={check.allowed}")
 
 # The grant's audit events, every page of them.
-events = list(g.pages(list_audit_events, subject=str(grant.id), per_page="1"))
+events = list(g.pages(list_audit_events, subject=str(grant.id), per_page=1))
 print("audit:", ", ".join(e.kind for e in events))
 assert [e.kind for e in events] == ["grant.request", "grant.extend"]
+
+# Nothing waits for alice's approval (a list paged by after/next_after).
+assert list(g.pages(approvals_waiting, x_on_behalf_of=alice, limit=10)) == []
 
 # A contractor's request is denied: the exception carries the notices the user should see.
 try:

@@ -143,15 +143,21 @@ class Grantd:
         return self.call_detailed(endpoint, *args, **kwargs)[0]
 
     def pages(self, endpoint: ModuleType, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        """Every item of a paged list (`items` and `next_page_token`), page after page."""
-        token: Any = kwargs.pop("next_page_token", None)
+        """Every item of a paged list, page after page: lists paged by `next_page_token`
+        (grants, policies, entities, audit events) and by `after`/`next_after` (approvals,
+        webhook deliveries)."""
+        params = inspect.signature(endpoint._get_kwargs).parameters
+        arg, field = ("next_page_token", "next_page_token")
+        if "next_page_token" not in params and "after" in params:
+            arg, field = ("after", "next_after")
+        token: Any = kwargs.pop(arg, None)
         seen: set = set()
         while True:
-            page = self.call(endpoint, *args, next_page_token=token, **kwargs)
+            page = self.call(endpoint, *args, **{arg: token}, **kwargs)
             yield from page.items
-            token = page.next_page_token
+            token = getattr(page, field, None)
             if token is None or token is UNSET or token == "":
                 return
-            if token in seen:
+            if str(token) in seen:
                 raise GrantdError(0, "repeated_page_token", "the server returned a page token twice")
-            seen.add(token)
+            seen.add(str(token))

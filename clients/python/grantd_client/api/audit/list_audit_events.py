@@ -17,7 +17,7 @@ def _get_kwargs(
     until: str | Unset = UNSET,
     subject: str | Unset = UNSET,
     decision: str | Unset = UNSET,
-    per_page: str | Unset = UNSET,
+    per_page: int | Unset = UNSET,
     next_page_token: str | Unset = UNSET,
     x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
@@ -129,7 +129,7 @@ def sync_detailed(
     until: str | Unset = UNSET,
     subject: str | Unset = UNSET,
     decision: str | Unset = UNSET,
-    per_page: str | Unset = UNSET,
+    per_page: int | Unset = UNSET,
     next_page_token: str | Unset = UNSET,
     x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
@@ -143,7 +143,7 @@ def sync_detailed(
         until (str | Unset):
         subject (str | Unset):
         decision (str | Unset):
-        per_page (str | Unset):
+        per_page (int | Unset):
         next_page_token (str | Unset):
         x_tenant_id (str):
         x_on_behalf_of (str | Unset):
@@ -183,7 +183,7 @@ def sync(
     until: str | Unset = UNSET,
     subject: str | Unset = UNSET,
     decision: str | Unset = UNSET,
-    per_page: str | Unset = UNSET,
+    per_page: int | Unset = UNSET,
     next_page_token: str | Unset = UNSET,
     x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
@@ -197,7 +197,7 @@ def sync(
         until (str | Unset):
         subject (str | Unset):
         decision (str | Unset):
-        per_page (str | Unset):
+        per_page (int | Unset):
         next_page_token (str | Unset):
         x_tenant_id (str):
         x_on_behalf_of (str | Unset):
@@ -232,7 +232,7 @@ async def asyncio_detailed(
     until: str | Unset = UNSET,
     subject: str | Unset = UNSET,
     decision: str | Unset = UNSET,
-    per_page: str | Unset = UNSET,
+    per_page: int | Unset = UNSET,
     next_page_token: str | Unset = UNSET,
     x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
@@ -246,7 +246,7 @@ async def asyncio_detailed(
         until (str | Unset):
         subject (str | Unset):
         decision (str | Unset):
-        per_page (str | Unset):
+        per_page (int | Unset):
         next_page_token (str | Unset):
         x_tenant_id (str):
         x_on_behalf_of (str | Unset):
@@ -284,7 +284,7 @@ async def asyncio(
     until: str | Unset = UNSET,
     subject: str | Unset = UNSET,
     decision: str | Unset = UNSET,
-    per_page: str | Unset = UNSET,
+    per_page: int | Unset = UNSET,
     next_page_token: str | Unset = UNSET,
     x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
@@ -298,7 +298,7 @@ async def asyncio(
         until (str | Unset):
         subject (str | Unset):
         decision (str | Unset):
-        per_page (str | Unset):
+        per_page (int | Unset):
         next_page_token (str | Unset):
         x_tenant_id (str):
         x_on_behalf_of (str | Unset):

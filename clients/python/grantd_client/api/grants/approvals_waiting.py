@@ -12,7 +12,7 @@ from ...types import UNSET, Response, Unset
 
 def _get_kwargs(
     *,
-    limit: str | Unset = UNSET,
+    limit: int | Unset = UNSET,
     after: str | Unset = UNSET,
     x_on_behalf_of: str,
     x_tenant_id: str,
@@ -108,7 +108,7 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient,
-    limit: str | Unset = UNSET,
+    limit: int | Unset = UNSET,
     after: str | Unset = UNSET,
     x_on_behalf_of: str,
     x_tenant_id: str,
@@ -119,7 +119,7 @@ def sync_detailed(
     up to 1,000 pending grants; `next_after` continues the walk.
 
     Args:
-        limit (str | Unset):
+        limit (int | Unset):
         after (str | Unset):
         x_on_behalf_of (str):
         x_tenant_id (str):
@@ -149,7 +149,7 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient,
-    limit: str | Unset = UNSET,
+    limit: int | Unset = UNSET,
     after: str | Unset = UNSET,
     x_on_behalf_of: str,
     x_tenant_id: str,
@@ -160,7 +160,7 @@ def sync(
     up to 1,000 pending grants; `next_after` continues the walk.
 
     Args:
-        limit (str | Unset):
+        limit (int | Unset):
         after (str | Unset):
         x_on_behalf_of (str):
         x_tenant_id (str):
@@ -185,7 +185,7 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
-    limit: str | Unset = UNSET,
+    limit: int | Unset = UNSET,
     after: str | Unset = UNSET,
     x_on_behalf_of: str,
     x_tenant_id: str,
@@ -196,7 +196,7 @@ async def asyncio_detailed(
     up to 1,000 pending grants; `next_after` continues the walk.
 
     Args:
-        limit (str | Unset):
+        limit (int | Unset):
         after (str | Unset):
         x_on_behalf_of (str):
         x_tenant_id (str):
@@ -224,7 +224,7 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient,
-    limit: str | Unset = UNSET,
+    limit: int | Unset = UNSET,
     after: str | Unset = UNSET,
     x_on_behalf_of: str,
     x_tenant_id: str,
@@ -235,7 +235,7 @@ async def asyncio(
     up to 1,000 pending grants; `next_after` continues the walk.
 
     Args:
-        limit (str | Unset):
+        limit (int | Unset):
         after (str | Unset):
         x_on_behalf_of (str):
         x_tenant_id (str):

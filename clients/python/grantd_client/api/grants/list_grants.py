@@ -15,8 +15,8 @@ def _get_kwargs(
     *,
     body: list[RawFilter] | None | Unset = UNSET,
     sort_order: str | Unset = UNSET,
-    per_page: str | Unset = UNSET,
-    page: str | Unset = UNSET,
+    per_page: int | Unset = UNSET,
+    page: int | Unset = UNSET,
     next_page_token: str | Unset = UNSET,
     ids: str | Unset = UNSET,
     search_key: str | Unset = UNSET,
@@ -152,8 +152,8 @@ def sync_detailed(
     client: AuthenticatedClient,
     body: list[RawFilter] | None | Unset = UNSET,
     sort_order: str | Unset = UNSET,
-    per_page: str | Unset = UNSET,
-    page: str | Unset = UNSET,
+    per_page: int | Unset = UNSET,
+    page: int | Unset = UNSET,
     next_page_token: str | Unset = UNSET,
     ids: str | Unset = UNSET,
     search_key: str | Unset = UNSET,
@@ -200,8 +200,8 @@ def sync_detailed(
 
     Args:
         sort_order (str | Unset):
-        per_page (str | Unset):
-        page (str | Unset):
+        per_page (int | Unset):
+        page (int | Unset):
         next_page_token (str | Unset):
         ids (str | Unset):
         search_key (str | Unset):
@@ -245,8 +245,8 @@ def sync(
     client: AuthenticatedClient,
     body: list[RawFilter] | None | Unset = UNSET,
     sort_order: str | Unset = UNSET,
-    per_page: str | Unset = UNSET,
-    page: str | Unset = UNSET,
+    per_page: int | Unset = UNSET,
+    page: int | Unset = UNSET,
     next_page_token: str | Unset = UNSET,
     ids: str | Unset = UNSET,
     search_key: str | Unset = UNSET,
@@ -293,8 +293,8 @@ def sync(
 
     Args:
         sort_order (str | Unset):
-        per_page (str | Unset):
-        page (str | Unset):
+        per_page (int | Unset):
+        page (int | Unset):
         next_page_token (str | Unset):
         ids (str | Unset):
         search_key (str | Unset):
@@ -333,8 +333,8 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
     body: list[RawFilter] | None | Unset = UNSET,
     sort_order: str | Unset = UNSET,
-    per_page: str | Unset = UNSET,
-    page: str | Unset = UNSET,
+    per_page: int | Unset = UNSET,
+    page: int | Unset = UNSET,
     next_page_token: str | Unset = UNSET,
     ids: str | Unset = UNSET,
     search_key: str | Unset = UNSET,
@@ -381,8 +381,8 @@ async def asyncio_detailed(
 
     Args:
         sort_order (str | Unset):
-        per_page (str | Unset):
-        page (str | Unset):
+        per_page (int | Unset):
+        page (int | Unset):
         next_page_token (str | Unset):
         ids (str | Unset):
         search_key (str | Unset):
@@ -424,8 +424,8 @@ async def asyncio(
     client: AuthenticatedClient,
     body: list[RawFilter] | None | Unset = UNSET,
     sort_order: str | Unset = UNSET,
-    per_page: str | Unset = UNSET,
-    page: str | Unset = UNSET,
+    per_page: int | Unset = UNSET,
+    page: int | Unset = UNSET,
     next_page_token: str | Unset = UNSET,
     ids: str | Unset = UNSET,
     search_key: str | Unset = UNSET,
@@ -472,8 +472,8 @@ async def asyncio(
 
     Args:
         sort_order (str | Unset):
-        per_page (str | Unset):
-        page (str | Unset):
+        per_page (int | Unset):
+        page (int | Unset):
         next_page_token (str | Unset):
         ids (str | Unset):
         search_key (str | Unset):

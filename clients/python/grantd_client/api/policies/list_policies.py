@@ -13,8 +13,8 @@ from ...types import UNSET, Response, Unset
 def _get_kwargs(
     *,
     sort_order: str | Unset = UNSET,
-    per_page: str | Unset = UNSET,
-    page: str | Unset = UNSET,
+    per_page: int | Unset = UNSET,
+    page: int | Unset = UNSET,
     next_page_token: str | Unset = UNSET,
     x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
@@ -116,8 +116,8 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     sort_order: str | Unset = UNSET,
-    per_page: str | Unset = UNSET,
-    page: str | Unset = UNSET,
+    per_page: int | Unset = UNSET,
+    page: int | Unset = UNSET,
     next_page_token: str | Unset = UNSET,
     x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
@@ -126,8 +126,8 @@ def sync_detailed(
 
     Args:
         sort_order (str | Unset):
-        per_page (str | Unset):
-        page (str | Unset):
+        per_page (int | Unset):
+        page (int | Unset):
         next_page_token (str | Unset):
         x_tenant_id (str):
         x_on_behalf_of (str | Unset):
@@ -160,8 +160,8 @@ def sync(
     *,
     client: AuthenticatedClient,
     sort_order: str | Unset = UNSET,
-    per_page: str | Unset = UNSET,
-    page: str | Unset = UNSET,
+    per_page: int | Unset = UNSET,
+    page: int | Unset = UNSET,
     next_page_token: str | Unset = UNSET,
     x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
@@ -170,8 +170,8 @@ def sync(
 
     Args:
         sort_order (str | Unset):
-        per_page (str | Unset):
-        page (str | Unset):
+        per_page (int | Unset):
+        page (int | Unset):
         next_page_token (str | Unset):
         x_tenant_id (str):
         x_on_behalf_of (str | Unset):
@@ -199,8 +199,8 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     sort_order: str | Unset = UNSET,
-    per_page: str | Unset = UNSET,
-    page: str | Unset = UNSET,
+    per_page: int | Unset = UNSET,
+    page: int | Unset = UNSET,
     next_page_token: str | Unset = UNSET,
     x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
@@ -209,8 +209,8 @@ async def asyncio_detailed(
 
     Args:
         sort_order (str | Unset):
-        per_page (str | Unset):
-        page (str | Unset):
+        per_page (int | Unset):
+        page (int | Unset):
         next_page_token (str | Unset):
         x_tenant_id (str):
         x_on_behalf_of (str | Unset):
@@ -241,8 +241,8 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     sort_order: str | Unset = UNSET,
-    per_page: str | Unset = UNSET,
-    page: str | Unset = UNSET,
+    per_page: int | Unset = UNSET,
+    page: int | Unset = UNSET,
     next_page_token: str | Unset = UNSET,
     x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
@@ -251,8 +251,8 @@ async def asyncio(
 
     Args:
         sort_order (str | Unset):
-        per_page (str | Unset):
-        page (str | Unset):
+        per_page (int | Unset):
+        page (int | Unset):
         next_page_token (str | Unset):
         x_tenant_id (str):
         x_on_behalf_of (str | Unset):

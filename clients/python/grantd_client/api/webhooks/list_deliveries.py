@@ -16,7 +16,7 @@ def _get_kwargs(
     *,
     status: str | Unset = UNSET,
     after: str | Unset = UNSET,
-    limit: str | Unset = UNSET,
+    limit: int | Unset = UNSET,
     x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> dict[str, Any]:
@@ -119,7 +119,7 @@ def sync_detailed(
     client: AuthenticatedClient,
     status: str | Unset = UNSET,
     after: str | Unset = UNSET,
-    limit: str | Unset = UNSET,
+    limit: int | Unset = UNSET,
     x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[DeliveryPage | ErrorBody]:
@@ -131,7 +131,7 @@ def sync_detailed(
         id (str):
         status (str | Unset):
         after (str | Unset):
-        limit (str | Unset):
+        limit (int | Unset):
         x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
@@ -165,7 +165,7 @@ def sync(
     client: AuthenticatedClient,
     status: str | Unset = UNSET,
     after: str | Unset = UNSET,
-    limit: str | Unset = UNSET,
+    limit: int | Unset = UNSET,
     x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> DeliveryPage | ErrorBody | None:
@@ -177,7 +177,7 @@ def sync(
         id (str):
         status (str | Unset):
         after (str | Unset):
-        limit (str | Unset):
+        limit (int | Unset):
         x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
@@ -206,7 +206,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
     status: str | Unset = UNSET,
     after: str | Unset = UNSET,
-    limit: str | Unset = UNSET,
+    limit: int | Unset = UNSET,
     x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[DeliveryPage | ErrorBody]:
@@ -218,7 +218,7 @@ async def asyncio_detailed(
         id (str):
         status (str | Unset):
         after (str | Unset):
-        limit (str | Unset):
+        limit (int | Unset):
         x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 
@@ -250,7 +250,7 @@ async def asyncio(
     client: AuthenticatedClient,
     status: str | Unset = UNSET,
     after: str | Unset = UNSET,
-    limit: str | Unset = UNSET,
+    limit: int | Unset = UNSET,
     x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> DeliveryPage | ErrorBody | None:
@@ -262,7 +262,7 @@ async def asyncio(
         id (str):
         status (str | Unset):
         after (str | Unset):
-        limit (str | Unset):
+        limit (int | Unset):
         x_tenant_id (str):
         x_on_behalf_of (str | Unset):
 

@@ -365,15 +365,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 timeout: std::time::Duration::from_millis(args.webhook_timeout_ms),
                 concurrency: args.webhook_concurrency as usize,
             };
-            let limit = |rps: Option<u32>, burst: Option<u32>| match (rps, burst) {
-                (Some(r), Some(b)) => grantd::service::quotas::Limit::new(r, b)
-                    .map(Some)
-                    .map_err(anyhow::Error::msg),
-                _ => Ok(None),
-            };
+            let limit = grantd::service::quotas::Limit::from_options;
             config.quotas = grantd::service::quotas::QuotaDefaults {
-                tenant: limit(args.tenant_rps, args.tenant_burst)?,
-                key: limit(args.key_rps, args.key_burst)?,
+                tenant: limit(args.tenant_rps, args.tenant_burst).map_err(anyhow::Error::msg)?,
+                key: limit(args.key_rps, args.key_burst).map_err(anyhow::Error::msg)?,
             };
             serve(config, &args.bind).await
         }
@@ -419,12 +414,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             clear,
         }) => {
             let store = store::open(&database_url).await?;
-            let limit = match (rps, burst) {
-                (Some(r), Some(b)) => {
-                    Some(grantd::service::quotas::Limit::new(r, b).map_err(anyhow::Error::msg)?)
-                }
-                _ => None,
-            };
+            let limit = grantd::service::quotas::Limit::from_options(rps, burst)
+                .map_err(anyhow::Error::msg)?;
             // A tenant that does not exist is an error whatever is asked (its settings row
             // is read to tell).
             store.on_change(tenant).await.map_err(|e| match e {

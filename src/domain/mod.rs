@@ -13,6 +13,7 @@ pub mod key;
 pub mod page;
 pub mod patch;
 pub mod policy;
+pub mod quota;
 pub mod reevaluation;
 pub mod role;
 pub mod rule;

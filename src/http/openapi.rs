@@ -6,7 +6,7 @@ use crate::error::ErrorBody;
 use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
-    schema, Content, ObjectBuilder, OpenApi, Ref, RefOr, Required, ResponseBuilder, Type,
+    Content, ObjectBuilder, OpenApi, Ref, RefOr, Required, ResponseBuilder, Type,
 };
 use utoipa::{OpenApi as _, PartialSchema};
 
@@ -56,13 +56,10 @@ pub fn base() -> OpenApi {
     ApiDoc::openapi()
 }
 
-fn header_param(name: &str, required: bool, description: &str, uuid: bool) -> Parameter {
-    let mut schema = ObjectBuilder::new().schema_type(Type::String);
-    if uuid {
-        schema = schema.format(Some(schema::SchemaFormat::KnownFormat(
-            schema::KnownFormat::Uuid,
-        )));
-    }
+/// A text header parameter (header values are text on the wire, and generated clients
+/// put a typed value into a header as it is).
+fn header_param(name: &str, required: bool, description: &str) -> Parameter {
+    let schema = ObjectBuilder::new().schema_type(Type::String);
     ParameterBuilder::new()
         .name(name)
         .parameter_in(ParameterIn::Header)
@@ -139,13 +136,10 @@ pub fn finish(api: &mut OpenApi) {
                     [],
                 )]);
                 let params = op.parameters.get_or_insert_with(Vec::new);
-                // Typed as text (a UUID in it): header values are text on the wire, and
-                // generated clients put a typed value into headers as it is.
                 params.push(header_param(
                     "X-Tenant-ID",
                     true,
                     "The tenant the call is for (its UUID); must be the API key's tenant.",
-                    false,
                 ));
                 // An operation that says more of X-On-Behalf-Of (approvals: the approver)
                 // keeps its own description; a parameter is declared once.
@@ -154,7 +148,6 @@ pub fn finish(api: &mut OpenApi) {
                         "X-On-Behalf-Of",
                         false,
                         "The human a portal acts for (free text), recorded on audit events and grants.",
-                        false,
                     ));
                 }
                 add_errors(

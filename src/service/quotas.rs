@@ -19,40 +19,19 @@ use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// A token bucket's rate and size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Limit {
-    /// Tokens added per second (calls per second, sustained); 1..=1,000,000.
-    pub rps: u32,
-    /// The bucket's size: calls that may come at once; 1..=1,000,000.
-    pub burst: u32,
-}
+pub use crate::domain::quota::Limit;
 
-impl Limit {
-    pub const MAX: u32 = 1_000_000;
-
-    /// A limit with both numbers in 1..=1,000,000.
-    pub fn new(rps: u32, burst: u32) -> std::result::Result<Limit, String> {
-        for (name, v) in [("rps", rps), ("burst", burst)] {
-            if !(1..=Self::MAX).contains(&v) {
-                return Err(format!("{name}: must be from 1 to {}", Self::MAX));
-            }
-        }
-        Ok(Limit { rps, burst })
-    }
-
-    fn quota(self) -> Quota {
-        let rps = NonZeroU32::new(self.rps).unwrap_or(NonZeroU32::MIN);
-        let burst = NonZeroU32::new(self.burst).unwrap_or(NonZeroU32::MIN);
-        Quota::per_second(rps).allow_burst(burst)
-    }
+/// The governor quota of a limit.
+fn quota(limit: Limit) -> Quota {
+    let rps = NonZeroU32::new(limit.rps).unwrap_or(NonZeroU32::MIN);
+    let burst = NonZeroU32::new(limit.burst).unwrap_or(NonZeroU32::MIN);
+    Quota::per_second(rps).allow_burst(burst)
 }
 
 /// The limits every tenant and key has unless a tenant has its own.
@@ -90,7 +69,7 @@ impl Entry {
     fn new(limit: Limit) -> Arc<Entry> {
         Arc::new(Entry {
             limit,
-            bucket: RateLimiter::direct(limit.quota()).with_middleware(),
+            bucket: RateLimiter::direct(quota(limit)).with_middleware(),
         })
     }
 }
@@ -130,10 +109,6 @@ impl Quotas {
                 .build(),
             logged: Mutex::new(HashMap::new()),
         }
-    }
-
-    pub fn defaults(&self) -> QuotaDefaults {
-        self.defaults
     }
 
     /// The tenant's own limit (read at most [`LIMIT_TTL`] ago).
@@ -315,14 +290,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn limits_are_bounded() {
-        assert!(Limit::new(0, 1).is_err());
-        assert!(Limit::new(1, 0).is_err());
-        assert!(Limit::new(1, Limit::MAX + 1).is_err());
-        assert_eq!(Limit::new(5, 10), Ok(Limit { rps: 5, burst: 10 }));
-    }
 
     #[test]
     fn a_bucket_holds_its_burst_and_refuses_more_than_it_holds() {

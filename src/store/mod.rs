@@ -196,14 +196,13 @@ pub trait TenantStore: Send + Sync + 'static {
     async fn create_key(&self, tenant: TenantId, key: &KeyRecord, event: NewEvent) -> Result<()>;
     async fn list_keys(&self, tenant: TenantId) -> Result<Vec<KeyRecord>>;
     /// The tenant's own quota limit, `None` when it has none (or there is no such tenant).
-    async fn tenant_quota(&self, tenant: TenantId)
-        -> Result<Option<crate::service::quotas::Limit>>;
+    async fn tenant_quota(&self, tenant: TenantId) -> Result<Option<crate::domain::quota::Limit>>;
     /// Sets or clears the tenant's own quota limit with its `tenant.quota` event.
     /// `Ok(false)`: no such tenant (nothing written).
     async fn set_tenant_quota(
         &self,
         tenant: TenantId,
-        limit: Option<crate::service::quotas::Limit>,
+        limit: Option<crate::domain::quota::Limit>,
         event: NewEvent,
     ) -> Result<bool>;
     /// Revokes a key of this tenant. `Ok(false)` when the tenant has no such key; revoking a

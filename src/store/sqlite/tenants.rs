@@ -1,7 +1,7 @@
 //! Tenants and their API keys.
 
 use super::*;
-use crate::service::quotas::Limit;
+use crate::domain::quota::Limit;
 
 #[async_trait::async_trait]
 impl TenantStore for SqliteStore {

@@ -326,6 +326,13 @@ backends! {
         let auditor = w.s.key(&w.t, "auditor").await;
         Browser::with(&w.s.base.clone(), module_path!(), |b| async move {
             b.sign_in(&auditor, &w.t, None).await;
+            // The key lives in the tab's sessionStorage only: not in the address, a cookie
+            // or localStorage.
+            let kept = b.js(&format!(
+                "return [sessionStorage.getItem('grantd.key') === {k}, document.cookie, localStorage.length, location.href.includes({k})]",
+                k = serde_json::to_string(&auditor).unwrap()
+            )).await;
+            assert_eq!(kept, json!([true, "", 0, false]));
             assert_eq!(b.text_with("#role", "auditor").await, "auditor");
             b.goto("/console/audit").await;
             b.typed("#audit-subject", "User::\"mallory\"").await;
@@ -411,6 +418,9 @@ backends! {
             b.sign_in(&admin, &w.t, Some("auditor@example.com")).await;
             b.goto(&format!("/console/grants/{grant}")).await;
             b.text_with("#grant-status", "GRANTED").await;
+            // Timestamps are shown in the viewer's zone with the UTC value on hover.
+            let times = b.js("return [...document.querySelectorAll('#grant-props time')].map(t => t.title.endsWith('Z (UTC)') && t.textContent.length > 0)").await;
+            assert!(!times.as_array().unwrap().is_empty() && times.as_array().unwrap().iter().all(|v| v == true), "{times}");
             let history = b.text_with("#history-events", "grant.request").await;
             assert!(history.contains("CRM access is logged"), "the notice shown at the request: {history}");
             b.shot("grant").await;

@@ -1004,6 +1004,35 @@ backends! {
         )
         .await;
         assert_eq!(admin_first.status, 201);
+        // a retry gets the first answer even where the request would now be refused: by a
+        // forbid written since (denied at evaluation), or before any decision, by a
+        // resource since deleted; and no decision is audited for it
+        policy(&c.s, &c.t, json!({"key": "no-gh", "name": "no github for alice", "max_duration_seconds": 3600, "rules": [{"effect": "forbid",
+            "principal_scope_type": "eq", "principal_entity_type": "User", "principal_entity_id": "alice",
+            "action_scope_type": "any", "resource_scope_type": "eq", "resource_entity_type": "App",
+            "resource_entity_id": "github"}]})).await;
+        // (a policy or entity change re-evaluates grants in the background: count requests)
+        async fn requests(c: &Ctx) -> usize {
+            let events = c.s.events(&c.t.id).await;
+            events.iter().filter(|(k, _)| k == "grant.request").count()
+        }
+        let before = requests(&c).await;
+        let after_forbid = TestServer::read(post("k1", body.clone()).await.unwrap()).await;
+        assert_eq!(after_forbid.status, 201, "{}", after_forbid.text);
+        assert_eq!(after_forbid.body, first.body);
+        TestServer::read(post("k1-new", body.clone()).await.unwrap())
+            .await
+            .assert_error(403, "access_denied");
+        assert_eq!(requests(&c).await, before + 1, "only the new key's denial");
+        let del = c.admin(Method::DELETE, "/v1/entities/App/github", None).await;
+        assert!(del.status.is_success(), "{}", del.text);
+        let before = requests(&c).await;
+        let after_delete = TestServer::read(post("k1", body.clone()).await.unwrap()).await;
+        assert_eq!(after_delete.status, 201, "{}", after_delete.text);
+        assert_eq!(after_delete.body, first.body);
+        let fresh = TestServer::read(post("k1-newer", body.clone()).await.unwrap()).await;
+        assert!(fresh.status.is_client_error(), "{}", fresh.text);
+        assert_eq!(requests(&c).await, before);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -411,18 +411,53 @@ pub async fn request(
         .as_ref()
         .map(|_| body_hash(&raw))
         .unwrap_or_default();
-    if let Some(k) = &idempotency_key {
+    let key = idempotency_key.as_deref();
+    if let Some(k) = key {
         if k.is_empty() || k.len() > 255 {
             return Err(Error::invalid("Idempotency-Key: 1 to 255 characters"));
         }
-        if let Some(r) = s
-            .store
-            .get_idempotency(caller.key_id, k, now - crate::store::IDEMPOTENCY_WINDOW)
-            .await?
-        {
-            return replay(r, &hash);
-        }
     }
+    // The key's stored record is not read up front: a request that creates a grant finds
+    // it in the insert's own transaction (which replays it), a denial reads it before it
+    // is audited, and a request refused before its decision reads it here. So a retry of
+    // an answered request gets its first answer even where it would now be refused (an
+    // entity since deleted, a policy since changed), and a new request costs no extra read.
+    match decide_request(s, caller, &body, &raw, key, &hash, now).await {
+        Ok(answer) => answer,
+        Err(e) => match key {
+            Some(k) => match stored_request(s, caller, k, now).await {
+                Ok(Some(r)) => replay(r, &hash),
+                _ => Err(e),
+            },
+            None => Err(e),
+        },
+    }
+}
+
+/// The record a grant request's idempotency key holds, if any.
+async fn stored_request(
+    s: &Services,
+    caller: &Caller,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<IdempotencyRecord>> {
+    s.store
+        .get_idempotency(caller.key_id, key, now - crate::store::IDEMPOTENCY_WINDOW)
+        .await
+}
+
+/// The decision and the write of `POST /v1/grants`: the answer, or (as `Err`) an error
+/// met before anything was decided or written, which a stored answer of the same key
+/// replaces.
+async fn decide_request(
+    s: &Services,
+    caller: &Caller,
+    body: &RequestBody,
+    raw: &serde_json::Value,
+    idempotency_key: Option<&str>,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Result<RequestOutcome>> {
     check_duration(body.duration_seconds)?;
     check_text("reason", body.reason.as_deref())?;
     let scopes = check_scopes(body.scopes.as_deref().unwrap_or_default())?;
@@ -441,6 +476,12 @@ pub async fn request(
         )?;
         let eval = evaluate(&set, &body.principal, "request", &body.resource, ctx).await?;
         if !eval.allowed {
+            // a retry of an answered request replays its answer; no new denial is audited
+            if let Some(k) = idempotency_key {
+                if let Some(r) = stored_request(s, caller, k, now).await? {
+                    return Ok(replay(r, hash));
+                }
+            }
             let principal = super::decisions::uid(&body.principal, "principal")?;
             audit_denial(
                 s,
@@ -453,11 +494,11 @@ pub async fn request(
             )
             .await?;
             let err = denied(&eval, "the grant request");
-            if let Some(k) = &idempotency_key {
+            if let Some(k) = idempotency_key {
                 let record = IdempotencyRecord {
                     key_id: caller.key_id,
-                    idem_key: k.clone(),
-                    body_hash: hash.clone(),
+                    idem_key: k.to_string(),
+                    body_hash: hash.to_string(),
                     status: 403,
                     response: serde_json::to_string(&err.body()).map_err(Error::internal)?,
                     created_at: now,
@@ -465,10 +506,10 @@ pub async fn request(
                 if let InsertOutcome::Replay(r) =
                     s.store.put_idempotency(caller.tenant_id, &record).await?
                 {
-                    return replay(r, &hash);
+                    return Ok(replay(r, hash));
                 }
             }
-            return Err(err);
+            return Ok(Err(err));
         }
         let policy = governing_policy(&eval)?;
         let d = choose_duration(
@@ -544,11 +585,11 @@ pub async fn request(
             &eval,
             set.version,
         );
-        let record = match &idempotency_key {
+        let record = match idempotency_key {
             Some(k) => Some(IdempotencyRecord {
                 key_id: caller.key_id,
-                idem_key: k.clone(),
-                body_hash: hash.clone(),
+                idem_key: k.to_string(),
+                body_hash: hash.to_string(),
                 status: 201,
                 response: serde_json::to_string(&answer).map_err(Error::internal)?,
                 created_at: now,
@@ -560,8 +601,8 @@ pub async fn request(
             .insert_grant(caller.tenant_id, &answer.grant, event, record, set.version)
             .await?
         {
-            InsertOutcome::Done => return Ok(RequestOutcome::Created(Box::new(answer))),
-            InsertOutcome::Replay(r) => return replay(r, &hash),
+            InsertOutcome::Done => return Ok(Ok(RequestOutcome::Created(Box::new(answer)))),
+            InsertOutcome::Replay(r) => return Ok(replay(r, hash)),
             // The configuration moved under the decision: decide again with the new set.
             // (A write by another process may not have reached the cache yet: drop it.)
             InsertOutcome::Stale => s.policy_sets.invalidate(caller.tenant_id),

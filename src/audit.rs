@@ -16,6 +16,7 @@ use crate::domain::audit::{Appended, NewEvent};
 use crate::domain::ids::TenantId;
 use crate::error::{Error, Result};
 use crate::store::DynStore;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -31,6 +32,22 @@ struct Job {
 pub struct AuditWriter {
     tx: mpsc::Sender<Job>,
     paused: Arc<watch::Sender<bool>>,
+    /// Events handed over and not yet in a batch (the channel's and the writer's own
+    /// queues alike).
+    waiting: Arc<AtomicUsize>,
+}
+
+/// The writer's end of the queue: counts the events it takes into batches.
+struct Inbox {
+    rx: mpsc::Receiver<Job>,
+    waiting: Arc<AtomicUsize>,
+}
+
+impl Inbox {
+    /// `n` events went into a batch.
+    fn taken(&self, n: usize) {
+        self.waiting.fetch_sub(n, Ordering::Relaxed);
+    }
 }
 
 /// While held, the writer commits nothing (tests use it to show that responses wait).
@@ -57,6 +74,36 @@ impl AuditWriter {
     ) -> (Self, JoinHandle<()>) {
         let (writer, rx, paused_rx, max_batch) = Self::channel(capacity, max_batch);
         (writer, tokio::spawn(run(store, rx, paused_rx, max_batch)))
+    }
+
+    /// The writer as a task that commits each tenant's events in batches of their own:
+    /// one batch per tenant at a time (its chain takes one append at a time anyway), up to
+    /// `parallel` tenants' batches at once. A tenant whose events arrive while another
+    /// tenant's large batch commits is not queued behind it (a store whose tenants' chains
+    /// can be appended in parallel starts this one; see
+    /// [`AuditStore::start_decision_writer`]). Tenants waiting for a free batch are served
+    /// in turn. Besides the channel's `capacity`, the writer holds at most `capacity`
+    /// events in its tenants' queues, so a full writer still makes callers wait.
+    ///
+    /// [`AuditStore::start_decision_writer`]: crate::store::AuditStore::start_decision_writer
+    pub fn spawn_per_tenant(
+        store: DynStore,
+        capacity: usize,
+        max_batch: usize,
+        parallel: usize,
+    ) -> (Self, JoinHandle<()>) {
+        let (writer, rx, paused_rx, max_batch) = Self::channel(capacity, max_batch);
+        let task = tokio::spawn(run_per_tenant(
+            store,
+            rx,
+            paused_rx,
+            PerTenant {
+                capacity: capacity.max(1),
+                max_batch,
+                parallel: parallel.max(1),
+            },
+        ));
+        (writer, task)
     }
 
     /// The writer's loop on a thread of its own, committing each batch with a blocking
@@ -89,15 +136,17 @@ impl AuditWriter {
     fn channel(
         capacity: usize,
         max_batch: usize,
-    ) -> (Self, mpsc::Receiver<Job>, watch::Receiver<bool>, usize) {
+    ) -> (Self, Inbox, watch::Receiver<bool>, usize) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let (paused, paused_rx) = watch::channel(false);
+        let waiting = Arc::new(AtomicUsize::new(0));
         (
             AuditWriter {
                 tx,
                 paused: Arc::new(paused),
+                waiting: waiting.clone(),
             },
-            rx,
+            Inbox { rx, waiting },
             paused_rx,
             max_batch.max(1),
         )
@@ -107,6 +156,18 @@ impl AuditWriter {
     /// Waits while the queue is full.
     pub async fn append(&self, tenant: TenantId, event: NewEvent) -> Result<Appended> {
         let (done, wait) = oneshot::channel();
+        // counted from now; uncounted again unless the job is sent (a caller may stop
+        // waiting for room in the queue)
+        struct Counted<'a>(&'a AtomicUsize, bool);
+        impl Drop for Counted<'_> {
+            fn drop(&mut self) {
+                if !self.1 {
+                    self.0.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
+        }
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let mut counted = Counted(&self.waiting, false);
         self.tx
             .send(Job {
                 tenant,
@@ -115,13 +176,14 @@ impl AuditWriter {
             })
             .await
             .map_err(|_| Error::Unavailable(anyhow::anyhow!("the audit writer has stopped")))?;
+        counted.1 = true;
         wait.await
             .map_err(|_| Error::Unavailable(anyhow::anyhow!("the audit writer has stopped")))?
     }
 
-    /// Events waiting in the queue (not counting a batch being committed).
+    /// Events waiting for a batch (not counting batches being committed).
     pub fn queued(&self) -> usize {
-        self.tx.max_capacity() - self.tx.capacity()
+        self.waiting.load(Ordering::Relaxed)
     }
 
     #[doc(hidden)]
@@ -141,14 +203,15 @@ pub trait BlockingAppend: Send + Sync {
 }
 
 /// Takes the next batch: waits for one job, then everything that queued up meanwhile.
-fn fill(batch: &mut Vec<Job>, first: Job, rx: &mut mpsc::Receiver<Job>, max_batch: usize) {
+fn fill(batch: &mut Vec<Job>, first: Job, inbox: &mut Inbox, max_batch: usize) {
     batch.push(first);
     while batch.len() < max_batch {
-        match rx.try_recv() {
+        match inbox.rx.try_recv() {
             Ok(job) => batch.push(job),
             Err(_) => break,
         }
     }
+    inbox.taken(batch.len());
     metrics::histogram!("grantd_audit_batch_events").record(batch.len() as f64);
 }
 
@@ -204,16 +267,16 @@ fn answer(
 
 async fn run(
     store: DynStore,
-    mut rx: mpsc::Receiver<Job>,
+    mut inbox: Inbox,
     mut paused: watch::Receiver<bool>,
     max_batch: usize,
 ) {
     let mut batch = Vec::with_capacity(max_batch);
     let failures = failure_log();
-    while let Some(first) = rx.recv().await {
+    while let Some(first) = inbox.rx.recv().await {
         // The sender side of `paused` lives in every handle; if all are gone we just go on.
         let _ = paused.wait_for(|p| !*p).await;
-        fill(&mut batch, first, &mut rx, max_batch);
+        fill(&mut batch, first, &mut inbox, max_batch);
         let (events, waiting) = split(&mut batch);
         let started = std::time::Instant::now();
         let outcome = store
@@ -225,21 +288,135 @@ async fn run(
     tracing::debug!("audit writer drained and stopped");
 }
 
+struct PerTenant {
+    capacity: usize,
+    max_batch: usize,
+    parallel: usize,
+}
+
+/// Says the tenant's batch is done when the batch's task ends, however it ends (a panic in
+/// the store drops the batch's answers, so its callers learn the writer failed, and the
+/// tenant's next events still get their batch).
+struct BatchDone(Option<(TenantId, mpsc::UnboundedSender<TenantId>)>);
+
+impl Drop for BatchDone {
+    fn drop(&mut self) {
+        if let Some((tenant, done)) = self.0.take() {
+            let _ = done.send(tenant);
+        }
+    }
+}
+
+async fn run_per_tenant(
+    store: DynStore,
+    mut inbox: Inbox,
+    mut paused: watch::Receiver<bool>,
+    limits: PerTenant,
+) {
+    use std::collections::{HashMap, HashSet, VecDeque};
+    let mut queues: HashMap<TenantId, VecDeque<Job>> = HashMap::new();
+    // tenants with events queued and no batch in flight, in the order their turns come
+    let mut turns: VecDeque<TenantId> = VecDeque::new();
+    let mut busy: HashSet<TenantId> = HashSet::new();
+    let mut queued = 0usize;
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<TenantId>();
+    let failures = Arc::new(failure_log());
+    let mut open = true;
+    loop {
+        if !open && queued == 0 && busy.is_empty() {
+            break;
+        }
+        // Jobs are taken off the channel only while fewer than `capacity` wait here, so a
+        // full writer still makes its callers wait (backpressure).
+        let accept = open && queued < limits.capacity;
+        let take = |job: Job,
+                    queues: &mut HashMap<TenantId, VecDeque<Job>>,
+                    turns: &mut VecDeque<TenantId>,
+                    busy: &HashSet<TenantId>| {
+            let tenant = job.tenant;
+            let queue = queues.entry(tenant).or_default();
+            if queue.is_empty() && !busy.contains(&tenant) {
+                turns.push_back(tenant);
+            }
+            queue.push_back(job);
+        };
+        tokio::select! {
+            job = inbox.rx.recv(), if accept => match job {
+                Some(job) => {
+                    take(job, &mut queues, &mut turns, &busy);
+                    queued += 1;
+                }
+                None => open = false,
+            },
+            Some(tenant) = done_rx.recv() => {
+                busy.remove(&tenant);
+                if queues.get(&tenant).is_some_and(|q| !q.is_empty()) {
+                    turns.push_back(tenant);
+                }
+            }
+        }
+        while open && queued < limits.capacity {
+            match inbox.rx.try_recv() {
+                Ok(job) => {
+                    take(job, &mut queues, &mut turns, &busy);
+                    queued += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        if busy.len() >= limits.parallel || turns.is_empty() {
+            continue;
+        }
+        // The sender side of `paused` lives in every handle; if all are gone we just go on.
+        let _ = paused.wait_for(|p| !*p).await;
+        while busy.len() < limits.parallel {
+            let Some(tenant) = turns.pop_front() else {
+                break;
+            };
+            let Some(queue) = queues.get_mut(&tenant) else {
+                continue;
+            };
+            let n = queue.len().min(limits.max_batch);
+            let mut batch: Vec<Job> = queue.drain(..n).collect();
+            if queue.is_empty() {
+                queues.remove(&tenant);
+            }
+            queued -= batch.len();
+            inbox.taken(batch.len());
+            busy.insert(tenant);
+            metrics::histogram!("grantd_audit_batch_events").record(batch.len() as f64);
+            let (store, failures) = (store.clone(), failures.clone());
+            let done = BatchDone(Some((tenant, done_tx.clone())));
+            tokio::spawn(async move {
+                let _done = done;
+                let (events, waiting) = split(&mut batch);
+                let started = std::time::Instant::now();
+                let outcome = store
+                    .append_events(events)
+                    .await
+                    .map(|stored| stored.iter().map(Appended::from).collect());
+                answer(waiting, outcome, started, &failures);
+            });
+        }
+    }
+    tracing::debug!("audit writer drained and stopped");
+}
+
 /// The same loop with a blocking append, on the writer's own thread.
 fn run_blocking(
     sink: Arc<dyn BlockingAppend>,
-    mut rx: mpsc::Receiver<Job>,
+    mut inbox: Inbox,
     mut paused: watch::Receiver<bool>,
     max_batch: usize,
     runtime: tokio::runtime::Handle,
 ) {
     let mut batch = Vec::with_capacity(max_batch);
     let failures = failure_log();
-    while let Some(first) = rx.blocking_recv() {
+    while let Some(first) = inbox.rx.blocking_recv() {
         if *paused.borrow() {
             let _ = runtime.block_on(paused.wait_for(|p| !*p));
         }
-        fill(&mut batch, first, &mut rx, max_batch);
+        fill(&mut batch, first, &mut inbox, max_batch);
         let (events, waiting) = split(&mut batch);
         let started = std::time::Instant::now();
         answer(waiting, sink.append_blocking(events), started, &failures);

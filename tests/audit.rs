@@ -7,6 +7,7 @@ use common::{send_on_behalf as send, TestServer};
 use grantd::clock::Clock;
 use reqwest::Method;
 use serde_json::{json, Value};
+use std::time::Duration;
 
 fn entities() -> Value {
     json!([
@@ -693,4 +694,55 @@ async fn time_windows_stay_exact_on_chains_written_before_times_were_ordered() {
         .map(|e| e["seq"].as_i64().unwrap())
         .collect();
     assert_eq!(seqs, [3, 4], "{}", r.text);
+}
+
+async fn decide(s: &TestServer, t: &common::Tenant) -> common::Resp {
+    common::send(
+        s,
+        &t.admin_key,
+        t,
+        Method::POST,
+        "/v1/authorize",
+        Some(json!({"principal": {"type": "User", "id": "u0"},
+            "action": {"type": "Action", "id": "request"},
+            "resource": {"type": "App", "id": "github"},
+            "context": {"scopes": [], "reason": "", "extension_count": 0}})),
+    )
+    .await
+}
+
+/// PostgreSQL only (tenants' chains commit in parallel there; SQLite's decision journal
+/// has one writer): a tenant whose chain head is held — as a long write of that tenant
+/// holds it — delays its own decisions, not another tenant's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_whose_chain_is_held_delays_only_its_own_decisions() {
+    if !common::postgres_enabled() {
+        return common::skip_postgres(module_path!());
+    }
+    common::Backend::Postgres
+        .scope(async {
+            let s = TestServer::start().await;
+            let (a, b) = (s.tenant().await, s.tenant().await);
+            common::seed_permit_all(&s, &a, 1).await;
+            common::seed_permit_all(&s, &b, 1).await;
+            let db = s.db().await;
+            let mut held = db.begin().await.unwrap();
+            sqlx::query("SELECT seq FROM audit_heads WHERE CAST(tenant_id AS TEXT) = $1 FOR UPDATE")
+                .bind(&a.id)
+                .fetch_all(&mut *held)
+                .await
+                .unwrap();
+            let mut waiting = Box::pin(decide(&s, &a));
+            // A's decision is sent, reaches the writer and waits on its head
+            let early = tokio::time::timeout(Duration::from_millis(300), &mut waiting).await;
+            assert!(early.is_err(), "A's decision waits for its chain");
+            let r = tokio::time::timeout(Duration::from_secs(10), decide(&s, &b))
+                .await
+                .expect("B's decision is answered while A's chain is held");
+            assert_eq!(r.body["decision"], "allow", "{}", r.text);
+            held.rollback().await.unwrap();
+            let r = waiting.await;
+            assert_eq!(r.body["decision"], "allow", "{}", r.text);
+        })
+        .await;
 }

@@ -4,8 +4,22 @@
 use super::*;
 use futures_util::TryStreamExt;
 
+/// Tenants' decision batches committed at once, each on a pooled connection of its own.
+const PARALLEL_BATCHES: usize = 4;
+
 #[async_trait::async_trait]
 impl AuditStore for PgStore {
+    /// Each tenant's chain is locked by its own head row, so tenants' batches commit in
+    /// parallel: one tenant's flood does not queue another tenant's decisions behind it.
+    fn start_decision_writer(
+        &self,
+        this: crate::store::DynStore,
+        capacity: usize,
+        max_batch: usize,
+    ) -> (crate::audit::AuditWriter, tokio::task::JoinHandle<()>) {
+        crate::audit::AuditWriter::spawn_per_tenant(this, capacity, max_batch, PARALLEL_BATCHES)
+    }
+
     async fn append_events(&self, events: Vec<(TenantId, NewEvent)>) -> Result<Vec<AuditEvent>> {
         let tenants: Vec<TenantId> = events.iter().map(|(t, _)| *t).collect();
         let mut tx = self.write_tx(&tenants).await?;

@@ -133,10 +133,7 @@ impl AuditWriter {
         (writer, handle)
     }
 
-    fn channel(
-        capacity: usize,
-        max_batch: usize,
-    ) -> (Self, Inbox, watch::Receiver<bool>, usize) {
+    fn channel(capacity: usize, max_batch: usize) -> (Self, Inbox, watch::Receiver<bool>, usize) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let (paused, paused_rx) = watch::channel(false);
         let waiting = Arc::new(AtomicUsize::new(0));
@@ -277,15 +274,20 @@ async fn run(
         // The sender side of `paused` lives in every handle; if all are gone we just go on.
         let _ = paused.wait_for(|p| !*p).await;
         fill(&mut batch, first, &mut inbox, max_batch);
-        let (events, waiting) = split(&mut batch);
-        let started = std::time::Instant::now();
-        let outcome = store
-            .append_events(events)
-            .await
-            .map(|stored| stored.iter().map(Appended::from).collect());
-        answer(waiting, outcome, started, &failures);
+        commit(&store, &mut batch, &failures).await;
     }
     tracing::debug!("audit writer drained and stopped");
+}
+
+/// Commits a batch with `Store::append_events` and answers its callers.
+async fn commit(store: &DynStore, batch: &mut Vec<Job>, failures: &crate::throttle::LogThrottle) {
+    let (events, waiting) = split(batch);
+    let started = std::time::Instant::now();
+    let outcome = store
+        .append_events(events)
+        .await
+        .map(|stored| stored.iter().map(Appended::from).collect());
+    answer(waiting, outcome, started, failures);
 }
 
 struct PerTenant {
@@ -389,13 +391,7 @@ async fn run_per_tenant(
             let done = BatchDone(Some((tenant, done_tx.clone())));
             tokio::spawn(async move {
                 let _done = done;
-                let (events, waiting) = split(&mut batch);
-                let started = std::time::Instant::now();
-                let outcome = store
-                    .append_events(events)
-                    .await
-                    .map(|stored| stored.iter().map(Appended::from).collect());
-                answer(waiting, outcome, started, &failures);
+                commit(&store, &mut batch, &failures).await;
             });
         }
     }

@@ -727,11 +727,13 @@ async fn a_tenant_whose_chain_is_held_delays_only_its_own_decisions() {
             common::seed_permit_all(&s, &b, 1).await;
             let db = s.db().await;
             let mut held = db.begin().await.unwrap();
-            sqlx::query("SELECT seq FROM audit_heads WHERE CAST(tenant_id AS TEXT) = $1 FOR UPDATE")
-                .bind(&a.id)
-                .fetch_all(&mut *held)
-                .await
-                .unwrap();
+            sqlx::query(
+                "SELECT seq FROM audit_heads WHERE CAST(tenant_id AS TEXT) = $1 FOR UPDATE",
+            )
+            .bind(&a.id)
+            .fetch_all(&mut *held)
+            .await
+            .unwrap();
             let mut waiting = Box::pin(decide(&s, &a));
             // A's decision is sent, reaches the writer and waits on its head
             let early = tokio::time::timeout(Duration::from_millis(300), &mut waiting).await;

@@ -25,6 +25,8 @@ struct Job {
     tenant: TenantId,
     event: NewEvent,
     done: oneshot::Sender<Result<Appended>>,
+    /// When it was handed over: its wait for a batch is `grantd_audit_queue_seconds`.
+    queued_at: std::time::Instant,
 }
 
 /// Handle to the writer task. Cloning shares the one queue.
@@ -44,9 +46,15 @@ struct Inbox {
 }
 
 impl Inbox {
-    /// `n` events went into a batch.
-    fn taken(&self, n: usize) {
-        self.waiting.fetch_sub(n, Ordering::Relaxed);
+    /// The jobs of `batch` went into a batch: they no longer wait, and how long each
+    /// waited is recorded.
+    fn taken(&self, batch: &[Job]) {
+        self.waiting.fetch_sub(batch.len(), Ordering::Relaxed);
+        let now = std::time::Instant::now();
+        let waited = metrics::histogram!("grantd_audit_queue_seconds");
+        for job in batch {
+            waited.record(now.saturating_duration_since(job.queued_at).as_secs_f64());
+        }
     }
 }
 
@@ -170,6 +178,7 @@ impl AuditWriter {
                 tenant,
                 event,
                 done,
+                queued_at: std::time::Instant::now(),
             })
             .await
             .map_err(|_| Error::Unavailable(anyhow::anyhow!("the audit writer has stopped")))?;
@@ -208,7 +217,7 @@ fn fill(batch: &mut Vec<Job>, first: Job, inbox: &mut Inbox, max_batch: usize) {
             Err(_) => break,
         }
     }
-    inbox.taken(batch.len());
+    inbox.taken(batch);
     metrics::histogram!("grantd_audit_batch_events").record(batch.len() as f64);
 }
 
@@ -384,7 +393,7 @@ async fn run_per_tenant(
                 queues.remove(&tenant);
             }
             queued -= batch.len();
-            inbox.taken(batch.len());
+            inbox.taken(&batch);
             busy.insert(tenant);
             metrics::histogram!("grantd_audit_batch_events").record(batch.len() as f64);
             let (store, failures) = (store.clone(), failures.clone());

@@ -87,6 +87,24 @@ backends! {
         };
         assert!(bucket("1024").is_some_and(|n| n >= 1.0), "{text}");
         assert_eq!(bucket("0.0001"), None, "{text}");
+        // A decision's phases: its evaluation (in microsecond buckets), its event's wait for
+        // a group commit, and the commit.
+        let count = |name: &str| {
+            text.lines()
+                .find(|l| l.starts_with(&format!("{name}_count")))
+                .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        };
+        for phase in [
+            "grantd_decision_evaluation_seconds",
+            "grantd_audit_queue_seconds",
+            "grantd_audit_commit_seconds",
+        ] {
+            assert!(count(phase).is_some_and(|n| n >= 1.0), "{phase}: {text}");
+        }
+        assert!(
+            text.contains("grantd_decision_evaluation_seconds_bucket{le=\"0.000005\"}"),
+            "{text}"
+        );
     }
 
     #[tokio::test]

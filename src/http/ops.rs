@@ -170,6 +170,17 @@ pub fn prometheus() -> &'static metrics_exporter_prometheus::PrometheusHandle {
                 ],
             )
             .expect("static buckets are valid")
+            // A decision's evaluation takes microseconds: finer buckets at the bottom.
+            .set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Full(
+                    "grantd_decision_evaluation_seconds".into(),
+                ),
+                &[
+                    0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+                ],
+            )
+            .expect("static buckets are valid")
             .build_recorder();
         let handle = recorder.handle();
         // Another recorder may already be installed (embedding apps); ours still renders.

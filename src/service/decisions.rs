@@ -330,11 +330,14 @@ async fn decide_all(
     };
     let costly = set.costly;
     let run = move |reqs: Vec<AuthorizeRequest>| {
+        let started = std::time::Instant::now();
         let decided = reqs
             .iter()
             .enumerate()
             .map(|(i, r)| decide(&set, r, &at(i)))
             .collect::<Result<Vec<_>>>();
+        metrics::histogram!("grantd_decision_evaluation_seconds")
+            .record(started.elapsed().as_secs_f64());
         (reqs, decided)
     };
     let cheap = !costly

@@ -303,6 +303,7 @@ fn evaluate_now(
     resource: &EntityRef,
     ctx: Value,
 ) -> Result<Evaluation> {
+    let started = std::time::Instant::now();
     let prepared = prepare(
         set,
         principal,
@@ -312,7 +313,10 @@ fn evaluate_now(
         None,
         "",
     )?;
-    Ok(set.evaluate(&prepared.request, &prepared.entities))
+    let eval = set.evaluate(&prepared.request, &prepared.entities);
+    metrics::histogram!("grantd_decision_evaluation_seconds")
+        .record(started.elapsed().as_secs_f64());
+    Ok(eval)
 }
 
 /// The governing policy of a permitted evaluation.

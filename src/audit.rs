@@ -27,6 +27,8 @@ struct Job {
     done: oneshot::Sender<Result<Appended>>,
     /// When it was handed over: its wait for a batch is `grantd_audit_queue_seconds`.
     queued_at: std::time::Instant,
+    /// Its place in its tenant's share of the queue, given back when it goes into a batch.
+    share: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 /// Handle to the writer task. Cloning shares the one queue.
@@ -37,6 +39,31 @@ pub struct AuditWriter {
     /// Events handed over and not yet in a batch (the channel's and the writer's own
     /// queues alike).
     waiting: Arc<AtomicUsize>,
+    /// Each tenant's share of the queue (see [`AuditWriter::append`]).
+    shares: Arc<Shares>,
+}
+
+/// At most `per_tenant` events of one tenant wait for a batch at once: a tenant that floods
+/// (or whose chain a long write holds) waits in its own line, and cannot fill the queue
+/// that other tenants' events pass through.
+struct Shares {
+    per_tenant: usize,
+    tenants: std::sync::Mutex<std::collections::HashMap<TenantId, Arc<tokio::sync::Semaphore>>>,
+}
+
+impl Shares {
+    async fn enter(&self, tenant: TenantId) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        let line = self
+            .tenants
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(tenant)
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(self.per_tenant)))
+            .clone();
+        line.acquire_owned()
+            .await
+            .map_err(|_| Error::Unavailable(anyhow::anyhow!("the audit writer has stopped")))
+    }
 }
 
 /// The writer's end of the queue: counts the events it takes into batches.
@@ -48,12 +75,13 @@ struct Inbox {
 impl Inbox {
     /// The jobs of `batch` went into a batch: they no longer wait, and how long each
     /// waited is recorded.
-    fn taken(&self, batch: &[Job]) {
+    fn taken(&self, batch: &mut [Job]) {
         self.waiting.fetch_sub(batch.len(), Ordering::Relaxed);
         let now = std::time::Instant::now();
         let waited = metrics::histogram!("grantd_audit_queue_seconds");
         for job in batch {
             waited.record(now.saturating_duration_since(job.queued_at).as_secs_f64());
+            job.share = None;
         }
     }
 }
@@ -150,6 +178,10 @@ impl AuditWriter {
                 tx,
                 paused: Arc::new(paused),
                 waiting: waiting.clone(),
+                shares: Arc::new(Shares {
+                    per_tenant: (capacity / 4).max(1),
+                    tenants: Default::default(),
+                }),
             },
             Inbox { rx, waiting },
             paused_rx,
@@ -158,8 +190,9 @@ impl AuditWriter {
     }
 
     /// Appends one event and returns once it is committed: where it landed on the chain.
-    /// Waits while the queue is full.
+    /// Waits while the queue is full, or while a quarter of it holds this tenant's events.
     pub async fn append(&self, tenant: TenantId, event: NewEvent) -> Result<Appended> {
+        let share = self.shares.enter(tenant).await?;
         let (done, wait) = oneshot::channel();
         // counted from now; uncounted again unless the job is sent (a caller may stop
         // waiting for room in the queue)
@@ -179,6 +212,7 @@ impl AuditWriter {
                 event,
                 done,
                 queued_at: std::time::Instant::now(),
+                share: Some(share),
             })
             .await
             .map_err(|_| Error::Unavailable(anyhow::anyhow!("the audit writer has stopped")))?;
@@ -393,7 +427,7 @@ async fn run_per_tenant(
                 queues.remove(&tenant);
             }
             queued -= batch.len();
-            inbox.taken(&batch);
+            inbox.taken(&mut batch);
             busy.insert(tenant);
             metrics::histogram!("grantd_audit_batch_events").record(batch.len() as f64);
             let (store, failures) = (store.clone(), failures.clone());

@@ -98,7 +98,8 @@ struct ServeArgs {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "GRANTD_BODY_LIMIT_BYTES", default_value_t = 1024 * 1024)]
     body_limit_bytes: usize,
-    /// Decision audit events that may queue for the group-commit writer before callers wait.
+    /// Decision audit events that may queue for the group-commit writer before callers wait
+    /// (one tenant's events at most a quarter of them).
     #[arg(long, env = "GRANTD_AUDIT_QUEUE_CAPACITY", default_value_t = 4096)]
     audit_queue_capacity: usize,
     /// How often (ms) to notice writes made by other processes, e.g. `grantd key revoke` or

@@ -721,7 +721,8 @@ async fn a_tenant_whose_chain_is_held_delays_only_its_own_decisions() {
     }
     common::Backend::Postgres
         .scope(async {
-            let s = TestServer::start().await;
+            // a small queue: A's decisions below are more than it holds
+            let s = TestServer::start_with(|c| c.audit_queue_capacity = 8).await;
             let (a, b) = (s.tenant().await, s.tenant().await);
             common::seed_permit_all(&s, &a, 1).await;
             common::seed_permit_all(&s, &b, 1).await;
@@ -734,17 +735,22 @@ async fn a_tenant_whose_chain_is_held_delays_only_its_own_decisions() {
             .fetch_all(&mut *held)
             .await
             .unwrap();
-            let mut waiting = Box::pin(decide(&s, &a));
-            // A's decision is sent, reaches the writer and waits on its head
-            let early = tokio::time::timeout(Duration::from_millis(300), &mut waiting).await;
-            assert!(early.is_err(), "A's decision waits for its chain");
-            let r = tokio::time::timeout(Duration::from_secs(10), decide(&s, &b))
+            // A's decisions, twice as many as the queue holds, are sent and wait: for their
+            // chain, or for their tenant's share of the queue
+            let mut waiting = Box::pin(futures_util::future::join_all(
+                (0..16).map(|_| decide(&s, &a)),
+            ));
+            let early = tokio::time::timeout(Duration::from_millis(500), &mut waiting).await;
+            assert!(early.is_err(), "A's decisions wait for their chain");
+            // (well before any of A's waits could time out: B must not wait on A at all)
+            let r = tokio::time::timeout(Duration::from_secs(3), decide(&s, &b))
                 .await
                 .expect("B's decision is answered while A's chain is held");
             assert_eq!(r.body["decision"], "allow", "{}", r.text);
             held.rollback().await.unwrap();
-            let r = waiting.await;
-            assert_eq!(r.body["decision"], "allow", "{}", r.text);
+            for r in waiting.await {
+                assert_eq!(r.body["decision"], "allow", "{}", r.text);
+            }
         })
         .await;
 }

@@ -15,6 +15,7 @@ use crate::domain::ids::{KeyId, TenantId};
 use crate::error::{Error, Result};
 use crate::service::Caller;
 use crate::store::DynStore;
+use crate::throttle::LogThrottle;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
@@ -23,7 +24,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub use crate::domain::quota::Limit;
 
@@ -86,8 +87,8 @@ pub struct Quotas {
     own: moka::sync::Cache<TenantId, Option<Limit>>,
     tenants: moka::sync::Cache<(TenantId, Class), Arc<Entry>>,
     keys: moka::sync::Cache<(KeyId, Class), Arc<Entry>>,
-    /// When each tenant's refusals were last logged, and how many since.
-    logged: Mutex<HashMap<TenantId, (Instant, u64)>>,
+    /// Each tenant's refusal log: one line a minute, counting those left out.
+    logged: Mutex<HashMap<TenantId, Arc<LogThrottle>>>,
 }
 
 impl Quotas {
@@ -212,17 +213,16 @@ impl Quotas {
     /// The first refusal of a tenant in each minute is logged, with the count of those
     /// not logged since.
     fn log_refusal(&self, tenant: TenantId, scope: &str, class: Class) {
-        let mut logged = self.logged.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        let entry = logged
+        let throttle = self
+            .logged
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
             .entry(tenant)
-            .or_insert((now - Duration::from_secs(61), 0));
-        if now.duration_since(entry.0) >= Duration::from_secs(60) {
+            .or_insert_with(|| Arc::new(LogThrottle::new(Duration::from_secs(60))))
+            .clone();
+        if let Some(left_out) = throttle.admit() {
             tracing::warn!(tenant = %tenant, scope, class = class.as_str(),
-                earlier_not_logged = entry.1, "a tenant is over its quota");
-            *entry = (now, 0);
-        } else {
-            entry.1 += 1;
+                earlier_not_logged = left_out, "a tenant is over its quota");
         }
     }
 }

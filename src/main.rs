@@ -334,6 +334,14 @@ fn init_logging(format: &str, serving: bool) {
     }
 }
 
+/// A CLI command's error: "no such tenant" where the store found no such tenant.
+fn no_such_tenant(tenant: TenantId) -> impl FnOnce(grantd::error::Error) -> anyhow::Error {
+    move |e| match e {
+        grantd::error::Error::NotFound(_) => anyhow::anyhow!("no such tenant {tenant}"),
+        e => e.into(),
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let Global {
         database_url,
@@ -419,10 +427,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(anyhow::Error::msg)?;
             // A tenant that does not exist is an error whatever is asked (its settings row
             // is read to tell).
-            store.on_change(tenant).await.map_err(|e| match e {
-                grantd::error::Error::NotFound(_) => anyhow::anyhow!("no such tenant {tenant}"),
-                e => e.into(),
-            })?;
+            store
+                .on_change(tenant)
+                .await
+                .map_err(no_such_tenant(tenant))?;
             if clear || limit.is_some() {
                 let found = grantd::service::quotas::set_own_limit(
                     &store,
@@ -448,10 +456,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = store::open(&database_url).await?;
             let (rec, key) = keys::create(&store, tenant, Actor::cli(), role, name, clock.now())
                 .await
-                .map_err(|e| match e {
-                    grantd::error::Error::NotFound(_) => anyhow::anyhow!("no such tenant {tenant}"),
-                    e => e.into(),
-                })?;
+                .map_err(no_such_tenant(tenant))?;
             if json {
                 println!(
                     "{}",
@@ -513,10 +518,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = store::open(&database_url).await?;
             let r = import::import(&store, tenant, Actor::cli(), &files, clock.now())
                 .await
-                .map_err(|e| match e {
-                    grantd::error::Error::NotFound(_) => anyhow::anyhow!("no such tenant {tenant}"),
-                    e => e.into(),
-                })?;
+                .map_err(no_such_tenant(tenant))?;
             for w in &r.warnings {
                 eprintln!("grantd: warning: {w}");
             }
@@ -538,10 +540,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = store::open(&database_url).await?;
             let (n, skipped) = import::export(&store, tenant, &dir)
                 .await
-                .map_err(|e| match e {
-                    grantd::error::Error::NotFound(_) => anyhow::anyhow!("no such tenant {tenant}"),
-                    e => e.into(),
-                })?;
+                .map_err(no_such_tenant(tenant))?;
             println!("exported the schema and {n} policies to {}", dir.display());
             if !skipped.is_empty() {
                 eprintln!(

@@ -78,6 +78,12 @@ function actorProblem(v) {
   return null;
 }
 
+// The first page of the nav the role may use (the start page after signing in).
+function firstPage() {
+  const first = PAGES.find((p) => p.label && can(p.path)) || PAGES[0];
+  return "/console/" + first.path;
+}
+
 function signIn(main) {
   const key = h("input", { id: "key", type: "password", autocomplete: "off", required: true, placeholder: "gd_…" });
   const tenant = h("input", { id: "tenant", autocomplete: "off", required: true, placeholder: "tenant id (UUID)" });
@@ -96,8 +102,7 @@ function signIn(main) {
       await detectRole();
       // A shared address opened before signing in is shown once signed in.
       const here = location.pathname + location.search + location.hash;
-      const first = PAGES.find((p) => p.label && can(p.path)) || PAGES[0];
-      navigate(/^\/console\/?$/.test(location.pathname) ? "/console/" + first.path : here, true);
+      navigate(/^\/console\/?$/.test(location.pathname) ? firstPage() : here, true);
     } catch (err) {
       session.clear();
       forget();
@@ -121,8 +126,7 @@ async function route() {
     return signIn(main);
   }
   if (rest === "") {
-    const first = PAGES.find((p) => p.label && can(p.path)) || PAGES[0];
-    navigate("/console/" + first.path, true);
+    navigate(firstPage(), true);
     return;
   }
   const m = match(rest);

@@ -1,7 +1,7 @@
 // Audit: the event log with its filters, each event's full record and the policy-set
 // version that decided it, and the chain's verification with its head hash.
 
-import { api, h, fill, link, navigate, pageUrl, errorBox, when, loading, field, title, pre, copyButton } from "./lib.js";
+import { api, h, fill, link, navigate, pageUrl, errorBox, when, loading, field, offered, title, pre, copyButton } from "./lib.js";
 import { can, refuse } from "./roles.js";
 
 export const KINDS = [
@@ -64,8 +64,7 @@ export async function list(main, _params, query) {
   const since = h("input", { id: "audit-since", value: q("since"), placeholder: "2026-01-01T00:00:00Z", size: 22 });
   const until = h("input", { id: "audit-until", value: q("until"), placeholder: "RFC 3339, exclusive", size: 22 });
   const per = q("per_page") || "25";
-  const perList = ["10", "25", "50", "100"].includes(per) ? ["10", "25", "50", "100"] : [per, "10", "25", "50", "100"];
-  const perPage = h("select", { id: "audit-per-page" }, perList.map((n) => h("option", { value: n, selected: n === per }, n)));
+  const perPage = h("select", { id: "audit-per-page" }, offered(["10", "25", "50", "100"], per).map((n) => h("option", { value: n, selected: n === per }, n)));
   const filters = () => ({ kind: kind.value, subject: subject.value.trim(), decision: decision.value, since: since.value.trim(), until: until.value.trim(), per_page: perPage.value === "25" ? "" : perPage.value });
   main.append(h("form", { class: "card", id: "audit-filters", onsubmit: (e) => { e.preventDefault(); navigate(pageUrl("audit", filters())); } },
     h("div", { class: "row" }, field("Kind", kind), field("Subject", subject), field("Decision", decision), field("Since", since), field("Until", until), field("Per page", perPage),

@@ -1,7 +1,7 @@
 // Grants: the filter builder (POST /v1/grants/list), a grant's page with its history from
 // the audit log, revoke and bulk revoke.
 
-import { api, h, fill, link, navigate, pageUrl, errorBox, when, duration, uid, statusBadge, table, loading, field, title, ApiError } from "./lib.js";
+import { api, h, fill, link, navigate, pageUrl, errorBox, when, duration, uid, statusBadge, table, loading, field, offered, title, ApiError } from "./lib.js";
 import { can, refuse } from "./roles.js";
 import { eventLine } from "./audit.js";
 
@@ -145,10 +145,8 @@ export async function list(main, _params, query) {
   };
   filters.forEach(addRow);
   const searchInput = h("input", { id: "search-key", value: search, placeholder: "principal, resource, app or reason", size: 28 });
-  // A value from the address that the lists do not offer is offered too (the API judges it).
-  const options = (list, value) => (list.includes(value) ? list : [value, ...list]);
-  const sortSel = h("select", { id: "sort-order" }, options(SORTS, sort).map((s) => h("option", { value: s, selected: s === sort }, s)));
-  const perSel = h("select", { id: "per-page" }, options(["10", "25", "50", "100"], perPage).map((n) => h("option", { value: n, selected: n === perPage }, n)));
+  const sortSel = h("select", { id: "sort-order" }, offered(SORTS, sort).map((s) => h("option", { value: s, selected: s === sort }, s)));
+  const perSel = h("select", { id: "per-page" }, offered(["10", "25", "50", "100"], perPage).map((n) => h("option", { value: n, selected: n === perPage }, n)));
   const current = () => ({
     filters: [...rows.children].map((r) => r.read()),
     sort_order: sortSel.value,

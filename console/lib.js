@@ -228,6 +228,12 @@ export async function loading(container, load) {
   }
 }
 
+// The choices of a select, with `value` first when they do not hold it (a value from a
+// shared address is offered as it is; the API judges it).
+export function offered(choices, value) {
+  return choices.includes(value) ? choices : [value, ...choices];
+}
+
 export function field(label, input, help) {
   return h("label", { class: "field" }, h("span", { class: "label" }, label), input, help ? h("small", { class: "help" }, help) : null);
 }

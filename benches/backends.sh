@@ -72,13 +72,7 @@ read -r ST SK < <(seed "$WORK/sqlite" $SQLITE_PORT)
 read -r PT PK < <(seed "$WORK/pg" $PG_PORT)
 
 authorize_lua() { # tenant key name
-  cat > "$WORK/authorize-$3.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["X-Tenant-ID"] = "$1"
-wrk.headers["X-API-Key"] = "$2"
-wrk.body = '{"principal":{"type":"User","id":"u3"},"action":{"type":"Action","id":"request"},"resource":{"type":"App","id":"app3"},"context":{"scopes":["read"],"reason":"incident","extension_count":0}}'
-LUA
+  post_lua "$WORK/authorize-$3.lua" "$1" "$2" '{"principal":{"type":"User","id":"u3"},"action":{"type":"Action","id":"request"},"resource":{"type":"App","id":"app3"},"context":{"scopes":["read"],"reason":"incident","extension_count":0}}'
   echo "$WORK/authorize-$3.lua"
 }
 grants_lua() { # tenant key name: every request carries an Idempotency-Key never used before

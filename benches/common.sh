@@ -5,7 +5,9 @@
 #                          PIDS, and on exit stops every process in PIDS, drops the database
 #                          and removes WORK;
 #   ensure_wrk           - installs wrk (Debian package) when it is missing;
-#   wait_ready PORT      - waits until 127.0.0.1:PORT answers /readyz (30 s at most).
+#   wait_ready PORT      - waits until 127.0.0.1:PORT answers /readyz (30 s at most);
+#   post_lua FILE TENANT KEY BODY - writes a wrk script that POSTs the JSON BODY with the
+#                          tenant's key.
 bench_setup() {
   PG_SERVER=${GRANTD_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
   PG_DB="$1_$$"
@@ -36,4 +38,14 @@ wait_ready() {
   done
   echo "the server on port $1 did not become ready" >&2
   exit 1
+}
+
+post_lua() {
+  cat > "$1" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-Tenant-ID"] = "$2"
+wrk.headers["X-API-Key"] = "$3"
+wrk.body = '$4'
+LUA
 }

@@ -24,17 +24,6 @@ GRANTD=${GRANTD_BIN:-$ROOT/target/release/grantd}
 export GRANTD_POLICIES_DIR="$ROOT/policies"
 BODY='{"principal":{"type":"User","id":"u0"},"action":{"type":"Action","id":"request"},"resource":{"type":"App","id":"github"},"context":{"scopes":[],"reason":"","extension_count":0}}'
 
-# A wrk script that POSTs the authorize body with tenant $1's key $2.
-lua() {
-  cat > "$WORK/$3.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["X-Tenant-ID"] = "$1"
-wrk.headers["X-API-Key"] = "$2"
-wrk.body = '$BODY'
-LUA
-}
-
 # Seeds tenant $1 (key $2): one user, one app, a policy that permits everyone.
 seed() {
   local h=(-H "X-Tenant-ID: $1" -H "X-API-Key: $2" -H 'Content-Type: application/json')
@@ -82,8 +71,8 @@ for backend in sqlite postgres; do
     b_key=$(echo "$b" | python3 -c 'import json,sys;print(json.load(sys.stdin)["api_key"])')
     seed "$a_tenant" "$a_key"
     seed "$b_tenant" "$b_key"
-    lua "$a_tenant" "$a_key" flood
-    lua "$b_tenant" "$b_key" probe
+    post_lua "$WORK/flood.lua" "$a_tenant" "$a_key" "$BODY"
+    post_lua "$WORK/probe.lua" "$b_tenant" "$b_key" "$BODY"
     # warm up both tenants' caches
     wrk -t1 -c4 -d2s -s "$WORK/flood.lua" "http://127.0.0.1:$PORT/v1/authorize" >/dev/null
     wrk -t1 -c1 -d1s -s "$WORK/probe.lua" "http://127.0.0.1:$PORT/v1/authorize" >/dev/null

@@ -703,10 +703,7 @@ async fn decide(s: &TestServer, t: &common::Tenant) -> common::Resp {
         t,
         Method::POST,
         "/v1/authorize",
-        Some(json!({"principal": {"type": "User", "id": "u0"},
-            "action": {"type": "Action", "id": "request"},
-            "resource": {"type": "App", "id": "github"},
-            "context": {"scopes": [], "reason": "", "extension_count": 0}})),
+        Some(common::permitted_request()),
     )
     .await
 }

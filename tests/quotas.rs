@@ -12,9 +12,7 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 fn authorize_body() -> Value {
-    json!({"principal": {"type": "User", "id": "u0"}, "action": {"type": "Action", "id": "request"},
-        "resource": {"type": "App", "id": "github"},
-        "context": {"scopes": [], "reason": "", "extension_count": 0}})
+    common::permitted_request()
 }
 
 async fn authorize(s: &TestServer, t: &Tenant, key: &str) -> common::Resp {

@@ -594,6 +594,14 @@ pub fn spawn_serve(
     (child, addr, log, rx)
 }
 
+/// An authorize request that [`seed_permit_all`] permits: user `u0` asks for `github`.
+pub fn permitted_request() -> Value {
+    serde_json::json!({"principal": {"type": "User", "id": "u0"},
+        "action": {"type": "Action", "id": "request"},
+        "resource": {"type": "App", "id": "github"},
+        "context": {"scopes": [], "reason": "", "extension_count": 0}})
+}
+
 /// App `github`, users `u0`..`u{users}` and a policy that permits everyone to request and
 /// extend anything, in tenant `t` of `s`.
 pub async fn seed_permit_all(s: &TestServer, t: &Tenant, users: usize) {

@@ -426,14 +426,24 @@ fn kill_9_of_one_of_three_instances_under_load_loses_and_duplicates_nothing() {
         assert_eq!(requests as usize, stored.len(), "one grant.request event per stored grant");
         // each request was retried until answered, so every stored grant was acknowledged
         assert_eq!(stored.len(), granted.len(), "stored grants no client was answered with");
-        // every acknowledged decision is in the log
+        // every acknowledged decision is in the log exactly once (each tag was sent once)
         let reasons: Vec<(String,)> = sqlx::query_as(
             "SELECT body::jsonb #>> '{request,context,reason}' FROM audit_events WHERE kind = 'authorize'")
             .fetch_all(&pg).await.unwrap();
-        let logged: HashSet<String> = reasons.into_iter().map(|(r,)| r).collect();
-        for tag in &decided {
-            assert!(logged.contains(tag), "acknowledged decision {tag} is missing from the log");
+        let mut logged: HashMap<String, usize> = HashMap::new();
+        for (r,) in reasons {
+            *logged.entry(r).or_default() += 1;
         }
+        for tag in &decided {
+            match logged.get(tag) {
+                Some(1) => {}
+                None => panic!("acknowledged decision {tag} is missing from the log"),
+                Some(n) => panic!("acknowledged decision {tag} is in the log {n} times"),
+            }
+        }
+        // and no tag at all, acknowledged or not, was logged twice
+        let twice: Vec<(&String, &usize)> = logged.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(twice.is_empty(), "decisions logged more than once: {twice:?}");
         assert!(!decided.is_empty());
         let (s, v) = c.call(&addrs[0], reqwest::Method::GET, "/v1/audit-events/verify", None, None)
             .await

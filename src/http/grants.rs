@@ -164,7 +164,8 @@ pub async fn update_grant(
 /// comma-separated. Audited as `grant.approve` with the approver and the notices.
 #[utoipa::path(post, path = "/v1/grants/{id}/approve", tag = "grants",
     request_body(content = Option<crate::service::approvals::ApprovalBody>, description = "optional: `{\"reason\"}`"),
-    params(("id" = String, Path, description = "grant id"),
+    params(("X-Min-Policy-Set-Version" = Option<String>, Header, description = "an integer: decide on this policy_set_version or a newer one (a consistency token from a write)"),
+           ("id" = String, Path, description = "grant id"),
            ("X-On-Behalf-Of" = String, Header, description = "the approver: the id of a User in the entity store"),
            ("If-Match" = Option<String>, Header, description = "the grant version the decision is based on")),
     responses(
@@ -172,6 +173,7 @@ pub async fn update_grant(
         (status = 400, description = "invalid_input: no X-On-Behalf-Of, or the approver is not in the entity store", body = ErrorBody),
         (status = 403, description = "access_denied: the approver is not among the policy's approvers, Cedar does not permit the approval (with notices), a self-approval without a rule naming self_approve, or the request is no longer permitted at activation; the grant is unchanged", body = ErrorBody),
         (status = 409, description = "the grant is not PENDING_APPROVAL (or needs no approval), this approver already approved it, or If-Match is stale", body = ErrorBody),
+        (status = 503, description = "stale: the tenant's policy set did not reach X-Min-Policy-Set-Version within 1 s (or unavailable)", body = crate::error::ErrorBody),
     ))]
 pub async fn approve_grant(
     State(state): State<AppState>,
@@ -198,7 +200,8 @@ pub async fn approve_grant(
 /// `grant.deny` with the approver, the reason and the notices.
 #[utoipa::path(post, path = "/v1/grants/{id}/deny", tag = "grants",
     request_body(content = Option<crate::service::approvals::ApprovalBody>, description = "optional: `{\"reason\"}`"),
-    params(("id" = String, Path, description = "grant id"),
+    params(("X-Min-Policy-Set-Version" = Option<String>, Header, description = "an integer: decide on this policy_set_version or a newer one (a consistency token from a write)"),
+           ("id" = String, Path, description = "grant id"),
            ("X-On-Behalf-Of" = String, Header, description = "the approver: the id of a User in the entity store"),
            ("If-Match" = Option<String>, Header, description = "the grant version the decision is based on")),
     responses(
@@ -206,6 +209,7 @@ pub async fn approve_grant(
         (status = 400, description = "invalid_input: no X-On-Behalf-Of, or the approver is not in the entity store", body = ErrorBody),
         (status = 403, description = "access_denied: the approver may not decide on this grant (with notices); the grant is unchanged", body = ErrorBody),
         (status = 409, description = "the grant is not PENDING_APPROVAL (or needs no approval), or If-Match is stale", body = ErrorBody),
+        (status = 503, description = "stale: the tenant's policy set did not reach X-Min-Policy-Set-Version within 1 s (or unavailable)", body = crate::error::ErrorBody),
     ))]
 pub async fn deny_grant(
     State(state): State<AppState>,

@@ -16,11 +16,15 @@ def _get_kwargs(
     id: str,
     *,
     body: ApprovalBody | None | Unset = UNSET,
+    x_min_policy_set_version: None | str | Unset = UNSET,
     x_on_behalf_of: str,
     if_match: None | str | Unset = UNSET,
     x_tenant_id: str,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+    if not isinstance(x_min_policy_set_version, Unset):
+        headers["X-Min-Policy-Set-Version"] = x_min_policy_set_version
+
     headers["X-On-Behalf-Of"] = x_on_behalf_of
 
     if not isinstance(if_match, Unset):
@@ -131,6 +135,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: ApprovalBody | None | Unset = UNSET,
+    x_min_policy_set_version: None | str | Unset = UNSET,
     x_on_behalf_of: str,
     if_match: None | str | Unset = UNSET,
     x_tenant_id: str,
@@ -149,6 +154,7 @@ def sync_detailed(
 
     Args:
         id (str):
+        x_min_policy_set_version (None | str | Unset):
         x_on_behalf_of (str):
         if_match (None | str | Unset):
         x_tenant_id (str):
@@ -165,6 +171,7 @@ def sync_detailed(
     kwargs = _get_kwargs(
         id=id,
         body=body,
+        x_min_policy_set_version=x_min_policy_set_version,
         x_on_behalf_of=x_on_behalf_of,
         if_match=if_match,
         x_tenant_id=x_tenant_id,
@@ -182,6 +189,7 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: ApprovalBody | None | Unset = UNSET,
+    x_min_policy_set_version: None | str | Unset = UNSET,
     x_on_behalf_of: str,
     if_match: None | str | Unset = UNSET,
     x_tenant_id: str,
@@ -200,6 +208,7 @@ def sync(
 
     Args:
         id (str):
+        x_min_policy_set_version (None | str | Unset):
         x_on_behalf_of (str):
         if_match (None | str | Unset):
         x_tenant_id (str):
@@ -217,6 +226,7 @@ def sync(
         id=id,
         client=client,
         body=body,
+        x_min_policy_set_version=x_min_policy_set_version,
         x_on_behalf_of=x_on_behalf_of,
         if_match=if_match,
         x_tenant_id=x_tenant_id,
@@ -228,6 +238,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: ApprovalBody | None | Unset = UNSET,
+    x_min_policy_set_version: None | str | Unset = UNSET,
     x_on_behalf_of: str,
     if_match: None | str | Unset = UNSET,
     x_tenant_id: str,
@@ -246,6 +257,7 @@ async def asyncio_detailed(
 
     Args:
         id (str):
+        x_min_policy_set_version (None | str | Unset):
         x_on_behalf_of (str):
         if_match (None | str | Unset):
         x_tenant_id (str):
@@ -262,6 +274,7 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         id=id,
         body=body,
+        x_min_policy_set_version=x_min_policy_set_version,
         x_on_behalf_of=x_on_behalf_of,
         if_match=if_match,
         x_tenant_id=x_tenant_id,
@@ -277,6 +290,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: ApprovalBody | None | Unset = UNSET,
+    x_min_policy_set_version: None | str | Unset = UNSET,
     x_on_behalf_of: str,
     if_match: None | str | Unset = UNSET,
     x_tenant_id: str,
@@ -295,6 +309,7 @@ async def asyncio(
 
     Args:
         id (str):
+        x_min_policy_set_version (None | str | Unset):
         x_on_behalf_of (str):
         if_match (None | str | Unset):
         x_tenant_id (str):
@@ -313,6 +328,7 @@ async def asyncio(
             id=id,
             client=client,
             body=body,
+            x_min_policy_set_version=x_min_policy_set_version,
             x_on_behalf_of=x_on_behalf_of,
             if_match=if_match,
             x_tenant_id=x_tenant_id,

@@ -16,11 +16,15 @@ def _get_kwargs(
     id: str,
     *,
     body: ApprovalBody | None | Unset = UNSET,
+    x_min_policy_set_version: None | str | Unset = UNSET,
     x_on_behalf_of: str,
     if_match: None | str | Unset = UNSET,
     x_tenant_id: str,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+    if not isinstance(x_min_policy_set_version, Unset):
+        headers["X-Min-Policy-Set-Version"] = x_min_policy_set_version
+
     headers["X-On-Behalf-Of"] = x_on_behalf_of
 
     if not isinstance(if_match, Unset):
@@ -131,6 +135,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: ApprovalBody | None | Unset = UNSET,
+    x_min_policy_set_version: None | str | Unset = UNSET,
     x_on_behalf_of: str,
     if_match: None | str | Unset = UNSET,
     x_tenant_id: str,
@@ -141,6 +146,7 @@ def sync_detailed(
 
     Args:
         id (str):
+        x_min_policy_set_version (None | str | Unset):
         x_on_behalf_of (str):
         if_match (None | str | Unset):
         x_tenant_id (str):
@@ -157,6 +163,7 @@ def sync_detailed(
     kwargs = _get_kwargs(
         id=id,
         body=body,
+        x_min_policy_set_version=x_min_policy_set_version,
         x_on_behalf_of=x_on_behalf_of,
         if_match=if_match,
         x_tenant_id=x_tenant_id,
@@ -174,6 +181,7 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: ApprovalBody | None | Unset = UNSET,
+    x_min_policy_set_version: None | str | Unset = UNSET,
     x_on_behalf_of: str,
     if_match: None | str | Unset = UNSET,
     x_tenant_id: str,
@@ -184,6 +192,7 @@ def sync(
 
     Args:
         id (str):
+        x_min_policy_set_version (None | str | Unset):
         x_on_behalf_of (str):
         if_match (None | str | Unset):
         x_tenant_id (str):
@@ -201,6 +210,7 @@ def sync(
         id=id,
         client=client,
         body=body,
+        x_min_policy_set_version=x_min_policy_set_version,
         x_on_behalf_of=x_on_behalf_of,
         if_match=if_match,
         x_tenant_id=x_tenant_id,
@@ -212,6 +222,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: ApprovalBody | None | Unset = UNSET,
+    x_min_policy_set_version: None | str | Unset = UNSET,
     x_on_behalf_of: str,
     if_match: None | str | Unset = UNSET,
     x_tenant_id: str,
@@ -222,6 +233,7 @@ async def asyncio_detailed(
 
     Args:
         id (str):
+        x_min_policy_set_version (None | str | Unset):
         x_on_behalf_of (str):
         if_match (None | str | Unset):
         x_tenant_id (str):
@@ -238,6 +250,7 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         id=id,
         body=body,
+        x_min_policy_set_version=x_min_policy_set_version,
         x_on_behalf_of=x_on_behalf_of,
         if_match=if_match,
         x_tenant_id=x_tenant_id,
@@ -253,6 +266,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: ApprovalBody | None | Unset = UNSET,
+    x_min_policy_set_version: None | str | Unset = UNSET,
     x_on_behalf_of: str,
     if_match: None | str | Unset = UNSET,
     x_tenant_id: str,
@@ -263,6 +277,7 @@ async def asyncio(
 
     Args:
         id (str):
+        x_min_policy_set_version (None | str | Unset):
         x_on_behalf_of (str):
         if_match (None | str | Unset):
         x_tenant_id (str):
@@ -281,6 +296,7 @@ async def asyncio(
             id=id,
             client=client,
             body=body,
+            x_min_policy_set_version=x_min_policy_set_version,
             x_on_behalf_of=x_on_behalf_of,
             if_match=if_match,
             x_tenant_id=x_tenant_id,

@@ -158,6 +158,12 @@ backends! {
         let b = a.instance(|c| c.change_poll_interval = NEVER).await;
         let t = a.tenant().await;
         common::seed_permit_all(&a, &t, 1).await;
+        // B may have cached a set from before the seed's last write (its re-evaluator loads
+        // sets too) and hear of that write a moment later: warm it on the seeded set
+        eventually("B decides on the seeded set", || async {
+            decision(&b, &t, None).await.body["decision"] == "allow"
+        })
+        .await;
         let warm = decision(&b, &t, None).await;
         assert_eq!(warm.body["decision"], "allow");
         let before = warm.body["policy_set_version"].as_i64().unwrap();
@@ -188,6 +194,7 @@ backends! {
             .json(&grant).send().await.unwrap();
         let r = TestServer::read(r).await;
         assert_eq!(r.status, 201, "{}", r.text);
+        let grant_id = r.body["id"].as_str().unwrap().to_string();
         let check = json!({"principal": {"type": "User", "id": "u0"},
             "resource": {"type": "App", "id": "github"}, "min_policy_set_version": v2});
         let r = send(&b, &t.admin_key, &t, Method::POST, "/v1/access/check", Some(check)).await;
@@ -229,8 +236,85 @@ backends! {
         send(&b, &t.admin_key, &t, Method::POST, "/v1/authorize", Some(body)).await
             .assert_error(400, "invalid_input");
 
+        // the grant endpoints that decide again, extend and update (a scope change), on B:
+        // the token in the body or in the header, a decision on that version or a 503
+        let on_b = |m: Method, path: String, header: Option<i64>, body: Value| {
+            let mut r = b.client.request(m, format!("{}{path}", b.base))
+                .header("X-API-Key", &t.admin_key).header("X-Tenant-ID", &t.id);
+            if let Some(v) = header {
+                r = r.header("X-Min-Policy-Set-Version", v.to_string());
+            }
+            let r = r.json(&body).send();
+            async move { TestServer::read(r.await.unwrap()).await }
+        };
+        let (extend, update) = (format!("/v1/grants/{grant_id}/extend"), format!("/v1/grants/{grant_id}"));
+        // each extension asks for more than the last, so none would shorten the grant
+        let mut secs = 60;
+        let mut longer = |min: Option<i64>| {
+            secs += 60;
+            let mut body = json!({"duration_seconds": secs});
+            if let Some(v) = min {
+                body["min_policy_set_version"] = json!(v);
+            }
+            body
+        };
+        let rescope = |scope: &str, min: Option<i64>| {
+            let mut body = json!({"scopes": [scope]});
+            if let Some(v) = min {
+                body["min_policy_set_version"] = json!(v);
+            }
+            body
+        };
+        let r = send(&a, &t.admin_key, &t, Method::PATCH, "/v1/policies/all",
+            Some(json!({"enabled": false}))).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let v3 = token(&r);
+        assert!(v3 > v2);
+        let r = on_b(Method::POST, extend.clone(), None, longer(Some(v3))).await;
+        r.assert_error(403, "access_denied");
+        let r = on_b(Method::POST, extend.clone(), Some(v3), longer(None)).await;
+        r.assert_error(403, "access_denied");
+        let r = on_b(Method::PUT, update.clone(), Some(v3), rescope("read", None)).await;
+        r.assert_error(403, "access_denied");
+        let r = on_b(Method::PUT, update.clone(), None, rescope("read", Some(v3))).await;
+        r.assert_error(403, "access_denied");
+        let r = send(&a, &t.admin_key, &t, Method::PATCH, "/v1/policies/all",
+            Some(json!({"enabled": true}))).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let v4 = token(&r);
+        assert!(v4 > v3);
+        let r = on_b(Method::POST, extend.clone(), Some(v4), longer(None)).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = on_b(Method::POST, extend.clone(), None, longer(Some(v4))).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = on_b(Method::PUT, update.clone(), None, rescope("read", Some(v4))).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["scopes"], json!(["read"]), "{}", r.text);
+        let r = on_b(Method::PUT, update.clone(), Some(v4), rescope("write", None)).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["scopes"], json!(["write"]), "{}", r.text);
+        // a version the tenant has not reached, in either place: 503 stale, nothing changed.
+        // (The decisions above would come out the same on B without the token when the
+        // re-evaluation of the grant that follows each policy write runs on B: it loads the
+        // newest set there. This is what shows that extend and update honour the token.)
+        let before = a.admin_get(&t, &update).await;
+        let before = (before.body["expires_at"].clone(), before.body["scopes"].clone());
+        assert_eq!(before.1, json!(["write"]));
+        for (m, path, header, body) in [
+            (Method::POST, &extend, None, longer(Some(v4 + 1000))),
+            (Method::POST, &extend, Some(v4 + 1000), longer(None)),
+            (Method::PUT, &update, None, rescope("read", Some(v4 + 1000))),
+            (Method::PUT, &update, Some(v4 + 1000), rescope("read", None)),
+        ] {
+            let r = on_b(m.clone(), path.clone(), header, body).await;
+            r.assert_error(503, "stale");
+            assert!(r.headers.get("retry-after").is_some(), "{m} {path}: {:?}", r.headers);
+        }
+        let after = a.admin_get(&t, &update).await;
+        assert_eq!((after.body["expires_at"].clone(), after.body["scopes"].clone()), before);
+
         // every configuration and key write answers the token, each at least the last
-        let mut last = v2;
+        let mut last = v4;
         let schema = a.admin_get(&t, "/v1/schema").await.body["cedarschema"].clone();
         let writes: Vec<(Method, String, Option<Value>, u16)> = vec![
             (Method::PUT, "/v1/schema".into(), Some(json!({"cedarschema": schema})), 200),

@@ -7,6 +7,7 @@
 mod common;
 
 use common::{send, Backend, Tenant, TestServer};
+use grantd::clock::Clock;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -474,6 +475,79 @@ async fn the_sweeper_runs_on_one_process_at_a_time() {
                 }
             })
             .await;
+        })
+        .await
+}
+
+/// The first key of grantd's advisory locks (class "grnt"); the second is the job: 1 the
+/// sweeper, 2 audit retention.
+const JOB_LOCK_CLASS: i32 = 1735552628;
+
+/// PostgreSQL only: while another process holds audit retention's lock, no instance prunes
+/// (not one starting, whose first background pass prunes, nor one asked to); once it is
+/// released, one does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_retention_runs_on_one_process_at_a_time() {
+    if !common::postgres_enabled() {
+        return common::skip_postgres(module_path!());
+    }
+    Backend::Postgres
+        .scope(async {
+            let a = TestServer::start().await;
+            let t = a.tenant().await;
+            // the tenant's creation and five keys, then forty days, then one more key
+            for _ in 0..5 {
+                a.key(&t, "auditor").await;
+            }
+            a.clock.advance(chrono::Duration::days(40));
+            a.key(&t, "auditor").await;
+            let count = || async { a.events(&t.id).await.len() };
+            assert_eq!(count().await, 7);
+            use sqlx::Connection;
+            let mut other = sqlx::PgConnection::connect(&a.db_url).await.unwrap();
+            sqlx::query("SELECT pg_advisory_lock($1, 2)")
+                .bind(JOB_LOCK_CLASS)
+                .execute(&mut other)
+                .await
+                .unwrap();
+            let retaining = |c: &mut grantd::config::Config| c.audit_retention_days = Some(30);
+            let b = a.instance(retaining).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            assert_eq!(
+                count().await,
+                7,
+                "an instance pruned while the lock was held"
+            );
+            for s in [&a, &b] {
+                let pruned = grantd::audit::prune(&s.state.services.store, s.clock.now(), 30)
+                    .await
+                    .unwrap();
+                assert_eq!(pruned, 0);
+            }
+            assert_eq!(
+                count().await,
+                7,
+                "an instance pruned while the lock was held"
+            );
+            sqlx::query("SELECT pg_advisory_unlock($1, 2)")
+                .bind(JOB_LOCK_CLASS)
+                .execute(&mut other)
+                .await
+                .unwrap();
+            // an instance starting now prunes in its first pass
+            let _c = a.instance(retaining).await;
+            eventually(
+                "the old events are pruned once the lock is free",
+                || async { count().await == 1 },
+            )
+            .await;
+            let pruned = grantd::audit::prune(&a.state.services.store, a.clock.now(), 30)
+                .await
+                .unwrap();
+            assert_eq!(pruned, 0, "nothing is left to prune");
+            let r = a.admin_get(&t, "/v1/audit-events/verify").await;
+            assert_eq!(r.body["ok"], true, "{}", r.text);
+            assert_eq!(r.body["events"], 1, "{}", r.text);
         })
         .await
 }

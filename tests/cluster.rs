@@ -53,9 +53,21 @@ fn token(r: &common::Resp) -> i64 {
 
 /// Polls `check` every 5 ms until it holds; panics after 10 s.
 async fn eventually<F: std::future::Future<Output = bool>>(what: &str, check: impl Fn() -> F) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    within(Duration::from_secs(10), what, check).await
+}
+
+/// Polls `check` every 5 ms until it holds; panics after `limit`.
+async fn within<F: std::future::Future<Output = bool>>(
+    limit: Duration,
+    what: &str,
+    check: impl Fn() -> F,
+) {
+    let deadline = tokio::time::Instant::now() + limit;
     while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not within {limit:?}: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
@@ -548,6 +560,210 @@ async fn audit_retention_runs_on_one_process_at_a_time() {
             let r = a.admin_get(&t, "/v1/audit-events/verify").await;
             assert_eq!(r.body["ok"], true, "{}", r.text);
             assert_eq!(r.body["events"], 1, "{}", r.text);
+        })
+        .await
+}
+
+/// The server process ids of the connections of this database listening for changes.
+async fn listeners(conn: &mut sqlx::PgConnection) -> Vec<i32> {
+    sqlx::query_scalar(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+         AND query LIKE 'LISTEN %' ORDER BY pid",
+    )
+    .fetch_all(conn)
+    .await
+    .unwrap()
+}
+
+/// Enables or disables policy `all` on `s`: the consistency token of the write.
+async fn enable_all(s: &TestServer, t: &Tenant, enabled: bool) -> i64 {
+    let r = send(
+        s,
+        &t.admin_key,
+        t,
+        Method::PATCH,
+        "/v1/policies/all",
+        Some(json!({"enabled": enabled})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    token(&r)
+}
+
+/// A new admin key of `t`, made on `s`: the key and its id.
+async fn new_key(s: &TestServer, t: &Tenant) -> (String, String) {
+    let r = send(
+        s,
+        &t.admin_key,
+        t,
+        Method::POST,
+        "/v1/keys",
+        Some(json!({"role": "admin"})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    (
+        r.body["key"].as_str().unwrap().into(),
+        r.body["id"].as_str().unwrap().into(),
+    )
+}
+
+/// Revokes key `id` of `t` on `s`.
+async fn revoke(s: &TestServer, t: &Tenant, id: &str) {
+    let r = send(
+        s,
+        &t.admin_key,
+        t,
+        Method::DELETE,
+        &format!("/v1/keys/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+}
+
+/// The status of `GET /v1/keys` on `s` with `key`.
+async fn keys_status(s: &TestServer, t: &Tenant, key: &str) -> u16 {
+    s.call(Method::GET, "/v1/keys", Some(key), Some(&t.id), None)
+        .await
+        .status
+        .as_u16()
+}
+
+/// The server process ids of this database's connections other than `conn`'s.
+async fn connections(conn: &mut sqlx::PgConnection) -> std::collections::BTreeSet<i32> {
+    sqlx::query_scalar(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+         AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(conn)
+    .await
+    .unwrap()
+    .into_iter()
+    .collect()
+}
+
+/// PostgreSQL only: B loses its connections, its listening one among them, and a write on A
+/// commits while B cannot connect, so B never gets its notification. Once B can connect
+/// again, its listener comes back and, because it reconnected, B runs its change poll (once
+/// an hour here otherwise) and catches up; later writes are heard again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_that_lost_its_connection_catches_up_and_listens_again() {
+    if !common::postgres_enabled() {
+        return common::skip_postgres(module_path!());
+    }
+    Backend::Postgres
+        .scope(async {
+            use sqlx::Connection;
+            let a = TestServer::start_with(|c| c.change_poll_interval = NEVER).await;
+            let t = a.tenant().await;
+            common::seed_permit_all(&a, &t, 1).await;
+            let pg = tokio::sync::Mutex::new(sqlx::PgConnection::connect(&a.db_url).await.unwrap());
+            eventually("A listens", || async {
+                listeners(&mut *pg.lock().await).await.len() == 1
+            })
+            .await;
+            assert_eq!(decision(&a, &t, None).await.body["decision"], "allow");
+            // two keys: one revoked while B cannot hear it, one after
+            let (missed_key, missed_id) = new_key(&a, &t).await;
+            let (heard_key, heard_id) = new_key(&a, &t).await;
+            // what A has open now serves its writes below; A is idle while B starts
+            let of_a = connections(&mut *pg.lock().await).await;
+            let b = a.instance(|c| c.change_poll_interval = NEVER).await;
+            eventually("B listens", || async {
+                listeners(&mut *pg.lock().await).await.len() == 2
+            })
+            .await;
+            eventually("B decides on the seeded set", || async {
+                decision(&b, &t, None).await.body["decision"] == "allow"
+            })
+            .await;
+            // B caches both keys
+            assert_eq!(keys_status(&b, &t, &missed_key).await, 200);
+            assert_eq!(keys_status(&b, &t, &heard_key).await, 200);
+            let of_b: Vec<i32> = connections(&mut *pg.lock().await)
+                .await
+                .difference(&of_a)
+                .copied()
+                .collect();
+            let listening = listeners(&mut *pg.lock().await).await;
+            assert!(
+                of_b.iter().any(|p| listening.contains(p)),
+                "B's listener is one of {of_b:?}"
+            );
+
+            // B cannot connect (nor can anyone else) while A writes
+            let name: String = sqlx::query_scalar("SELECT current_database()")
+                .fetch_one(&mut *pg.lock().await)
+                .await
+                .unwrap();
+            // (PostgreSQL refuses that on a connection to the database itself: said on one
+            // to the database GRANTD_TEST_POSTGRES_URL names)
+            let admin = tokio::sync::Mutex::new(
+                sqlx::PgConnection::connect(&common::postgres_url().unwrap())
+                    .await
+                    .unwrap(),
+            );
+            let connectable = |allowed: bool| {
+                let sql = format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS {allowed}");
+                let admin = &admin;
+                async move {
+                    sqlx::raw_sql(&sql)
+                        .execute(&mut *admin.lock().await)
+                        .await
+                        .unwrap();
+                }
+            };
+            connectable(false).await;
+            for pid in &of_b {
+                sqlx::query("SELECT pg_terminate_backend($1)")
+                    .bind(pid)
+                    .execute(&mut *pg.lock().await)
+                    .await
+                    .unwrap();
+            }
+            eventually("B's connections are gone", || async {
+                connections(&mut *pg.lock().await)
+                    .await
+                    .is_disjoint(&of_b.iter().copied().collect())
+            })
+            .await;
+            let v = enable_all(&a, &t, false).await;
+            revoke(&a, &t, &missed_id).await;
+            // nobody but A listened when those committed: B missed them
+            let listening = listeners(&mut *pg.lock().await).await;
+            assert!(listening.iter().all(|p| of_a.contains(p)), "{listening:?}");
+            connectable(true).await;
+            within(
+                Duration::from_secs(3),
+                "B denies after A disabled the policy",
+                || async {
+                    let r = decision(&b, &t, None).await;
+                    r.body["decision"] == "deny" && r.body["policy_set_version"] == v
+                },
+            )
+            .await;
+            assert_eq!(
+                keys_status(&b, &t, &missed_key).await,
+                401,
+                "B caught up on the revocation"
+            );
+            // the listener is back: a later revocation is heard (the poll runs once an hour,
+            // and nothing else drops a cached key; the catch-up may have dropped them all, so
+            // B caches this one again first)
+            assert_eq!(keys_status(&b, &t, &heard_key).await, 200);
+            revoke(&a, &t, &heard_id).await;
+            within(
+                Duration::from_secs(2),
+                "B refuses the key A revoked",
+                || async { keys_status(&b, &t, &heard_key).await == 401 },
+            )
+            .await;
+            assert_eq!(
+                listeners(&mut *pg.lock().await).await.len(),
+                2,
+                "B listens again"
+            );
         })
         .await
 }

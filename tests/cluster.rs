@@ -768,6 +768,131 @@ async fn a_listener_that_lost_its_connection_catches_up_and_listens_again() {
         .await
 }
 
+/// PostgreSQL only: a sweep whose connection dies mid-transaction (as when its instance is
+/// killed) leaves no grant half expired and no `grant.expire` event behind; a later sweep
+/// does it all, one event per grant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_killed_mid_transaction_leaves_nothing_half_done() {
+    if !common::postgres_enabled() {
+        return common::skip_postgres(module_path!());
+    }
+    Backend::Postgres
+        .scope(async {
+            use sqlx::Connection;
+            let a = TestServer::start_with(|c| c.sweep_interval = Duration::from_millis(10)).await;
+            let t = a.tenant().await;
+            const N: usize = 5;
+            common::seed_permit_all(&a, &t, N).await;
+            let mut ids = Vec::new();
+            for i in 0..N {
+                // the sweeper expires due grants in expiry order: the last one is the last
+                let r = send(
+                    &a,
+                    &t.admin_key,
+                    &t,
+                    Method::POST,
+                    "/v1/grants",
+                    Some(json!({"principal": {"type": "User", "id": format!("u{i}")},
+                        "resource": {"type": "App", "id": "github"}, "reason": "x",
+                        "duration_seconds": 60 + 10 * i})),
+                )
+                .await;
+                assert_eq!(r.status, 201, "{}", r.text);
+                ids.push(r.body["id"].as_str().unwrap().to_string());
+            }
+            // another connection holds the last grant's row: the sweep that expires the
+            // others in its transaction waits there
+            let mut holder = sqlx::PgConnection::connect(&a.db_url).await.unwrap();
+            sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+            sqlx::query("SELECT 1 FROM grants WHERE CAST(id AS TEXT) = $1 FOR UPDATE")
+                .bind(&ids[N - 1])
+                .execute(&mut holder)
+                .await
+                .unwrap();
+            a.clock
+                .advance(chrono::Duration::seconds(61 + 10 * N as i64));
+            let pg = tokio::sync::Mutex::new(sqlx::PgConnection::connect(&a.db_url).await.unwrap());
+            // the sweep waiting on the held row, with the sweeper's lock
+            let waiting = || async {
+                let pid: Option<i32> = sqlx::query_scalar(
+                    "SELECT a.pid FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid \
+                     WHERE a.datname = current_database() AND a.wait_event_type = 'Lock' \
+                     AND a.query LIKE 'UPDATE grants SET status%' \
+                     AND l.locktype = 'advisory' AND l.classid::bigint = $1 AND l.objid = 1 \
+                     AND l.granted",
+                )
+                .bind(i64::from(JOB_LOCK_CLASS))
+                .fetch_optional(&mut *pg.lock().await)
+                .await
+                .unwrap();
+                pid
+            };
+            eventually("a sweep waits on the held grant", || async {
+                waiting().await.is_some()
+            })
+            .await;
+            let pid = waiting().await.unwrap();
+            let killed: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+                .bind(pid)
+                .fetch_one(&mut *pg.lock().await)
+                .await
+                .unwrap();
+            assert!(killed);
+            // gone, and nothing of it stayed (the held row keeps any later sweep from
+            // committing, so this is what the killed one left)
+            eventually("the killed sweep's connection is gone", || async {
+                let n: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM pg_stat_activity WHERE pid = $1")
+                        .bind(pid)
+                        .fetch_one(&mut *pg.lock().await)
+                        .await
+                        .unwrap();
+                n == 0
+            })
+            .await;
+            let counts = || async {
+                let mut pg = pg.lock().await;
+                let expired: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM grants WHERE status = 'EXPIRED'")
+                        .fetch_one(&mut *pg)
+                        .await
+                        .unwrap();
+                let events: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM audit_events WHERE kind = 'grant.expire'",
+                )
+                .fetch_one(&mut *pg)
+                .await
+                .unwrap();
+                (expired, events)
+            };
+            assert_eq!(
+                counts().await,
+                (0, 0),
+                "the killed sweep left expired grants or events"
+            );
+            sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+            eventually("a later sweep expires every grant", || async {
+                counts().await.0 == N as i64
+            })
+            .await;
+            // a few more sweeps
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let mut expired: Vec<String> = a
+                .events(&t.id)
+                .await
+                .into_iter()
+                .filter(|(k, _)| k == "grant.expire")
+                .map(|(_, b)| b["subject"]["id"].as_str().unwrap_or_default().to_string())
+                .collect();
+            expired.sort();
+            ids.sort();
+            assert_eq!(expired, ids, "one grant.expire event per grant");
+            let r = a.admin_get(&t, "/v1/audit-events/verify").await;
+            assert_eq!(r.body["ok"], true, "{}", r.text);
+        })
+        .await
+}
+
 backends! {
     /// The drain period: not ready at once, still serving, and asking clients to go.
     #[tokio::test]

@@ -435,6 +435,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 let found = grantd::service::quotas::set_own_limit(
                     &store,
                     tenant,
+                    grantd::domain::quota::QuotaSetter::Operator,
                     limit,
                     Actor::cli(),
                     clock.now(),
@@ -444,7 +445,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     anyhow::bail!("no such tenant {tenant}");
                 }
             }
-            println!("{}", serde_json::json!(store.tenant_quota(tenant).await?));
+            // The operator's limit (a tenant admin's own, lower one is in `GET /v1/quota`).
+            println!(
+                "{}",
+                serde_json::json!(store.tenant_quota(tenant).await?.operator)
+            );
             Ok(())
         }
         Command::Key(KeyCmd::Create {

@@ -27,6 +27,7 @@ const TABLE: &[(&str, &str, Option<&[&str]>)] = &[
         "/v1/quota",
         Some(&[ADMIN, AUTHOR, REQUESTER, AUDITOR]),
     ),
+    ("PUT", "/v1/quota", Some(&[ADMIN])),
     ("POST", "/v1/policies", Some(&[ADMIN, AUTHOR])),
     ("GET", "/v1/policies", Some(&[ADMIN, AUTHOR, AUDITOR])),
     ("GET", "/v1/policies/{id}", Some(&[ADMIN, AUTHOR, AUDITOR])),

@@ -1,12 +1,13 @@
 //! Quotas over HTTP: a tenant over its quota gets 429 with `Retry-After` and `RateLimit-*`
 //! while another tenant is served; a key's quota is its own; a batch counts every request
-//! in it; a tenant's own limit takes effect without a restart; refusals decide and audit
-//! nothing.
+//! in it; a tenant's own limit takes effect without a restart; a tenant's admin can lower
+//! its tenant's limit and never raise it; refusals decide and audit nothing, and create no
+//! grant.
 
 mod common;
 
 use common::{send, Tenant, TestServer};
-use grantd::service::quotas::{Limit, QuotaDefaults};
+use grantd::service::quotas::{Limit, QuotaDefaults, QuotaSetter};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -197,10 +198,10 @@ backends! {
         }
         let r = send(&s, &auditor, &t, Method::GET, "/v1/quota", None).await;
         assert_eq!(r.status, 200, "{}", r.text);
-        assert_eq!(r.body, json!({"tenant": null, "tenant_own": null, "key": null}));
+        assert_eq!(r.body, json!({"tenant": null, "tenant_own": null, "tenant_self": null, "key": null}));
         // Set as the CLI does, from another process: straight into the database.
         let tenant_id: grantd::domain::ids::TenantId = t.id.parse().unwrap();
-        grantd::service::quotas::set_own_limit(&s.state.services.store, tenant_id, limit(1, 2), grantd::domain::audit::Actor::cli(), s.state.services.clock.now())
+        grantd::service::quotas::set_own_limit(&s.state.services.store, tenant_id, QuotaSetter::Operator, limit(1, 2), grantd::domain::audit::Actor::cli(), s.state.services.clock.now())
             .await
             .unwrap();
         let started = Instant::now();
@@ -220,12 +221,104 @@ backends! {
         let events = s.events(&t.id).await;
         assert!(events.iter().any(|(kind, e)| kind == "tenant.quota" && e["request"]["quota"] == json!({"rps": 1, "burst": 2})), "{events:?}");
         // Cleared: unlimited again.
-        grantd::service::quotas::set_own_limit(&s.state.services.store, tenant_id, None, grantd::domain::audit::Actor::cli(), s.state.services.clock.now())
+        grantd::service::quotas::set_own_limit(&s.state.services.store, tenant_id, QuotaSetter::Operator, None, grantd::domain::audit::Actor::cli(), s.state.services.clock.now())
             .await
             .unwrap();
         tokio::time::sleep(Duration::from_millis(1100)).await;
         for _ in 0..10 {
             assert_eq!(authorize(&s, &t, &t.admin_key).await.status, 200);
         }
+    }
+
+    #[tokio::test]
+    async fn a_tenants_admin_lowers_its_own_limit_and_cannot_raise_it() {
+        let s = TestServer::start_with(|c| {
+            c.quotas = QuotaDefaults { tenant: limit(1000, 3), key: None }
+        })
+        .await;
+        let t = s.tenant().await;
+        common::seed_permit_all(&s, &t, 1).await;
+        let author = s.key(&t, "author").await;
+        let put = |key: String, body: Value| {
+            let (s, t) = (&s, &t);
+            async move { send(s, &key, t, Method::PUT, "/v1/quota", Some(body)).await }
+        };
+        // Only an admin may set it; every role may read it.
+        put(author.clone(), json!({"tenant_self": {"rps": 1, "burst": 1}})).await.assert_error(403, "forbidden");
+        // Bad input is refused and changes nothing.
+        for bad in [
+            json!({"tenant_self": {"rps": 0, "burst": 1}}),
+            json!({"tenant_self": {"rps": 1, "burst": 1_000_001}}),
+            json!({"tenant_self": {"rps": 1}}),
+            json!({"tenant_self": {"rps": 1, "burst": 1}, "tenant": null}),
+            json!({"tenant_self": "fast"}),
+        ] {
+            put(t.admin_key.clone(), bad.clone()).await.assert_error(400, "invalid_input");
+        }
+        let r = send(&s, &author, &t, Method::GET, "/v1/quota", None).await;
+        assert_eq!(r.body["tenant_self"], Value::Null, "{}", r.text);
+        // Lower: the burst of 3 becomes 2, at once on this instance.
+        let r = put(t.admin_key.clone(), json!({"tenant_self": {"rps": 1, "burst": 2}})).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body, json!({"tenant": {"rps": 1, "burst": 2}, "tenant_own": null,
+            "tenant_self": {"rps": 1, "burst": 2}, "key": null}));
+        // The PUT itself spent a token of the other budget, not the decisions'.
+        for _ in 0..2 {
+            assert_eq!(authorize(&s, &t, &author).await.status, 200);
+        }
+        authorize(&s, &t, &author).await.assert_error(429, "rate_limited");
+        // Raise above the default: the default still holds, number by number.
+        let r = put(t.admin_key.clone(), json!({"tenant_self": {"rps": 5000, "burst": 2}})).await;
+        assert_eq!(r.body["tenant"], json!({"rps": 1000, "burst": 2}), "{}", r.text);
+        let r = put(t.admin_key.clone(), json!({"tenant_self": {"rps": 1_000_000, "burst": 1_000_000}})).await;
+        assert_eq!(r.body["tenant"], json!({"rps": 1000, "burst": 3}), "{}", r.text);
+        // Above an operator's raise too: the operator's limit is the ceiling.
+        let tenant_id: grantd::domain::ids::TenantId = t.id.parse().unwrap();
+        grantd::service::quotas::set_own_limit(&s.state.services.store, tenant_id, QuotaSetter::Operator, limit(10, 50), grantd::domain::audit::Actor::cli(), s.state.services.clock.now())
+            .await
+            .unwrap();
+        let r = send(&s, &author, &t, Method::GET, "/v1/quota", None).await;
+        assert_eq!(r.body, json!({"tenant": {"rps": 10, "burst": 50}, "tenant_own": {"rps": 10, "burst": 50},
+            "tenant_self": {"rps": 1_000_000, "burst": 1_000_000}, "key": null}));
+        // Cleared with null: the operator's limit alone.
+        let r = put(t.admin_key.clone(), json!({"tenant_self": null})).await;
+        assert_eq!(r.body["tenant_self"], Value::Null, "{}", r.text);
+        assert_eq!(r.body["tenant"], json!({"rps": 10, "burst": 50}));
+        // Each change is audited, with the admin's key as the actor.
+        let events = s.events(&t.id).await;
+        let changes: Vec<&Value> = events
+            .iter()
+            .filter(|(kind, e)| kind == "tenant.quota" && e["request"].get("self_quota").is_some())
+            .map(|(_, e)| e)
+            .collect();
+        assert_eq!(changes.len(), 4, "{events:?}");
+        assert_eq!(changes[0]["request"]["self_quota"], json!({"rps": 1, "burst": 2}));
+        assert_eq!(changes[3]["request"]["self_quota"], Value::Null);
+        assert_eq!(changes[0]["actor"]["role"], "admin", "{:?}", changes[0]);
+        assert_ne!(changes[0]["actor"]["key_id"], "cli", "{:?}", changes[0]);
+    }
+
+    #[tokio::test]
+    async fn a_grant_request_over_the_quota_creates_no_grant_and_no_event() {
+        let s = TestServer::start_with(|c| {
+            c.quotas = QuotaDefaults { tenant: limit(1, 1), key: None }
+        })
+        .await;
+        let t = s.tenant().await;
+        common::seed_permit_all(&s, &t, 1).await;
+        let request = json!({"principal": {"type": "User", "id": "u0"},
+            "resource": {"type": "App", "id": "github"}, "reason": "r"});
+        let r = send(&s, &t.admin_key, &t, Method::POST, "/v1/grants", Some(request.clone())).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        for _ in 0..5 {
+            send(&s, &t.admin_key, &t, Method::POST, "/v1/grants", Some(request.clone()))
+                .await
+                .assert_error(429, "rate_limited");
+        }
+        let r = send(&s, &t.admin_key, &t, Method::POST, "/v1/grants/list", Some(json!([]))).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["items"].as_array().unwrap().len(), 1, "{}", r.text);
+        let events = s.events(&t.id).await;
+        assert_eq!(events.iter().filter(|(kind, _)| kind == "grant.request").count(), 1, "{events:?}");
     }
 }

@@ -38,9 +38,61 @@ impl Limit {
     }
 }
 
+impl Limit {
+    /// The lower of two limits, number by number.
+    pub fn min(self, other: Limit) -> Limit {
+        Limit {
+            rps: self.rps.min(other.rps),
+            burst: self.burst.min(other.burst),
+        }
+    }
+}
+
+/// Who set one of a tenant's own limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaSetter {
+    /// The operator (`grantd tenant quota`): replaces the instance default, up or down.
+    Operator,
+    /// The tenant's admin (`PUT /v1/quota`): can only lower what the operator allows.
+    Tenant,
+}
+
+/// A tenant's own limits, each `None` when not set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TenantQuota {
+    pub operator: Option<Limit>,
+    pub tenant: Option<Limit>,
+}
+
+impl TenantQuota {
+    /// The limit that holds for the tenant: the operator's (else `default`, the instance's),
+    /// lowered by the tenant's own where that is lower. `None`: unlimited.
+    pub fn effective(&self, default: Option<Limit>) -> Option<Limit> {
+        match (self.operator.or(default), self.tenant) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tenants_own_limit_only_lowers_what_the_operator_allows() {
+        let l = |r, b| Limit::new(r, b).unwrap();
+        let q = |operator, tenant| TenantQuota { operator, tenant };
+        assert_eq!(q(None, None).effective(None), None);
+        assert_eq!(q(None, None).effective(Some(l(10, 20))), Some(l(10, 20)));
+        // The operator's replaces the default, up or down.
+        assert_eq!(q(Some(l(50, 5)), None).effective(Some(l(10, 20))), Some(l(50, 5)));
+        // The tenant's lowers, number by number, and never raises.
+        assert_eq!(q(None, Some(l(100, 1))).effective(Some(l(10, 20))), Some(l(10, 1)));
+        assert_eq!(q(Some(l(50, 5)), Some(l(100, 100))).effective(None), Some(l(50, 5)));
+        // Without any other limit, the tenant's own holds.
+        assert_eq!(q(None, Some(l(3, 4))).effective(None), Some(l(3, 4)));
+    }
 
     #[test]
     fn limits_are_bounded() {

@@ -69,7 +69,7 @@ pub enum Permission {
     AdminGrants,
     /// Audit events and their verification.
     ReadAudit,
-    /// `PUT /v1/settings`
+    /// `PUT /v1/settings`, `PUT /v1/quota` (the tenant's own settings and limit).
     ManageSettings,
     /// `/v1/webhooks` and their deliveries (they hold signing secrets).
     ManageWebhooks,

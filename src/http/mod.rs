@@ -110,7 +110,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(grants::bulk_revoke))
         .routes(routes!(audit::list))
         .routes(routes!(audit::verify))
-        .routes(routes!(quota::get_quota))
+        .routes(routes!(quota::get_quota, quota::put_quota))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))

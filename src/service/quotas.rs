@@ -5,8 +5,10 @@
 //! counts every request in it, grant writes, access checks) and one for every other call,
 //! so reads never spend the decision budget. Limits come from the flags (`--tenant-rps`,
 //! `--tenant-burst`, `--key-rps`, `--key-burst`; none set: unlimited) and a tenant's own
-//! limit (`grantd tenant quota`), which replaces the tenant default and is read again at
-//! most a second after it changes. A refused call (429 `rate_limited` with `Retry-After`
+//! limits: the operator's (`grantd tenant quota`), which replaces the tenant default, and
+//! the tenant admin's (`PUT /v1/quota`), which can only lower what that allows (so a
+//! tenant can hold itself below its share, never take more). Both are read again at most
+//! a second after they change. A refused call (429 `rate_limited` with `Retry-After`
 //! and `RateLimit-*`) is counted on `/metrics`, and the first refusal of a tenant in each
 //! minute is logged; it is not audited and decides nothing. Quotas hold per instance:
 //! behind a balancer over N instances a tenant gets up to N times its limit.
@@ -26,7 +28,7 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use crate::domain::quota::Limit;
+pub use crate::domain::quota::{Limit, QuotaSetter, TenantQuota};
 
 /// The governor quota of a limit.
 fn quota(limit: Limit) -> Quota {
@@ -83,8 +85,8 @@ const IDLE: Duration = Duration::from_secs(600);
 pub struct Quotas {
     defaults: QuotaDefaults,
     store: DynStore,
-    /// Each tenant's own limit as last read (`None`: it has none).
-    own: moka::sync::Cache<TenantId, Option<Limit>>,
+    /// Each tenant's own limits as last read.
+    own: moka::sync::Cache<TenantId, TenantQuota>,
     tenants: moka::sync::Cache<(TenantId, Class), Arc<Entry>>,
     keys: moka::sync::Cache<(KeyId, Class), Arc<Entry>>,
     /// Each tenant's refusal log: one line a minute, counting those left out.
@@ -112,8 +114,8 @@ impl Quotas {
         }
     }
 
-    /// The tenant's own limit (read at most [`LIMIT_TTL`] ago).
-    pub async fn own_limit(&self, tenant: TenantId) -> Result<Option<Limit>> {
+    /// The tenant's own limits (read at most [`LIMIT_TTL`] ago).
+    pub async fn own_limit(&self, tenant: TenantId) -> Result<TenantQuota> {
         if let Some(v) = self.own.get(&tenant) {
             return Ok(v);
         }
@@ -122,9 +124,10 @@ impl Quotas {
         Ok(v)
     }
 
-    /// The limit a tenant's buckets have: its own, else the default.
+    /// The limit a tenant's buckets have: the operator's, else the default, lowered by
+    /// the tenant admin's own.
     pub async fn tenant_limit(&self, tenant: TenantId) -> Result<Option<Limit>> {
-        Ok(self.own_limit(tenant).await?.or(self.defaults.tenant))
+        Ok(self.own_limit(tenant).await?.effective(self.defaults.tenant))
     }
 
     /// Forgets a tenant's own limit as read, so the next call reads it again (after this
@@ -230,11 +233,16 @@ impl Quotas {
 /// `GET /v1/quota`: the limits the caller's calls are held to on this instance.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct QuotaView {
-    /// The limit of each of the tenant's two buckets (decisions, everything else): its own
-    /// limit, else the instance's default; `null`: unlimited.
+    /// The limit of each of the tenant's two buckets (decisions, everything else): the
+    /// operator's limit for the tenant (`tenant_own`), else the instance's default, lowered
+    /// number by number by the tenant's own (`tenant_self`); `null`: unlimited.
     pub tenant: Option<Limit>,
-    /// The tenant's own limit (`grantd tenant quota`), `null` when it has none.
+    /// The operator's limit for this tenant (`grantd tenant quota`), `null` when it has
+    /// none.
     pub tenant_own: Option<Limit>,
+    /// The limit the tenant's admin set (`PUT /v1/quota`), `null` when none: it only
+    /// lowers `tenant`, never raises it.
+    pub tenant_self: Option<Limit>,
     /// The limit of each of every key's two buckets (the instance's default); `null`:
     /// unlimited.
     pub key: Option<Limit>,
@@ -245,17 +253,51 @@ pub async fn view(q: &Quotas, tenant: TenantId) -> Result<QuotaView> {
     q.forget(tenant);
     let own = q.own_limit(tenant).await?;
     Ok(QuotaView {
-        tenant: own.or(q.defaults.tenant),
-        tenant_own: own,
+        tenant: own.effective(q.defaults.tenant),
+        tenant_own: own.operator,
+        tenant_self: own.tenant,
         key: q.defaults.key,
     })
 }
 
-/// Sets (or, with `None`, clears) a tenant's own limit, audited as `tenant.quota` in the
-/// tenant's log. Every instance applies it within a second. `Ok(false)`: no such tenant.
+/// `PUT /v1/quota`: the tenant's own limit, set by its admin.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaUpdate {
+    /// The tenant's own limit for each of its two buckets, `{"rps", "burst"}` (each 1 to
+    /// 1,000,000); it lowers the limit the operator or the instance's default sets, number
+    /// by number, and never raises it. `null` or absent: none (clears it).
+    pub tenant_self: Option<Limit>,
+}
+
+/// `PUT /v1/quota` for the caller's tenant: sets or clears the limit its admin holds it
+/// to, audited as `tenant.quota`; answers what holds from now on (on this instance at
+/// once, on the others within a second).
+pub async fn put_self_limit(
+    q: &Quotas,
+    caller: &Caller,
+    body: QuotaUpdate,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<QuotaView> {
+    let limit = body
+        .tenant_self
+        .map(|l| Limit::new(l.rps, l.burst))
+        .transpose()
+        .map_err(|m| Error::invalid(format!("tenant_self.{m}")))?;
+    let tenant = caller.tenant_id;
+    if !set_own_limit(&q.store, tenant, QuotaSetter::Tenant, limit, caller.actor(), now).await? {
+        return Err(Error::not_found("no such tenant"));
+    }
+    view(q, tenant).await
+}
+
+/// Sets (or, with `None`, clears) one of a tenant's own limits, audited as `tenant.quota`
+/// in the tenant's log (`{"quota": …}` for the operator's, `{"self_quota": …}` for the
+/// tenant admin's). Every instance applies it within a second. `Ok(false)`: no such tenant.
 pub async fn set_own_limit(
     store: &DynStore,
     tenant: TenantId,
+    setter: QuotaSetter,
     limit: Option<Limit>,
     actor: crate::domain::audit::Actor,
     now: chrono::DateTime<chrono::Utc>,
@@ -267,8 +309,11 @@ pub async fn set_own_limit(
         EventKind::TenantQuota,
         Subject::new("tenant", tenant),
     )
-    .with_request(serde_json::json!({ "quota": limit }));
-    store.set_tenant_quota(tenant, limit, event).await
+    .with_request(match setter {
+        QuotaSetter::Operator => serde_json::json!({ "quota": limit }),
+        QuotaSetter::Tenant => serde_json::json!({ "self_quota": limit }),
+    });
+    store.set_tenant_quota(tenant, setter, limit, event).await
 }
 
 /// The bucket of `key` for `limit`: the one in use, or a new full one when the limit

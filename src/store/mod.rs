@@ -195,13 +195,14 @@ pub trait TenantStore: Send + Sync + 'static {
     async fn find_key(&self, id: KeyId) -> Result<Option<KeyRecord>>;
     async fn create_key(&self, tenant: TenantId, key: &KeyRecord, event: NewEvent) -> Result<()>;
     async fn list_keys(&self, tenant: TenantId) -> Result<Vec<KeyRecord>>;
-    /// The tenant's own quota limit, `None` when it has none (or there is no such tenant).
-    async fn tenant_quota(&self, tenant: TenantId) -> Result<Option<crate::domain::quota::Limit>>;
-    /// Sets or clears the tenant's own quota limit with its `tenant.quota` event.
+    /// The tenant's own quota limits (none set, or no such tenant: both `None`).
+    async fn tenant_quota(&self, tenant: TenantId) -> Result<crate::domain::quota::TenantQuota>;
+    /// Sets or clears one of the tenant's own quota limits with its `tenant.quota` event.
     /// `Ok(false)`: no such tenant (nothing written).
     async fn set_tenant_quota(
         &self,
         tenant: TenantId,
+        setter: crate::domain::quota::QuotaSetter,
         limit: Option<crate::domain::quota::Limit>,
         event: NewEvent,
     ) -> Result<bool>;

@@ -1,7 +1,7 @@
 //! Tenants and their API keys.
 
 use super::*;
-use crate::domain::quota::Limit;
+use crate::domain::quota::{Limit, QuotaSetter, TenantQuota};
 
 #[async_trait::async_trait]
 impl TenantStore for PgStore {
@@ -92,26 +92,37 @@ impl TenantStore for PgStore {
         rows.iter().map(key_from_row).collect()
     }
 
-    async fn tenant_quota(&self, tenant: TenantId) -> Result<Option<Limit>> {
-        let v: Option<Option<String>> =
-            sqlx::query_scalar("SELECT quota FROM tenants WHERE id = $1")
+    async fn tenant_quota(&self, tenant: TenantId) -> Result<TenantQuota> {
+        let row: Option<(Option<String>, Option<String>)> =
+            sqlx::query_as("SELECT quota, self_quota FROM tenants WHERE id = $1")
                 .bind(tenant.0)
                 .fetch_optional(&self.pool)
                 .await?;
-        v.flatten()
-            .map(|t| serde_json::from_str(&t).map_err(|_| corrupt("tenants.quota")))
-            .transpose()
+        let (operator, own) = row.unwrap_or_default();
+        let parse = |t: Option<String>, what| {
+            t.map(|t| serde_json::from_str::<Limit>(&t).map_err(|_| corrupt(what)))
+                .transpose()
+        };
+        Ok(TenantQuota {
+            operator: parse(operator, "tenants.quota")?,
+            tenant: parse(own, "tenants.self_quota")?,
+        })
     }
 
     async fn set_tenant_quota(
         &self,
         tenant: TenantId,
+        setter: QuotaSetter,
         limit: Option<Limit>,
         event: NewEvent,
     ) -> Result<bool> {
         let mut tx = self.write_tx(&[tenant]).await?;
         let text = limit.map(|l| serde_json::json!(l).to_string());
-        let n = sqlx::query("UPDATE tenants SET quota = $1 WHERE id = $2")
+        let sql = match setter {
+            QuotaSetter::Operator => "UPDATE tenants SET quota = $1 WHERE id = $2",
+            QuotaSetter::Tenant => "UPDATE tenants SET self_quota = $1 WHERE id = $2",
+        };
+        let n = sqlx::query(sql)
             .bind(text)
             .bind(tenant.0)
             .execute(&mut *tx)

@@ -406,6 +406,12 @@ backends! {
         let t = a.tenant().await;
         const KEYS: usize = 12;
         common::seed_permit_all(&a, &t, KEYS).await;
+        // B may hear of the seed's last write a moment later (and deny until then, which
+        // is coherence, not idempotency): both decide on the seeded set first
+        eventually("B decides on the seeded set", || async {
+            decision(&b, &t, None).await.body["decision"] == "allow"
+        })
+        .await;
         let request = |s: &TestServer, i: usize| {
             let r = s.client.post(format!("{}/v1/grants", s.base))
                 .header("X-API-Key", &t.admin_key).header("X-Tenant-ID", &t.id)

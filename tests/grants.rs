@@ -926,6 +926,50 @@ backends! {
     }
 
     #[tokio::test]
+    async fn a_denial_that_loses_the_race_for_its_key_is_neither_stored_nor_audited() {
+        use grantd::domain::audit::{Actor, EventKind, NewEvent, Subject};
+        use grantd::store::{IdempotencyRecord, InsertOutcome};
+        let c = setup().await;
+        policy(&c.s, &c.t, json!({"key": "eng", "name": "eng", "max_duration_seconds": 3600, "rules": [permit(json!({}))]})).await;
+        let body = ask("alice", ("App", "github"), json!({}));
+        let first = TestServer::read(
+            c.s.client.post(format!("{}/v1/grants", c.s.base))
+                .header("X-API-Key", &c.req).header("X-Tenant-ID", &c.t.id)
+                .header("Idempotency-Key", "k").json(&body).send().await.unwrap(),
+        )
+        .await;
+        assert_eq!(first.status, 201, "{}", first.text);
+        let before = c.s.events(&c.t.id).await;
+        // The same request denied meanwhile elsewhere (another instance, deciding on a set
+        // from before the permit), stored as the denial path stores it: the key's first
+        // answer wins, and the denial leaves nothing.
+        let store = &c.s.state.services.store;
+        let tenant: grantd::domain::ids::TenantId = c.t.id.parse().unwrap();
+        let key_id = grantd::domain::key::PresentedKey::parse(&c.req).unwrap().id;
+        let now = c.s.state.services.clock.now();
+        let denial = |idem_key: &str| {
+            let record = IdempotencyRecord { key_id, idem_key: idem_key.into(), body_hash: "h".into(),
+                status: 403, response: "{}".into(), created_at: now };
+            let event = NewEvent::new(now, Actor::cli(), EventKind::GrantRequest, Subject::new("principal", "User::\"alice\""));
+            (record, event)
+        };
+        let (record, event) = denial("k");
+        match store.put_idempotency(tenant, &record, event).await.unwrap() {
+            InsertOutcome::Replay(r) => assert_eq!((r.status, r.response.contains(first.body["id"].as_str().unwrap())), (201, true)),
+            other => panic!("the first answer must win: {other:?}"),
+        }
+        assert_eq!(c.s.events(&c.t.id).await, before, "nothing audited");
+        // Under a key nobody answered yet, the denial and its event are stored together.
+        let (record, event) = denial("k-new");
+        assert!(matches!(store.put_idempotency(tenant, &record, event).await.unwrap(), InsertOutcome::Done));
+        let after = c.s.events(&c.t.id).await;
+        assert_eq!(after.len(), before.len() + 1);
+        assert_eq!(after.last().unwrap().0, "grant.request");
+        let stored = store.get_idempotency(key_id, "k-new", now - chrono::Duration::hours(1)).await.unwrap();
+        assert_eq!(stored.map(|r| r.status), Some(403));
+    }
+
+    #[tokio::test]
     async fn idempotent_retries_replay_the_first_answer() {
         let c = setup().await;
         policy(&c.s, &c.t, json!({"key": "eng", "name": "eng", "max_duration_seconds": 3600, "rules": [permit(json!({}))]})).await;

@@ -487,33 +487,50 @@ async fn decide_request(
                 }
             }
             let principal = super::decisions::uid(&body.principal, "principal")?;
-            audit_denial(
-                s,
-                caller,
-                EventKind::GrantRequest,
-                Subject::new("principal", principal),
-                raw.clone(),
-                &eval,
-                set.version,
-            )
-            .await?;
+            let subject = Subject::new("principal", principal);
             let err = denied(&eval, "the grant request");
-            if let Some(k) = idempotency_key {
-                let record = IdempotencyRecord {
-                    key_id: caller.key_id,
-                    idem_key: k.to_string(),
-                    body_hash: hash.to_string(),
-                    status: 403,
-                    response: serde_json::to_string(&err.body()).map_err(Error::internal)?,
-                    created_at: now,
-                };
-                if let InsertOutcome::Replay(r) =
-                    s.store.put_idempotency(caller.tenant_id, &record).await?
-                {
-                    return Ok(replay(r, hash));
-                }
-            }
-            return Ok(Err(err));
+            let Some(k) = idempotency_key else {
+                audit_denial(
+                    s,
+                    caller,
+                    EventKind::GrantRequest,
+                    subject,
+                    raw.clone(),
+                    &eval,
+                    set.version,
+                )
+                .await?;
+                return Ok(Err(err));
+            };
+            // The denial and its stored answer commit together: a request with the same
+            // key answered first (on another instance, between the read above and now)
+            // wins, and this denial is neither stored nor audited, as its caller is
+            // answered with the first answer.
+            let record = IdempotencyRecord {
+                key_id: caller.key_id,
+                idem_key: k.to_string(),
+                body_hash: hash.to_string(),
+                status: 403,
+                response: serde_json::to_string(&err.body()).map_err(Error::internal)?,
+                created_at: now,
+            };
+            let event = NewEvent::new(
+                s.clock.now(),
+                caller.actor(),
+                EventKind::GrantRequest,
+                subject,
+            )
+            .with_request(raw.clone());
+            let event = decision_event(event, &eval, set.version);
+            return match s
+                .store
+                .put_idempotency(caller.tenant_id, &record, event)
+                .await?
+            {
+                InsertOutcome::Replay(r) => Ok(replay(r, hash)),
+                // stored (`Stale` is an answer of grant inserts only)
+                InsertOutcome::Done | InsertOutcome::Stale => Ok(Err(err)),
+            };
         }
         let policy = governing_policy(&eval)?;
         let d = choose_duration(
@@ -1140,17 +1157,15 @@ pub async fn access_check(
             id: a.id().unescaped().to_string(),
         }));
     }
-    let grants = s
-        .store
-        .active_grants_on(caller.tenant_id, &body.principal, &resources, now)
-        .await?;
     // A grant covers exactly its own resource; one on an ancestor counts only when its
-    // governing policy is enabled and says it covers descendants.
+    // governing policy is enabled and says it covers descendants. The answer is the
+    // covering grant that lasts longest (then the greatest id).
     let covers = |g: &Grant| g.resource == body.resource || set.covering.contains(&g.policy_id);
-    let best = grants
-        .into_iter()
-        .filter(|g| g.is_active_at(now) && covers(g) && scopes_cover(&g.scopes, &wanted))
-        .max_by(|a, b| a.expires_at.cmp(&b.expires_at).then(a.id.cmp(&b.id)));
+    let accept = |g: &Grant| g.is_active_at(now) && covers(g) && scopes_cover(&g.scopes, &wanted);
+    let best = s
+        .store
+        .best_active_grant_on(caller.tenant_id, &body.principal, &resources, now, &accept)
+        .await?;
     let Some(g) = best else {
         return Ok(AccessCheckResult {
             allowed: false,

@@ -491,14 +491,17 @@ pub trait GrantStore: Send + Sync + 'static {
         tenant: TenantId,
         id: uuid::Uuid,
     ) -> Result<Option<crate::domain::grant::Grant>>;
-    /// A principal's grants that are active and unexpired at `now` on any of `resources`.
-    async fn active_grants_on(
+    /// The first of a principal's grants that are active and unexpired at `now` on any of
+    /// `resources`, latest `expires_at` first (then the greatest id), that `accept` takes:
+    /// the grant an access check answers with. Rows past it are not read.
+    async fn best_active_grant_on(
         &self,
         tenant: TenantId,
         principal: &crate::domain::decision::EntityRef,
         resources: &[crate::domain::decision::EntityRef],
         now: DateTime<Utc>,
-    ) -> Result<Vec<crate::domain::grant::Grant>>;
+        accept: &(dyn for<'g> Fn(&'g crate::domain::grant::Grant) -> bool + Send + Sync),
+    ) -> Result<Option<crate::domain::grant::Grant>>;
     /// One page of a tenant's grants matching every condition (effective statuses judged
     /// at `now`), in `sort` order after the cursor position `after` (sort value, id), skipping
     /// `offset`; with the number of matching grants (`known_total`, or counted in the same
@@ -569,11 +572,15 @@ pub trait GrantStore: Send + Sync + 'static {
         idem_key: &str,
         since: DateTime<Utc>,
     ) -> Result<Option<IdempotencyRecord>>;
-    /// Stores a record (a denied request's answer); an existing one is returned instead.
+    /// Stores a denied request's answer with the denial's audit event, in one transaction.
+    /// When the key has a record already (another request with it was answered first,
+    /// perhaps on another instance), neither is written and that record is returned: the
+    /// caller answers with it, so the log holds no decision nobody was answered with.
     async fn put_idempotency(
         &self,
         tenant: TenantId,
         record: &IdempotencyRecord,
+        event: NewEvent,
     ) -> Result<InsertOutcome>;
 }
 

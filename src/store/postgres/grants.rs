@@ -8,6 +8,7 @@ use crate::domain::grant_count::{day_count_plan, DayCountPlan, Days};
 use crate::domain::grant_query::{After, Cond, SortOrder, TimeCol};
 use crate::store::{DUE_LIVE, DUE_PENDING, LIVE, REVOCABLE};
 use chrono::NaiveDate;
+use futures_util::TryStreamExt;
 use sqlx::types::Json;
 
 #[async_trait::async_trait]
@@ -60,33 +61,41 @@ impl GrantStore for PgStore {
         .transpose()
     }
 
-    async fn active_grants_on(
+    async fn best_active_grant_on(
         &self,
         tenant: TenantId,
         principal: &EntityRef,
         resources: &[EntityRef],
         now: DateTime<Utc>,
-    ) -> Result<Vec<Grant>> {
+        accept: &(dyn for<'g> Fn(&'g Grant) -> bool + Send + Sync),
+    ) -> Result<Option<Grant>> {
         if resources.is_empty() {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         let types: Vec<&str> = resources.iter().map(|r| r.etype.as_str()).collect();
         let ids: Vec<&str> = resources.iter().map(|r| r.id.as_str()).collect();
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "SELECT {GRANT_COLUMNS} {GRANT_FROM} WHERE g.tenant_id = $1 \
              AND g.principal_type = $2 AND g.principal_id = $3 \
              AND g.status IN ('GRANTED', 'EXTENDED') AND g.expires_at > $4 \
-             AND (g.resource_type, g.resource_id) IN (SELECT * FROM unnest($5::text[], $6::text[]))"
-        ))
-        .bind(tenant.0)
-        .bind(&principal.etype)
-        .bind(&principal.id)
-        .bind(now)
-        .bind(&types)
-        .bind(&ids)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(grant_from_row).collect()
+             AND (g.resource_type, g.resource_id) IN (SELECT * FROM unnest($5::text[], $6::text[])) \
+             ORDER BY g.expires_at DESC, g.id DESC"
+        );
+        let mut rows = sqlx::query(&sql)
+            .bind(tenant.0)
+            .bind(&principal.etype)
+            .bind(&principal.id)
+            .bind(now)
+            .bind(&types)
+            .bind(&ids)
+            .fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            let g = grant_from_row(&row)?;
+            if accept(&g) {
+                return Ok(Some(g));
+            }
+        }
+        Ok(None)
     }
 
     async fn list_grants(
@@ -303,14 +312,16 @@ impl GrantStore for PgStore {
         &self,
         tenant: TenantId,
         record: &IdempotencyRecord,
+        event: NewEvent,
     ) -> Result<InsertOutcome> {
         let mut tx = self.write_tx(&[tenant]).await?;
-        let outcome = match claim_idempotency(&mut tx, tenant, record).await? {
-            Some(existing) => InsertOutcome::Replay(existing),
-            None => InsertOutcome::Done,
-        };
+        if let Some(existing) = claim_idempotency(&mut tx, tenant, record).await? {
+            // dropped: rolled back, nothing written
+            return Ok(InsertOutcome::Replay(existing));
+        }
+        tx.append(vec![(tenant, event)]).await?;
         tx.commit().await?;
-        Ok(outcome)
+        Ok(InsertOutcome::Done)
     }
 }
 

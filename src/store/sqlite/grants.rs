@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::store::{DUE_LIVE, DUE_PENDING, LIVE, REVOCABLE};
+use futures_util::TryStreamExt;
 
 #[async_trait::async_trait]
 impl GrantStore for SqliteStore {
@@ -101,18 +102,25 @@ impl GrantStore for SqliteStore {
         .transpose()
     }
 
-    async fn active_grants_on(
+    async fn best_active_grant_on(
         &self,
         tenant: TenantId,
         principal: &EntityRef,
         resources: &[EntityRef],
         now: DateTime<Utc>,
-    ) -> Result<Vec<Grant>> {
+        accept: &(dyn for<'g> Fn(&'g Grant) -> bool + Send + Sync),
+    ) -> Result<Option<Grant>> {
         if resources.is_empty() {
-            return Ok(Vec::new());
+            return Ok(None);
         }
+        // The holder's index, named: without statistics (a new database, or before the
+        // first `optimize`) SQLite chose `grants_by_expires_at` for `expires_at > now`,
+        // which walks every unexpired grant of the tenant. Access checks fell from ~7,900 to
+        // ~650 per second after 4,000 grants (benches/latency.sh).
         let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(format!(
-            "SELECT {GRANT_COLUMNS} {GRANT_FROM} WHERE g.tenant_id = "
+            "SELECT {GRANT_COLUMNS} FROM grants g INDEXED BY grants_by_holder \
+             LEFT JOIN policies p ON p.tenant_id = g.tenant_id AND p.id = g.policy_id \
+             WHERE g.tenant_id = "
         ));
         q.push_bind(tenant.to_string())
             .push(" AND g.principal_type = ")
@@ -132,9 +140,15 @@ impl GrantStore for SqliteStore {
                 .push_bind(r.id.clone())
                 .push(")");
         }
-        q.push(")");
-        let rows = q.build().fetch_all(&self.pool).await?;
-        rows.iter().map(grant_from_row).collect()
+        q.push(") ORDER BY g.expires_at DESC, g.id DESC");
+        let mut rows = q.build().fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            let g = grant_from_row(&row)?;
+            if accept(&g) {
+                return Ok(Some(g));
+            }
+        }
+        Ok(None)
     }
 
     async fn list_grants(
@@ -334,14 +348,16 @@ impl GrantStore for SqliteStore {
         &self,
         tenant: TenantId,
         record: &IdempotencyRecord,
+        event: NewEvent,
     ) -> Result<InsertOutcome> {
         let mut tx = self.write_tx().await?;
-        let outcome = match claim_idempotency(&mut tx, tenant, record).await? {
-            Some(existing) => InsertOutcome::Replay(existing),
-            None => InsertOutcome::Done,
-        };
+        if let Some(existing) = claim_idempotency(&mut tx, tenant, record).await? {
+            // dropped: rolled back, nothing written
+            return Ok(InsertOutcome::Replay(existing));
+        }
+        append_in_tx(&mut tx, vec![(tenant, event)]).await?;
         tx.commit().await?;
-        Ok(outcome)
+        Ok(InsertOutcome::Done)
     }
 }
 

@@ -86,10 +86,19 @@ mod tests {
         assert_eq!(q(None, None).effective(None), None);
         assert_eq!(q(None, None).effective(Some(l(10, 20))), Some(l(10, 20)));
         // The operator's replaces the default, up or down.
-        assert_eq!(q(Some(l(50, 5)), None).effective(Some(l(10, 20))), Some(l(50, 5)));
+        assert_eq!(
+            q(Some(l(50, 5)), None).effective(Some(l(10, 20))),
+            Some(l(50, 5))
+        );
         // The tenant's lowers, number by number, and never raises.
-        assert_eq!(q(None, Some(l(100, 1))).effective(Some(l(10, 20))), Some(l(10, 1)));
-        assert_eq!(q(Some(l(50, 5)), Some(l(100, 100))).effective(None), Some(l(50, 5)));
+        assert_eq!(
+            q(None, Some(l(100, 1))).effective(Some(l(10, 20))),
+            Some(l(10, 1))
+        );
+        assert_eq!(
+            q(Some(l(50, 5)), Some(l(100, 100))).effective(None),
+            Some(l(50, 5))
+        );
         // Without any other limit, the tenant's own holds.
         assert_eq!(q(None, Some(l(3, 4))).effective(None), Some(l(3, 4)));
     }

@@ -127,7 +127,10 @@ impl Quotas {
     /// The limit a tenant's buckets have: the operator's, else the default, lowered by
     /// the tenant admin's own.
     pub async fn tenant_limit(&self, tenant: TenantId) -> Result<Option<Limit>> {
-        Ok(self.own_limit(tenant).await?.effective(self.defaults.tenant))
+        Ok(self
+            .own_limit(tenant)
+            .await?
+            .effective(self.defaults.tenant))
     }
 
     /// Forgets a tenant's own limit as read, so the next call reads it again (after this
@@ -285,7 +288,16 @@ pub async fn put_self_limit(
         .transpose()
         .map_err(|m| Error::invalid(format!("tenant_self.{m}")))?;
     let tenant = caller.tenant_id;
-    if !set_own_limit(&q.store, tenant, QuotaSetter::Tenant, limit, caller.actor(), now).await? {
+    if !set_own_limit(
+        &q.store,
+        tenant,
+        QuotaSetter::Tenant,
+        limit,
+        caller.actor(),
+        now,
+    )
+    .await?
+    {
         return Err(Error::not_found("no such tenant"));
     }
     view(q, tenant).await

@@ -70,6 +70,7 @@ from .preview import Preview
 from .preview_body import PreviewBody
 from .preview_body_body_type_0 import PreviewBodyBodyType0
 from .put_entities_body_item import PutEntitiesBodyItem
+from .quota_update import QuotaUpdate
 from .quota_view import QuotaView
 from .raw_filter import RawFilter
 from .raw_value import RawValue
@@ -171,6 +172,7 @@ __all__ = (
     "PreviewBody",
     "PreviewBodyBodyType0",
     "PutEntitiesBodyItem",
+    "QuotaUpdate",
     "QuotaView",
     "RawFilter",
     "RawValue",

@@ -23,11 +23,13 @@ class QuotaView:
         key (Limit | None | Unset):
         tenant (Limit | None | Unset):
         tenant_own (Limit | None | Unset):
+        tenant_self (Limit | None | Unset):
     """
 
     key: Limit | None | Unset = UNSET
     tenant: Limit | None | Unset = UNSET
     tenant_own: Limit | None | Unset = UNSET
+    tenant_self: Limit | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -57,6 +59,14 @@ class QuotaView:
         else:
             tenant_own = self.tenant_own
 
+        tenant_self: dict[str, Any] | None | Unset
+        if isinstance(self.tenant_self, Unset):
+            tenant_self = UNSET
+        elif isinstance(self.tenant_self, Limit):
+            tenant_self = self.tenant_self.to_dict()
+        else:
+            tenant_self = self.tenant_self
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({})
@@ -66,6 +76,8 @@ class QuotaView:
             field_dict["tenant"] = tenant
         if tenant_own is not UNSET:
             field_dict["tenant_own"] = tenant_own
+        if tenant_self is not UNSET:
+            field_dict["tenant_self"] = tenant_self
 
         return field_dict
 
@@ -126,10 +138,28 @@ class QuotaView:
 
         tenant_own = _parse_tenant_own(d.pop("tenant_own", UNSET))
 
+        def _parse_tenant_self(data: object) -> Limit | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                tenant_self_type_1 = Limit.from_dict(data)
+
+                return tenant_self_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(Limit | None | Unset, data)
+
+        tenant_self = _parse_tenant_self(d.pop("tenant_self", UNSET))
+
         quota_view = cls(
             key=key,
             tenant=tenant,
             tenant_own=tenant_own,
+            tenant_self=tenant_self,
         )
 
         quota_view.additional_properties = d

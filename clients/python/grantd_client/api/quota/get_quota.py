@@ -101,8 +101,9 @@ def sync_detailed(
     x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | QuotaView]:
-    """The limits the caller's calls are held to on this instance (any role; read-only): the
-    tenant's (its own limit, set with `grantd tenant quota`, else the instance default) and
+    """The limits the caller's calls are held to on this instance (any role): the tenant's
+    (the operator's limit for it, set with `grantd tenant quota`, else the instance default,
+    lowered by the tenant admin's own, `PUT /v1/quota`) and
     every key's, each for two budgets, decisions (`authorize`, a batch counting each
     request in it; grant writes; access checks) and every other call. `null`: unlimited.
     Over a limit a call is refused with 429 `rate_limited`, `Retry-After` (seconds) and
@@ -139,8 +140,9 @@ def sync(
     x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | QuotaView | None:
-    """The limits the caller's calls are held to on this instance (any role; read-only): the
-    tenant's (its own limit, set with `grantd tenant quota`, else the instance default) and
+    """The limits the caller's calls are held to on this instance (any role): the tenant's
+    (the operator's limit for it, set with `grantd tenant quota`, else the instance default,
+    lowered by the tenant admin's own, `PUT /v1/quota`) and
     every key's, each for two budgets, decisions (`authorize`, a batch counting each
     request in it; grant writes; access checks) and every other call. `null`: unlimited.
     Over a limit a call is refused with 429 `rate_limited`, `Retry-After` (seconds) and
@@ -172,8 +174,9 @@ async def asyncio_detailed(
     x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> Response[ErrorBody | QuotaView]:
-    """The limits the caller's calls are held to on this instance (any role; read-only): the
-    tenant's (its own limit, set with `grantd tenant quota`, else the instance default) and
+    """The limits the caller's calls are held to on this instance (any role): the tenant's
+    (the operator's limit for it, set with `grantd tenant quota`, else the instance default,
+    lowered by the tenant admin's own, `PUT /v1/quota`) and
     every key's, each for two budgets, decisions (`authorize`, a batch counting each
     request in it; grant writes; access checks) and every other call. `null`: unlimited.
     Over a limit a call is refused with 429 `rate_limited`, `Retry-After` (seconds) and
@@ -208,8 +211,9 @@ async def asyncio(
     x_tenant_id: str,
     x_on_behalf_of: str | Unset = UNSET,
 ) -> ErrorBody | QuotaView | None:
-    """The limits the caller's calls are held to on this instance (any role; read-only): the
-    tenant's (its own limit, set with `grantd tenant quota`, else the instance default) and
+    """The limits the caller's calls are held to on this instance (any role): the tenant's
+    (the operator's limit for it, set with `grantd tenant quota`, else the instance default,
+    lowered by the tenant admin's own, `PUT /v1/quota`) and
     every key's, each for two budgets, decisions (`authorize`, a batch counting each
     request in it; grant writes; access checks) and every other call. `null`: unlimited.
     Over a limit a call is refused with 429 `rate_limited`, `Retry-After` (seconds) and

@@ -1,0 +1,257 @@
+from http import HTTPStatus
+from typing import Any
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.error_body import ErrorBody
+from ...models.quota_update import QuotaUpdate
+from ...models.quota_view import QuotaView
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    *,
+    body: QuotaUpdate,
+    x_tenant_id: str,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    headers["X-Tenant-ID"] = x_tenant_id
+
+    if not isinstance(x_on_behalf_of, Unset):
+        headers["X-On-Behalf-Of"] = x_on_behalf_of
+
+    _kwargs: dict[str, Any] = {
+        "method": "put",
+        "url": "/v1/quota",
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> ErrorBody | QuotaView | None:
+    if response.status_code == 200:
+        response_200 = QuotaView.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = ErrorBody.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = ErrorBody.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = ErrorBody.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = ErrorBody.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 405:
+        response_405 = ErrorBody.from_dict(response.json())
+
+        return response_405
+
+    if response.status_code == 413:
+        response_413 = ErrorBody.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = ErrorBody.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 429:
+        response_429 = ErrorBody.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = ErrorBody.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorBody.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[ErrorBody | QuotaView]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient,
+    body: QuotaUpdate,
+    x_tenant_id: str,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> Response[ErrorBody | QuotaView]:
+    """Set (or clear, with `null`) the limit the caller's tenant holds itself to (admin): it
+    lowers the limit the operator or the instance default sets, number by number, and never
+    raises it (only the operator can, with `grantd tenant quota`). Audited as
+    `tenant.quota` with `{"self_quota": …}`; applied on this instance at once and on others
+    within a second. Answers the limits as `GET /v1/quota` does.
+
+    Args:
+        x_tenant_id (str):
+        x_on_behalf_of (str | Unset):
+        body (QuotaUpdate): `PUT /v1/quota`: the tenant's own limit, set by its admin.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ErrorBody | QuotaView]
+    """
+
+    kwargs = _get_kwargs(
+        body=body,
+        x_tenant_id=x_tenant_id,
+        x_on_behalf_of=x_on_behalf_of,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    *,
+    client: AuthenticatedClient,
+    body: QuotaUpdate,
+    x_tenant_id: str,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> ErrorBody | QuotaView | None:
+    """Set (or clear, with `null`) the limit the caller's tenant holds itself to (admin): it
+    lowers the limit the operator or the instance default sets, number by number, and never
+    raises it (only the operator can, with `grantd tenant quota`). Audited as
+    `tenant.quota` with `{"self_quota": …}`; applied on this instance at once and on others
+    within a second. Answers the limits as `GET /v1/quota` does.
+
+    Args:
+        x_tenant_id (str):
+        x_on_behalf_of (str | Unset):
+        body (QuotaUpdate): `PUT /v1/quota`: the tenant's own limit, set by its admin.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ErrorBody | QuotaView
+    """
+
+    return sync_detailed(
+        client=client,
+        body=body,
+        x_tenant_id=x_tenant_id,
+        x_on_behalf_of=x_on_behalf_of,
+    ).parsed
+
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient,
+    body: QuotaUpdate,
+    x_tenant_id: str,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> Response[ErrorBody | QuotaView]:
+    """Set (or clear, with `null`) the limit the caller's tenant holds itself to (admin): it
+    lowers the limit the operator or the instance default sets, number by number, and never
+    raises it (only the operator can, with `grantd tenant quota`). Audited as
+    `tenant.quota` with `{"self_quota": …}`; applied on this instance at once and on others
+    within a second. Answers the limits as `GET /v1/quota` does.
+
+    Args:
+        x_tenant_id (str):
+        x_on_behalf_of (str | Unset):
+        body (QuotaUpdate): `PUT /v1/quota`: the tenant's own limit, set by its admin.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ErrorBody | QuotaView]
+    """
+
+    kwargs = _get_kwargs(
+        body=body,
+        x_tenant_id=x_tenant_id,
+        x_on_behalf_of=x_on_behalf_of,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient,
+    body: QuotaUpdate,
+    x_tenant_id: str,
+    x_on_behalf_of: str | Unset = UNSET,
+) -> ErrorBody | QuotaView | None:
+    """Set (or clear, with `null`) the limit the caller's tenant holds itself to (admin): it
+    lowers the limit the operator or the instance default sets, number by number, and never
+    raises it (only the operator can, with `grantd tenant quota`). Audited as
+    `tenant.quota` with `{"self_quota": …}`; applied on this instance at once and on others
+    within a second. Answers the limits as `GET /v1/quota` does.
+
+    Args:
+        x_tenant_id (str):
+        x_on_behalf_of (str | Unset):
+        body (QuotaUpdate): `PUT /v1/quota`: the tenant's own limit, set by its admin.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ErrorBody | QuotaView
+    """
+
+    return (
+        await asyncio_detailed(
+            client=client,
+            body=body,
+            x_tenant_id=x_tenant_id,
+            x_on_behalf_of=x_on_behalf_of,
+        )
+    ).parsed

@@ -162,8 +162,9 @@ struct ServeArgs {
     shutdown_grace_ms: u64,
     /// Every tenant's quota, per second, for decisions (authorize, counting each request
     /// of a batch; grant writes; access checks) and, separately, for every other call;
-    /// with --tenant-burst. Unset: unlimited. A tenant's own limit (`grantd tenant quota`)
-    /// replaces it. Per instance.
+    /// with --tenant-burst. Unset: unlimited. The operator's limit for a tenant (`grantd
+    /// tenant quota`) replaces it; a tenant's admin may lower its own (`PUT /v1/quota`).
+    /// Per instance.
     #[arg(long, env = "GRANTD_TENANT_RPS", requires = "tenant_burst", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     tenant_rps: Option<u32>,
     /// The most calls of a tenant at once (the bucket's size); with --tenant-rps.
@@ -190,9 +191,10 @@ enum TenantCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Show, set (--rps with --burst) or clear (--clear) a tenant's own request quota, which
-    /// replaces the --tenant-rps/--tenant-burst default of every instance within a second.
-    /// Prints the tenant's own limit as JSON (`null`: none).
+    /// Show, set (--rps with --burst) or clear (--clear) the operator's request quota for a
+    /// tenant, which replaces the --tenant-rps/--tenant-burst default of every instance
+    /// within a second (a limit the tenant's admin set with `PUT /v1/quota` can only lower
+    /// it; `GET /v1/quota` shows both). Prints the operator's limit as JSON (`null`: none).
     Quota {
         tenant: TenantId,
         /// Calls per second, sustained (each of the decisions and other budgets).
@@ -201,7 +203,8 @@ enum TenantCmd {
         /// The most calls at once.
         #[arg(long, requires = "rps", conflicts_with = "clear", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         burst: Option<u32>,
-        /// Remove the tenant's own limit (the instance default holds again).
+        /// Remove the operator's limit for the tenant (the instance default holds again,
+        /// lowered by the tenant admin's own limit if it set one).
         #[arg(long)]
         clear: bool,
     },

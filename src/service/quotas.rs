@@ -75,6 +75,21 @@ impl Entry {
             bucket: RateLimiter::direct(quota(limit)).with_middleware(),
         })
     }
+
+    /// A bucket for `limit` holding what `old` holds now (at most its burst).
+    fn carrying(old: &Entry, limit: Limit) -> Arc<Entry> {
+        // Reading what a bucket holds spends a token of it; `old` is being replaced.
+        let held = match old.bucket.check() {
+            Ok(state) => state.remaining_burst_capacity() + 1,
+            Err(_) => 0,
+        };
+        let next = Entry::new(limit);
+        if let Some(n) = NonZeroU32::new(limit.burst - held.min(limit.burst)) {
+            // A fresh bucket holds its burst, so this takes at most what it holds.
+            let _ = next.bucket.check_n(n);
+        }
+        next
+    }
 }
 
 /// How long a tenant's own limit is used before it is read again.
@@ -328,8 +343,9 @@ pub async fn set_own_limit(
     store.set_tenant_quota(tenant, setter, limit, event).await
 }
 
-/// The bucket of `key` for `limit`: the one in use, or a new full one when the limit
-/// changed (or there was none).
+/// The bucket of `key` for `limit`: the one in use; a new full one when there was none;
+/// when the limit changed, a new one that holds no more than the old one held, so that
+/// changing a limit (a tenant's admin may, back and forth) never hands out tokens.
 fn current<K>(cache: &moka::sync::Cache<K, Arc<Entry>>, key: K, limit: Limit) -> Arc<Entry>
 where
     K: std::hash::Hash + Eq + Send + Sync + Clone + 'static,
@@ -339,14 +355,38 @@ where
     if e.limit == limit {
         return e;
     }
-    let e = Entry::new(limit);
-    cache.insert(key, e.clone());
-    e
+    let next = Entry::carrying(&e, limit);
+    cache.insert(key, next.clone());
+    next
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_changed_limit_carries_what_the_bucket_held_and_hands_out_nothing() {
+        let cache = moka::sync::Cache::builder().build();
+        let (five, four) = (Limit::new(1, 5).unwrap(), Limit::new(1, 4).unwrap());
+        let e = current(&cache, 1u8, five);
+        for _ in 0..3 {
+            assert!(e.bucket.check().is_ok());
+        }
+        // two left: a smaller bucket holds those two, not a full four
+        let e = current(&cache, 1u8, four);
+        assert!(e.bucket.check().is_ok());
+        assert!(e.bucket.check().is_ok());
+        assert!(e.bucket.check().is_err());
+        // flipping back and forth hands out nothing (a second passes before a refill)
+        for l in [five, four, five, four] {
+            assert!(current(&cache, 1u8, l).bucket.check().is_err());
+        }
+        // another key's first bucket is full
+        let e = current(&cache, 2u8, four);
+        for _ in 0..4 {
+            assert!(e.bucket.check().is_ok());
+        }
+    }
 
     #[test]
     fn a_bucket_holds_its_burst_and_refuses_more_than_it_holds() {

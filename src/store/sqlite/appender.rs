@@ -28,8 +28,9 @@
 //! chains; the writer takes the same file lock to place and journal each batch, and reads
 //! its heads again whenever SQLite's `data_version` says another connection committed.
 //!
-//! Lock order, so no two wait on each other: SQLite's write lock, then the chain lock, then
-//! the journal file's lock. The writer takes the chain lock and the file lock without
+//! Lock order, so no two wait on each other: this process's writer turn (taken by every
+//! pool write transaction before `BEGIN IMMEDIATE`, see `SqliteStore::write_tx`), SQLite's
+//! write lock, then the chain lock, then the journal file's lock. The writer takes the chain lock and the file lock without
 //! SQLite's, and moves the journal only if SQLite's lock is free at once.
 //!
 //! At start, `migrate` replays the journal: records that continue their tenant's stored

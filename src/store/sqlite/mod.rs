@@ -261,6 +261,21 @@ impl SqliteStore {
         }
     }
 
+    /// A connection, then this process's turn to write, then `BEGIN IMMEDIATE` on it. The
+    /// connection is taken first so that its acquisition (with its liveness check) is not
+    /// part of the turn every writer waits for.
+    async fn begin_immediate(
+        &self,
+    ) -> Result<(
+        tokio::sync::OwnedMutexGuard<()>,
+        sqlx::Transaction<'static, sqlx::Sqlite>,
+    )> {
+        let conn = self.pool.acquire().await?;
+        let turn = self.writer_turn().await?;
+        let tx = sqlx::Transaction::begin(conn, Some("BEGIN IMMEDIATE".into())).await?;
+        Ok((turn, tx))
+    }
+
     /// This process's turn to write. Waited for as long as SQLite's busy timeout, as the
     /// lock itself was: past it the write is refused as unavailable (503), not queued on.
     async fn writer_turn(&self) -> Result<tokio::sync::OwnedMutexGuard<()>> {
@@ -284,9 +299,7 @@ impl SqliteStore {
         tokio::sync::OwnedMutexGuard<()>,
         sqlx::Transaction<'static, sqlx::Sqlite>,
     )> {
-        let turn = self.writer_turn().await?;
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        Ok((turn, tx))
+        self.begin_immediate().await
     }
 
     /// A write transaction: `BEGIN IMMEDIATE`, then the chain lock (see `appender`),
@@ -305,11 +318,10 @@ impl SqliteStore {
         // to 100 ms each), which let later writers in first; under 32 concurrent grant
         // requests some waited 0.6 s at p99 and over 2 s at p99.9 (benches/latency.sh).
         // Other processes (the CLI) and the journal's flusher still meet SQLite's lock.
-        let turn = self.writer_turn().await?;
+        let (turn, mut tx) = self.begin_immediate().await?;
         // SQLite's lock first, then the chain lock: the audit writer takes the chain lock
         // without SQLite's (to journal) or tries SQLite's without waiting (to move the
         // journal), so no one waits for SQLite's lock while holding the chain's.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let chain = match &self.appender {
             Some(a) => Some(a.chain.clone().lock_owned().await),
             None => None,

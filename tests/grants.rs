@@ -926,6 +926,29 @@ backends! {
     }
 
     #[tokio::test]
+    async fn an_access_check_finds_the_covering_grant_behind_many_that_do_not_cover() {
+        let c = setup().await;
+        policy(&c.s, &c.t, json!({"key": "eng", "name": "eng", "max_duration_seconds": 86400, "rules": [permit(json!({}))]})).await;
+        // one grant with the scope asked for, and twelve that last longer without it
+        let read = c.grant(ask("alice", ("App", "github"), json!({"scopes": ["read"], "duration_seconds": 100}))).await;
+        assert_eq!(read.status, 201, "{}", read.text);
+        let mut longest = Value::Null;
+        for i in 0..12 {
+            let r = c.grant(ask("alice", ("App", "github"), json!({"scopes": ["write"], "duration_seconds": 1000 + i}))).await;
+            assert_eq!(r.status, 201, "{}", r.text);
+            longest = r.body;
+        }
+        let check = |scopes: Value| json!({"principal": {"type": "User", "id": "alice"},
+            "resource": {"type": "App", "id": "github"}, "scopes": scopes});
+        let r = c.call(Method::POST, "/v1/access/check", Some(check(json!(["read"])))).await;
+        assert_eq!((r.body["allowed"].clone(), r.body["grant_id"].clone()), (json!(true), read.body["id"].clone()), "{}", r.text);
+        let r = c.call(Method::POST, "/v1/access/check", Some(check(json!([])))).await;
+        assert_eq!(r.body["grant_id"], longest["id"], "the latest expiry answers: {}", r.text);
+        let r = c.call(Method::POST, "/v1/access/check", Some(check(json!(["admin"])))).await;
+        assert_eq!(r.body["allowed"], false, "{}", r.text);
+    }
+
+    #[tokio::test]
     async fn a_denial_that_loses_the_race_for_its_key_is_neither_stored_nor_audited() {
         use grantd::domain::audit::{Actor, EventKind, NewEvent, Subject};
         use grantd::store::{IdempotencyRecord, InsertOutcome};

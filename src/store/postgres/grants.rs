@@ -8,7 +8,6 @@ use crate::domain::grant_count::{day_count_plan, DayCountPlan, Days};
 use crate::domain::grant_query::{After, Cond, SortOrder, TimeCol};
 use crate::store::{DUE_LIVE, DUE_PENDING, LIVE, REVOCABLE};
 use chrono::NaiveDate;
-use futures_util::TryStreamExt;
 use sqlx::types::Json;
 
 #[async_trait::async_trait]
@@ -74,25 +73,38 @@ impl GrantStore for PgStore {
         }
         let types: Vec<&str> = resources.iter().map(|r| r.etype.as_str()).collect();
         let ids: Vec<&str> = resources.iter().map(|r| r.id.as_str()).collect();
+        // Pages of rows in the holder index's order (latest expiry first): the first page
+        // is small, as the first live grant of a pair nearly always covers; when it was
+        // full and none covered, every row is read (again from the first: grants written
+        // in between move the order).
         let sql = format!(
             "SELECT {GRANT_COLUMNS} {GRANT_FROM} WHERE g.tenant_id = $1 \
              AND g.principal_type = $2 AND g.principal_id = $3 \
              AND g.status IN ('GRANTED', 'EXTENDED') AND g.expires_at > $4 \
              AND (g.resource_type, g.resource_id) IN (SELECT * FROM unnest($5::text[], $6::text[])) \
-             ORDER BY g.expires_at DESC, g.id DESC"
+             ORDER BY g.expires_at DESC, g.id DESC LIMIT $7"
         );
-        let mut rows = sqlx::query(&sql)
-            .bind(tenant.0)
-            .bind(&principal.etype)
-            .bind(&principal.id)
-            .bind(now)
-            .bind(&types)
-            .bind(&ids)
-            .fetch(&self.pool);
-        while let Some(row) = rows.try_next().await? {
-            let g = grant_from_row(&row)?;
-            if accept(&g) {
-                return Ok(Some(g));
+        const FIRST_PAGE: i64 = 8;
+        for limit in [FIRST_PAGE, i64::MAX] {
+            let rows = sqlx::query(&sql)
+                .bind(tenant.0)
+                .bind(&principal.etype)
+                .bind(&principal.id)
+                .bind(now)
+                .bind(&types)
+                .bind(&ids)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+            let full = rows.len() as i64 == limit;
+            for row in &rows {
+                let g = grant_from_row(row)?;
+                if accept(&g) {
+                    return Ok(Some(g));
+                }
+            }
+            if !full {
+                break;
             }
         }
         Ok(None)

@@ -77,11 +77,18 @@ impl GrantStore for PgStore {
         // is small, as the first live grant of a pair nearly always covers; when it was
         // full and none covered, every row is read (again from the first: grants written
         // in between move the order).
+        // One resource (no policy covers descendants): equalities, so the index is walked
+        // in order and the walk stops at the limit; several: a lookup per resource, then a
+        // sort of what they found.
+        let pairs = if resources.len() == 1 {
+            "g.resource_type = $5[1] AND g.resource_id = $6[1]"
+        } else {
+            "(g.resource_type, g.resource_id) IN (SELECT * FROM unnest($5::text[], $6::text[]))"
+        };
         let sql = format!(
             "SELECT {GRANT_COLUMNS} {GRANT_FROM} WHERE g.tenant_id = $1 \
              AND g.principal_type = $2 AND g.principal_id = $3 \
-             AND g.status IN ('GRANTED', 'EXTENDED') AND g.expires_at > $4 \
-             AND (g.resource_type, g.resource_id) IN (SELECT * FROM unnest($5::text[], $6::text[])) \
+             AND g.status IN ('GRANTED', 'EXTENDED') AND g.expires_at > $4 AND {pairs} \
              ORDER BY g.expires_at DESC, g.id DESC LIMIT $7"
         );
         const FIRST_PAGE: i64 = 8;

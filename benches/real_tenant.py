@@ -3,15 +3,17 @@ request bodies the latency benchmark sends (used by benches/latency.sh).
 
     python3 benches/real_tenant.py PORT TENANT_ID API_KEY RULES_PER_POLICY OUT_DIR
 
-The tenant: ~1,510 entities (5 divisions > 25 departments > 100 teams as nested groups;
-1,200 users, each in two teams and with a department attribute; 30 apps with 5
+The tenant: ~1,490 entities (5 divisions > 25 departments > 100 teams as nested groups;
+1,000 users, each in two teams and with a department attribute; 60 apps with 5
 entitlements each) and 10 policies of RULES_PER_POLICY rules (100 for the 1,000-rule
-tenant, 10 for the same tenant cut to 100 rules). Policy p covers apps 3p..3p+2: its rules
-permit teams (one in ten: a department, on one entitlement, with a condition on the
-user's department) to request and extend an app with conditions on the context, and one
-rule in ten forbids a user an app with a notice or forbids long requests. Every tenant
-built with the same arguments is the same; the 100-rule cut keeps the first rules of each
-policy.
+tenant, 10 for the same tenant cut to 100 rules). Rules permit departments or teams (one in ten: a
+department, on one entitlement, with a condition on the user's department) to request
+and extend an app with conditions on the context; one rule in ten forbids a user an app
+with a notice, or forbids long requests. Policy p's first 10 rules cover apps 3p..3p+2,
+which the requests below ask for; its other rules cover the same teams and users on
+apps 30..59, which the requests never name (as most of a real tenant's rules are about
+other resources than any one request's). So the 1,000-rule tenant and its 100-rule cut
+decide every request alike, and comparing them measures what the rule count costs.
 
 OUT_DIR receives, one JSON body per line:
   authorize.jsonl  2,000 distinct authorize requests (users, apps and entitlements, scopes,
@@ -43,7 +45,8 @@ def uid(t, i):
     return {"type": t, "id": i}
 
 
-USERS, TEAMS, DEPTS, DIVS, APPS, ENTS_PER_APP = 1200, 100, 25, 5, 30, 5
+USERS, TEAMS, DEPTS, DIVS, APPS, ENTS_PER_APP = 1000, 100, 25, 5, 60, 5
+ASKED_APPS = 30  # the requests name apps 0..29 (and their entitlements) only
 ents = [{"uid": uid("Group", f"div{i}"), "attrs": {}, "parents": []} for i in range(DIVS)]
 ents += [{"uid": uid("Group", f"dept{i}"), "attrs": {}, "parents": [uid("Group", f"div{i % DIVS}")]} for i in range(DEPTS)]
 ents += [{"uid": uid("Group", f"team{i}"), "attrs": {}, "parents": [uid("Group", f"dept{i % DEPTS}")]} for i in range(TEAMS)]
@@ -59,8 +62,10 @@ for i in range(0, len(ents), 1000):
 for p in range(10):
     rules = []
     for j in range(per_policy):
-        k = p * 100 + j
-        app = f"app{3 * p + k % 3}"
+        # the first 10 rules of each policy: every team once over the 10 policies
+        k = p * 10 + j if j < 10 else p * 100 + j
+        a = 3 * p + k % 3 + (0 if j < 10 else ASKED_APPS)
+        app = f"app{a}"
         if j % 10 == 9 and j % 20 == 19:
             rules.append({"effect": "forbid", "principal_scope_type": "eq", "principal_entity_type": "User",
                           "principal_entity_id": f"u{(k * 13) % USERS}", "action_scope_type": "any",
@@ -73,7 +78,7 @@ for p in range(10):
                           "conditions": "when { context has duration_seconds && context.duration_seconds > 28800 }",
                           "notice": "at most 8 hours at a time"})
         elif j % 10 == 4:
-            ent = f"ent{(3 * p + k % 3) * ENTS_PER_APP + k % ENTS_PER_APP}"
+            ent = f"ent{a * ENTS_PER_APP + k % ENTS_PER_APP}"
             rules.append({"effect": "permit", "principal_scope_type": "in", "principal_entity_type": "Group",
                           "principal_entity_id": f"dept{k % DEPTS}", "action_scope_type": "in",
                           "action_ids": ["request", "extend"], "resource_scope_type": "eq",
@@ -81,8 +86,11 @@ for p in range(10):
                           "conditions": f"when {{ principal has department && principal.department == \"d{k % DEPTS}\" "
                                         f"&& context.reason != \"\" }}"})
         else:
+            # the requests' rules name departments (so about a fifth of them are allowed),
+            # the others teams
+            group = f"dept{k % DEPTS}" if j < 10 else f"team{k % TEAMS}"
             rules.append({"effect": "permit", "principal_scope_type": "in", "principal_entity_type": "Group",
-                          "principal_entity_id": f"team{k % TEAMS}", "action_scope_type": "in",
+                          "principal_entity_id": group, "action_scope_type": "in",
                           "action_ids": ["request", "extend"], "resource_scope_type": "in",
                           "resource_entity_type": "App", "resource_entity_id": app,
                           "conditions": "when { context.scopes.containsAll([\"read\"]) && context.reason != \"\" }"})
@@ -93,7 +101,7 @@ os.makedirs(out, exist_ok=True)
 authorize, allowed = [], []
 for i in range(2000):
     user = f"u{(i * 37) % USERS}"
-    a = (i * 11) % APPS
+    a = (i * 11) % ASKED_APPS
     if i % 3 == 2:
         resource = uid("Entitlement", f"ent{a * ENTS_PER_APP + i % ENTS_PER_APP}")
     else:

@@ -435,6 +435,31 @@ backends! {
     }
 }
 
+/// An instance that sweeps every 10 ms, with a tenant seeded for users `u0`..`u{users}`.
+async fn sweeping(users: usize) -> (TestServer, Tenant) {
+    let a = TestServer::start_with(|c| c.sweep_interval = Duration::from_millis(10)).await;
+    let t = a.tenant().await;
+    common::seed_permit_all(&a, &t, users).await;
+    (a, t)
+}
+
+/// A grant of `user` on App `github` for `seconds`; its id.
+async fn grant_for(s: &TestServer, t: &Tenant, user: &str, seconds: i64) -> String {
+    let r = send(
+        s,
+        &t.admin_key,
+        t,
+        Method::POST,
+        "/v1/grants",
+        Some(json!({"principal": {"type": "User", "id": user},
+            "resource": {"type": "App", "id": "github"}, "reason": "x",
+            "duration_seconds": seconds})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body["id"].as_str().unwrap().to_string()
+}
+
 /// PostgreSQL only: while another process holds the sweeper's lock, no instance sweeps; once
 /// it is released, one does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -444,21 +469,8 @@ async fn the_sweeper_runs_on_one_process_at_a_time() {
     }
     Backend::Postgres
         .scope(async {
-            let a = TestServer::start_with(|c| c.sweep_interval = Duration::from_millis(10)).await;
-            let t = a.tenant().await;
-            common::seed_permit_all(&a, &t, 1).await;
-            let r = send(
-                &a,
-                &t.admin_key,
-                &t,
-                Method::POST,
-                "/v1/grants",
-                Some(json!({"principal": {"type": "User", "id": "u0"},
-                    "resource": {"type": "App", "id": "github"}, "reason": "x",
-                    "duration_seconds": 60})),
-            )
-            .await;
-            assert_eq!(r.status, 201, "{}", r.text);
+            let (a, t) = sweeping(1).await;
+            grant_for(&a, &t, "u0", 60).await;
             use sqlx::Connection;
             let mut other = sqlx::PgConnection::connect(&a.db_url).await.unwrap();
             // the key grantd's sweeper takes (class "grnt", job 1)
@@ -785,26 +797,12 @@ async fn a_sweep_killed_mid_transaction_leaves_nothing_half_done() {
     Backend::Postgres
         .scope(async {
             use sqlx::Connection;
-            let a = TestServer::start_with(|c| c.sweep_interval = Duration::from_millis(10)).await;
-            let t = a.tenant().await;
             const N: usize = 5;
-            common::seed_permit_all(&a, &t, N).await;
+            let (a, t) = sweeping(N).await;
             let mut ids = Vec::new();
             for i in 0..N {
                 // the sweeper expires due grants in expiry order: the last one is the last
-                let r = send(
-                    &a,
-                    &t.admin_key,
-                    &t,
-                    Method::POST,
-                    "/v1/grants",
-                    Some(json!({"principal": {"type": "User", "id": format!("u{i}")},
-                        "resource": {"type": "App", "id": "github"}, "reason": "x",
-                        "duration_seconds": 60 + 10 * i})),
-                )
-                .await;
-                assert_eq!(r.status, 201, "{}", r.text);
-                ids.push(r.body["id"].as_str().unwrap().to_string());
+                ids.push(grant_for(&a, &t, &format!("u{i}"), 60 + 10 * i as i64).await);
             }
             // another connection holds the last grant's row: the sweep that expires the
             // others in its transaction waits there

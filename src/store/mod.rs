@@ -584,6 +584,26 @@ pub trait GrantStore: Send + Sync + 'static {
     ) -> Result<InsertOutcome>;
 }
 
+/// A tenant's two quota columns (`quota`, the operator's; `self_quota`, the tenant admin's:
+/// JSON `{"rps","burst"}` text, NULL for none) as its limits, for either backend.
+pub(crate) fn tenant_quota_from_columns(
+    operator: Option<String>,
+    own: Option<String>,
+) -> Result<crate::domain::quota::TenantQuota> {
+    let parse = |t: Option<String>, column: &str| {
+        t.map(|t| {
+            serde_json::from_str::<crate::domain::quota::Limit>(&t).map_err(|_| {
+                crate::error::Error::internal(anyhow::anyhow!("corrupt row: tenants.{column}"))
+            })
+        })
+        .transpose()
+    };
+    Ok(crate::domain::quota::TenantQuota {
+        operator: parse(operator, "quota")?,
+        tenant: parse(own, "self_quota")?,
+    })
+}
+
 // What backends share for the shape of a configuration write (each backend's
 // `config_write`).
 

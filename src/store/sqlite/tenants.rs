@@ -103,14 +103,7 @@ impl TenantStore for SqliteStore {
                 .fetch_optional(&self.pool)
                 .await?;
         let (operator, own) = row.unwrap_or_default();
-        let parse = |t: Option<String>, what| {
-            t.map(|t| serde_json::from_str::<Limit>(&t).map_err(|_| corrupt(what)))
-                .transpose()
-        };
-        Ok(TenantQuota {
-            operator: parse(operator, "tenants.quota")?,
-            tenant: parse(own, "tenants.self_quota")?,
-        })
+        crate::store::tenant_quota_from_columns(operator, own)
     }
 
     async fn set_tenant_quota(

@@ -493,7 +493,8 @@ pub trait GrantStore: Send + Sync + 'static {
     ) -> Result<Option<crate::domain::grant::Grant>>;
     /// The first of a principal's grants that are active and unexpired at `now` on any of
     /// `resources`, latest `expires_at` first (then the greatest id), that `accept` takes:
-    /// the grant an access check answers with. Rows past it are not read.
+    /// the grant an access check answers with. For one resource the backends walk the
+    /// holder index in that order and stop soon after it; no row past it is decoded.
     async fn best_active_grant_on(
         &self,
         tenant: TenantId,

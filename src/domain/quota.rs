@@ -36,9 +36,7 @@ impl Limit {
             _ => Ok(None),
         }
     }
-}
 
-impl Limit {
     /// The lower of two limits, number by number.
     pub fn min(self, other: Limit) -> Limit {
         Limit {

@@ -374,11 +374,23 @@ pub(super) async fn audit_denial(
     eval: &Evaluation,
     version: i64,
 ) -> Result<()> {
-    let e = NewEvent::new(s.clock.now(), caller.actor(), kind, subject).with_request(request);
-    s.audit
-        .append(caller.tenant_id, decision_event(e, eval, version))
-        .await?;
+    let e = denial_event(s, caller, kind, subject, request, eval, version);
+    s.audit.append(caller.tenant_id, e).await?;
     Ok(())
+}
+
+/// The audit event of a denied decision (see [`audit_denial`]).
+fn denial_event(
+    s: &Services,
+    caller: &Caller,
+    kind: EventKind,
+    subject: Subject,
+    request: Value,
+    eval: &Evaluation,
+    version: i64,
+) -> NewEvent {
+    let e = NewEvent::new(s.clock.now(), caller.actor(), kind, subject).with_request(request);
+    decision_event(e, eval, version)
 }
 
 fn seconds_between(a: DateTime<Utc>, b: DateTime<Utc>) -> i64 {
@@ -514,14 +526,15 @@ async fn decide_request(
                 response: serde_json::to_string(&err.body()).map_err(Error::internal)?,
                 created_at: now,
             };
-            let event = NewEvent::new(
-                s.clock.now(),
-                caller.actor(),
+            let event = denial_event(
+                s,
+                caller,
                 EventKind::GrantRequest,
                 subject,
-            )
-            .with_request(raw.clone());
-            let event = decision_event(event, &eval, set.version);
+                raw.clone(),
+                &eval,
+                set.version,
+            );
             return match s
                 .store
                 .put_idempotency(caller.tenant_id, &record, event)

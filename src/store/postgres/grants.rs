@@ -76,10 +76,9 @@ impl GrantStore for PgStore {
         // Pages of rows in the holder index's order (latest expiry first): the first page
         // is small, as the first live grant of a pair nearly always covers; when it was
         // full and none covered, every row is read (again from the first: grants written
-        // in between move the order).
-        // One resource (no policy covers descendants): equalities, so the index is walked
-        // in order and the walk stops at the limit; several: a lookup per resource, then a
-        // sort of what they found.
+        // in between move the order). One resource (no policy covers descendants):
+        // equalities, so the index is walked in order and the walk stops at the limit;
+        // several: a lookup per resource, then a sort of what they found.
         let pairs = if resources.len() == 1 {
             "g.resource_type = $5[1] AND g.resource_id = $6[1]"
         } else {

@@ -263,8 +263,10 @@ impl SqliteStore {
 
     /// A connection, then this process's turn to write, then `BEGIN IMMEDIATE` on it. The
     /// connection is taken first so that its acquisition (with its liveness check) is not
-    /// part of the turn every writer waits for.
-    async fn begin_immediate(
+    /// part of the turn every writer waits for. Keep the turn until the transaction ends.
+    /// Used as it is by writes that do not touch the audit chain (the webhook outbox), which
+    /// so take no chain lock: the decision journal's writer never waits for them.
+    pub(super) async fn begin_immediate(
         &self,
     ) -> Result<(
         tokio::sync::OwnedMutexGuard<()>,
@@ -289,19 +291,6 @@ impl SqliteStore {
             })
     }
 
-    /// A write transaction that does not touch the audit chain (the webhook outbox), so
-    /// it takes no chain lock: the decision journal's writer never waits for it. It waits
-    /// for its turn among this process's writers like [`SqliteStore::write_tx`]; keep the
-    /// turn until the transaction ends.
-    pub(super) async fn begin_outside_chain(
-        &self,
-    ) -> Result<(
-        tokio::sync::OwnedMutexGuard<()>,
-        sqlx::Transaction<'static, sqlx::Sqlite>,
-    )> {
-        self.begin_immediate().await
-    }
-
     /// A write transaction: `BEGIN IMMEDIATE`, then the chain lock (see `appender`),
     /// then the journaled decision events not stored yet inserted, so the transaction reads
     /// the true chain heads. The owner takes them from memory; another store reads them
@@ -313,10 +302,10 @@ impl SqliteStore {
     /// [`SqliteStore::write_tx`]; `move_journal: false` leaves the journaled events where
     /// they are (the readiness probe, which must stay small).
     async fn write_tx_moving(&self, move_journal: bool) -> Result<WriteTx> {
-        // This process's writers queue here, in order, before they take a connection:
-        // waiting for SQLite's lock in `BEGIN IMMEDIATE` is its busy handler's sleeps (up
-        // to 100 ms each), which let later writers in first; under 32 concurrent grant
-        // requests some waited 0.6 s at p99 and over 2 s at p99.9 (benches/latency.sh).
+        // This process's writers take turns, in order, before `BEGIN IMMEDIATE`: waiting
+        // for SQLite's lock there is its busy handler's sleeps (up to 100 ms each), which
+        // let later writers in first; under 32 concurrent grant requests some waited 0.6 s
+        // at p99 and over 2 s at p99.9 (benches/latency.sh).
         // Other processes (the CLI) and the journal's flusher still meet SQLite's lock.
         let (turn, mut tx) = self.begin_immediate().await?;
         // SQLite's lock first, then the chain lock: the audit writer takes the chain lock

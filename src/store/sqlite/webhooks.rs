@@ -333,7 +333,7 @@ impl WebhookStore for SqliteStore {
         }
         // SQLite's write lock only: the outbox is not the audit chain, so the decision
         // journal's writer never waits for the delivery worker
-        let (_turn, mut tx) = self.begin_outside_chain().await?;
+        let (_turn, mut tx) = self.begin_immediate().await?;
         let rows = claim().build().fetch_all(&mut *tx).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
@@ -371,7 +371,7 @@ impl WebhookStore for SqliteStore {
     }
 
     async fn finish_deliveries(&self, done: &[(TenantId, Uuid, Attempted)]) -> Result<()> {
-        let (_turn, mut tx) = self.begin_outside_chain().await?;
+        let (_turn, mut tx) = self.begin_immediate().await?;
         for (tenant, id, a) in done {
             sqlx::query(
             "UPDATE webhook_deliveries SET status = $1, next_attempt_at = $2, last_status = $3, \
@@ -400,7 +400,7 @@ impl WebhookStore for SqliteStore {
 
 impl SqliteStore {
     pub(super) async fn prune_finished(&self, before: DateTime<Utc>, limit: i64) -> Result<u64> {
-        let (_turn, mut tx) = self.begin_outside_chain().await?;
+        let (_turn, mut tx) = self.begin_immediate().await?;
         let r = sqlx::query(
             "DELETE FROM webhook_deliveries WHERE rowid IN (SELECT rowid FROM webhook_deliveries \
              WHERE status IN ('delivered', 'dead') AND created_at < $1 LIMIT $2)",

@@ -7,7 +7,12 @@
 #   ensure_wrk           - installs wrk (Debian package) when it is missing;
 #   wait_ready PORT      - waits until 127.0.0.1:PORT answers /readyz (30 s at most);
 #   post_lua FILE TENANT KEY BODY - writes a wrk script that POSTs the JSON BODY with the
-#                          tenant's key.
+#                          tenant's key;
+#   seed_real_tenants LABEL DIR URL - with "$GRANTD" on database URL and the server on
+#                          $PORT: creates tenants real-100 and real-1000, seeds each with
+#                          benches/real_tenant.py into DIR/100 and DIR/1000 (the 1,000-rule
+#                          tenant and its 100-rule cut), sets T[n] and K[n] (tenant id and key),
+#                          and fails unless both are sent the same requests.
 bench_setup() {
   PG_SERVER=${GRANTD_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
   PG_DB="$1_$$"
@@ -48,4 +53,21 @@ wrk.headers["X-Tenant-ID"] = "$2"
 wrk.headers["X-API-Key"] = "$3"
 wrk.body = '$4'
 LUA
+}
+
+seed_real_tenants() {
+  declare -gA T K
+  local n creds seeded allowed100=""
+  for n in 100 1000; do
+    creds=$("$GRANTD" --database-url "$3" tenant create "real-$n" --json)
+    T[$n]=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["tenant_id"])' "$creds")
+    K[$n]=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["api_key"])' "$creds")
+    seeded=$(python3 "$ROOT/benches/real_tenant.py" "$PORT" "${T[$n]}" "${K[$n]}" $((n / 10)) "$2/$n")
+    echo "$1: tenant of $n rules: $seeded"
+    if [ "$n" = 100 ]; then allowed100=$seeded; fi
+  done
+  [ "$allowed100" = "$seeded" ] ||
+    echo "warning: the 100-rule cut does not decide as the 1,000-rule tenant does" >&2
+  cmp -s "$2/100/authorize.jsonl" "$2/1000/authorize.jsonl" ||
+    { echo "the two tenants must be sent the same requests" >&2; exit 1; }
 }

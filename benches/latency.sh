@@ -74,19 +74,7 @@ for backend in $BACKENDS; do
   PIDS+=($!)
   SERVER=$!
   wait_ready $PORT
-  declare -A T K ALLOWED
-  for n in 100 1000; do
-    creds=$("$GRANTD" --database-url "$URL" tenant create "real-$n" --json)
-    T[$n]=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["tenant_id"])' "$creds")
-    K[$n]=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["api_key"])' "$creds")
-    seeded=$(python3 "$ROOT/benches/real_tenant.py" $PORT "${T[$n]}" "${K[$n]}" $((n / 10)) "$WORK/$backend/$n")
-    echo "$backend: tenant of $n rules: $seeded"
-    ALLOWED[$n]=$seeded
-  done
-  [ "${ALLOWED[100]}" = "${ALLOWED[1000]}" ] ||
-    echo "warning: the 100-rule cut does not decide as the 1,000-rule tenant does" >&2
-  cmp -s "$WORK/$backend/100/authorize.jsonl" "$WORK/$backend/1000/authorize.jsonl" ||
-    { echo "the two tenants must be sent the same requests" >&2; exit 1; }
+  seed_real_tenants "$backend" "$WORK/$backend" "$URL"
   sync
   # Warm both tenants' compiled sets and the connections.
   "$LOAD" "http://127.0.0.1:$PORT/v1/authorize" "${T[100]}" "${K[100]}" "$WORK/$backend/100/authorize.jsonl" 0 2 32 0 >/dev/null
@@ -114,5 +102,5 @@ for backend in $BACKENDS; do
   curl -s "http://127.0.0.1:$PORT/metrics" | grep -E '^grantd_(decision_evaluation|audit_queue|audit_commit)_seconds_(count|sum)' | sed 's/^/  /'
   kill "$SERVER"
   wait "$SERVER" 2>/dev/null || true
-  unset T K ALLOWED
+  unset T K
 done

@@ -4,7 +4,7 @@
 
 mod common;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, Timelike, Utc};
 use common::{send, send_on_behalf, Resp, Tenant, TestServer};
 use grantd::clock::{format_ts, parse_ts, Clock};
 use reqwest::Method;
@@ -205,6 +205,29 @@ async fn world() -> World {
             }
         }
     }
+    // one used grant's granted_at is moved past its last use (an update may do that)
+    s.clock.advance(Duration::seconds(5));
+    let moved = {
+        let mut found = None;
+        for id in &ids {
+            let g = send(&s, &req, &t, Method::GET, &format!("/v1/grants/{id}"), None).await;
+            if !g.body["last_used_at"].is_null() {
+                found = Some(id.clone());
+                break;
+            }
+        }
+        found.expect("a used grant")
+    };
+    let r = send(
+        &s,
+        &t.admin_key,
+        &t,
+        Method::PUT,
+        &format!("/v1/grants/{moved}"),
+        Some(json!({"granted_at": format_ts(&s.clock.now())})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
     // the 60-second grants expire: those due by t0 + 200 s are persisted by the sweeper,
     // the later ones are expired only effectively
     let store = &s.state.services.store;
@@ -240,6 +263,12 @@ async fn world() -> World {
             >= 2
     );
     assert!(w.grants.iter().any(|g| g["app"].is_null()));
+    assert!(
+        w.grants
+            .iter()
+            .any(|g| time(g, "last_used_at").is_some_and(|u| u < time(g, "granted_at").unwrap())),
+        "a grant granted after its last use"
+    );
     w
 }
 
@@ -649,6 +678,15 @@ backends! {
                     vec![json!(format_ts(&used[0]))],
                 )],
                 w.expect(|g| time(g, "last_used_at").is_some_and(|t| t <= used[0])),
+            ),
+            (
+                // every used grant, one of them granted after its last use
+                vec![f(
+                    "last_login_at",
+                    "IS_ON_OR_BEFORE",
+                    vec![json!(format_ts(used.last().unwrap()))],
+                )],
+                w.expect(|g| !g["last_used_at"].is_null()),
             ),
             (
                 vec![f("last_used_at", "IS_NOT_NULL", vec![])],
@@ -1769,5 +1807,86 @@ backends! {
         for c in &checks {
             w.list_all(c.clone(), "").await;
         }
+    }
+
+    /// A tenant with more matches than a page reads through the filters' index (20,000):
+    /// the list walks the sort order's index. Newest first, of the grants last used by a
+    /// time, it starts at that time (a grant is used after it is granted) and finds those
+    /// granted later but used before (their `granted_at` moved by an update) on their own.
+    #[tokio::test]
+    async fn unused_grants_of_a_large_tenant_come_newest_first_with_moved_ones() {
+        let (s, t, req, _, _) = start().await;
+        let r = send(&s, &req, &t, Method::POST, "/v1/grants", Some(json!({
+            "principal": {"type": "User", "id": "alice"}, "resource": {"type": "App", "id": "crm"}}))).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let template = r.body["id"].as_str().unwrap().to_string();
+        // whole seconds (SQLite's date functions keep milliseconds only)
+        let base = time(&r.body, "granted_at").unwrap().with_nanosecond(0).unwrap();
+        // Copy i (1..=N) is granted i minutes before the template; a third are never used,
+        // one in 1,000 was used 3 hours before it was granted, the rest 1..6 hours after.
+        let n: i64 = 36_000;
+        let used = |i: i64| -> Option<DateTime<Utc>> {
+            let granted = base - Duration::minutes(i);
+            match i {
+                _ if i % 3 == 0 => None,
+                _ if i % 1000 == 7 => Some(granted - Duration::hours(3)),
+                _ => Some(granted + Duration::hours(1 + i % 6)),
+            }
+        };
+        let b = format_ts(&base);
+        let db = s.db().await;
+        let copy: Vec<String> = match s.backend {
+            common::Backend::Postgres => vec![
+                format!("CREATE TEMP TABLE c AS SELECT g.*, i FROM grants g, generate_series(1, {n}) i \
+                         WHERE g.id = '{template}'"),
+                format!("UPDATE c SET id = gen_random_uuid(), \
+                 granted_at = '{b}'::timestamptz - i * interval '1 minute', \
+                 last_used_at = CASE WHEN i % 3 = 0 THEN NULL \
+                   WHEN i % 1000 = 7 THEN '{b}'::timestamptz - i * interval '1 minute' - interval '3 hours' \
+                   ELSE '{b}'::timestamptz - i * interval '1 minute' + (1 + i % 6) * interval '1 hour' END"),
+            ],
+            common::Backend::Sqlite => vec![
+                format!("CREATE TEMP TABLE c AS WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL \
+                         SELECT i + 1 FROM s WHERE i < {n}) SELECT g.*, i FROM grants g, s WHERE g.id = '{template}'"),
+                format!("UPDATE c SET id = lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || \
+                   substr(hex(randomblob(2)), 2) || '-a' || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))), \
+                 last_used_at = CASE WHEN i % 3 = 0 THEN NULL \
+                   ELSE strftime('%Y-%m-%dT%H:%M:%f', '{b}', printf('%+d minutes', \
+                     CASE WHEN i % 1000 = 7 THEN -i - 180 ELSE -i + 60 * (1 + i % 6) END)) || '000Z' END, \
+                 granted_at = strftime('%Y-%m-%dT%H:%M:%f', '{b}', printf('-%d minutes', i)) || '000Z'"),
+            ],
+        };
+        for sql in copy.iter().map(String::as_str).chain([
+            "ALTER TABLE c DROP COLUMN i",
+            "INSERT INTO grants SELECT * FROM c",
+            "DROP TABLE c",
+        ]) {
+            sqlx::query(sql).execute(&db).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+        db.close().await;
+        // last used 2 hours before the template or earlier
+        let by = base - Duration::hours(2);
+        let mut expected: Vec<(DateTime<Utc>, DateTime<Utc>)> = (1..=n)
+            .filter_map(|i| used(i).filter(|u| *u <= by).map(|u| (base - Duration::minutes(i), u)))
+            .collect();
+        expected.sort_by_key(|g| std::cmp::Reverse(g.0));
+        assert!(expected.len() > 20_000, "{}", expected.len());
+        assert!(expected[0].1 < expected[0].0, "the newest match was used before it was granted");
+        let filters = json!([f("last_login_at", "IS_ON_OR_BEFORE", vec![json!(format_ts(&by))])]);
+        let mut token: Option<String> = None;
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            let q = token.map_or(String::new(), |t| format!("&next_page_token={t}"));
+            let r = send(&s, &req, &t, Method::POST, &format!("/v1/grants/list?per_page=100{q}"),
+                Some(filters.clone())).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            assert_eq!(r.body["total"], expected.len(), "{}", r.text);
+            for g in r.body["items"].as_array().unwrap() {
+                got.push((time(g, "granted_at").unwrap(), time(g, "last_used_at").unwrap()));
+            }
+            token = r.body["next_page_token"].as_str().map(String::from);
+        }
+        assert_eq!(got.len(), 300);
+        assert_eq!(got, expected[..300]);
     }
 }

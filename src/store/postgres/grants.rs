@@ -5,7 +5,7 @@
 
 use super::*;
 use crate::domain::grant_count::{day_count_plan, DayCountPlan, Days};
-use crate::domain::grant_query::{After, Cond, SortOrder, TimeCol};
+use crate::domain::grant_query::{After, Cond, SortOrder, TimeCol, TimeTest};
 use crate::store::{DUE_LIVE, DUE_PENDING, LIVE, REVOCABLE};
 use chrono::NaiveDate;
 use sqlx::types::Json;
@@ -420,10 +420,42 @@ fn list_query<'a>(
         "SELECT {GRANT_COLUMNS} {GRANT_FROM} WHERE g.tenant_id = "
     ));
     q.push_bind(tenant);
-    q.push(" AND g.id IN (SELECT g.id FROM grants g");
-    grant_sql::push_where(&mut q, tenant, conds, now);
-    if let Some(a) = after {
-        grant_sql::push_after(&mut q, sort, &a.sort_value, &a.id);
+    q.push(" AND g.id IN (SELECT g.id FROM ");
+    match last_used_by(conds, sort).filter(|_| via_index) {
+        None => {
+            q.push("grants g");
+            grant_sql::push_where(&mut q, tenant, conds, now);
+            if let Some(a) = after {
+                grant_sql::push_after(&mut q, sort, &a.sort_value, &a.id);
+            }
+        }
+        Some(used_by) => {
+            // Newest grants first, of those last used at or before `used_by`: a grant is
+            // used after it is granted, so the matches are grants granted by `used_by`
+            // (the walk starts there instead of passing every grant of the recent days),
+            // plus the few whose `granted_at` was later moved past their last use
+            // (`grants_used_before_granted` holds exactly those). The two are disjoint;
+            // each gives its first `offset + limit`, and the page is cut from both.
+            let enough = offset.saturating_add(limit);
+            for (i, part) in [
+                " AND g.granted_at <= ",
+                " AND g.last_used_at < g.granted_at AND g.granted_at > ",
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                q.push(if i == 0 { "((" } else { " UNION ALL (" });
+                q.push("SELECT g.id, g.granted_at FROM grants g");
+                grant_sql::push_where(&mut q, tenant, conds, now);
+                q.push(part).push_bind(used_by);
+                if let Some(a) = after {
+                    grant_sql::push_after(&mut q, sort, &a.sort_value, &a.id);
+                }
+                grant_sql::push_order(&mut q, sort, via_index);
+                q.push(" LIMIT ").push_bind(enough).push(")");
+            }
+            q.push(") g");
+        }
     }
     grant_sql::push_order(&mut q, sort, via_index);
     q.push(" LIMIT ").push_bind(limit);
@@ -431,6 +463,22 @@ fn list_query<'a>(
     q.push(")");
     grant_sql::push_order(&mut q, sort, true);
     q
+}
+
+/// For a page newest grant first whose filters bound `last_used_at` from above: the
+/// lowest such bound (see `list_query`; only a walk of the sort order's index gains from it,
+/// a small matching set read through the filters' index does not).
+fn last_used_by(conds: &[Cond], sort: SortOrder) -> Option<DateTime<Utc>> {
+    if sort != SortOrder::new(TimeCol::GrantedAt, true) {
+        return None;
+    }
+    conds
+        .iter()
+        .filter_map(|c| match c {
+            Cond::Time(TimeCol::LastUsedAt, TimeTest::Range { to: Some(t), .. }) => Some(*t),
+            _ => None,
+        })
+        .min()
 }
 
 /// The `total` query of `list_grants`: the tenant's grant count without conditions, the

@@ -1823,13 +1823,14 @@ backends! {
         // whole seconds (SQLite's date functions keep milliseconds only)
         let base = time(&r.body, "granted_at").unwrap().with_nanosecond(0).unwrap();
         // Copy i (1..=N) is granted i minutes before the template; a third are never used,
-        // one in 1,000 was used 3 hours before it was granted, the rest 1..6 hours after.
+        // one in 100 was used 3 hours before it was granted (the newest of them granted after
+        // the bound below, the others before it), the rest 1..6 hours after.
         let n: i64 = 36_000;
         let used = |i: i64| -> Option<DateTime<Utc>> {
             let granted = base - Duration::minutes(i);
             match i {
                 _ if i % 3 == 0 => None,
-                _ if i % 1000 == 7 => Some(granted - Duration::hours(3)),
+                _ if i % 100 == 7 => Some(granted - Duration::hours(3)),
                 _ => Some(granted + Duration::hours(1 + i % 6)),
             }
         };
@@ -1842,7 +1843,7 @@ backends! {
                 format!("UPDATE c SET id = gen_random_uuid(), \
                  granted_at = '{b}'::timestamptz - i * interval '1 minute', \
                  last_used_at = CASE WHEN i % 3 = 0 THEN NULL \
-                   WHEN i % 1000 = 7 THEN '{b}'::timestamptz - i * interval '1 minute' - interval '3 hours' \
+                   WHEN i % 100 = 7 THEN '{b}'::timestamptz - i * interval '1 minute' - interval '3 hours' \
                    ELSE '{b}'::timestamptz - i * interval '1 minute' + (1 + i % 6) * interval '1 hour' END"),
             ],
             common::Backend::Sqlite => vec![
@@ -1852,7 +1853,7 @@ backends! {
                    substr(hex(randomblob(2)), 2) || '-a' || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))), \
                  last_used_at = CASE WHEN i % 3 = 0 THEN NULL \
                    ELSE strftime('%Y-%m-%dT%H:%M:%f', '{b}', printf('%+d minutes', \
-                     CASE WHEN i % 1000 = 7 THEN -i - 180 ELSE -i + 60 * (1 + i % 6) END)) || '000Z' END, \
+                     CASE WHEN i % 100 = 7 THEN -i - 180 ELSE -i + 60 * (1 + i % 6) END)) || '000Z' END, \
                  granted_at = strftime('%Y-%m-%dT%H:%M:%f', '{b}', printf('-%d minutes', i)) || '000Z'"),
             ],
         };
@@ -1888,5 +1889,13 @@ backends! {
         }
         assert_eq!(got.len(), 300);
         assert_eq!(got, expected[..300]);
+        // and by page number
+        let r = send(&s, &req, &t, Method::POST, "/v1/grants/list?per_page=100&page=5",
+            Some(filters.clone())).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let page: Vec<_> = r.body["items"].as_array().unwrap().iter()
+            .map(|g| (time(g, "granted_at").unwrap(), time(g, "last_used_at").unwrap()))
+            .collect();
+        assert_eq!(page, expected[400..500]);
     }
 }

@@ -433,8 +433,9 @@ fn list_query<'a>(
             // Newest grants first, of those last used at or before `used_by`: a grant is
             // used after it is granted, so the matches are grants granted by `used_by`
             // (the walk starts there instead of passing every grant of the recent days),
-            // plus the few whose `granted_at` was later moved past their last use
-            // (`grants_used_before_granted` holds exactly those). The two are disjoint;
+            // plus those whose `granted_at` was later moved past their last use, read
+            // through `grants_used_before_granted` (every grant last used before its
+            // `granted_at`: normally only those an update moved). The two are disjoint;
             // each gives its first `offset + limit`, and the page is cut from both.
             let enough = offset.saturating_add(limit);
             for (i, part) in [
@@ -812,4 +813,42 @@ pub(super) async fn write_grant(
     .execute(&mut *conn)
     .await?;
     Ok(r.rows_affected() == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The page splits its walk in two only for a bound on the last use, newest grant
+    /// first, through the sort order's index (`tests/grant_list.rs` checks the answers).
+    #[test]
+    fn only_a_walk_newest_first_under_a_last_use_bound_is_split() {
+        let now: DateTime<Utc> = "2026-01-10T12:00:00Z".parse().unwrap();
+        let range = |from, to| {
+            vec![Cond::Time(
+                TimeCol::LastUsedAt,
+                TimeTest::Range { from, to },
+            )]
+        };
+        let newest = SortOrder::new(TimeCol::GrantedAt, true);
+        let split = |conds: &[Cond], sort, via_index| {
+            list_query(Uuid::nil(), conds, sort, None, 0, 25, now, via_index)
+                .sql()
+                .contains("UNION ALL")
+        };
+        assert!(split(&range(None, Some(now)), newest, true));
+        assert!(!split(&range(None, Some(now)), newest, false));
+        assert!(!split(
+            &range(None, Some(now)),
+            SortOrder::new(TimeCol::GrantedAt, false),
+            true
+        ));
+        assert!(!split(
+            &range(None, Some(now)),
+            SortOrder::new(TimeCol::ExpiresAt, true),
+            true
+        ));
+        assert!(!split(&range(Some(now), None), newest, true));
+        assert!(!split(&[], newest, true));
+    }
 }

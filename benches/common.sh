@@ -8,6 +8,11 @@
 #   wait_ready PORT      - waits until 127.0.0.1:PORT answers /readyz (30 s at most);
 #   post_lua FILE TENANT KEY BODY - writes a wrk script that POSTs the JSON BODY with the
 #                          tenant's key;
+#   build_openloop       - builds this tree's release server and examples/openloop; sets
+#                          GRANTD (GRANTD_BIN, or that build) and LOAD, and the policies dir;
+#   start_server BACKEND - starts "$GRANTD" on $PORT in $WORK/BACKEND (sqlite: a database
+#                          file there; postgres: $PG_URL), sets URL and SERVER, waits until
+#                          it is ready;
 #   seed_real_tenants LABEL DIR URL - with "$GRANTD" on database URL and the server on
 #                          $PORT: creates tenants real-100 and real-1000, seeds each with
 #                          benches/real_tenant.py into DIR/100 and DIR/1000 (the 1,000-rule
@@ -70,4 +75,20 @@ seed_real_tenants() {
     echo "warning: the 100-rule cut does not decide as the 1,000-rule tenant does" >&2
   cmp -s "$2/100/authorize.jsonl" "$2/1000/authorize.jsonl" ||
     { echo "the two tenants must be sent the same requests" >&2; exit 1; }
+}
+
+build_openloop() {
+  cargo build --release --quiet --bin grantd --example openloop --manifest-path "$ROOT/Cargo.toml"
+  GRANTD=${GRANTD_BIN:-$ROOT/target/release/grantd}
+  LOAD=$ROOT/target/release/examples/openloop
+  export GRANTD_POLICIES_DIR="$ROOT/policies"
+}
+
+start_server() {
+  mkdir -p "$WORK/$1"
+  if [ "$1" = sqlite ]; then URL="sqlite://$WORK/sqlite/grantd.db"; else URL="$PG_URL"; fi
+  (cd "$WORK/$1" && GRANTD_LOG=warn exec "$GRANTD" serve --bind 127.0.0.1:$PORT --database-url "$URL") &
+  PIDS+=($!)
+  SERVER=$!
+  wait_ready $PORT
 }

@@ -23,10 +23,7 @@ source "$ROOT/benches/common.sh"
 bench_setup grantd_flatness
 PORT=18196
 
-cargo build --release --quiet --bin grantd --example openloop --manifest-path "$ROOT/Cargo.toml"
-GRANTD=${GRANTD_BIN:-$ROOT/target/release/grantd}
-LOAD=$ROOT/target/release/examples/openloop
-export GRANTD_POLICIES_DIR="$ROOT/policies"
+build_openloop
 
 run() { # backend rules rate connections round: appends one result to raw.jsonl, prints it
   local out
@@ -45,12 +42,7 @@ PY
 }
 
 for backend in $BACKENDS; do
-  mkdir -p "$WORK/$backend"
-  if [ "$backend" = sqlite ]; then URL="sqlite://$WORK/sqlite/grantd.db"; else URL="$PG_URL"; fi
-  (cd "$WORK/$backend" && GRANTD_LOG=warn exec "$GRANTD" serve --bind 127.0.0.1:$PORT --database-url "$URL") &
-  PIDS+=($!)
-  SERVER=$!
-  wait_ready $PORT
+  start_server "$backend"
   seed_real_tenants "$backend" "$WORK/$backend" "$URL"
   sync
   for n in 100 1000; do # warm both compiled sets and the connections

@@ -29,10 +29,7 @@ source "$ROOT/benches/common.sh"
 bench_setup grantd_latency
 PORT=18195
 
-cargo build --release --quiet --bin grantd --example openloop --manifest-path "$ROOT/Cargo.toml"
-GRANTD=${GRANTD_BIN:-$ROOT/target/release/grantd}
-LOAD=$ROOT/target/release/examples/openloop
-export GRANTD_POLICIES_DIR="$ROOT/policies"
+build_openloop
 
 run() { # label tenant key path bodies rate connections: prints one result line
   local out
@@ -68,12 +65,7 @@ PY
 }
 
 for backend in $BACKENDS; do
-  mkdir -p "$WORK/$backend"
-  if [ "$backend" = sqlite ]; then URL="sqlite://$WORK/sqlite/grantd.db"; else URL="$PG_URL"; fi
-  (cd "$WORK/$backend" && GRANTD_LOG=warn exec "$GRANTD" serve --bind 127.0.0.1:$PORT --database-url "$URL") &
-  PIDS+=($!)
-  SERVER=$!
-  wait_ready $PORT
+  start_server "$backend"
   seed_real_tenants "$backend" "$WORK/$backend" "$URL"
   sync
   # Warm both tenants' compiled sets and the connections.

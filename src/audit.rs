@@ -25,7 +25,8 @@ struct Job {
     tenant: TenantId,
     event: NewEvent,
     done: oneshot::Sender<Result<Appended>>,
-    /// When it was handed over: its wait for a batch is `grantd_audit_queue_seconds`.
+    /// When it was handed over (before it waited for its tenant's share of the queue): its
+    /// wait for a batch is `grantd_audit_queue_seconds`.
     queued_at: std::time::Instant,
     /// Its place in its tenant's share of the queue, given back when it goes into a batch.
     share: Option<tokio::sync::OwnedSemaphorePermit>,
@@ -192,6 +193,8 @@ impl AuditWriter {
     /// Appends one event and returns once it is committed: where it landed on the chain.
     /// Waits while the queue is full, or while a quarter of it holds this tenant's events.
     pub async fn append(&self, tenant: TenantId, event: NewEvent) -> Result<Appended> {
+        // the wait for the tenant's share of the queue is part of the event's queue wait
+        let queued_at = std::time::Instant::now();
         let share = self.shares.enter(tenant).await?;
         let (done, wait) = oneshot::channel();
         // counted from now; uncounted again unless the job is sent (a caller may stop
@@ -211,7 +214,7 @@ impl AuditWriter {
                 tenant,
                 event,
                 done,
-                queued_at: std::time::Instant::now(),
+                queued_at,
                 share: Some(share),
             })
             .await
